@@ -1,0 +1,220 @@
+"""Each service's own database: engine set-up for SQLite and PostgreSQL, and the unit of work.
+
+A unit of work is one transaction holding a service's state change, the events it causes (outbox rows)
+and, for an event handler, the record that this consumer handled that event (inbox row). Either all of
+it commits or none of it does; that is what makes "nothing lost, nothing doubled" hold.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    create_engine,
+    event,
+    insert,
+)
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session
+
+from . import clock
+from .contracts import Event, make_event
+from .messaging import AlreadyProcessed, events_exchange
+
+_green_postgres = False
+
+
+class Moment(TypeDecorator):
+    """A timezone-aware moment on every backend: stored in UTC, read back in Asia/Shanghai.
+    (SQLite has no time zones; plain DateTime would silently hand back naive datetimes.)"""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: every moment must carry its time zone")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(clock.TZ)
+
+
+def kernel_tables(metadata: MetaData) -> tuple[Table, Table]:
+    """Add the outbox and inbox tables to a service's metadata (each service has its own copies)."""
+    outbox = Table(
+        "outbox", metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("event_id", String(36), nullable=False, unique=True),
+        Column("event_type", String(100), nullable=False),
+        Column("exchange", String(100), nullable=False),
+        Column("routing_key", String(100), nullable=False),
+        Column("body", Text, nullable=False),
+        Column("created_at", Moment(), nullable=False),
+        Column("published_at", Moment()),
+        Column("attempts", Integer, nullable=False, default=0),
+        Column("last_error", Text),
+    )
+    Index("ix_outbox_unpublished", outbox.c.published_at, outbox.c.id)
+    inbox = Table(
+        "inbox", metadata,
+        Column("consumer", String(150), primary_key=True),
+        Column("event_id", String(36), primary_key=True),
+        Column("event_type", String(100), nullable=False),
+        Column("processed_at", Moment(), nullable=False),
+    )
+    return outbox, inbox
+
+
+def create_db_engine(url: str) -> Engine:
+    """An engine that behaves under eventlet: SQLite in WAL mode with a busy timeout; PostgreSQL made
+    cooperative with psycogreen (psycopg2 would otherwise block every green thread of the process)."""
+    global _green_postgres
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(parsed.database)), exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):
+            # Let SQLAlchemy's BEGIN take the write lock late, and make writers wait rather than fail.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):
+            # IMMEDIATE: take the write lock at BEGIN, so two writers queue instead of deadlocking.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    if parsed.get_backend_name() == "postgresql" and not _green_postgres:
+        import eventlet.patcher
+
+        if eventlet.patcher.is_monkey_patched("socket"):
+            from psycogreen.eventlet import patch_psycopg
+
+            patch_psycopg()
+            _green_postgres = True
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+class UnitOfWork:
+    """One transaction: the caller's changes, `publish`ed events and the inbox record commit together."""
+
+    def __init__(self, session: Session, outbox: Table, inbox: Table, *, service: str,
+                 department: str | None, correlation_id: str | None):
+        self.session = session
+        self._outbox = outbox
+        self._inbox = inbox
+        self.service = service
+        self.department = department
+        self.correlation_id = correlation_id
+        self.published: list[dict[str, Any]] = []
+
+    def publish(self, event_type: str, payload: dict[str, Any], *, department: str | None = None,
+                correlation_id: str | None = None) -> dict[str, Any]:
+        """Validate an event against its contract and add it to the outbox of this transaction."""
+        body = make_event(
+            event_type, payload, service=self.service, department=department or self.department,
+            correlation_id=correlation_id or self.correlation_id,
+        )
+        self.session.execute(insert(self._outbox).values(
+            event_id=body["event_id"], event_type=event_type, exchange=events_exchange(self.service).name,
+            routing_key=event_type, body=json.dumps(body, ensure_ascii=False), created_at=clock.now(),
+            attempts=0,
+        ))
+        self.published.append(body)
+        return body
+
+    def mark_consumed(self, consumer: str, event: Event) -> None:
+        """Record that `consumer` handled `event`; raises AlreadyProcessed if it had."""
+        dialect = self.session.get_bind().dialect.name
+        values = dict(consumer=consumer, event_id=event.event_id, event_type=event.event_type,
+                      processed_at=clock.now())
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        stmt = dialect_insert(self._inbox).values(**values).on_conflict_do_nothing()
+        if self.session.execute(stmt).rowcount == 0:
+            raise AlreadyProcessed(f"{consumer} already handled event {event.event_id}")
+
+
+class Database:
+    """A service's database: engine, its metadata (with outbox and inbox) and units of work."""
+
+    def __init__(self, url: str, metadata: MetaData, *, service: str, department: str | None = None):
+        self.url = url
+        self.metadata = metadata
+        if "outbox" not in metadata.tables:
+            kernel_tables(metadata)
+        self.outbox = metadata.tables["outbox"]
+        self.inbox = metadata.tables["inbox"]
+        self.service = service
+        self.department = department
+        self.engine = create_db_engine(url)
+        self._after_commit: list[Callable[[], None]] = []
+
+    def create_all(self) -> None:
+        self.metadata.create_all(self.engine)
+
+    def on_commit_with_events(self, callback: Callable[[], None]) -> None:
+        """Call `callback` after every commit that wrote outbox rows (the relay's wake-up)."""
+        self._after_commit.append(callback)
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def unit_of_work(self, *, correlation_id: str | None = None, consumed: Event | None = None,
+                     consumer: str | None = None) -> Iterator[UnitOfWork]:
+        with self.session() as session, session.begin():
+            uow = UnitOfWork(session, self.outbox, self.inbox, service=self.service,
+                             department=self.department,
+                             correlation_id=correlation_id or (consumed.correlation_id if consumed else None))
+            if consumed is not None:
+                if not consumer:
+                    raise ValueError("a unit of work that consumes an event needs the consumer's name")
+                uow.mark_consumed(consumer, consumed)
+            yield uow
+        if uow.published:
+            for callback in self._after_commit:
+                callback()
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
+    def dispose(self) -> None:
+        self.engine.dispose()

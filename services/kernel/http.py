@@ -1,0 +1,262 @@
+"""HTTP conventions of every service: JSON in and out, API-key auth with roles and department scope,
+marshmallow validation → 400 with field messages, 404/405/409/413 as JSON, a request id on every
+response, and never a 500 for a client's mistake.
+
+`@api(method, path, roles=..., body=Schema, query=Schema, response=Schema)` declares an endpoint; the
+decorated method receives a `Call` and returns a JSON-able value (status 200, or `status=` of the
+decorator) or `(status, value)`. The same declarations feed `/api/openapi.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from eventlet.event import Event as GreenEvent
+from marshmallow import Schema, ValidationError
+from nameko.extensions import SharedExtension
+from nameko.web.handlers import HttpRequestHandler
+from nameko.web.server import WebServer, WsgiApp
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import MethodNotAllowed as WzMethodNotAllowed
+from werkzeug.exceptions import NotFound as WzNotFound
+from werkzeug.routing import Rule
+from werkzeug.wrappers import Request, Response
+
+from . import logs
+from .errors import (
+    ApiError,
+    BadRequest,
+    Forbidden,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+    Unavailable,
+    UnsupportedMediaType,
+)
+from .keys import ApiKey, KeyStore
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BODY_BYTES = 1_000_000
+REQUEST_ID_HEADER = "X-Request-Id"
+
+
+def json_response(status: int, body: Any, request_id: str, headers: dict | None = None) -> Response:
+    if isinstance(body, dict) and status >= 400:
+        body = {**body, "request_id": request_id}
+    resp = Response(json.dumps(body, ensure_ascii=False, default=str), status=status,
+                    mimetype="application/json")
+    resp.headers[REQUEST_ID_HEADER] = request_id
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp
+
+
+def _request_id(request: Request) -> str:
+    given = request.headers.get(REQUEST_ID_HEADER, "")
+    # Accept the caller's id only if it is short and printable; it ends up in our logs.
+    if 0 < len(given) <= 100 and given.isprintable():
+        return given
+    return uuid.uuid4().hex
+
+
+class JsonWsgiApp(WsgiApp):
+    """nameko's WSGI app, but unknown paths and wrong methods answer in JSON like everything else."""
+
+    def __call__(self, environ, start_response):
+        request = Request(environ, shallow=True)
+        adapter = self.url_map.bind_to_environ(environ)
+        try:
+            provider, values = adapter.match()
+        except WzMethodNotAllowed as exc:
+            err = MethodNotAllowed(f"method {request.method} not allowed here",
+                                   message_zh="不支持该请求方法")
+            resp = json_response(405, err.body(), _request_id(request),
+                                 headers={"Allow": ", ".join(exc.valid_methods or [])})
+            return resp(environ, start_response)
+        except WzNotFound:
+            err = NotFound(f"no such path: {request.path}", message_zh="路径不存在")
+            return json_response(404, err.body(), _request_id(request))(environ, start_response)
+        except HTTPException as exc:  # redirects for trailing slashes and the like
+            return exc(environ, start_response)
+        request.path_values = values
+        return provider.handle_request(request)(environ, start_response)
+
+
+class JsonWebServer(WebServer):
+    def get_wsgi_app(self):
+        return JsonWsgiApp(self)
+
+
+class KeyRing(SharedExtension):
+    """The deployment's API keys (a hashed keys file shared by its services)."""
+
+    def setup(self):
+        path = self.container.config.get("KEYS_FILE")
+        self.store = KeyStore(path) if path else None
+
+    def verify(self, key: str) -> ApiKey | None:
+        if self.store is None:
+            return None
+        try:
+            return self.store.verify(key)
+        except ValueError as exc:
+            # A corrupt keys file must not let anyone in, nor look like the client's fault.
+            log.error("keys file unreadable: %s", exc)
+            raise Unavailable("API keys unavailable; try again later", message_zh="密钥文件不可用") from None
+
+
+@dataclass
+class Call:
+    """What an endpoint method receives."""
+
+    request: Request
+    request_id: str
+    principal: ApiKey | None
+    body: Any = None
+    query: dict = field(default_factory=dict)
+    path: dict = field(default_factory=dict)
+
+    @property
+    def department_scope(self) -> str | None:
+        """The department a department handler is confined to (None: not confined)."""
+        if self.principal is not None and self.principal.role == "department_handler":
+            return self.principal.department
+        return None
+
+    def require_department(self, department: str | None) -> None:
+        """Refuse (as 404, so that other departments' cases are not even confirmed to exist)."""
+        scope = self.department_scope
+        if scope is not None and department != scope:
+            raise NotFound("not found", message_zh="未找到")
+
+
+class ApiEndpoint(HttpRequestHandler):
+    server = JsonWebServer()
+    keyring = KeyRing()
+
+    def __init__(self, method: str, url: str, *, roles: tuple[str, ...] | None = (), body: type[Schema] | None = None,
+                 query: type[Schema] | None = None, response: type[Schema] | None = None, status: int = 200,
+                 summary: str = "", tags: tuple[str, ...] = (), many: bool = False, **kwargs):
+        """`roles=None`: public. `roles=()`: any valid key. Otherwise the key's role must be listed
+        (an admin key passes everywhere)."""
+        super().__init__(method, url, **kwargs)
+        self.roles = roles
+        self.body_schema = body
+        self.query_schema = query
+        self.response_schema = response
+        self.status = status
+        self.summary = summary
+        self.tags = tags
+        self.many = many
+
+    def get_url_rule(self):
+        return Rule(self.url, methods=[self.method])
+
+    @property
+    def max_body_bytes(self) -> int:
+        return int(self.container.config.get("MAX_BODY_BYTES") or DEFAULT_MAX_BODY_BYTES)
+
+    def handle_request(self, request: Request) -> Response:
+        request.shallow = False
+        request_id = _request_id(request)
+        with logs.bind(request_id=request_id):
+            try:
+                call = self._prepare(request, request_id)
+                done = GreenEvent()
+                self.container.spawn_worker(
+                    self, (call,), dict(request.path_values),
+                    context_data={"request_id": request_id, "correlation_id": request_id},
+                    handle_result=partial(self._handle_result, done),
+                )
+                result, exc_info = done.wait()
+                if exc_info is not None:
+                    raise exc_info[1]
+                return self._response(result, request_id)
+            except ApiError as exc:
+                return json_response(exc.status, exc.body(), request_id)
+            except Exception:
+                log.exception("unhandled error in %s %s", request.method, request.path)
+                return json_response(500, {"error": {"code": "internal_error",
+                                                     "message": "internal error; quote the request id",
+                                                     "message_zh": "内部错误，请提供请求编号"}}, request_id)
+
+    def _handle_result(self, done, worker_ctx, result, exc_info):
+        done.send((result, exc_info))
+        return result, exc_info
+
+    def _response(self, result: Any, request_id: str) -> Response:
+        if isinstance(result, Response):
+            result.headers[REQUEST_ID_HEADER] = request_id
+            return result
+        status = self.status
+        if isinstance(result, tuple):
+            status, result = result
+        if self.response_schema is not None and result is not None:
+            result = self.response_schema(many=self.many).dump(result)
+        return json_response(status, result, request_id)
+
+    def _authenticate(self, request: Request) -> ApiKey | None:
+        if self.roles is None:
+            return None
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("missing API key: send 'Authorization: Bearer KEY'",
+                               message_zh="缺少 API 密钥")
+        principal = self.keyring.verify(token.strip())
+        if principal is None:
+            raise Unauthorized("unknown or revoked API key", message_zh="API 密钥无效或已吊销")
+        if self.roles and principal.role not in self.roles and principal.role != "admin":
+            raise Forbidden(f"role {principal.role} may not do this; allowed: {', '.join(self.roles)}",
+                            message_zh="无权执行此操作")
+        return principal
+
+    def _prepare(self, request: Request, request_id: str) -> Call:
+        principal = self._authenticate(request)
+        call = Call(request=request, request_id=request_id, principal=principal, path=dict(request.path_values))
+        if self.query_schema is not None:
+            try:
+                call.query = self.query_schema().load(request.args.to_dict(flat=True))
+            except ValidationError as exc:
+                raise BadRequest(exc.messages) from None
+        if self.body_schema is not None:
+            call.body = self._load_body(request)
+        return call
+
+    def _load_body(self, request: Request) -> Any:
+        limit = self.max_body_bytes
+        if request.content_length is not None and request.content_length > limit:
+            raise PayloadTooLarge(f"request body over {limit} bytes", message_zh="请求体过大")
+        request.max_content_length = limit
+        try:
+            raw = request.get_data(cache=True)
+        except RequestEntityTooLarge:
+            raise PayloadTooLarge(f"request body over {limit} bytes", message_zh="请求体过大") from None
+        if len(raw) > limit:
+            raise PayloadTooLarge(f"request body over {limit} bytes", message_zh="请求体过大")
+        mimetype = request.mimetype or "application/json"
+        if mimetype != "application/json" and not mimetype.endswith("+json"):
+            raise UnsupportedMediaType(f"send JSON (Content-Type: application/json), not {mimetype}",
+                                       message_zh="请求体须为 JSON")
+        try:
+            data = json.loads(raw.decode("utf-8")) if raw else None
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise BadRequest({"_body": [f"invalid JSON: {exc}"]}) from None
+        if data is None:
+            raise BadRequest({"_body": ["a JSON body is required"]})
+        if not isinstance(data, dict):
+            raise BadRequest({"_body": ["the body must be a JSON object"]})
+        try:
+            return self.body_schema().load(data)
+        except ValidationError as exc:
+            raise BadRequest(exc.messages) from None
+
+
+api = ApiEndpoint.decorator

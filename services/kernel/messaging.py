@@ -1,0 +1,328 @@
+"""AMQP topology and the two ends of the bus: a confirming publisher, and the event consumer entrypoint.
+
+Why our own consumer: nameko acknowledges and drops a message whose handler raised. Ours retries it
+through delay queues (TTL, then dead-lettered straight back to the consumer's queue) and finally parks
+it in `xiaoneng.parked` with the error; a message that breaks its contract is parked at once.
+Why an alternate exchange: RabbitMQ drops a message no queue is bound for; every `<service>.events`
+exchange hands such messages to `xiaoneng.unrouted`, whose queue is the same parking queue, so an event
+published before its consumers ever ran is kept and can be replayed (`xiaoneng dlq replay`).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import traceback
+from functools import partial
+from typing import Any
+
+import eventlet
+from eventlet.semaphore import Semaphore
+from kombu import Connection, Exchange, Producer, Queue
+from kombu.exceptions import OperationalError
+from nameko.extensions import SharedExtension
+from nameko.messaging import Consumer
+
+from . import clock, logs
+from .contracts import ContractError, parse_event
+
+log = logging.getLogger(__name__)
+
+UNROUTED_EXCHANGE = "xiaoneng.unrouted"
+PARKED_QUEUE = "xiaoneng.parked"
+DEFAULT_RETRY_DELAYS_MS = (5_000, 15_000, 40_000)
+
+# Headers our consumer side adds; their names are part of the parking format `xiaoneng dlq` reads.
+H_ATTEMPTS = "x-xiaoneng-attempts"
+H_REASON = "x-xiaoneng-reason"
+H_ERROR = "x-xiaoneng-error"
+H_QUEUE = "x-xiaoneng-queue"
+H_EXCHANGE = "x-xiaoneng-exchange"
+H_ROUTING_KEY = "x-xiaoneng-routing-key"
+H_PARKED_AT = "x-xiaoneng-parked-at"
+
+
+class Undeliverable(Exception):
+    """The broker returned or refused a message (no route, no confirm)."""
+
+
+def events_exchange(service: str) -> Exchange:
+    """The topic exchange a service publishes its events on; routing key = event type."""
+    return Exchange(
+        f"{service}.events",
+        type="topic",
+        durable=True,
+        auto_delete=False,
+        arguments={"alternate-exchange": UNROUTED_EXCHANGE},
+    )
+
+
+def unrouted_exchange() -> Exchange:
+    return Exchange(UNROUTED_EXCHANGE, type="fanout", durable=True, auto_delete=False)
+
+
+def parked_queue() -> Queue:
+    return Queue(PARKED_QUEUE, exchange=unrouted_exchange(), durable=True, auto_delete=False)
+
+
+def retry_exchange(delay_ms: int) -> Exchange:
+    return Exchange(f"xiaoneng.retry.{delay_ms}ms", type="fanout", durable=True, auto_delete=False)
+
+
+def retry_queue(delay_ms: int) -> Queue:
+    # Expired messages are dead-lettered to the default exchange under their original routing key,
+    # which the consumer side sets to the consumer's own queue: they come straight back to it.
+    return Queue(
+        f"xiaoneng.retry.{delay_ms}ms",
+        exchange=retry_exchange(delay_ms),
+        durable=True,
+        auto_delete=False,
+        queue_arguments={"x-message-ttl": int(delay_ms), "x-dead-letter-exchange": ""},
+    )
+
+
+def declare_topology(channel, *, service: str | None = None, retry_delays_ms=()) -> None:
+    """Declare what every node needs (idempotent): the parking place and, if given, the events exchange
+    of `service` and the retry queues."""
+    unrouted_exchange()(channel).declare()
+    parked_queue()(channel).declare()
+    if service:
+        events_exchange(service)(channel).declare()
+    for delay in retry_delays_ms:
+        retry_queue(delay)(channel).declare()
+
+
+def consumer_queue_name(source: str, event_type: str, service: str, method: str) -> str:
+    # nameko's own naming, so that ops who know nameko recognise the queues
+    return f"evt-{source}-{event_type}--{service}.{method}"
+
+
+class ConfirmingPublisher:
+    """Publishes with publisher confirms and `mandatory`, on one connection guarded for green threads.
+
+    `publish` returns only after the broker confirmed the message; it raises Undeliverable when the
+    broker returned it (no route) and OperationalError when the broker is unreachable.
+    """
+
+    def __init__(self, amqp_uri: str, *, connect_timeout: float = 5.0):
+        self.amqp_uri = amqp_uri
+        self.connect_timeout = connect_timeout
+        self._conn: Connection | None = None
+        self._producer: Producer | None = None
+        self._lock = Semaphore()
+        self._declared: set[str] = set()
+
+    def _ensure(self) -> Producer:
+        if self._producer is None:
+            conn = Connection(
+                self.amqp_uri,
+                transport_options={"confirm_publish": True},
+                connect_timeout=self.connect_timeout,
+                heartbeat=0,
+            )
+            conn.ensure_connection(max_retries=1)
+            self._conn = conn
+            self._producer = Producer(conn.channel())
+            self._declared.clear()
+        return self._producer
+
+    def close(self) -> None:
+        with self._lock:
+            self._reset()
+
+    def _reset(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.release()
+            except Exception:  # closing a broken connection may raise anything; it is gone either way
+                log.debug("closing publisher connection failed", exc_info=True)
+        self._conn = None
+        self._producer = None
+
+    def declare(self, key: str, declare_fn) -> None:
+        """Run `declare_fn(channel)` once per connection (re-run after a reconnect)."""
+        with self._lock:
+            producer = self._ensure()
+            if key not in self._declared:
+                declare_fn(producer.channel)
+                self._declared.add(key)
+
+    def publish(
+        self,
+        body: Any,
+        *,
+        exchange: Exchange | str,
+        routing_key: str,
+        headers: dict | None = None,
+        content_type: str | None = None,
+        content_encoding: str | None = None,
+        message_id: str | None = None,
+    ) -> None:
+        with self._lock:
+            producer = self._ensure()
+            kwargs: dict[str, Any] = {}
+            if content_type:
+                # already-encoded body (a republished message): pass it through untouched
+                kwargs.update(content_type=content_type, content_encoding=content_encoding or "utf-8")
+            else:
+                kwargs.update(serializer="json")
+            try:
+                producer.publish(
+                    body,
+                    exchange=exchange,
+                    routing_key=routing_key,
+                    headers=headers or {},
+                    delivery_mode=2,
+                    mandatory=True,
+                    message_id=message_id,
+                    retry=False,
+                    **kwargs,
+                )
+            except Exception as exc:
+                # After any failure the channel state is unknown: start over on the next publish.
+                self._reset()
+                if "NO_ROUTE" in str(exc) or "NOT_FOUND" in str(exc):
+                    raise Undeliverable(str(exc)) from exc
+                if isinstance(exc, OperationalError | OSError | socket.timeout):
+                    raise OperationalError(str(exc)) from exc
+                raise
+
+
+class Republisher(SharedExtension):
+    """One confirming publisher per container for the consumer side's retries and parking."""
+
+    def setup(self):
+        cfg = self.container.config
+        self.retry_delays_ms = tuple(int(d) for d in cfg.get("RETRY_DELAYS_MS") or DEFAULT_RETRY_DELAYS_MS)
+        self.publisher = ConfirmingPublisher(cfg["AMQP_URI"])
+
+    def start(self):
+        self.publisher.declare("topology", partial(declare_topology, retry_delays_ms=self.retry_delays_ms))
+
+    def stop(self):
+        self.publisher.close()
+
+    def _declared_publish(self, body, **kwargs):
+        self.publisher.declare("topology", partial(declare_topology, retry_delays_ms=self.retry_delays_ms))
+        self.publisher.publish(body, **kwargs)
+
+    def retry_or_park(self, message, queue_name: str, error: str) -> str:
+        """Send a failed message to its next delay queue, or park it when attempts are used up."""
+        headers = dict(message.headers or {})
+        attempts = int(headers.get(H_ATTEMPTS, 0)) + 1
+        headers[H_ATTEMPTS] = attempts
+        headers[H_ERROR] = error[-2000:]
+        if attempts <= len(self.retry_delays_ms):
+            delay = self.retry_delays_ms[attempts - 1]
+            self._declared_publish(
+                message.body,
+                exchange=retry_exchange(delay),
+                routing_key=queue_name,
+                headers=headers,
+                content_type=message.content_type,
+                content_encoding=message.content_encoding,
+            )
+            return f"retry in {delay} ms (attempt {attempts})"
+        self.park(message, queue_name, "failed", error, headers=headers)
+        return f"parked after {attempts} attempts"
+
+    def park(self, message, queue_name: str, reason: str, error: str, headers: dict | None = None) -> None:
+        headers = dict(headers if headers is not None else (message.headers or {}))
+        info = message.delivery_info or {}
+        headers.update({
+            H_REASON: reason,
+            H_ERROR: error[-2000:],
+            H_QUEUE: queue_name,
+            H_EXCHANGE: headers.get(H_EXCHANGE) or info.get("exchange", ""),
+            H_ROUTING_KEY: headers.get(H_ROUTING_KEY) or info.get("routing_key", ""),
+            H_PARKED_AT: clock.now().isoformat(),
+        })
+        self._declared_publish(
+            message.body,
+            exchange="",
+            routing_key=PARKED_QUEUE,
+            headers=headers,
+            content_type=message.content_type,
+            content_encoding=message.content_encoding,
+        )
+
+
+class AlreadyProcessed(Exception):
+    """Raised inside a handler's unit of work when this consumer has handled the event before."""
+
+
+class EventConsumer(Consumer):
+    """`@consume_event(source_service, event_type)`: the handler gets a validated `Event`.
+
+    Success, or an event already processed: ack. Failure: retry with backoff, then park. An event that
+    breaks its contract: park at once. If even parking fails (broker trouble), the message is requeued,
+    never dropped.
+    """
+
+    republisher = Republisher()
+
+    def __init__(self, source_service: str, event_type: str, **kwargs):
+        self.source_service = source_service
+        self.event_type = event_type
+        super().__init__(queue=None, requeue_on_error=False, **kwargs)
+
+    def setup(self):
+        self.queue = Queue(
+            consumer_queue_name(self.source_service, self.event_type, self.container.service_name,
+                                self.method_name),
+            exchange=events_exchange(self.source_service),
+            routing_key=self.event_type,
+            durable=True,
+            auto_delete=False,
+        )
+        super().setup()
+
+    @property
+    def consumer_name(self) -> str:
+        return f"{self.container.service_name}.{self.method_name}"
+
+    def handle_message(self, body, message):
+        try:
+            event = parse_event(body)
+        except ContractError as exc:
+            error = str(exc)
+            log.warning("parking an event that breaks its contract on %s: %s", self.queue.name, error)
+            self._settle(message, lambda: self.republisher.park(message, self.queue.name, "invalid", error))
+            return
+        if event.event_type != self.event_type:
+            self._settle(message, lambda: self.republisher.park(
+                message, self.queue.name, "invalid", f"expected {self.event_type}, got {event.event_type}"))
+            return
+        context_data = self.unpack_message_headers(message)
+        context_data["correlation_id"] = event.correlation_id
+        try:
+            self.container.spawn_worker(
+                self, (event,), {}, context_data=context_data,
+                handle_result=partial(self.handle_result, message),
+            )
+        except Exception:  # ContainerBeingKilled and friends: let another instance have it
+            self.queue_consumer.requeue_message(message)
+
+    def handle_result(self, message, worker_ctx, result=None, exc_info=None):
+        if exc_info is None or isinstance(exc_info[1], AlreadyProcessed):
+            self.queue_consumer.ack_message(message)
+            return result, None
+        error = "".join(traceback.format_exception_only(exc_info[0], exc_info[1])).strip()
+        with logs.bind(correlation_id=worker_ctx.data.get("correlation_id")):
+            log.error("handler %s failed: %s", self.consumer_name, error, exc_info=exc_info)
+        self._settle(message, lambda: log.info(
+            "%s: %s", self.consumer_name, self.republisher.retry_or_park(message, self.queue.name, error)))
+        return result, exc_info
+
+    def _settle(self, message, action) -> None:
+        try:
+            action()
+        except Exception:
+            log.exception("could not retry or park a message on %s; requeueing it", self.queue.name)
+            eventlet.sleep(1)  # the broker is in trouble: do not spin
+            self.queue_consumer.requeue_message(message)
+        else:
+            self.queue_consumer.ack_message(message)
+
+
+consume_event = EventConsumer.decorator

@@ -1,0 +1,165 @@
+"""What every service has: validated settings, its database with the outbox relay, `/health` and
+`/api/openapi.json`. A service class subclasses `ServiceBase` and declares `platform = Platform(metadata)`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from kombu import Connection
+from nameko.extensions import DependencyProvider
+
+from . import logs
+from .config import ConfigError, validate
+from .db import Database
+from .http import ApiEndpoint, api
+from .messaging import ConfirmingPublisher
+from .openapi import build_spec
+from .outbox import OutboxRelay
+
+log = logging.getLogger(__name__)
+
+REQUIRED_SETTINGS = {
+    "AMQP_URI": "the RabbitMQ URI of this node, e.g. amqp://user:pass@host:5672/vhost",
+    "DATABASE_URL": "SQLAlchemy URL of this service's own database (sqlite:///var/x.db or postgresql://...)",
+    "WEB_SERVER_ADDRESS": "host:port the HTTP API listens on",
+    "KEYS_FILE": "path of the deployment's API keys file",
+}
+
+
+class WorkerStore:
+    """The database as one worker sees it: units of work bound to its correlation id and name."""
+
+    def __init__(self, provider: Platform, worker_ctx):
+        self.provider = provider
+        self.db = provider.db
+        self._ctx = worker_ctx
+
+    def unit_of_work(self):
+        return self.db.unit_of_work(correlation_id=self._ctx.data.get("correlation_id"))
+
+    def consuming(self, event):
+        """A unit of work that also records this handler as having processed `event` (idempotency);
+        raises AlreadyProcessed on a redelivery, which the consumer acknowledges without effect."""
+        consumer = f"{self._ctx.service_name}.{self._ctx.entrypoint.method_name}"
+        return self.db.unit_of_work(consumed=event, consumer=consumer)
+
+    def session(self):
+        return self.db.session()
+
+
+class Platform(DependencyProvider):
+    def __init__(self, metadata, *, required: dict[str, str] | None = None):
+        self.metadata = metadata
+        self.required = {**REQUIRED_SETTINGS, **(required or {})}
+
+    def setup(self):
+        cfg = self.container.config
+        try:
+            validate(cfg, self.required)
+        except ConfigError as exc:
+            log.critical("%s cannot start: %s", self.container.service_name, exc)
+            raise
+        self.service = self.container.service_name
+        self.db = Database(cfg["DATABASE_URL"], self.metadata, service=self.service,
+                           department=cfg.get("DEPARTMENT"))
+        # Until migrations arrive (Alembic, with the deployment work), tables are created on start.
+        self.db.create_all()
+        outbox_cfg = cfg.get("OUTBOX") or {}
+        self.relay = OutboxRelay(
+            self.db, ConfirmingPublisher(cfg["AMQP_URI"]),
+            batch_size=int(outbox_cfg.get("BATCH_SIZE", 200)),
+            poll_interval=float(outbox_cfg.get("POLL_INTERVAL", 0.5)),
+        )
+        self.db.on_commit_with_events(self.relay.notify)
+        self._relay_enabled = bool(outbox_cfg.get("RELAY", True))
+        self._broker_checked_at = 0.0
+        self._broker_ok: tuple[bool, str] = (False, "not checked")
+        self._spec: dict | None = None
+        self._bound: dict = {}
+
+    def start(self):
+        if self._relay_enabled:
+            self._relay_gt = self.container.spawn_managed_thread(self.relay.run)
+
+    def stop(self):
+        self.relay.stop()
+        self.relay.publisher.close()
+        self.db.dispose()
+
+    def kill(self):
+        self.stop()
+
+    def get_dependency(self, worker_ctx):
+        return WorkerStore(self, worker_ctx)
+
+    def worker_setup(self, worker_ctx):
+        # Runs in the worker's own green thread: bind its ids for every log line it writes.
+        bound = logs.bind(correlation_id=worker_ctx.data.get("correlation_id"),
+                          request_id=worker_ctx.data.get("request_id"))
+        bound.__enter__()
+        self._bound[worker_ctx] = bound
+
+    def worker_teardown(self, worker_ctx):
+        bound = self._bound.pop(worker_ctx, None)
+        if bound is not None:
+            bound.__exit__(None, None, None)
+
+    # -- health and API description -------------------------------------------------------------
+
+    def _broker_status(self) -> tuple[bool, str]:
+        # Cached for a second so that a busy health checker cannot hammer the broker.
+        if time.monotonic() - self._broker_checked_at > 1.0:
+            try:
+                with Connection(self.container.config["AMQP_URI"], connect_timeout=2) as conn:
+                    conn.ensure_connection(max_retries=1, timeout=2)
+                self._broker_ok = (True, "ok")
+            except Exception as exc:
+                self._broker_ok = (False, f"unreachable: {exc}")
+            self._broker_checked_at = time.monotonic()
+        return self._broker_ok
+
+    def health(self) -> tuple[int, dict]:
+        broker_ok, broker_detail = self._broker_status()
+        try:
+            self.db.ping()
+            db_ok, db_detail = True, "ok"
+            pending = self.relay.pending()
+        except Exception as exc:
+            db_ok, db_detail, pending = False, f"unavailable: {exc}", None
+        healthy = broker_ok and db_ok
+        body = {
+            "service": self.service,
+            "status": "ok" if healthy else "unavailable",
+            "broker": {"ok": broker_ok, "detail": broker_detail},
+            "database": {"ok": db_ok, "detail": db_detail, "backend": self.db.engine.dialect.name},
+            "outbox": {"pending": pending},
+        }
+        return (200 if healthy else 503), body
+
+    def openapi(self) -> dict:
+        if self._spec is None:
+            endpoints = [e for e in self.container.entrypoints if isinstance(e, ApiEndpoint)]
+            self._spec = build_spec(self.service, endpoints,
+                                    description=(self.container.service_cls.__doc__ or "").strip())
+        return self._spec
+
+
+class ServiceBase:
+    """Endpoints every service serves. Subclasses set `name` and `platform = Platform(metadata)`."""
+
+    name: str
+    platform: WorkerStore
+
+    @api("GET", "/health", roles=None, summary="broker and database status (503 when either is down)",
+         tags=("operations",))
+    def health(self, call):
+        return self.platform.provider.health()
+
+    @api("GET", "/api/openapi.json", roles=None, summary="this document", tags=("operations",))
+    def openapi(self, call):
+        return self.platform.provider.openapi()
+
+
+__all__ = ["Platform", "ServiceBase", "WorkerStore"]

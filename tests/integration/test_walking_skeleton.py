@@ -1,0 +1,47 @@
+"""One real event path through the services on the real broker: appeals commits `appeal.received`
+through its outbox → scoring records a fact → notify records a delivery on the log channel."""
+
+import requests
+
+from services.appeals.service import AppealsService
+from services.notify.service import NotifyService
+from services.scoring.service import ScoringService
+from tests.conftest import wait_for
+
+
+def test_appeal_received_reaches_scoring_and_notify(service_config, start_service, api_keys):
+    appeals_cfg = service_config("appeals")
+    scoring_cfg = service_config("scoring")
+    notify_cfg = service_config("notify")
+    start_service(ScoringService, scoring_cfg)
+    start_service(NotifyService, notify_cfg)
+    start_service(AppealsService, appeals_cfg)
+
+    r = requests.post(f"{appeals_cfg['base_url']}/api/v1/appeals",
+                      headers={"Authorization": f"Bearer {api_keys['operator']}"},
+                      json={"channel": "hotline", "external_ref": "CALL-1", "type": "complaint",
+                            "category": "road", "content": "路灯不亮", "appellant": {"phone": "13800000000"}})
+    assert r.status_code == 201, r.text
+    appeal = r.json()
+    assert appeal["case_no"].startswith("MY") and appeal["status"] == "received"
+
+    facts = wait_for(lambda: requests.get(
+        f"{scoring_cfg['base_url']}/api/v1/facts", headers={"Authorization": f"Bearer {api_keys['assessor']}"}
+    ).json(), message="the fact in scoring")
+    assert [(f["metric"], f["value"]) for f in facts] == [("appeals_received", 1.0)]
+
+    deliveries = wait_for(lambda: requests.get(
+        f"{notify_cfg['base_url']}/api/v1/deliveries", headers={"Authorization": f"Bearer {api_keys['monitor']}"}
+    ).json(), message="the delivery in notify")
+    assert len(deliveries) == 1
+    d = deliveries[0]
+    assert d["channel"] == "log" and d["recipient"] == "monitors" and d["status"] == "sent"
+    assert appeal["case_no"] in d["subject"]
+    assert d["event_id"] == facts[0]["source_event_id"]
+
+    # the same call again is the same appeal, and causes no second event
+    again = requests.post(f"{appeals_cfg['base_url']}/api/v1/appeals",
+                          headers={"Authorization": f"Bearer {api_keys['operator']}"},
+                          json={"channel": "hotline", "external_ref": "CALL-1", "type": "complaint",
+                                "category": "road", "content": "路灯不亮"})
+    assert again.status_code == 200 and again.json()["id"] == appeal["id"]
