@@ -4,9 +4,9 @@ look-up; dispatch, handling, call-back and supervision follow."""
 from sqlalchemy import insert, update
 
 from services.kernel import clock
+from services.kernel import service as base  # a module, so `nameko run` finds only our class
 from services.kernel.errors import NotFound
 from services.kernel.http import api
-from services.kernel.service import Platform, ServiceBase
 
 from . import store
 from .schemas import AppealIn, AppealOut
@@ -20,11 +20,11 @@ def case_no(appeal_id: int, received_at) -> str:
     return f"MY{received_at.astimezone(clock.TZ):%Y%m%d}{appeal_id:06d}"
 
 
-class AppealsService(ServiceBase):
+class AppealsService(base.ServiceBase):
     """民意直通 — appeals from every channel."""
 
     name = "appeals"
-    platform = Platform(store.metadata)
+    platform = base.Platform(store.metadata)
 
     @api("POST", "/api/v1/appeals", roles=INTAKE_ROLES, body=AppealIn, response=AppealOut, status=201,
          summary="take in an appeal (idempotent by channel + external_ref)", tags=("appeals",))

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import chinese_calendar
 import yaml
@@ -26,7 +25,7 @@ __all__ = [
     "local_date",
 ]
 
-TZ = ZoneInfo("Asia/Shanghai")
+from .clock import TZ  # noqa: E402  one time zone for the whole platform
 
 _DAY = timedelta(days=1)
 _DAY_US = 86_400_000_000

@@ -6,9 +6,9 @@ import logging
 from sqlalchemy import insert
 
 from services.kernel import clock
+from services.kernel import service as base  # a module, so `nameko run` finds only our class
 from services.kernel.http import api
 from services.kernel.messaging import consume_event
-from services.kernel.service import Platform, ServiceBase
 
 from . import store
 from .schemas import DeliveriesQuery, DeliveryOut
@@ -18,11 +18,11 @@ log = logging.getLogger("services.notify.deliveries")
 URGENCY_ZH = {"normal": "一般", "emergency": "紧急"}
 
 
-class NotifyService(ServiceBase):
+class NotifyService(base.ServiceBase):
     """通知 — the right person, once, on the right channel."""
 
     name = "notify"
-    platform = Platform(store.metadata)
+    platform = base.Platform(store.metadata)
 
     @consume_event("appeals", "appeal.received")
     def on_appeal_received(self, event):

@@ -4,19 +4,19 @@ the ledger and the first metric; rules, periods and rankings follow."""
 from sqlalchemy import insert
 
 from services.kernel import clock
+from services.kernel import service as base  # a module, so `nameko run` finds only our class
 from services.kernel.http import api
 from services.kernel.messaging import consume_event
-from services.kernel.service import Platform, ServiceBase
 
 from . import store
 from .schemas import FactOut, FactsQuery
 
 
-class ScoringService(ServiceBase):
+class ScoringService(base.ServiceBase):
     """考核 — explainable scoring of departments."""
 
     name = "scoring"
-    platform = Platform(store.metadata)
+    platform = base.Platform(store.metadata)
 
     @consume_event("appeals", "appeal.received")
     def on_appeal_received(self, event):

@@ -1,0 +1,124 @@
+"""`xiaoneng`: operations commands of a deployment.
+
+    xiaoneng keys add NAME --role ROLE [--department D]   prints a new API key once
+    xiaoneng keys list | revoke NAME
+    xiaoneng dlq list [--json]                            parked messages of this node's broker
+    xiaoneng dlq replay (--all | EVENT_ID ...)
+    xiaoneng events [--markdown]                          the event contracts
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from .keys import ROLES, KeyStore
+
+
+def _amqp_uri(args) -> str:
+    return args.amqp_uri or os.environ.get("AMQP_URI") or "amqp://guest:guest@127.0.0.1:5672/"
+
+
+def _keys_file(args) -> str:
+    return args.keys_file or os.environ.get("KEYS_FILE") or "var/keys.yaml"
+
+
+def cmd_keys(args) -> int:
+    store = KeyStore(_keys_file(args))
+    if args.action == "add":
+        try:
+            key = store.add(args.name, args.role, args.department)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(key)
+        print(f"# key of {args.name} ({args.role}{', ' + args.department if args.department else ''}); "
+              "it is shown only this once", file=sys.stderr)
+        return 0
+    if args.action == "list":
+        for k in store.list():
+            print(f"{k.name}\t{k.role}\t{k.department or '-'}\t{k.key_id}")
+        return 0
+    if args.action == "revoke":
+        if store.revoke(args.name):
+            print(f"revoked {args.name}")
+            return 0
+        print(f"error: no key named {args.name}", file=sys.stderr)
+        return 1
+    return 2
+
+
+def cmd_dlq(args) -> int:
+    from . import dlq
+
+    uri = _amqp_uri(args)
+    if args.action == "list":
+        parked = dlq.list_parked(uri)
+        if args.json:
+            print(json.dumps([p.as_dict() for p in parked], ensure_ascii=False, indent=2))
+            return 0
+        if not parked:
+            print("no parked messages")
+            return 0
+        for p in parked:
+            print(f"{p.position:>4}  {p.event_id or '-':36}  {p.event_type or '-':28}  {p.reason:8}  "
+                  f"{p.queue or p.exchange + ' ' + p.routing_key}  attempts={p.attempts}  {p.parked_at or ''}")
+            if p.error:
+                print(f"      {p.error.splitlines()[-1][:200]}")
+        return 0
+    if args.action == "replay":
+        if not args.all and not args.event_ids:
+            print("error: name event ids, or --all", file=sys.stderr)
+            return 2
+        done = dlq.replay(uri, event_ids=args.event_ids, replay_all=args.all)
+        for p in done:
+            print(f"replayed {p.event_id or '-'} ({p.event_type or '?'}) → {p.queue or p.exchange}")
+        missing = set(args.event_ids or ()) - {p.event_id for p in done}
+        for event_id in sorted(missing):
+            print(f"error: {event_id} is not parked", file=sys.stderr)
+        return 1 if missing else 0
+    return 2
+
+
+def cmd_events(args) -> int:
+    from .contracts.docs import render_markdown
+
+    print(render_markdown())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="xiaoneng", description="xiaoneng operations")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    keys = sub.add_parser("keys", help="API keys of this deployment")
+    keys.add_argument("--keys-file", help="default: $KEYS_FILE or var/keys.yaml")
+    ksub = keys.add_subparsers(dest="action", required=True)
+    add = ksub.add_parser("add", help="create a key and print it once")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--department")
+    ksub.add_parser("list")
+    rev = ksub.add_parser("revoke")
+    rev.add_argument("name")
+
+    dlq = sub.add_parser("dlq", help="parked (dead-lettered) messages")
+    dlq.add_argument("--amqp-uri", help="default: $AMQP_URI or the local broker")
+    dsub = dlq.add_subparsers(dest="action", required=True)
+    lst = dsub.add_parser("list")
+    lst.add_argument("--json", action="store_true")
+    rep = dsub.add_parser("replay")
+    rep.add_argument("event_ids", nargs="*")
+    rep.add_argument("--all", action="store_true")
+
+    sub.add_parser("events", help="print the event contracts as Markdown")
+
+    args = parser.parse_args(argv)
+    handler = {"keys": cmd_keys, "dlq": cmd_dlq, "events": cmd_events}[args.command]
+    return handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""Test tools that talk to the real broker: a tap on an events exchange, a raw publisher, and a TCP
+proxy that can cut the link to RabbitMQ (to break things for real, not with mocks)."""
+
+import contextlib
+import json
+import socket
+import uuid
+
+import eventlet
+from kombu import Connection, Exchange, Queue
+
+from services.kernel.messaging import events_exchange
+
+
+class Tap:
+    """A queue bound to `<service>.events` that collects what is published there."""
+
+    def __init__(self, amqp_uri: str, service: str, routing_key: str = "#"):
+        self.amqp_uri = amqp_uri
+        self.queue = Queue(f"test-tap-{uuid.uuid4().hex[:8]}", exchange=events_exchange(service),
+                           routing_key=routing_key, durable=False, auto_delete=False)
+        with Connection(amqp_uri) as conn:
+            self.queue(conn.channel()).declare()
+        self.messages: list[dict] = []
+
+    def drain(self) -> list[dict]:
+        with Connection(self.amqp_uri) as conn:
+            q = self.queue(conn.channel())
+            while (m := q.get(no_ack=True)) is not None:
+                self.messages.append(json.loads(m.body))
+        return self.messages
+
+    def event_ids(self) -> list[str]:
+        return [m["event_id"] for m in self.drain()]
+
+
+def publish_raw(amqp_uri: str, exchange: str, routing_key: str, body, headers=None) -> None:
+    with Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
+        producer = conn.Producer()
+        if isinstance(body, bytes | str):
+            producer.publish(body, exchange=Exchange(exchange, passive=True), routing_key=routing_key,
+                             content_type="application/json", content_encoding="utf-8", headers=headers or {})
+        else:
+            producer.publish(body, exchange=Exchange(exchange, passive=True), routing_key=routing_key,
+                             serializer="json", headers=headers or {})
+
+
+class TcpProxy:
+    """Forwards 127.0.0.1:<port> to a target; `cut()` drops every connection and refuses new ones
+    until `restore()`."""
+
+    def __init__(self, target_host: str, target_port: int):
+        self.target = (target_host, target_port)
+        self.listener = eventlet.listen(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.open = True
+        self.sockets: list[socket.socket] = []
+        self._gt = eventlet.spawn(self._accept)
+
+    def _accept(self):
+        while True:
+            client, _ = self.listener.accept()
+            if not self.open:
+                client.close()
+                continue
+            try:
+                upstream = eventlet.connect(self.target)
+            except OSError:
+                client.close()
+                continue
+            self.sockets += [client, upstream]
+            eventlet.spawn(self._pipe, client, upstream)
+            eventlet.spawn(self._pipe, upstream, client)
+
+    @staticmethod
+    def _pipe(src, dst):
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.close()
+
+    def cut(self):
+        self.open = False
+        for s in self.sockets:
+            # shutdown only: the pipe threads see EOF and close their own sockets (closing a socket that
+            # another green thread waits on confuses eventlet's hub when the fd number is reused)
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+        self.sockets.clear()
+
+    def restore(self):
+        self.open = True
+
+    def close(self):
+        self.cut()
+        self._gt.kill()
+        self.listener.close()
