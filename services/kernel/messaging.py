@@ -21,7 +21,7 @@ from eventlet.semaphore import Semaphore
 from kombu import Connection, Exchange, Producer, Queue
 from kombu.exceptions import OperationalError
 from nameko.extensions import SharedExtension
-from nameko.messaging import Consumer
+from nameko.messaging import Consumer, QueueConsumer
 
 from . import clock, logs
 from .contracts import ContractError, parse_event
@@ -251,6 +251,19 @@ class AlreadyProcessed(Exception):
     """Raised inside a handler's unit of work when this consumer has handled the event before."""
 
 
+class ParkingQueueConsumer(QueueConsumer):
+    """nameko's queue consumer, except that a body that cannot even be decoded (not JSON, a content
+    type we do not accept) is handed to its entrypoint to be parked. Left to kombu, such a message
+    raises inside the consumer loop, which drops the connection and gets the message redelivered
+    forever."""
+
+    def get_consumers(self, consumer_cls, channel):
+        consumers = super().get_consumers(consumer_cls, channel)
+        for provider, consumer in self._consumers.items():
+            consumer.on_decode_error = partial(provider.handle_undecodable, self)
+        return consumers
+
+
 class EventConsumer(Consumer):
     """`@consume_event(source_service, event_type)`: the handler gets a validated `Event`.
 
@@ -259,6 +272,7 @@ class EventConsumer(Consumer):
     never dropped.
     """
 
+    queue_consumer = ParkingQueueConsumer()
     republisher = Republisher()
 
     def __init__(self, source_service: str, event_type: str, **kwargs):
@@ -302,6 +316,11 @@ class EventConsumer(Consumer):
             )
         except Exception:  # ContainerBeingKilled and friends: let another instance have it
             self.queue_consumer.requeue_message(message)
+
+    def handle_undecodable(self, queue_consumer, message, exc):
+        error = f"undecodable message body: {exc}"
+        log.warning("parking a message on %s: %s", self.queue.name, error)
+        self._settle(message, lambda: self.republisher.park(message, self.queue.name, "invalid", error))
 
     def handle_result(self, message, worker_ctx, result=None, exc_info=None):
         if exc_info is None or isinstance(exc_info[1], AlreadyProcessed):
