@@ -70,7 +70,6 @@ def contract(event_type: str, version: int = 1):
         key = (event_type, version)
         if key in _REGISTRY:
             raise RuntimeError(f"contract {event_type} v{version} registered twice")
-        schema_cls.Meta.unknown = EXCLUDE
         _REGISTRY[key] = schema_cls
         return schema_cls
 
@@ -90,7 +89,8 @@ def latest_version(event_type: str) -> int:
 
 def payload_schema(event_type: str, version: int) -> Schema:
     try:
-        return _REGISTRY[(event_type, version)]()
+        # Consumers ignore fields they do not know (nested schemas of a contract set Meta.unknown too).
+        return _REGISTRY[(event_type, version)](unknown=EXCLUDE)
     except KeyError:
         raise ContractError(f"no contract for {event_type!r} version {version}") from None
 
