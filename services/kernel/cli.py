@@ -85,7 +85,7 @@ def cmd_dlq(args) -> int:
 def cmd_events(args) -> int:
     from .contracts.docs import render_markdown
 
-    print(render_markdown())
+    sys.stdout.write(render_markdown())
     return 0
 
 
