@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 
 from .keys import ROLES, KeyStore
 
@@ -90,6 +91,8 @@ def cmd_events(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # eventlet announces its maintenance mode on import; an operator's terminal is not the place.
+    warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
     parser = argparse.ArgumentParser(prog="xiaoneng", description="xiaoneng operations")
     sub = parser.add_subparsers(dest="command", required=True)
 

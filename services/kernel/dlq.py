@@ -76,18 +76,18 @@ def _describe(position: int, message) -> Parked:
 
 
 def _each(conn: Connection):
-    """Yield (Parked, message) for every message now in the parking queue, unacknowledged; whatever the
-    caller does not ack goes back to the queue when the channel closes."""
+    """Yield (Parked, message) for every message in the parking queue when we started, unacknowledged;
+    whatever the caller does not ack goes back to the queue when the channel closes. Bounded by the
+    count at the start: a replayed message that is parked again (still unroutable) is not met twice."""
     channel = conn.channel()
     declare_topology(channel)
     try:
         queue = Queue(PARKED_QUEUE, channel=channel, no_declare=True)
-        position = 0
-        while True:
+        present = queue.queue_declare(passive=True).message_count
+        for position in range(1, present + 1):
             message = queue.get(no_ack=False)
             if message is None:
                 return
-            position += 1
             yield _describe(position, message), message
     finally:
         channel.close()

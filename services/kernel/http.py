@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from dataclasses import dataclass, field
 from functools import partial
@@ -21,10 +22,10 @@ from marshmallow import Schema, ValidationError
 from nameko.extensions import SharedExtension
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer, WsgiApp
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, HTTPException
 from werkzeug.exceptions import MethodNotAllowed as WzMethodNotAllowed
 from werkzeug.exceptions import NotFound as WzNotFound
-from werkzeug.routing import Rule
+from werkzeug.routing import IntegerConverter, Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from . import logs
@@ -45,6 +46,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY_BYTES = 1_000_000
 REQUEST_ID_HEADER = "X-Request-Id"
+# Text no column can hold: PostgreSQL refuses NUL, and no UTF-8 encoder takes an unpaired surrogate.
+_UNFIT_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 
 def json_response(status: int, body: Any, request_id: str, headers: dict | None = None) -> Response:
@@ -66,6 +69,13 @@ def _request_id(request: Request) -> str:
     return uuid.uuid4().hex
 
 
+class IdConverter(IntegerConverter):
+    """`<int:x>` in a path: an id no database can hold (SQLite's INTEGER is 64-bit) is not found, not a 500."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=2**63 - 1, signed=False):
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
 class JsonWsgiApp(WsgiApp):
     """nameko's WSGI app, but unknown paths and wrong methods answer in JSON like everything else."""
 
@@ -83,8 +93,12 @@ class JsonWsgiApp(WsgiApp):
         except WzNotFound:
             err = NotFound(f"no such path: {request.path}", message_zh="路径不存在")
             return json_response(404, err.body(), _request_id(request))(environ, start_response)
-        except HTTPException as exc:  # redirects for trailing slashes and the like
-            return exc(environ, start_response)
+        except HTTPException as exc:  # anything else routing raises (a redirect): JSON all the same
+            headers = {k: v for k, v in exc.get_headers(environ) if k.lower() != "content-type"}
+            body = {"error": {"code": (exc.name or "error").lower().replace(" ", "_"),
+                              "message": exc.description or exc.name or "routing"}}
+            return json_response(exc.code or 400, body, _request_id(request), headers=headers)(
+                environ, start_response)
         request.path_values = values
         return provider.handle_request(request)(environ, start_response)
 
@@ -92,6 +106,15 @@ class JsonWsgiApp(WsgiApp):
 class JsonWebServer(WebServer):
     def get_wsgi_app(self):
         return JsonWsgiApp(self)
+
+    def make_url_map(self):
+        # No redirects: an API client that sends "//" gets a 404, not a 308 to follow.
+        url_map = Map(merge_slashes=False, converters={"int": IdConverter})
+        for provider in self._providers:
+            rule = provider.get_url_rule()
+            rule.endpoint = provider
+            url_map.add(rule)
+        return url_map
 
 
 class KeyRing(SharedExtension):
@@ -180,7 +203,9 @@ class ApiEndpoint(HttpRequestHandler):
                     raise exc_info[1]
                 return self._response(result, request_id)
             except ApiError as exc:
-                return json_response(exc.status, exc.body(), request_id)
+                # RFC 9110: a 401 names the scheme that would be accepted.
+                headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+                return json_response(exc.status, exc.body(), request_id, headers=headers)
             except Exception:
                 log.exception("unhandled error in %s %s", request.method, request.path)
                 return json_response(500, {"error": {"code": "internal_error",
@@ -230,25 +255,43 @@ class ApiEndpoint(HttpRequestHandler):
             call.body = self._load_body(request)
         return call
 
-    def _load_body(self, request: Request) -> Any:
+    def _read_body(self, request: Request) -> bytes:
+        """The raw body, at most `max_body_bytes` of it, with or without a Content-Length."""
         limit = self.max_body_bytes
-        if request.content_length is not None and request.content_length > limit:
-            raise PayloadTooLarge(f"request body over {limit} bytes", message_zh="请求体过大")
-        request.max_content_length = limit
+        too_large = PayloadTooLarge(f"request body over {limit} bytes", message_zh="请求体过大")
+        if request.content_length is not None:
+            if request.content_length > limit:
+                raise too_large
+            try:
+                return request.get_data(cache=True)
+            except ClientDisconnected:
+                raise BadRequest({"_body": ["the body ended before its Content-Length"]}) from None
+        if request.headers.get("Transfer-Encoding", "").lower() != "chunked":
+            return b""
+        # Chunked: werkzeug would read nothing (eventlet does not set wsgi.input_terminated), and its
+        # max_content_length truncates silently; so read one byte past the limit ourselves.
+        stream = request.environ["wsgi.input"]
+        raw = bytearray()
         try:
-            raw = request.get_data(cache=True)
-        except RequestEntityTooLarge:
-            raise PayloadTooLarge(f"request body over {limit} bytes", message_zh="请求体过大") from None
+            while len(raw) <= limit:
+                chunk = stream.read(min(64 * 1024, limit + 1 - len(raw)))
+                if not chunk:
+                    break
+                raw += chunk
+        except (OSError, ValueError):  # eventlet's ChunkReadError is a ValueError
+            raise BadRequest({"_body": ["malformed chunked body"]}) from None
         if len(raw) > limit:
-            raise PayloadTooLarge(f"request body over {limit} bytes", message_zh="请求体过大")
-        mimetype = request.mimetype or "application/json"
+            raise too_large
+        return bytes(raw)
+
+    def _load_body(self, request: Request) -> Any:
+        raw = self._read_body(request)
+        # eventlet reports a missing Content-Type as text/plain, so a body must say it is JSON.
+        mimetype = request.mimetype
         if mimetype != "application/json" and not mimetype.endswith("+json"):
-            raise UnsupportedMediaType(f"send JSON (Content-Type: application/json), not {mimetype}",
+            raise UnsupportedMediaType(f"send JSON (Content-Type: application/json), not {mimetype or 'nothing'}",
                                        message_zh="请求体须为 JSON")
-        try:
-            data = json.loads(raw.decode("utf-8")) if raw else None
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise BadRequest({"_body": [f"invalid JSON: {exc}"]}) from None
+        data = _parse_json(raw)
         if data is None:
             raise BadRequest({"_body": ["a JSON body is required"]})
         if not isinstance(data, dict):
@@ -257,6 +300,47 @@ class ApiEndpoint(HttpRequestHandler):
             return self.body_schema().load(data)
         except ValidationError as exc:
             raise BadRequest(exc.messages) from None
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _parse_json(raw: bytes) -> Any:
+    """The body as JSON, or BadRequest on `_body`: every way a body can fail to parse is the client's."""
+    if not raw:
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest({"_body": ["the body is not UTF-8"]}) from None
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise BadRequest({"_body": [f"invalid JSON: {exc}"]}) from None
+    except RecursionError:
+        raise BadRequest({"_body": ["invalid JSON: nested too deeply"]}) from None
+    except ValueError as exc:  # NaN/Infinity, or an integer over Python's limit of digits
+        reason = "a number has too many digits" if "digits" in str(exc) else str(exc)
+        raise BadRequest({"_body": [f"invalid JSON: {reason}"]}) from None
+    if _has_unfit_text(data):
+        raise BadRequest({"_body": ["text may not contain NUL characters or unpaired surrogates"]})
+    return data
+
+
+def _has_unfit_text(data: Any) -> bool:
+    stack = [data]  # iterative: the parser allows nesting deeper than a recursive walk would
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if _UNFIT_TEXT.search(value):
+                return True
+        elif isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
 
 
 api = ApiEndpoint.decorator

@@ -113,7 +113,8 @@ class Platform(DependencyProvider):
         if time.monotonic() - self._broker_checked_at > 1.0:
             try:
                 with Connection(self.container.config["AMQP_URI"], connect_timeout=2) as conn:
-                    conn.ensure_connection(max_retries=1, timeout=2)
+                    # One immediate retry, no back-off sleep: a health check answers at once.
+                    conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)
                 self._broker_ok = (True, "ok")
             except Exception as exc:
                 self._broker_ok = (False, f"unreachable: {exc}")

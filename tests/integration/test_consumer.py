@@ -8,6 +8,7 @@ from collections import Counter
 
 import eventlet
 import pytest
+from kombu import Connection
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 
 from services.kernel import service as base
@@ -15,7 +16,7 @@ from services.kernel.cli import main as cli
 from services.kernel.contracts import make_event
 from services.kernel.db import Database, kernel_tables
 from services.kernel.dlq import list_parked
-from services.kernel.messaging import ConfirmingPublisher, consume_event
+from services.kernel.messaging import ConfirmingPublisher, consume_event, declare_topology
 from services.kernel.outbox import OutboxRelay
 from tests.conftest import wait_for
 from tests.support import publish_raw
@@ -167,3 +168,14 @@ def test_a_consumer_killed_mid_handler_gets_the_event_again(service_config, star
     wait_for(lambda: _handled(cfg, event["event_id"]) == 1, message="redelivery to the new instance")
     assert CALLS[event["event_id"]] == 2
     assert json.loads(json.dumps(list_parked(fresh_amqp_uri), default=str)) == []
+
+
+def test_replaying_an_event_nobody_consumes_yet_parks_it_again_and_ends(fresh_amqp_uri):
+    event = _event()
+    with Connection(fresh_amqp_uri) as conn:
+        declare_topology(conn.channel(), service="appeals")
+    publish_raw(fresh_amqp_uri, "appeals.events", "appeal.received", event)
+    wait_for(lambda: list_parked(fresh_amqp_uri), message="the unrouted event parked")
+    assert cli(["dlq", "--amqp-uri", fresh_amqp_uri, "replay", "--all"]) == 0
+    parked = wait_for(lambda: list_parked(fresh_amqp_uri), message="the event parked again")
+    assert [(p.event_id, p.reason) for p in parked] == [(event["event_id"], "unrouted")]

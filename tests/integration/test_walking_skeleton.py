@@ -2,8 +2,10 @@
 through its outbox → scoring records a fact → notify records a delivery on the log channel."""
 
 import requests
+from sqlalchemy import MetaData, func, select
 
 from services.appeals.service import AppealsService
+from services.kernel.db import Database
 from services.notify.service import NotifyService
 from services.scoring.service import ScoringService
 from tests.conftest import wait_for
@@ -45,3 +47,7 @@ def test_appeal_received_reaches_scoring_and_notify(service_config, start_servic
                           json={"channel": "hotline", "external_ref": "CALL-1", "type": "complaint",
                                 "category": "road", "content": "路灯不亮"})
     assert again.status_code == 200 and again.json()["id"] == appeal["id"]
+    db = Database(appeals_cfg["DATABASE_URL"], MetaData(), service="appeals")
+    with db.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(db.outbox)).scalar_one() == 1
+    db.dispose()
