@@ -1,0 +1,67 @@
+# Local development and CI entry points. `make run` starts everything on this machine; `make test` is
+# what CI runs (through .ci/run). Every tool comes from .venv, which `make venv` keeps up to date.
+
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+PYTEST := $(VENV)/bin/pytest
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint unit integration e2e venv rabbitmq keys bench clean
+
+help:
+	@echo "make run          start RabbitMQ and the four services on SQLite under var/, with demo API keys"
+	@echo "make test         venv + rabbitmq + lint + every test (what CI runs)"
+	@echo "make lint         ruff and the import-linter contracts"
+	@echo "make unit         unit tests only (no broker needed)"
+	@echo "make integration  integration tests (RabbitMQ, PostgreSQL)"
+	@echo "make e2e          end-to-end tests"
+	@echo "make venv         create/update .venv"
+	@echo "make rabbitmq     install/start RabbitMQ and enable its plugins"
+	@echo "make keys [NAME=n ROLE=r [DEPARTMENT=d]]   list the API keys, or add one"
+	@echo "make bench        run every python file under bench/ (but _*.py helpers)"
+	@echo "make clean        remove var/ (databases, keys, logs)"
+
+venv:
+	@bash scripts/ensure-venv.sh
+
+rabbitmq:
+	@bash scripts/ensure-rabbitmq.sh
+
+run: venv rabbitmq
+	$(PYTHON) scripts/run_local.py
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+
+test: venv rabbitmq lint
+	$(PYTEST) $(PYTEST_ARGS)
+
+unit: venv
+	$(PYTEST) tests/unit $(PYTEST_ARGS)
+
+integration: venv rabbitmq
+	$(PYTEST) tests/integration $(PYTEST_ARGS)
+
+e2e: venv rabbitmq
+	$(PYTEST) tests/e2e $(PYTEST_ARGS)
+
+# `make keys` lists the keys; `make keys NAME=desk-1 ROLE=operator [DEPARTMENT=D1]` adds one and prints it.
+# Only a NAME given on the command line counts (some shells export NAME as the host name).
+keys: venv
+ifeq ($(origin NAME),command line)
+	$(VENV)/bin/xiaoneng keys add '$(NAME)' --role '$(ROLE)' $(if $(DEPARTMENT),--department '$(DEPARTMENT)')
+else
+	$(VENV)/bin/xiaoneng keys list
+endif
+
+bench: venv rabbitmq
+	@found=0; for f in bench/*.py; do \
+		case "$$f" in bench/_*) continue;; esac; \
+		[ -e "$$f" ] || continue; found=1; \
+		echo "== $$f"; $(PYTHON) "$$f" || exit 1; \
+	done; [ $$found = 1 ] || echo "no benchmarks under bench/"
+
+clean:
+	rm -rf var/

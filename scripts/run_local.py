@@ -1,0 +1,372 @@
+"""Run the four services on this machine (what `make run` does): demo API keys, one `nameko run` per
+service on SQLite files under var/, wait until each answers /health, print the URLs, and stop them all
+on Ctrl-C or SIGTERM (or as soon as one of them dies).
+
+Run with the project's virtualenv: `.venv/bin/python scripts/run_local.py`. Environment:
+  XIAONENG_VAR_DIR        where databases, keys, logs and demo-keys.txt go (default: var/ of the repo)
+  APPEALS_HTTP, ...       listen address of a service, e.g. 0.0.0.0:8001 (as in its config.yaml)
+  APPEALS_DATABASE_URL, … database of a service (default: sqlite under XIAONENG_VAR_DIR)
+  KEYS_FILE               the keys file (default: XIAONENG_VAR_DIR/keys.yaml)
+  AMQP_URI                the broker (default: guest on 127.0.0.1:5672)
+  XIAONENG_START_TIMEOUT  seconds the services get to become healthy (default 60)
+
+Each service's stdout and stderr go to <var>/log/<service>.log (the previous run's to .log.1). Only
+log records at ERROR or above are echoed to the console, one line each; when a service fails to
+start or dies, the end of its log is printed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import http.client
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script, services/ is not otherwise importable from a checkout
+
+SERVICES = {"appeals": 8001, "approvals": 8002, "scoring": 8003, "notify": 8004}
+DEMO_DEPARTMENT = "D-DEMO"
+# (name, role, department): one key per role; replaced on every run so that a run is repeatable.
+DEMO_KEYS = (
+    ("demo-operator", "operator", None),
+    ("demo-department-handler", "department_handler", DEMO_DEPARTMENT),
+    ("demo-window-system", "window_system", None),
+    ("demo-monitor", "monitor", None),
+    ("demo-assessor", "assessor", None),
+    ("demo-admin", "admin", None),
+)
+STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
+CONSOLE_LEVELS = {"ERROR", "CRITICAL"}
+TAIL_LINES = 30
+
+# Never send requests for 127.0.0.1 through an http_proxy from the environment.
+_http = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def say(message: str = "") -> None:
+    print(message, flush=True)
+
+
+def warn(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# -- configuration -------------------------------------------------------------------------------
+
+
+def var_dir() -> Path:
+    path = Path(os.environ.get("XIAONENG_VAR_DIR") or "var")
+    return path if path.is_absolute() else ROOT / path
+
+
+def service_env(var: Path) -> dict[str, str]:
+    """The children's environment: ours, with databases and keys defaulting to files under `var`."""
+    env = dict(os.environ)
+    for name in SERVICES:
+        env.setdefault(f"{name.upper()}_DATABASE_URL", f"sqlite:///{var / f'{name}.db'}")
+    env.setdefault("KEYS_FILE", str(var / "keys.yaml"))
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def listen_address(name: str, env: dict[str, str]) -> tuple[str, int]:
+    value = env.get(f"{name.upper()}_HTTP") or f"0.0.0.0:{SERVICES[name]}"
+    host, _, port = value.rpartition(":")
+    return host, int(port)
+
+
+def url_host(host: str) -> str:
+    # A wildcard address is reachable on the loopback interface.
+    return "127.0.0.1" if host in ("", "0.0.0.0", "::", "[::]") else host
+
+
+def masked(uri: str) -> str:
+    scheme, sep, rest = uri.partition("://")
+    creds, at, hostpart = rest.rpartition("@")
+    if not at or ":" not in creds:
+        return uri
+    return f"{scheme}{sep}{creds.split(':', 1)[0]}:***@{hostpart}"
+
+
+# -- demo keys -----------------------------------------------------------------------------------
+
+
+def make_demo_keys(keys_file: Path) -> list[tuple[str, str, str | None, str]]:
+    """Revoke the previous run's demo keys and add fresh ones; (name, role, department, key) each."""
+    from services.kernel.keys import KeyStore
+
+    store = KeyStore(keys_file)
+    made = []
+    for name, role, department in DEMO_KEYS:
+        store.revoke(name)
+        made.append((name, role, department, store.add(name, role, department=department)))
+    return made
+
+
+def keys_table(keys: list[tuple[str, str, str | None, str]]) -> str:
+    lines = [f"{'# role':<20} {'department':<11} {'name':<24} key"]
+    for name, role, department, key in keys:
+        lines.append(f"{role:<20} {department or '-':<11} {name:<24} {key}")
+    return "\n".join(lines) + "\n"
+
+
+def write_demo_keys(path: Path, keys, example_url: str) -> None:
+    text = (
+        f"# xiaoneng demo API keys, made by scripts/run_local.py at {datetime.now().isoformat(timespec='seconds')};\n"
+        "# every run revokes them and makes new ones. Send one as: Authorization: Bearer KEY, e.g.\n"
+        f"#   curl -H 'Authorization: Bearer KEY' {example_url}\n"
+        + keys_table(keys)
+    )
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        os.fchmod(fh.fileno(), 0o600)  # in case a stale tmp file had looser bits
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+# -- the services --------------------------------------------------------------------------------
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    # If this supervisor is killed outright (SIGKILL), the kernel sends the service a SIGTERM.
+    _libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
+_libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+
+def render(line: str) -> str:
+    """A JSON log line as 'LEVEL logger: message' (with the last line of any traceback)."""
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return line
+    if not isinstance(entry, dict) or "level" not in entry:
+        return line
+    text = f"{entry.get('level')} {entry.get('logger', '')}: {entry.get('message', '')}"
+    exc = (entry.get("exc") or "").strip()
+    if exc:
+        text += f" [{exc.splitlines()[-1]}]"
+    return text
+
+
+@dataclass
+class Service:
+    name: str
+    host: str
+    port: int
+    log_path: Path
+    proc: subprocess.Popen | None = None
+    pump: threading.Thread | None = None
+    last_health: str = "no answer yet"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{url_host(self.host)}:{self.port}"
+
+    def start(self, env: dict[str, str], nameko: str) -> None:
+        if self.log_path.exists():
+            self.log_path.replace(self.log_path.with_name(self.log_path.name + ".1"))
+        self.proc = subprocess.Popen(
+            [nameko, "run", "--config", f"services/{self.name}/config.yaml", f"services.{self.name}.service"],
+            cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            # Its own process group: a Ctrl-C in the terminal reaches only this supervisor, which then
+            # stops the services in order instead of all of them racing to shut down.
+            process_group=0,
+            preexec_fn=_die_with_parent if _libc is not None else None,
+        )
+        self.pump = threading.Thread(target=self._pump, name=f"log-{self.name}", daemon=True)
+        self.pump.start()
+
+    def _pump(self) -> None:
+        """Copy the service's output to its log file; echo errors to the console."""
+        assert self.proc is not None and self.proc.stdout is not None
+        with open(self.log_path, "ab") as log:
+            for raw in self.proc.stdout:
+                log.write(raw)
+                log.flush()
+                line = raw.decode("utf-8", "replace").rstrip()
+                if line.startswith("{"):
+                    with contextlib.suppress(ValueError):
+                        entry = json.loads(line)
+                        if isinstance(entry, dict) and entry.get("level") in CONSOLE_LEVELS:
+                            warn(f"[{self.name}] {render(line)}")
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def healthy(self) -> bool:
+        try:
+            with _http.open(f"{self.base_url}/health", timeout=3) as resp:
+                self.last_health = f"{resp.status}"
+                return resp.status == 200
+        except urllib.error.HTTPError as exc:
+            self.last_health = f"{exc.code} {exc.read(500).decode('utf-8', 'replace')}"
+        except (OSError, http.client.HTTPException) as exc:
+            self.last_health = f"no answer ({exc})"
+        return False
+
+    def signal_group(self, signum: int) -> None:
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signum)
+
+    def print_tail(self) -> None:
+        if self.pump is not None and not self.running():
+            self.pump.join(timeout=2)  # let the last lines reach the file
+        try:
+            lines = self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except FileNotFoundError:
+            lines = []
+        warn(f"--- last {min(len(lines), TAIL_LINES)} lines of {self.log_path}")
+        for line in lines[-TAIL_LINES:]:
+            warn(f"  {render(line)}")
+        warn("---")
+
+
+class Supervisor:
+    def __init__(self, services: list[Service]):
+        self.services = services
+        self.stop_requested = threading.Event()
+        self.force = threading.Event()
+
+    def on_signal(self, signum, frame) -> None:
+        # Keep the handler tiny (no printing: it may interrupt a print in the main thread).
+        if self.stop_requested.is_set():
+            self.force.set()  # a second Ctrl-C: do not wait for a graceful stop
+        self.stop_requested.set()
+
+    def dead(self) -> Service | None:
+        return next((s for s in self.services if not s.running()), None)
+
+    def wait_healthy(self, timeout: float) -> Service | None:
+        """None once every service answers 200 (or a stop was requested); else the one that failed."""
+        deadline = time.monotonic() + timeout
+        pending = list(self.services)
+        while pending and not self.stop_requested.is_set():
+            if (died := self.dead()) is not None:
+                return died
+            pending = [s for s in pending if not s.healthy()]
+            if not pending:
+                return None
+            if time.monotonic() > deadline:
+                return pending[0]
+            self.stop_requested.wait(0.25)
+        return None
+
+    def watch(self) -> Service | None:
+        """Block until a stop is requested (None) or a service exits on its own (that service)."""
+        while not self.stop_requested.wait(0.5):
+            if (died := self.dead()) is not None:
+                return died
+        return None
+
+    def stop_all(self) -> None:
+        started = [s for s in self.services if s.proc is not None]
+        for s in started:
+            if s.running():
+                s.signal_group(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while any(s.running() for s in started) and time.monotonic() < deadline and not self.force.is_set():
+            time.sleep(0.1)  # only polling here: the children are waited for just below
+        for s in started:
+            if s.running():
+                warn(f"[{s.name}] did not stop within {STOP_TIMEOUT:.0f}s; killing it")
+                s.signal_group(signal.SIGKILL)
+            s.proc.wait()
+            # Anything the service itself started goes too (its group outlives it only if so).
+            s.signal_group(signal.SIGKILL)
+        for s in started:
+            if s.pump is not None:
+                s.pump.join(timeout=5)
+
+
+def print_urls(services: list[Service], amqp_uri: str, var: Path, demo_keys_file: Path) -> None:
+    width = max(len(s.name) for s in services)
+    say()
+    say("xiaoneng is running:")
+    for s in services:
+        say(f"  {s.name:<{width}}  API {s.base_url}/api/v1   health {s.base_url}/health   "
+            f"OpenAPI {s.base_url}/api/openapi.json")
+    say(f"  broker      {masked(amqp_uri)}")
+    say(f"  data        {var} (logs in {var / 'log'})")
+    say(f"  demo keys   {demo_keys_file}")
+    say("Press Ctrl-C to stop.")
+
+
+def main() -> int:
+    var = var_dir()
+    (var / "log").mkdir(parents=True, exist_ok=True)
+    env = service_env(var)
+    nameko = str(Path(sys.executable).with_name("nameko"))
+    if not os.access(nameko, os.X_OK):
+        nameko = shutil.which("nameko") or ""
+    if not nameko:
+        warn("run_local: no nameko next to this python; run it with .venv/bin/python (make run)")
+        return 1
+
+    services = []
+    for name in SERVICES:
+        host, port = listen_address(name, env)
+        services.append(Service(name, host, port, var / "log" / f"{name}.log"))
+
+    keys_file = Path(env["KEYS_FILE"])
+    keys_file = keys_file if keys_file.is_absolute() else ROOT / keys_file
+    keys = make_demo_keys(keys_file)
+    demo_keys_file = var / "demo-keys.txt"
+    write_demo_keys(demo_keys_file, keys, f"{services[0].base_url}/api/v1/appeals/1")
+    say(f"Demo API keys (also in {demo_keys_file}; new ones on every run):")
+    say(keys_table(keys).rstrip())
+    say()
+
+    supervisor = Supervisor(services)
+    signal.signal(signal.SIGINT, supervisor.on_signal)
+    signal.signal(signal.SIGTERM, supervisor.on_signal)
+    timeout = float(os.environ.get("XIAONENG_START_TIMEOUT") or 60)
+    amqp_uri = env.get("AMQP_URI") or "amqp://guest:guest@127.0.0.1:5672/"
+    failed: Service | None = None
+    try:
+        say(f"Starting {', '.join(SERVICES)} (logs in {var / 'log'}) ...")
+        for s in services:
+            s.start(env, nameko)
+        failed = supervisor.wait_healthy(timeout)
+        if failed is not None:
+            if failed.running():
+                warn(f"[{failed.name}] not healthy within {timeout:.0f}s: /health: {failed.last_health}")
+            else:
+                warn(f"[{failed.name}] exited with code {failed.proc.returncode} while starting")
+            failed.print_tail()
+            for s in services:
+                if s is not failed and s.proc is not None and not s.running():
+                    warn(f"[{s.name}] exited too, with code {s.proc.returncode} (see {s.log_path})")
+        elif not supervisor.stop_requested.is_set():
+            print_urls(services, amqp_uri, var, demo_keys_file)
+            failed = supervisor.watch()
+            if failed is not None:
+                warn(f"[{failed.name}] exited on its own with code {failed.proc.returncode}; stopping the others")
+                failed.print_tail()
+    finally:
+        say("Stopping the services ...")
+        supervisor.stop_all()
+    if failed is not None:
+        return 1
+    say("All services stopped.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

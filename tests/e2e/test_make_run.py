@@ -1,0 +1,112 @@
+"""`make run` end to end: scripts/run_local.py starts the four services (on free ports, a vhost of its
+own and a temporary var/), they answer /health, a demo operator key takes in an appeal, and Ctrl-C
+stops everything with exit code 0 and no service left behind."""
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import free_port, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ("appeals", "approvals", "scoring", "notify")
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+
+
+def children_of(pid: int) -> list[int]:
+    """Pids whose parent is `pid` (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat_line = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        # The command name (2nd field) is in parentheses and may hold spaces: split after it.
+        fields = stat_line.rsplit(")", 1)[1].split()
+        if int(fields[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def health_ok(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/health", timeout=3).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+@pytest.fixture
+def vhost(rabbit_admin):
+    name = rabbit_admin.create_vhost("xiaoneng-test-run")
+    yield name
+    rabbit_admin.delete_vhost(name)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the services' processes in /proc")
+def test_make_run_starts_serves_and_stops_cleanly(tmp_path, rabbit_admin, vhost):
+    var = tmp_path / "var"
+    env = {**os.environ, "XIAONENG_VAR_DIR": str(var), "AMQP_URI": rabbit_admin.amqp_uri(vhost),
+           "KEYS_FILE": str(var / "keys.yaml"), "XIAONENG_START_TIMEOUT": "90"}
+    urls = {}
+    for name in SERVICES:
+        port = free_port()
+        env[f"{name.upper()}_HTTP"] = f"127.0.0.1:{port}"
+        env[f"{name.upper()}_DATABASE_URL"] = f"sqlite:///{var / f'{name}.db'}"
+        urls[name] = f"http://127.0.0.1:{port}"
+
+    console = tmp_path / "console.txt"
+    with open(console, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "scripts/run_local.py"], cwd=ROOT, env=env,
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        def all_healthy():
+            if proc.poll() is not None:
+                raise AssertionError(f"run_local.py exited with {proc.returncode}:\n{console.read_text()}")
+            return all(health_ok(url) for url in urls.values())
+
+        wait_for(all_healthy, timeout=120, interval=0.25, message="all four /health to answer 200")
+        services = children_of(proc.pid)
+        assert len(services) == len(SERVICES), services
+
+        keys_file = var / "demo-keys.txt"
+        assert stat.S_IMODE(keys_file.stat().st_mode) == 0o600
+        rows = [line.split() for line in keys_file.read_text().splitlines() if line and not line.startswith("#")]
+        operator_key = next(row[-1] for row in rows if row[0] == "operator")
+        assert {row[0] for row in rows} >= {"operator", "department_handler", "window_system", "monitor",
+                                            "assessor", "admin"}
+
+        resp = requests.post(f"{urls['appeals']}/api/v1/appeals",
+                             headers={"Authorization": f"Bearer {operator_key}"},
+                             json={"channel": "hotline", "type": "complaint", "category": "城市管理",
+                                   "content": "路灯不亮 (end-to-end test of make run)"},
+                             timeout=10)
+        assert resp.status_code == 201, resp.text
+        assert resp.json()["status"] == "received"
+
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0, console.read_text()
+        left = [pid for pid in services if alive(pid)]
+        assert not left, f"services still running after run_local.py exited: {left}"
+        assert not any(health_ok(url) for url in urls.values())
+        assert (var / "log" / "appeals.log").stat().st_size > 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()  # the services follow (they get SIGTERM when their parent dies)
+            proc.wait()
