@@ -55,6 +55,7 @@ class TcpProxy:
         self.port = self.listener.getsockname()[1]
         self.open = True
         self.sockets: list[socket.socket] = []
+        self.pipes: list = []
         self._gt = eventlet.spawn(self._accept)
 
     def _accept(self):
@@ -69,15 +70,14 @@ class TcpProxy:
                 client.close()
                 continue
             self.sockets += [client, upstream]
-            eventlet.spawn(self._pipe, client, upstream)
-            eventlet.spawn(self._pipe, upstream, client)
+            self.pipes += [eventlet.spawn(self._pipe, client, upstream), eventlet.spawn(self._pipe, upstream, client)]
 
     @staticmethod
     def _pipe(src, dst):
         try:
             while data := src.recv(65536):
                 dst.sendall(data)
-        except OSError:
+        except (OSError, EOFError):  # eventlet raises EOFError for a socket closed under us
             pass
         finally:
             for s in (src, dst):
@@ -98,5 +98,7 @@ class TcpProxy:
 
     def close(self):
         self.cut()
+        for gt in self.pipes:
+            gt.kill()
         self._gt.kill()
         self.listener.close()

@@ -11,10 +11,11 @@ from services.scoring.service import ScoringService
 from tests.conftest import wait_for
 
 
-def test_appeal_received_reaches_scoring_and_notify(service_config, start_service, api_keys):
-    appeals_cfg = service_config("appeals")
-    scoring_cfg = service_config("scoring")
-    notify_cfg = service_config("notify")
+def test_appeal_received_reaches_scoring_and_notify(service_config, start_service, api_keys, fresh_amqp_uri):
+    # a broker of its own: durable queues of the run's vhost hold other tests' events
+    appeals_cfg = service_config("appeals", AMQP_URI=fresh_amqp_uri)
+    scoring_cfg = service_config("scoring", AMQP_URI=fresh_amqp_uri)
+    notify_cfg = service_config("notify", AMQP_URI=fresh_amqp_uri)
     start_service(ScoringService, scoring_cfg)
     start_service(NotifyService, notify_cfg)
     start_service(AppealsService, appeals_cfg)
