@@ -62,7 +62,9 @@ class AppealsService(base.ServiceBase):
     def get_appeal(self, call, appeal_id):
         with self.platform.session() as session:
             row = store.get(session, appeal_id)
+        # one answer for "missing" and "another department's", so that neither leaks the other
+        not_found = NotFound(f"no appeal {appeal_id}", message_zh="诉求不存在")
         if row is None:
-            raise NotFound(f"no appeal {appeal_id}", message_zh="诉求不存在")
-        call.require_department(row["department"])
+            raise not_found
+        call.require_department(row["department"], not_found)
         return dict(row)

@@ -122,7 +122,9 @@ def create_db_engine(url: str) -> Engine:
 
             patch_psycopg()
             _green_postgres = True
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # A host that silently drops packets must not hang requests and /health until the OS gives up.
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10,
+                         connect_args={"connect_timeout": 5})
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -153,11 +153,12 @@ class Call:
             return self.principal.department
         return None
 
-    def require_department(self, department: str | None) -> None:
-        """Refuse (as 404, so that other departments' cases are not even confirmed to exist)."""
+    def require_department(self, department: str | None, not_found: NotFound | None = None) -> None:
+        """Refuse as 404, so that other departments' cases are not even confirmed to exist. Pass the very
+        `not_found` the endpoint raises for a missing id, or the two answers tell the cases apart."""
         scope = self.department_scope
         if scope is not None and department != scope:
-            raise NotFound("not found", message_zh="未找到")
+            raise not_found or NotFound("not found", message_zh="未找到")
 
 
 class ApiEndpoint(HttpRequestHandler):
@@ -166,9 +167,12 @@ class ApiEndpoint(HttpRequestHandler):
 
     def __init__(self, method: str, url: str, *, roles: tuple[str, ...] | None = (), body: type[Schema] | None = None,
                  query: type[Schema] | None = None, response: type[Schema] | None = None, status: int = 200,
-                 summary: str = "", tags: tuple[str, ...] = (), many: bool = False, **kwargs):
+                 summary: str = "", tags: tuple[str, ...] = (), many: bool = False,
+                 responses: dict[int, str | dict] | None = None, **kwargs):
         """`roles=None`: public. `roles=()`: any valid key. Otherwise the key's role must be listed
-        (an admin key passes everywhere)."""
+        (an admin key passes everywhere). `responses`: further statuses the method itself answers with,
+        for the OpenAPI document: a description (`{409: "not while the case is open"}`; a 4xx gets the
+        common error body) or an OpenAPI response object."""
         super().__init__(method, url, **kwargs)
         self.roles = roles
         self.body_schema = body
@@ -178,6 +182,7 @@ class ApiEndpoint(HttpRequestHandler):
         self.summary = summary
         self.tags = tags
         self.many = many
+        self.responses = dict(responses or {})
 
     def get_url_rule(self):
         return Rule(self.url, methods=[self.method])
@@ -247,8 +252,13 @@ class ApiEndpoint(HttpRequestHandler):
         principal = self._authenticate(request)
         call = Call(request=request, request_id=request_id, principal=principal, path=dict(request.path_values))
         if self.query_schema is not None:
+            args = request.args.to_dict(flat=True)
+            unfit = {name: ["may not contain NUL characters"] for name, value in args.items()
+                     if _has_unfit_text([name, value])}
+            if unfit:
+                raise BadRequest(unfit)
             try:
-                call.query = self.query_schema().load(request.args.to_dict(flat=True))
+                call.query = self.query_schema().load(args)
             except ValidationError as exc:
                 raise BadRequest(exc.messages) from None
         if self.body_schema is not None:

@@ -120,7 +120,8 @@ class ConfirmingPublisher:
                 connect_timeout=self.connect_timeout,
                 heartbeat=0,
             )
-            conn.ensure_connection(max_retries=1)
+            # no sleep between attempts: we hold the lock, and the relay has its own backoff
+            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0)
             self._conn = conn
             self._producer = Producer(conn.channel())
             self._declared.clear()

@@ -128,7 +128,9 @@ class Platform(DependencyProvider):
             db_ok, db_detail = True, "ok"
             pending = self.relay.pending()
         except Exception as exc:
-            db_ok, db_detail, pending = False, f"unavailable: {exc}", None
+            # The driver's own first line says why; SQLAlchemy's SQL echo and help link say nothing more.
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__]
+            db_ok, db_detail, pending = False, f"unavailable: {reason[0][:200]}", None
         healthy = broker_ok and db_ok
         body = {
             "service": self.service,
@@ -154,7 +156,7 @@ class ServiceBase:
     platform: WorkerStore
 
     @api("GET", "/health", roles=None, summary="broker and database status (503 when either is down)",
-         tags=("operations",))
+         tags=("operations",), responses={503: "the broker or the database is down (same body as 200)"})
     def health(self, call):
         return self.platform.provider.health()
 
