@@ -13,6 +13,8 @@ from urllib.parse import quote  # noqa: E402
 
 import pytest  # noqa: E402
 import requests  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
 
 RABBIT_API = os.environ.get("XIAONENG_TEST_RABBIT_API", "http://127.0.0.1:15672/api")
 RABBIT_USER = os.environ.get("XIAONENG_TEST_RABBIT_USER", "guest")
@@ -109,6 +111,39 @@ def pg_url():
             f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
     admin.dispose()
+
+
+@pytest.fixture
+def pg_admin(pg_url):
+    """An AUTOCOMMIT engine on the maintenance database of the test PostgreSQL server."""
+    engine = sa.create_engine(make_url(pg_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def start_on_postgres(pg_admin, pg_url, service_config, start_service):
+    """start_on_postgres(ServiceClass) -> config of the service started on a PostgreSQL database of its own
+    (so tables and outages never meet another test's); the service is killed before the database is
+    dropped, which nameko's own fixture would do only afterwards."""
+    started, databases = [], []
+
+    def start(service_cls):
+        name = f"xiaoneng_test_svc_{uuid.uuid4().hex[:10]}"
+        with pg_admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        databases.append(name)
+        url = make_url(pg_url).set(database=name).render_as_string(hide_password=False)
+        cfg = service_config(service_cls.name, DATABASE_URL=url)
+        started.append(start_service(service_cls, cfg))
+        return cfg
+
+    yield start
+    for container in started:
+        container.kill()
+    with pg_admin.connect() as conn:
+        for name in databases:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def free_port() -> int:

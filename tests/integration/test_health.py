@@ -3,11 +3,8 @@ naming the part that is down (broker unreachable from the start, broker or datab
 and 200 again once it is back."""
 
 import time
-import uuid
 
-import pytest
 import requests
-import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from services.appeals.service import AppealsService
@@ -20,39 +17,6 @@ def health(cfg: dict) -> tuple[int, dict]:
     assert r.headers["Content-Type"].startswith("application/json")
     assert r.headers["X-Request-Id"]
     return r.status_code, r.json()
-
-
-@pytest.fixture
-def pg_admin(pg_url):
-    """An AUTOCOMMIT engine on the maintenance database of the test PostgreSQL server."""
-    engine = sa.create_engine(make_url(pg_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def start_on_postgres(pg_admin, pg_url, service_config, start_service):
-    """start_on_postgres(ServiceClass) -> config of the service started on a PostgreSQL database of its own
-    (so tables and outages never meet another test's); the service is killed before the database is
-    dropped, which nameko's own fixture would do only afterwards."""
-    started, databases = [], []
-
-    def start(service_cls):
-        name = f"xiaoneng_health_{uuid.uuid4().hex[:10]}"
-        with pg_admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        databases.append(name)
-        url = make_url(pg_url).set(database=name).render_as_string(hide_password=False)
-        cfg = service_config(service_cls.name, DATABASE_URL=url)
-        started.append(start_service(service_cls, cfg))
-        return cfg
-
-    yield start
-    for container in started:
-        container.kill()
-    with pg_admin.connect() as conn:
-        for name in databases:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def health_once(cfg: dict, status: int, what: str) -> dict:

@@ -11,7 +11,6 @@ from contextlib import contextmanager
 import pytest
 import requests
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from services.appeals import store
 from services.appeals.service import AppealsService
@@ -237,32 +236,6 @@ def test_a_body_over_the_limit_is_413_with_or_without_content_length(appeals):
     error_body(appeals.post(data=chunked(raw + b" "), headers={"Content-Type": "application/json"}), 413)
     r = appeals.post(data=raw, headers={"Content-Type": "application/json"})
     assert r.status_code == 201, r.text
-
-
-@pytest.fixture
-def start_on_postgres(pg_url, service_config, start_service):
-    """start_on_postgres(ServiceClass) -> config of the service started on a PostgreSQL database of its own
-    (killed before its database is dropped, which nameko's own fixture would do only afterwards)."""
-    admin = sa.create_engine(make_url(pg_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    started, databases = [], []
-
-    def start(service_cls):
-        name = f"xiaoneng_http_{uuid.uuid4().hex[:10]}"
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        databases.append(name)
-        url = make_url(pg_url).set(database=name).render_as_string(hide_password=False)
-        cfg = service_config(service_cls.name, DATABASE_URL=url)
-        started.append(start_service(service_cls, cfg))
-        return cfg
-
-    yield start
-    for container in started:
-        container.kill()
-    with admin.connect() as conn:
-        for name in databases:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
 
 
 def test_text_postgresql_cannot_store_is_a_400_not_a_500(start_on_postgres, api_keys):
