@@ -79,6 +79,9 @@ def service_env(var: Path) -> dict[str, str]:
         env.setdefault(f"{name.upper()}_DATABASE_URL", f"sqlite:///{var / f'{name}.db'}")
     env.setdefault("KEYS_FILE", str(var / "keys.yaml"))
     env.setdefault("PYTHONUNBUFFERED", "1")
+    # the demo: a dispatch catalogue of a plausible city, loaded into an empty catalogue
+    env.setdefault("SEED_CATALOGUE", str(Path(__file__).resolve().parent.parent / "services" / "appeals"
+                                         / "catalogue.demo.yaml"))
     return env
 
 

@@ -20,6 +20,7 @@ RABBIT_API = os.environ.get("XIAONENG_TEST_RABBIT_API", "http://127.0.0.1:15672/
 RABBIT_USER = os.environ.get("XIAONENG_TEST_RABBIT_USER", "guest")
 RABBIT_PASSWORD = os.environ.get("XIAONENG_TEST_RABBIT_PASSWORD", "guest")
 RABBIT_HOST = os.environ.get("XIAONENG_TEST_RABBIT_HOST", "127.0.0.1:5672")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PG_ADMIN_URL = os.environ.get("XIAONENG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -186,6 +187,8 @@ def service_config(tmp_path, amqp_uri, keys_file):
             "OUTBOX": {"POLL_INTERVAL": 0.2},
             "max_workers": 10,
         }
+        if service == "appeals":
+            cfg["SEED_CATALOGUE"] = os.path.join(ROOT, "services", "appeals", "catalogue.demo.yaml")
         cfg.update(overrides)
         cfg["base_url"] = f"http://{cfg['WEB_SERVER_ADDRESS']}"
         return cfg

@@ -1,12 +1,16 @@
 """marshmallow schemas of the appeals HTTP API."""
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from services.kernel.contracts.appeals import APPEAL_TYPES, CHANNELS, URGENCIES
+from services.kernel.contracts.appeals import APPEAL_TYPES, CHANNELS, FINDINGS, SATISFACTION, URGENCIES
+
+from .domain import STATUSES
+
+CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$", error="letters, digits, _ . - (at most 64)")
 
 
 class AppellantSchema(Schema):
-    name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
+    name = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=100))
     phone = fields.String(load_default=None, allow_none=True,
                           validate=validate.Regexp(r"^\+?[0-9][0-9\- ]{4,30}$", error="not a phone number"))
     anonymous = fields.Boolean(load_default=False)
@@ -14,7 +18,14 @@ class AppellantSchema(Schema):
 
 class LocationSchema(Schema):
     address = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=300))
-    town_street = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
+    town_street = fields.String(load_default=None, allow_none=True, validate=CODE)
+    latitude = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=-90, max=90))
+    longitude = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=-180, max=180))
+
+    @validates_schema
+    def both_or_neither(self, data, **kwargs):
+        if (data.get("latitude") is None) != (data.get("longitude") is None):
+            raise ValidationError("give both latitude and longitude, or neither", "latitude")
 
 
 class AppealIn(Schema):
@@ -23,10 +34,48 @@ class AppealIn(Schema):
     appellant = fields.Nested(AppellantSchema, load_default=dict)
     type = fields.String(required=True, validate=validate.OneOf(APPEAL_TYPES))
     urgency = fields.String(load_default="normal", validate=validate.OneOf(URGENCIES))
-    category = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    category = fields.String(required=True, validate=CODE)
     content = fields.String(required=True, validate=validate.Length(min=1, max=4000))
     location = fields.Nested(LocationSchema, load_default=dict)
+    attachments = fields.List(fields.Url(schemes={"http", "https"}), load_default=list,
+                              validate=validate.Length(max=20))
+    subject_department = fields.String(load_default=None, allow_none=True, validate=CODE)
     received_at = fields.AwareDateTime(load_default=None, allow_none=True)
+
+    @validates_schema
+    def complaint_names_its_unit(self, data, **kwargs):
+        if data.get("type") == "efficiency_complaint" and not data.get("subject_department"):
+            raise ValidationError("an efficiency complaint names the department complained about",
+                                  "subject_department")
+
+
+class AppellantOut(Schema):
+    name = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    anonymous = fields.Boolean()
+
+
+class LocationOut(Schema):
+    address = fields.String(allow_none=True)
+    town_street = fields.String(allow_none=True)
+    latitude = fields.Float(allow_none=True)
+    longitude = fields.Float(allow_none=True)
+
+
+class ClockOut(Schema):
+    started_at = fields.AwareDateTime(allow_none=True)
+    limit_days = fields.Integer(allow_none=True)
+    due_at = fields.AwareDateTime(allow_none=True)
+    error = fields.String(allow_none=True)
+    overdue = fields.Boolean()
+    urged_at = fields.AwareDateTime(allow_none=True)
+    escalated_at = fields.AwareDateTime(allow_none=True)
+
+
+class ExtensionOut(Schema):
+    used = fields.Boolean()
+    pending_days = fields.Integer(allow_none=True)
+    reason = fields.String(allow_none=True)
 
 
 class AppealOut(Schema):
@@ -38,8 +87,123 @@ class AppealOut(Schema):
     urgency = fields.String()
     category = fields.String()
     content = fields.String()
+    appellant = fields.Nested(AppellantOut)
+    location = fields.Nested(LocationOut)
+    attachments = fields.List(fields.String())
     department = fields.String(allow_none=True)
-    town_street = fields.String(allow_none=True)
+    subject_department = fields.String(allow_none=True)
     status = fields.String()
+    status_zh = fields.String()
     received_at = fields.AwareDateTime()
+    dispatched_at = fields.AwareDateTime(allow_none=True)
+    accepted_at = fields.AwareDateTime(allow_none=True)
+    replied_at = fields.AwareDateTime(allow_none=True)
+    closed_at = fields.AwareDateTime(allow_none=True)
     due_at = fields.AwareDateTime(allow_none=True)
+    clock = fields.Nested(ClockOut)
+    extension = fields.Nested(ExtensionOut)
+    reply = fields.String(allow_none=True)
+    return_reason = fields.String(allow_none=True)
+    return_count = fields.Integer()
+    reopen_count = fields.Integer()
+    repeat_count = fields.Integer()
+    duplicate_of = fields.String(allow_none=True, metadata={"description": "case_no of the open case"})
+    satisfaction = fields.String(allow_none=True)
+    resolved = fields.Boolean(allow_none=True)
+    supervised_until = fields.Date(allow_none=True)
+    exposed = fields.Boolean()
+    finding = fields.String(allow_none=True)
+    finding_reasons = fields.String(allow_none=True)
+    finding_person = fields.String(allow_none=True)
+    reward = fields.Boolean(allow_none=True)
+
+
+class HistoryOut(Schema):
+    at = fields.AwareDateTime()
+    actor = fields.String()
+    role = fields.String()
+    action = fields.String()
+    from_status = fields.String(allow_none=True)
+    to_status = fields.String(allow_none=True)
+    details = fields.Dict()
+
+
+class AppealDetailOut(AppealOut):
+    history = fields.List(fields.Nested(HistoryOut))
+
+
+class AppealsQuery(Schema):
+    status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
+    department = fields.String(load_default=None, validate=CODE)
+    category = fields.String(load_default=None, validate=CODE)
+    town_street = fields.String(load_default=None, validate=CODE)
+    overdue = fields.Boolean(load_default=None)
+    received_from = fields.AwareDateTime(load_default=None, data_key="from")
+    received_to = fields.AwareDateTime(load_default=None, data_key="to")
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+class AppealPage(Schema):
+    items = fields.List(fields.Nested(AppealOut))
+    page = fields.Integer()
+    per_page = fields.Integer()
+    total = fields.Integer()
+
+
+class DispatchIn(Schema):
+    department = fields.String(required=True, validate=CODE)
+
+
+class ReasonIn(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=2000))
+
+
+class ReplyIn(Schema):
+    reply = fields.String(required=True, validate=validate.Length(min=2, max=4000))
+
+
+class ExtensionIn(Schema):
+    days = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=60))
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=2000))
+
+
+class ExtensionDecisionIn(Schema):
+    approved = fields.Boolean(required=True)
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class CallbackIn(Schema):
+    satisfaction = fields.String(required=True, validate=validate.OneOf(SATISFACTION))
+    resolved = fields.Boolean(required=True)
+
+
+class SuperviseIn(Schema):
+    act_by = fields.Date(required=True)
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    exposed = fields.Boolean(load_default=False)
+
+
+class FindingIn(Schema):
+    finding = fields.String(required=True, validate=validate.OneOf(FINDINGS))
+    reasons = fields.String(required=True, validate=validate.Length(min=2, max=4000))
+    person = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=100))
+    reward = fields.Boolean(load_default=False)
+
+
+class RuleIn(Schema):
+    category = fields.String(required=True, validate=CODE)
+    town_street = fields.String(load_default=None, allow_none=True, validate=CODE)
+    department = fields.String(required=True, validate=CODE)
+    category_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    description = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
+
+
+class RuleOut(Schema):
+    id = fields.Integer()
+    category = fields.String()
+    town_street = fields.String(allow_none=True)
+    department = fields.String()
+    category_name = fields.String()
+    description = fields.String(allow_none=True)
+    updated_at = fields.AwareDateTime()

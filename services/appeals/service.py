@@ -1,18 +1,58 @@
-"""The appeals service (民意直通): one intake for every channel. Walking-skeleton scope: intake and
-look-up; dispatch, handling, call-back and supervision follow."""
+"""The appeals service (民意直通): one intake for every channel, dispatch by the catalogue, handling by the
+departments, call-back, supervision, efficiency complaints, and the deadline monitor."""
 
+from datetime import timedelta
+
+from nameko.timer import timer
 from sqlalchemy import insert, update
 
 from services.kernel import clock
 from services.kernel import service as base  # a module, so `nameko run` finds only our class
-from services.kernel.errors import NotFound
+from services.kernel.errors import BadRequest, Conflict, NotFound
 from services.kernel.http import api
 
 from . import store
-from .schemas import AppealIn, AppealOut
+from .dependencies import AppealSettings
+from .domain import (
+    ALARM_ESCALATION,
+    ALARM_FRACTION,
+    ALARM_LAST_DAY,
+    ALARM_OVERDUE,
+    AWAITING_DISPATCH,
+    DUPLICATE,
+    STATUS_ZH,
+    SYSTEM,
+    Actor,
+    Case,
+    IllegalTransition,
+    escalation_moment,
+    mask_name,
+    mask_phone,
+)
+from .schemas import (
+    AppealDetailOut,
+    AppealIn,
+    AppealOut,
+    AppealPage,
+    AppealsQuery,
+    CallbackIn,
+    DispatchIn,
+    ExtensionDecisionIn,
+    ExtensionIn,
+    FindingIn,
+    ReasonIn,
+    ReplyIn,
+    RuleIn,
+    RuleOut,
+    SuperviseIn,
+)
 
-INTAKE_ROLES = ("operator", "window_system")
-READ_ROLES = ("operator", "window_system", "department_handler", "monitor")
+INTAKE = ("operator", "window_system")
+READERS = ("operator", "window_system", "department_handler", "monitor")
+HANDLER = ("department_handler",)
+OPERATOR = ("operator",)
+MONITOR = ("monitor",)
+CONFLICT = {409: "not allowed in the case's current state (reason in English and Chinese)"}
 
 
 def case_no(appeal_id: int, received_at) -> str:
@@ -20,51 +60,322 @@ def case_no(appeal_id: int, received_at) -> str:
     return f"MY{received_at.astimezone(clock.TZ):%Y%m%d}{appeal_id:06d}"
 
 
+def actor_of(call) -> Actor:
+    p = call.principal
+    return Actor(p.name, p.role, p.department) if p is not None else SYSTEM
+
+
+def present(row: dict, *, personal: bool, duplicate_case_no: str | None = None) -> dict:
+    """The API view of a case. Names and phones in full only for operators and the handling department."""
+    name, phone = row["appellant_name"], row["appellant_phone"]
+    if not personal:
+        name, phone = mask_name(name), mask_phone(phone)
+    return {
+        **row,
+        "status_zh": STATUS_ZH.get(row["status"], row["status"]),
+        "appellant": {"name": name, "phone": phone, "anonymous": row["anonymous"]},
+        "location": {k: row[k] for k in ("address", "town_street", "latitude", "longitude")},
+        "clock": {"started_at": row["clock_started_at"], "limit_days": row["limit_days"], "due_at": row["due_at"],
+                  "error": row["clock_error"], "overdue": row["overdue"], "urged_at": row["urged_at"],
+                  "escalated_at": row["escalated_at"]},
+        "extension": {"used": row["extension_used"], "pending_days": row["extension_days"],
+                      "reason": row["extension_reason"]},
+        "duplicate_of": duplicate_case_no,
+        "attachments": row["attachments"] or [],
+    }
+
+
+def sees_personal_data(call, row: dict) -> bool:
+    p = call.principal
+    return p is not None and (p.role in ("operator", "admin")
+                              or (p.role == "department_handler" and p.department == row["department"]))
+
+
 class AppealsService(base.ServiceBase):
-    """民意直通 — appeals from every channel."""
+    """民意直通 — appeals from every channel, from intake to call-back."""
 
     name = "appeals"
     platform = base.Platform(store.metadata)
+    settings = AppealSettings()
 
-    @api("POST", "/api/v1/appeals", roles=INTAKE_ROLES, body=AppealIn, response=AppealOut, status=201,
-         summary="take in an appeal (idempotent by channel + external_ref)", tags=("appeals",))
+    # -- intake -------------------------------------------------------------------------------------
+
+    @api("POST", "/api/v1/appeals", roles=INTAKE, body=AppealIn, response=AppealOut, status=201,
+         summary="take in an appeal (idempotent by channel + external_ref; repeats are linked)", tags=("appeals",),
+         responses={200: "this channel + external_ref was taken in before: the existing appeal"})
     def create_appeal(self, call):
         data = call.body
+        now = clock.now()
+        actor = actor_of(call)
+        received_at = data["received_at"] or now
+        if received_at > now + timedelta(minutes=5):
+            raise BadRequest({"received_at": ["cannot be in the future"]})
+        rules = self.settings.rules
         with self.platform.unit_of_work() as uow:
+            s = uow.session
             if data["external_ref"]:
-                existing = store.find_by_ref(uow.session, data["channel"], data["external_ref"])
+                existing = store.find_by_ref(s, data["channel"], data["external_ref"])
                 if existing is not None:
-                    return 200, dict(existing)
-            now = clock.now()
-            received_at = data["received_at"] or now
-            appellant = data["appellant"]
-            location = data["location"]
-            appeal_id = uow.session.execute(insert(store.appeals).values(
+                    return 200, present(existing, personal=sees_personal_data(call, existing),
+                                        duplicate_case_no=store.case_no_of(s, existing["duplicate_of"]))
+            if not store.known_category(s, data["category"]):
+                raise BadRequest({"category": ["unknown category; see GET /api/v1/catalogue"]})
+            appellant, location = data["appellant"], data["location"]
+            anonymous = bool(appellant.get("anonymous"))
+            is_complaint = data["type"] == "efficiency_complaint"
+            appeal_id = s.execute(insert(store.appeals).values(
                 channel=data["channel"], external_ref=data["external_ref"], type=data["type"],
                 urgency=data["urgency"], category=data["category"], content=data["content"],
-                appellant_name=None if appellant.get("anonymous") else appellant.get("name"),
-                appellant_phone=None if appellant.get("anonymous") else appellant.get("phone"),
+                appellant_name=None if anonymous else appellant.get("name"),
+                appellant_phone=None if anonymous else appellant.get("phone"), anonymous=anonymous,
                 address=location.get("address"), town_street=location.get("town_street"),
-                status="received", received_at=received_at, created_at=now,
+                latitude=location.get("latitude"), longitude=location.get("longitude"),
+                attachments=data["attachments"],
+                subject_department=data["subject_department"] if is_complaint else None,
+                status=AWAITING_DISPATCH, received_at=received_at, created_at=now, updated_at=now,
             )).inserted_primary_key[0]
             number = case_no(appeal_id, received_at)
-            uow.session.execute(update(store.appeals).where(store.appeals.c.id == appeal_id).values(case_no=number))
-            row = dict(store.get(uow.session, appeal_id))
-            uow.publish("appeal.received", {
-                "appeal_id": str(appeal_id), "case_no": number, "channel": row["channel"], "type": row["type"],
-                "urgency": row["urgency"], "category": row["category"], "department": row["department"],
-                "town_street": row["town_street"], "received_at": received_at, "due_at": None,
-            })
-        return row
+            s.execute(update(store.appeals).where(store.appeals.c.id == appeal_id).values(case_no=number))
+            row = store.get(s, appeal_id)
+            store.add_history(s, appeal_id, now, actor, "intake", None, AWAITING_DISPATCH,
+                              {"channel": data["channel"], "external_ref": data["external_ref"]})
 
-    @api("GET", "/api/v1/appeals/<int:appeal_id>", roles=READ_ROLES, response=AppealOut,
-         summary="one appeal", tags=("appeals",))
+            original = None
+            if row["appellant_phone"] and not is_complaint:
+                original = store.find_open_duplicate(
+                    s, row["appellant_phone"], row["category"], row["town_street"],
+                    received_at - timedelta(days=rules.duplicate_window_days))
+                if original is not None and original["id"] == appeal_id:
+                    original = None
+            if original is not None:
+                return 201, self._link_duplicate(uow, row, original, actor, now, call)
+
+            if is_complaint:
+                department = rules.discipline_office
+            else:
+                rule = store.find_rule(s, row["category"], row["town_street"])
+                department = rule["department"] if rule else None
+            if department is not None:
+                case = Case(row, self.settings.calendar, rules)
+                outcome = case.dispatch(department, now, SYSTEM)
+                # appeal.received first, then appeal.dispatched: consumers see a case's life in order
+                pending = outcome.events
+                outcome.events = []
+                row = store.apply(uow, row, outcome, SYSTEM, now)
+                self._publish_received(uow, row)
+                for event_type, extra in pending:
+                    uow.publish(event_type, {**store.case_payload(row), **extra}, department=department)
+            else:
+                self._publish_received(uow, row)
+            if row["urgency"] == "emergency":
+                uow.publish("appeal.emergency", {**store.case_payload(row), "town_street": row["town_street"],
+                                                 "summary": row["content"][:200]}, department=row["department"])
+            return 201, present(row, personal=sees_personal_data(call, row))
+
+    def _publish_received(self, uow, row):
+        uow.publish("appeal.received", {
+            **store.case_payload(row), "channel": row["channel"], "town_street": row["town_street"],
+            "received_at": row["received_at"]}, department=row["department"])
+
+    def _link_duplicate(self, uow, row, original, actor, now, call):
+        s = uow.session
+        s.execute(update(store.appeals).where(store.appeals.c.id == row["id"]).values(
+            status=DUPLICATE, duplicate_of=original["id"], department=original["department"],
+            due_at=original["due_at"], closed_at=now, updated_at=now))
+        count = (original["repeat_count"] or 0) + 1
+        s.execute(update(store.appeals).where(store.appeals.c.id == original["id"]).values(
+            repeat_count=count, updated_at=now))
+        store.add_history(s, row["id"], now, actor, "linked_as_duplicate", AWAITING_DISPATCH, DUPLICATE,
+                          {"duplicate_of": original["case_no"]})
+        store.add_history(s, original["id"], now, actor, "repeat_linked", original["status"], original["status"],
+                          {"duplicate": row["case_no"], "repeat_count": count})
+        uow.publish("appeal.duplicate_linked", {
+            **store.case_payload(original), "duplicate_id": str(row["id"]), "duplicate_case_no": row["case_no"],
+            "repeat_count": count}, department=original["department"])
+        return present(store.get(s, row["id"]), personal=sees_personal_data(call, row),
+                       duplicate_case_no=original["case_no"])
+
+    # -- reading ------------------------------------------------------------------------------------
+
+    @api("GET", "/api/v1/appeals", roles=READERS, query=AppealsQuery, response=AppealPage,
+         summary="appeals, newest first (department handlers: their department's only)", tags=("appeals",))
+    def list_appeals(self, call):
+        query = dict(call.query)
+        scope = call.department_scope
+        if scope is not None:
+            if query.get("department") not in (None, scope):
+                return {"items": [], "page": query["page"], "per_page": query["per_page"], "total": 0}
+            query["department"] = scope
+        with self.platform.session() as s:
+            rows, total = store.list_appeals(s, **query)
+            items = [present(r, personal=False, duplicate_case_no=store.case_no_of(s, r["duplicate_of"]))
+                     for r in rows]
+        return {"items": items, "page": query["page"], "per_page": query["per_page"], "total": total}
+
+    @api("GET", "/api/v1/appeals/<int:appeal_id>", roles=READERS, response=AppealDetailOut,
+         summary="one appeal with its history", tags=("appeals",))
     def get_appeal(self, call, appeal_id):
-        with self.platform.session() as session:
-            row = store.get(session, appeal_id)
+        with self.platform.session() as s:
+            row = self._visible(call, s, appeal_id)
+            out = present(row, personal=sees_personal_data(call, row),
+                          duplicate_case_no=store.case_no_of(s, row["duplicate_of"]))
+            out["history"] = store.history_of(s, appeal_id)
+        return out
+
+    def _visible(self, call, session, appeal_id, lock=False):
+        row = store.get(session, appeal_id, lock=lock)
         # one answer for "missing" and "another department's", so that neither leaks the other
         not_found = NotFound(f"no appeal {appeal_id}", message_zh="诉求不存在")
         if row is None:
             raise not_found
         call.require_department(row["department"], not_found)
-        return dict(row)
+        return row
+
+    # -- commands -----------------------------------------------------------------------------------
+
+    def _command(self, call, appeal_id, run, also=None):
+        """Load the case (locked), run a domain command, write its outcome (and `also(session, now)`) in one
+        transaction; 409 when not allowed now."""
+        now = clock.now()
+        actor = actor_of(call)
+        with self.platform.unit_of_work() as uow:
+            row = self._visible(call, uow.session, appeal_id, lock=True)
+            case = Case(row, self.settings.calendar, self.settings.rules)
+            try:
+                outcome = run(case, now, actor)
+            except IllegalTransition as exc:
+                raise Conflict(exc.message, message_zh=exc.message_zh) from None
+            row = store.apply(uow, row, outcome, actor, now)
+            if also is not None:
+                also(uow.session, now)
+            return present(row, personal=sees_personal_data(call, row),
+                           duplicate_case_no=store.case_no_of(uow.session, row["duplicate_of"]))
+
+    @api("POST", "/api/v1/appeals/<int:appeal_id>/dispatch", roles=OPERATOR, body=DispatchIn, response=AppealOut,
+         summary="(re-)dispatch to a department", tags=("handling",), responses=CONFLICT)
+    def dispatch(self, call, appeal_id):
+        return self._command(call, appeal_id, lambda c, at, a: c.dispatch(call.body["department"], at, a))
+
+    @api("POST", "/api/v1/appeals/<int:appeal_id>/accept", roles=HANDLER, response=AppealOut,
+         summary="sign for the case (签收)", tags=("handling",), responses=CONFLICT)
+    def accept(self, call, appeal_id):
+        return self._command(call, appeal_id, lambda c, at, a: c.accept(at, a))
+
+    @api("POST", "/api/v1/appeals/<int:appeal_id>/return", roles=HANDLER, body=ReasonIn, response=AppealOut,
+         summary="return as misassigned (退回), with a reason", tags=("handling",), responses=CONFLICT)
+    def return_case(self, call, appeal_id):
+        return self._command(call, appeal_id, lambda c, at, a: c.return_(call.body["reason"], at, a))
+
+    @api("POST", "/api/v1/appeals/<int:appeal_id>/reply", roles=HANDLER, body=ReplyIn, response=AppealOut,
+         summary="answer the appellant (答复)", tags=("handling",), responses=CONFLICT)
+    def reply(self, call, appeal_id):
+        return self._command(call, appeal_id, lambda c, at, a: c.reply(call.body["reply"], at, a))
+
+    @api("POST", "/api/v1/appeals/<int:appeal_id>/extension", roles=HANDLER, body=ExtensionIn, response=AppealOut,
+         summary="ask for an extension, before the deadline (延期申请)", tags=("handling",), responses=CONFLICT)
+    def request_extension(self, call, appeal_id):
+        b = call.body
+        return self._command(call, appeal_id, lambda c, at, a: c.request_extension(b["days"], b["reason"], at, a))
+
+    @api("POST", "/api/v1/appeals/<int:appeal_id>/extension/decision", roles=OPERATOR, body=ExtensionDecisionIn,
+         response=AppealOut, summary="approve or deny the pending extension", tags=("handling",),
+         responses=CONFLICT)
+    def decide_extension(self, call, appeal_id):
+        b = call.body
+        return self._command(call, appeal_id, lambda c, at, a: c.decide_extension(b["approved"], b["note"], at, a))
+
+    @api("POST", "/api/v1/appeals/<int:appeal_id>/callback", roles=OPERATOR, body=CallbackIn, response=AppealOut,
+         summary="record the call-back (回访); unsatisfied reopens once, else the case closes", tags=("handling",),
+         responses=CONFLICT)
+    def callback(self, call, appeal_id):
+        b = call.body
+        return self._command(call, appeal_id,
+                             lambda c, at, a: c.record_callback(b["satisfaction"], b["resolved"], at, a))
+
+    @api("POST", "/api/v1/appeals/<int:appeal_id>/supervise", roles=MONITOR, body=SuperviseIn, response=AppealOut,
+         summary="order the department to act by a date (督办); exposed: on the media board", tags=("supervision",),
+         responses=CONFLICT)
+    def supervise(self, call, appeal_id):
+        b = call.body
+
+        def record_order(session, now):
+            session.execute(insert(store.supervision_orders).values(
+                appeal_id=appeal_id, ordered_at=now, ordered_by=call.principal.name, act_by=b["act_by"],
+                note=b["note"], exposed=b["exposed"]))
+
+        return self._command(call, appeal_id,
+                             lambda c, at, a: c.supervise(b["act_by"], b["note"], b["exposed"], at, a), record_order)
+
+    @api("POST", "/api/v1/appeals/<int:appeal_id>/finding", roles=("monitor", "department_handler"), body=FindingIn,
+         response=AppealOut, summary="the finding of an efficiency complaint (有案必查、查必有果)",
+         tags=("supervision",), responses=CONFLICT)
+    def finding(self, call, appeal_id):
+        b = call.body
+        warning_id = f"EW-{appeal_id}"
+        return self._command(call, appeal_id, lambda c, at, a: c.record_finding(
+            b["finding"], b["reasons"], b["person"], b["reward"], at, a, warning_id))
+
+    # -- the dispatch catalogue ---------------------------------------------------------------------
+
+    @api("GET", "/api/v1/catalogue", roles=(), response=RuleOut, many=True,
+         summary="the dispatch catalogue: category [+ town-street] → department", tags=("catalogue",))
+    def list_catalogue(self, call):
+        with self.platform.session() as s:
+            return store.list_rules(s)
+
+    @api("PUT", "/api/v1/catalogue", roles=OPERATOR, body=RuleIn, response=RuleOut,
+         summary="add or change a dispatch rule", tags=("catalogue",))
+    def put_rule(self, call):
+        with self.platform.unit_of_work() as uow:
+            return store.upsert_rule(uow.session, call.body, clock.now())
+
+    @api("DELETE", "/api/v1/catalogue/<int:rule_id>", roles=OPERATOR, summary="remove a dispatch rule",
+         tags=("catalogue",), status=204)
+    def delete_rule(self, call, rule_id):
+        with self.platform.unit_of_work() as uow:
+            if not store.delete_rule(uow.session, rule_id):
+                raise NotFound(f"no dispatch rule {rule_id}", message_zh="派单规则不存在")
+        return 204, None
+
+    # -- the deadline monitor -----------------------------------------------------------------------
+
+    @timer(interval=0.5)
+    def fire_alarms(self):
+        """Warnings, overdue + urging, escalation: each once, when its moment has come."""
+        while self._fire_batch() >= 200:
+            pass
+
+    def _fire_batch(self) -> int:
+        now = clock.now()
+        settings = self.settings
+        with self.platform.unit_of_work() as uow:
+            s = uow.session
+            due = store.due_alarms(s, now, limit=200)
+            for alarm in due:
+                store.mark_fired(s, alarm["id"], now)
+                row = store.get(s, alarm["appeal_id"])
+                if not store.is_clocked(row):
+                    continue
+                payload = store.case_payload(row)
+                kind = alarm["kind"]
+                if kind in (ALARM_LAST_DAY, ALARM_FRACTION):
+                    uow.publish("appeal.deadline_warning",
+                                {**payload, "kind": "last_day" if kind == ALARM_LAST_DAY else "fraction"},
+                                department=row["department"])
+                elif kind == ALARM_OVERDUE:
+                    urged_at = alarm["fire_at"]
+                    s.execute(update(store.appeals).where(store.appeals.c.id == row["id"]).values(
+                        overdue=True, urged_at=urged_at, updated_at=now))
+                    store.add_history(s, row["id"], now, SYSTEM, "overdue_urged", row["status"], row["status"], {})
+                    uow.publish("appeal.overdue", payload, department=row["department"])
+                    uow.publish("appeal.urged", payload, department=row["department"])
+                    at = escalation_moment(settings.calendar, settings.rules, urged_at)
+                    if at is not None:
+                        store.add_alarm(s, row["id"], ALARM_ESCALATION, at)
+                elif kind == ALARM_ESCALATION and row["overdue"]:
+                    s.execute(update(store.appeals).where(store.appeals.c.id == row["id"]).values(
+                        escalated_at=now, updated_at=now))
+                    store.add_history(s, row["id"], now, SYSTEM, "escalated", row["status"], row["status"], {})
+                    uow.publish("appeal.escalated", {**payload, "urged_at": row["urged_at"]},
+                                department=row["department"])
+        return len(due)

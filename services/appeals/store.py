@@ -1,13 +1,34 @@
 """Tables of the appeals service and the queries on them."""
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, Text, UniqueConstraint, select
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from services.kernel.db import Moment, kernel_tables
 
+from .domain import CLOCKED, OPEN, Actor, Deadline, Outcome
+
 metadata = MetaData()
 kernel_tables(metadata)
-
 
 appeals = Table(
     "appeals", metadata,
@@ -21,21 +42,289 @@ appeals = Table(
     Column("content", Text, nullable=False),
     Column("appellant_name", String(100)),
     Column("appellant_phone", String(32)),
+    Column("anonymous", Boolean, nullable=False, default=False),
     Column("address", String(300)),
     Column("town_street", String(64)),
+    Column("latitude", Float),
+    Column("longitude", Float),
+    Column("attachments", JSON, nullable=False, default=list),
     Column("department", String(64)),
+    # efficiency complaints: the department complained about (the case itself goes to the discipline office)
+    Column("subject_department", String(64)),
     Column("status", String(32), nullable=False),
     Column("received_at", Moment(), nullable=False),
     Column("created_at", Moment(), nullable=False),
+    Column("updated_at", Moment(), nullable=False),
+    Column("dispatched_at", Moment()),
+    Column("accepted_at", Moment()),
+    Column("replied_at", Moment()),
+    Column("closed_at", Moment()),
+    # the deadline clock: started at dispatch, limit in working days (extensions included)
+    Column("clock_started_at", Moment()),
+    Column("limit_days", Integer),
+    Column("due_at", Moment()),
+    Column("clock_error", String(300)),
+    Column("extension_used", Boolean, nullable=False, default=False),
+    Column("extension_days", Integer),
+    Column("extension_reason", Text),
+    Column("reply", Text),
+    Column("return_reason", Text),
+    Column("return_count", Integer, nullable=False, default=0),
+    Column("reopen_count", Integer, nullable=False, default=0),
+    Column("repeat_count", Integer, nullable=False, default=0),
+    Column("duplicate_of", Integer, ForeignKey("appeals.id")),
+    Column("satisfaction", String(32)),
+    Column("resolved", Boolean),
+    Column("overdue", Boolean, nullable=False, default=False),
+    Column("urged_at", Moment()),
+    Column("escalated_at", Moment()),
+    Column("supervised_until", Date),
+    Column("exposed", Boolean, nullable=False, default=False),
+    Column("finding", String(16)),
+    Column("finding_reasons", Text),
+    Column("finding_person", String(100)),
+    Column("reward", Boolean),
+    Column("open311_token", String(40), unique=True),
     UniqueConstraint("channel", "external_ref", name="uq_appeals_channel_ref"),
+)
+Index("ix_appeals_department_status", appeals.c.department, appeals.c.status)
+Index("ix_appeals_dup", appeals.c.appellant_phone, appeals.c.category, appeals.c.town_street,
+      appeals.c.received_at)
+Index("ix_appeals_received", appeals.c.received_at)
+
+history = Table(
+    "appeal_history", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("appeal_id", Integer, ForeignKey("appeals.id"), nullable=False, index=True),
+    Column("at", Moment(), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("from_status", String(32)),
+    Column("to_status", String(32)),
+    Column("details", JSON, nullable=False, default=dict),
+)
+
+dispatch_rules = Table(
+    "dispatch_rules", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("category", String(64), nullable=False),
+    # empty string: every town-street (NULL would defeat the unique constraint)
+    Column("town_street", String(64), nullable=False, default=""),
+    Column("department", String(64), nullable=False),
+    Column("category_name", String(100), nullable=False),
+    Column("description", Text),
+    Column("updated_at", Moment(), nullable=False),
+    UniqueConstraint("category", "town_street", name="uq_dispatch_rule"),
+)
+
+# Deadline alarms: one row per (appeal, kind), fired once by the monitor and cancelled when moot.
+alarms = Table(
+    "alarms", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("appeal_id", Integer, ForeignKey("appeals.id"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("fire_at", Moment(), nullable=False),
+    Column("fired_at", Moment()),
+    Column("cancelled", Boolean, nullable=False, default=False),
+)
+Index("ix_alarms_due", alarms.c.fired_at, alarms.c.cancelled, alarms.c.fire_at)
+Index("ix_alarms_appeal", alarms.c.appeal_id)
+
+supervision_orders = Table(
+    "supervision_orders", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("appeal_id", Integer, ForeignKey("appeals.id"), nullable=False, index=True),
+    Column("ordered_at", Moment(), nullable=False),
+    Column("ordered_by", String(100), nullable=False),
+    Column("act_by", Date, nullable=False),
+    Column("note", Text),
+    Column("exposed", Boolean, nullable=False, default=False),
 )
 
 
-def find_by_ref(session: Session, channel: str, external_ref: str):
-    return session.execute(
+# -- queries and writes -----------------------------------------------------------------------------
+
+
+
+
+
+def get(session: Session, appeal_id: int, *, lock: bool = False) -> dict | None:
+    q = select(appeals).where(appeals.c.id == appeal_id)
+    if lock:
+        q = q.with_for_update()
+    row = session.execute(q).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def find_by_ref(session: Session, channel: str, external_ref: str) -> dict | None:
+    row = session.execute(
         select(appeals).where(appeals.c.channel == channel, appeals.c.external_ref == external_ref)
     ).mappings().first()
+    return dict(row) if row is not None else None
 
 
-def get(session: Session, appeal_id: int):
-    return session.execute(select(appeals).where(appeals.c.id == appeal_id)).mappings().first()
+def case_no_of(session: Session, appeal_id: int | None) -> str | None:
+    if appeal_id is None:
+        return None
+    return session.execute(select(appeals.c.case_no).where(appeals.c.id == appeal_id)).scalar_one_or_none()
+
+
+def find_open_duplicate(session: Session, phone: str, category: str, town_street: str | None,
+                        since: datetime) -> dict | None:
+    row = session.execute(
+        select(appeals).where(
+            appeals.c.appellant_phone == phone, appeals.c.category == category,
+            appeals.c.town_street.is_(None) if town_street is None else appeals.c.town_street == town_street,
+            appeals.c.received_at >= since, appeals.c.status.in_(OPEN),
+        ).order_by(appeals.c.received_at.desc()).limit(1)
+    ).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def find_rule(session: Session, category: str, town_street: str | None) -> dict | None:
+    """The most specific rule: category + town-street, else the category's general rule."""
+    rows = session.execute(
+        select(dispatch_rules).where(dispatch_rules.c.category == category,
+                                     dispatch_rules.c.town_street.in_([town_street or "", ""]))
+    ).mappings().all()
+    rows = sorted(rows, key=lambda r: r["town_street"] == "")
+    return dict(rows[0]) if rows else None
+
+
+def case_payload(row: dict) -> dict:
+    return {"appeal_id": str(row["id"]), "case_no": row["case_no"], "department": row["department"],
+            "type": row["type"], "urgency": row["urgency"], "category": row["category"],
+            "due_at": row["due_at"]}
+
+
+def add_history(session: Session, appeal_id: int, at: datetime, actor: Actor, action: str,
+                from_status: str | None, to_status: str | None, details: dict) -> None:
+    session.execute(history.insert().values(
+        appeal_id=appeal_id, at=at, actor=actor.name, role=actor.role, action=action,
+        from_status=from_status, to_status=to_status, details=details))
+
+
+def cancel_alarms(session: Session, appeal_id: int) -> None:
+    session.execute(update(alarms).where(alarms.c.appeal_id == appeal_id, alarms.c.fired_at.is_(None),
+                                         alarms.c.cancelled.is_(False)).values(cancelled=True))
+
+
+def schedule(session: Session, appeal_id: int, deadline: Deadline) -> None:
+    cancel_alarms(session, appeal_id)
+    if deadline.alarms:
+        session.execute(alarms.insert(), [
+            {"appeal_id": appeal_id, "kind": kind, "fire_at": at, "cancelled": False}
+            for kind, at in deadline.alarms])
+
+
+def apply(uow, row: dict, outcome: Outcome, actor: Actor, at: datetime) -> dict:
+    """Write an outcome: the changes, one history line, the alarms and the events — one transaction."""
+    session = uow.session
+    changes = {**outcome.changes, "updated_at": at}
+    session.execute(update(appeals).where(appeals.c.id == row["id"]).values(**changes))
+    new = {**row, **changes}
+    add_history(session, row["id"], at, actor, outcome.action, row["status"], new["status"],
+                _jsonable(outcome.details))
+    if isinstance(outcome.alarms, Deadline):
+        schedule(session, row["id"], outcome.alarms)
+    elif outcome.alarms == "cancel":
+        cancel_alarms(session, row["id"])
+    for event_type, extra in outcome.events:
+        base = case_payload(new)
+        if event_type.startswith("efficiency_warning"):
+            base = {"appeal_id": base["appeal_id"], "case_no": base["case_no"]}
+        elif event_type.startswith("complaint."):
+            base["department"] = new["department"]
+        uow.publish(event_type, {**base, **extra}, department=new["department"])
+    return new
+
+
+def _jsonable(details: dict) -> dict:
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in details.items()}
+
+
+def list_appeals(session: Session, *, status=None, department=None, category=None, town_street=None,
+                 overdue=None, received_from=None, received_to=None, page=1, per_page=50):
+    conds = []
+    for col, value in ((appeals.c.status, status), (appeals.c.department, department),
+                       (appeals.c.category, category), (appeals.c.town_street, town_street),
+                       (appeals.c.overdue, overdue)):
+        if value is not None:
+            conds.append(col == value)
+    if received_from is not None:
+        conds.append(appeals.c.received_at >= received_from)
+    if received_to is not None:
+        conds.append(appeals.c.received_at < received_to)
+    where = and_(*conds) if conds else None
+    q = select(appeals)
+    count = select(func.count()).select_from(appeals)
+    if where is not None:
+        q, count = q.where(where), count.where(where)
+    total = session.execute(count).scalar_one()
+    rows = session.execute(q.order_by(appeals.c.id.desc()).limit(per_page).offset((page - 1) * per_page))
+    return [dict(r) for r in rows.mappings()], total
+
+
+def history_of(session: Session, appeal_id: int) -> list[dict]:
+    rows = session.execute(select(history).where(history.c.appeal_id == appeal_id).order_by(history.c.id))
+    return [dict(r) for r in rows.mappings()]
+
+
+def due_alarms(session: Session, now: datetime, limit: int = 500) -> list[dict]:
+    """Alarms whose moment has come, claimed for this transaction (other instances skip them)."""
+    rows = session.execute(
+        select(alarms).where(alarms.c.fired_at.is_(None), alarms.c.cancelled.is_(False),
+                             alarms.c.fire_at <= now)
+        .order_by(alarms.c.fire_at).limit(limit).with_for_update(skip_locked=True)
+    ).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def mark_fired(session: Session, alarm_id: int, at: datetime) -> None:
+    session.execute(update(alarms).where(alarms.c.id == alarm_id).values(fired_at=at))
+
+
+def add_alarm(session: Session, appeal_id: int, kind: str, fire_at: datetime) -> None:
+    session.execute(alarms.insert().values(appeal_id=appeal_id, kind=kind, fire_at=fire_at, cancelled=False))
+
+
+def list_rules(session: Session) -> list[dict]:
+    rows = session.execute(select(dispatch_rules).order_by(dispatch_rules.c.category, dispatch_rules.c.town_street))
+    return [_rule_out(dict(r)) for r in rows.mappings()]
+
+
+def _rule_out(rule: dict) -> dict:
+    return {**rule, "town_street": rule["town_street"] or None}
+
+
+def upsert_rule(session: Session, data: dict, at: datetime) -> dict:
+    town = data.get("town_street") or ""
+    existing = session.execute(select(dispatch_rules.c.id).where(
+        dispatch_rules.c.category == data["category"], dispatch_rules.c.town_street == town)).scalar_one_or_none()
+    values = dict(department=data["department"], category_name=data["category_name"],
+                  description=data.get("description"), updated_at=at)
+    if existing is None:
+        rule_id = session.execute(dispatch_rules.insert().values(
+            category=data["category"], town_street=town, **values)).inserted_primary_key[0]
+    else:
+        rule_id = existing
+        session.execute(update(dispatch_rules).where(dispatch_rules.c.id == existing).values(**values))
+    row = session.execute(select(dispatch_rules).where(dispatch_rules.c.id == rule_id)).mappings().one()
+    return _rule_out(dict(row))
+
+
+def delete_rule(session: Session, rule_id: int) -> bool:
+    return session.execute(dispatch_rules.delete().where(dispatch_rules.c.id == rule_id)).rowcount > 0
+
+
+def known_category(session: Session, category: str) -> bool:
+    return session.execute(select(func.count()).select_from(dispatch_rules)
+                           .where(dispatch_rules.c.category == category)).scalar_one() > 0
+
+
+def is_clocked(row: dict) -> bool:
+    return row["status"] in CLOCKED
+
+
+

@@ -228,6 +228,10 @@ class ApiEndpoint(HttpRequestHandler):
         status = self.status
         if isinstance(result, tuple):
             status, result = result
+        if status == 204:
+            resp = Response(status=204)
+            resp.headers[REQUEST_ID_HEADER] = request_id
+            return resp
         if self.response_schema is not None and result is not None:
             result = self.response_schema(many=self.many).dump(result)
         return json_response(status, result, request_id)

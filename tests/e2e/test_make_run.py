@@ -94,11 +94,11 @@ def test_make_run_starts_serves_and_stops_cleanly(tmp_path, rabbit_admin, vhost)
 
         resp = requests.post(f"{urls['appeals']}/api/v1/appeals",
                              headers={"Authorization": f"Bearer {operator_key}"},
-                             json={"channel": "hotline", "type": "complaint", "category": "城市管理",
+                             json={"channel": "hotline", "type": "complaint", "category": "road",
                                    "content": "路灯不亮 (end-to-end test of make run)"},
                              timeout=10)
         assert resp.status_code == 201, resp.text
-        assert resp.json()["status"] == "received"
+        assert resp.json()["status"] == "dispatched" and resp.json()["department"] == "ZJJ"  # demo catalogue
 
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=20) == 0, console.read_text()

@@ -50,11 +50,15 @@ class Appeals:
         return self.request("GET", f"{APPEALS}/{appeal_id}", **kwargs)
 
     def counts(self) -> tuple[int, int]:
-        """(appeals, outbox rows): what any accepted appeal adds to, and nothing else may."""
+        """(appeals, appeals named by an event in the outbox): what any accepted appeal adds to, and
+        nothing else may."""
         with self.engine.connect() as conn:
-            return (conn.execute(sa.select(sa.func.count()).select_from(store.appeals)).scalar_one(),
-                    conn.execute(sa.select(sa.func.count()).select_from(store.metadata.tables["outbox"]))
-                    .scalar_one())
+            appeals = conn.execute(sa.select(sa.func.count()).select_from(store.appeals)).scalar_one()
+            named: set[str] = set()
+            for (body,) in conn.execute(sa.select(store.metadata.tables["outbox"].c.body)):
+                payload = json.loads(body)["payload"]
+                named.update(str(payload[k]) for k in ("appeal_id", "duplicate_id") if payload.get(k))
+            return appeals, len(named)
 
     @contextmanager
     def unchanged(self):
@@ -69,7 +73,7 @@ class Appeals:
             return conn.execute(sa.insert(store.appeals).values(
                 case_no=f"T{uuid.uuid4().hex[:12]}", channel="hotline", type="complaint", urgency="normal",
                 category="road", content="井盖缺失", department=department, status="dispatched",
-                received_at=now, created_at=now,
+                received_at=now, created_at=now, updated_at=now,
             )).inserted_primary_key[0]
 
 
@@ -340,7 +344,8 @@ def test_unknown_paths_and_ids_are_404_json(appeals):
 
 def test_a_wrong_method_is_405_json_with_allow(appeals):
     with appeals.unchanged():
-        for method, path, allowed in (("GET", APPEALS, {"POST"}), ("PUT", APPEALS, {"POST"}),
+        for method, path, allowed in (("PATCH", APPEALS, {"GET", "HEAD", "POST"}),
+                                      ("PUT", APPEALS, {"GET", "HEAD", "POST"}),
                                       ("DELETE", f"{APPEALS}/1", {"GET", "HEAD"}),
                                       ("POST", "/health", {"GET", "HEAD"}),
                                       ("PATCH", "/api/openapi.json", {"GET", "HEAD"})):

@@ -144,7 +144,7 @@ def test_the_document_tells_the_truth_about_the_bodies_sent(service_config, star
     spec = fetch_spec(cfg["base_url"])
     url = f"{cfg['base_url']}/api/v1/appeals"
     operator = {"Authorization": f"Bearer {api_keys['operator']}"}
-    appeal = {"channel": "web", "type": "suggestion", "category": "park", "content": "多种树",
+    appeal = {"channel": "web", "type": "suggestion", "category": "environment", "content": "多种树",
               "appellant": {"phone": "abc"}}
 
     r = requests.post(url, json=appeal, headers=operator, timeout=10)

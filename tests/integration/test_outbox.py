@@ -61,7 +61,7 @@ def test_event_committed_by_a_killed_process_goes_out_after_restart(
         r = requests.post(f"{cfg['base_url']}/api/v1/appeals", json=APPEAL,
                           headers={"Authorization": f"Bearer {api_keys['operator']}"})
         assert r.status_code == 201, r.text
-        assert _outbox_counts(cfg["DATABASE_URL"]) == (1, 1)
+        assert _outbox_counts(cfg["DATABASE_URL"]) == (2, 2)  # appeal.received + appeal.dispatched
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
@@ -72,7 +72,7 @@ def test_event_committed_by_a_killed_process_goes_out_after_restart(
     ids = wait_for(tap.event_ids, message="the event after restart")
     assert len(ids) == 1
     assert tap.messages[0]["payload"]["case_no"] == r.json()["case_no"]
-    wait_for(lambda: _outbox_counts(cfg["DATABASE_URL"]) == (1, 0), message="the row marked published")
+    wait_for(lambda: _outbox_counts(cfg["DATABASE_URL"]) == (2, 0), message="the row marked published")
 
 
 def _get_ok(url):

@@ -2,7 +2,7 @@
 through its outbox → scoring records a fact → notify records a delivery on the log channel."""
 
 import requests
-from sqlalchemy import MetaData, func, select
+from sqlalchemy import MetaData, select
 
 from services.appeals.service import AppealsService
 from services.kernel.db import Database
@@ -26,7 +26,8 @@ def test_appeal_received_reaches_scoring_and_notify(service_config, start_servic
                             "category": "road", "content": "路灯不亮", "appellant": {"phone": "13800000000"}})
     assert r.status_code == 201, r.text
     appeal = r.json()
-    assert appeal["case_no"].startswith("MY") and appeal["status"] == "received"
+    assert appeal["case_no"].startswith("MY") and appeal["status"] == "dispatched"
+    assert appeal["department"] == "ZJJ" and appeal["due_at"]  # by the demo catalogue
 
     facts = wait_for(lambda: requests.get(
         f"{scoring_cfg['base_url']}/api/v1/facts", headers={"Authorization": f"Bearer {api_keys['assessor']}"}
@@ -50,5 +51,6 @@ def test_appeal_received_reaches_scoring_and_notify(service_config, start_servic
     assert again.status_code == 200 and again.json()["id"] == appeal["id"]
     db = Database(appeals_cfg["DATABASE_URL"], MetaData(), service="appeals")
     with db.engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(db.outbox)).scalar_one() == 1
+        types = [t for (t,) in conn.execute(select(db.outbox.c.event_type).order_by(db.outbox.c.id))]
+    assert types == ["appeal.received", "appeal.dispatched"]
     db.dispose()

@@ -1,4 +1,6 @@
-"""Contracts of the events the appeals service (民意直通) publishes."""
+"""Contracts of the events the appeals service (民意直通) publishes.
+
+Personal data never travels in events: no names, no phone numbers (masked or not)."""
 
 from marshmallow import Schema, fields, validate
 
@@ -9,19 +11,178 @@ APPEAL_TYPES = (
     "consultation", "help", "complaint", "suggestion", "report", "praise", "efficiency_complaint",
 )
 URGENCIES = ("normal", "emergency")
+SATISFACTION = ("satisfied", "basically_satisfied", "unsatisfied")
+WARNING_KINDS = ("last_day", "fraction")
+FINDINGS = ("upheld", "not_upheld")
 
 
-@contract("appeal.received", version=1)
-class AppealReceived(Schema):
-    """A new appeal was taken in on some channel (not a repeat of an open case)."""
+class _Case(Schema):
+    """Fields every appeal event carries, so a consumer can act without calling back."""
 
     appeal_id = fields.String(required=True)
     case_no = fields.String(required=True)
+    department = fields.String(load_default=None, allow_none=True)
+    type = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(APPEAL_TYPES))
+    urgency = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(URGENCIES))
+    category = fields.String(load_default=None, allow_none=True)
+    due_at = fields.AwareDateTime(load_default=None, allow_none=True, format="iso")
+
+
+@contract("appeal.received", version=1)
+class AppealReceived(_Case):
+    """A new appeal was taken in on some channel (not a repeat of an open case)."""
+
     channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
     type = fields.String(required=True, validate=validate.OneOf(APPEAL_TYPES))
     urgency = fields.String(required=True, validate=validate.OneOf(URGENCIES))
     category = fields.String(required=True)
-    department = fields.String(load_default=None, allow_none=True)
     town_street = fields.String(load_default=None, allow_none=True)
     received_at = fields.AwareDateTime(required=True, format="iso")
-    due_at = fields.AwareDateTime(load_default=None, allow_none=True, format="iso")
+
+
+@contract("appeal.duplicate_linked", version=1)
+class AppealDuplicateLinked(_Case):
+    """A repeat call (same phone, category and town-street within the window) was linked to an open case
+    instead of being dispatched again. `appeal_id`/`case_no` are the open case's."""
+
+    duplicate_id = fields.String(required=True)
+    duplicate_case_no = fields.String(required=True)
+    repeat_count = fields.Integer(required=True)
+
+
+@contract("appeal.dispatched", version=1)
+class AppealDispatched(_Case):
+    """The case went to a responsible department (automatically at intake, or by an operator)."""
+
+    previous_department = fields.String(load_default=None, allow_none=True)
+    limit_days = fields.Integer(load_default=None, allow_none=True)
+    by = fields.String(required=True)
+
+
+@contract("appeal.accepted", version=1)
+class AppealAccepted(_Case):
+    """The department signed for the case (签收). `in_time`: before its deadline (the response rate)."""
+
+    in_time = fields.Boolean(required=True)
+
+
+@contract("appeal.returned", version=1)
+class AppealReturned(_Case):
+    """The department returned the case as misassigned (退回); it goes back to the operators."""
+
+    reason = fields.String(required=True)
+
+
+@contract("appeal.extension_requested", version=1)
+class AppealExtensionRequested(_Case):
+    days = fields.Integer(required=True)
+    reason = fields.String(required=True)
+
+
+@contract("appeal.extension_decided", version=1)
+class AppealExtensionDecided(_Case):
+    approved = fields.Boolean(required=True)
+    days = fields.Integer(required=True)
+    note = fields.String(load_default=None, allow_none=True)
+
+
+@contract("appeal.replied", version=1)
+class AppealReplied(_Case):
+    """The department answered the appellant (答复). `in_time`: before the deadline."""
+
+    in_time = fields.Boolean(required=True)
+
+
+@contract("appeal.callback_recorded", version=1)
+class AppealCallbackRecorded(_Case):
+    """The call-back (回访) after the reply: satisfaction and whether the problem was resolved."""
+
+    satisfaction = fields.String(required=True, validate=validate.OneOf(SATISFACTION))
+    resolved = fields.Boolean(required=True)
+
+
+@contract("appeal.reopened", version=1)
+class AppealReopened(_Case):
+    """Unsatisfied call-back: back to the same department with a new deadline."""
+
+    reopen_count = fields.Integer(required=True)
+
+
+@contract("appeal.closed", version=1)
+class AppealClosed(_Case):
+    satisfaction = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(SATISFACTION))
+    resolved = fields.Boolean(load_default=None, allow_none=True)
+
+
+@contract("appeal.deadline_warning", version=1)
+class AppealDeadlineWarning(_Case):
+    """The deadline is near: `kind` last_day (one working day left) or fraction (a share of the time used)."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(WARNING_KINDS))
+
+
+@contract("appeal.overdue", version=1)
+class AppealOverdue(_Case):
+    """The deadline passed with the case still open."""
+
+
+@contract("appeal.urged", version=1)
+class AppealUrged(_Case):
+    """An urging notice (催办) went to the department, the day after the deadline."""
+
+
+@contract("appeal.escalated", version=1)
+class AppealEscalated(_Case):
+    """Still overdue a number of working days after the urging notice (→ written criticism 通报批评)."""
+
+    urged_at = fields.AwareDateTime(required=True, format="iso")
+
+
+@contract("appeal.emergency", version=1)
+class AppealEmergency(_Case):
+    """An emergency appeal: page the department's duty contact and the monitors now."""
+
+    town_street = fields.String(load_default=None, allow_none=True)
+    summary = fields.String(required=True)
+
+
+@contract("appeal.supervised", version=1)
+class AppealSupervised(_Case):
+    """A monitor ordered the department to act by a date (督办); `exposed`: shown on the media board (曝光台)."""
+
+    act_by = fields.Date(required=True)
+    note = fields.String(load_default=None, allow_none=True)
+    exposed = fields.Boolean(required=True)
+    by = fields.String(required=True)
+
+
+@contract("complaint.finding_recorded", version=1)
+class ComplaintFindingRecorded(_Case):
+    """An efficiency complaint (投诉举报) ended with its finding."""
+
+    subject_department = fields.String(load_default=None, allow_none=True)
+    finding = fields.String(required=True, validate=validate.OneOf(FINDINGS))
+    reasons = fields.String(required=True)
+    reward = fields.Boolean(required=True)
+
+
+@contract("efficiency_warning.issued", version=1)
+class EfficiencyWarningIssued(Schema):
+    """An efficiency warning (效能告诫) to a unit or one of its staff: −0.5 in the unit's assessment."""
+
+    warning_id = fields.String(required=True)
+    unit = fields.String(required=True)
+    person = fields.String(load_default=None, allow_none=True)
+    reason = fields.String(required=True)
+    appeal_id = fields.String(load_default=None, allow_none=True)
+    case_no = fields.String(load_default=None, allow_none=True)
+
+
+@contract("report.hot_issues_published", version=1)
+class HotIssuesPublished(Schema):
+    """A hot-issue summary for the joint meeting (联席会议) was published."""
+
+    period_from = fields.Date(required=True)
+    period_to = fields.Date(required=True)
+    top_categories = fields.List(fields.String(), required=True)
+    total = fields.Integer(required=True)
