@@ -8,7 +8,7 @@ history line, what to do with the alarms) and commits all of it in one unit of w
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from services.kernel.workcal import CalendarUnavailable, DeadlineClock, WorkCalendar
@@ -119,7 +119,8 @@ def deadline(calendar: WorkCalendar, rules: Rules, started_at: datetime, limit_d
             at = clock.moment_at_elapsed(rules.warn_fraction * limit_days)
             if all(at != a for _, a in alarms):
                 alarms.append((ALARM_FRACTION, at))
-        alarms.append((ALARM_OVERDUE, clock.moment_at_elapsed(limit_days)))
+        # overdue the first moment after the due time (also for the same-day limit 0)
+        alarms.append((ALARM_OVERDUE, due_at + timedelta(microseconds=1)))
         return Deadline(started_at, limit_days, due_at, None, [(k, a) for k, a in alarms if a > started_at])
     except CalendarUnavailable as exc:
         return Deadline(started_at, limit_days, None, str(exc), [])
@@ -200,7 +201,7 @@ class Case:
 
     def dispatch(self, department: str, at: datetime, actor: Actor) -> Outcome:
         self._require((AWAITING_DISPATCH, DISPATCHED, ACCEPTED), "dispatch", "派单")
-        if self.is_complaint:
+        if self.is_complaint and department != self.rules.discipline_office:
             raise IllegalTransition("efficiency complaints stay with the discipline office",
                                     "效能投诉由纪检监察机关办理，不能改派")
         previous = self.row["department"]

@@ -144,9 +144,7 @@ class AppealsService(base.ServiceBase):
             if row["appellant_phone"] and not is_complaint:
                 original = store.find_open_duplicate(
                     s, row["appellant_phone"], row["category"], row["town_street"],
-                    received_at - timedelta(days=rules.duplicate_window_days))
-                if original is not None and original["id"] == appeal_id:
-                    original = None
+                    received_at - timedelta(days=rules.duplicate_window_days), exclude_id=appeal_id)
             if original is not None:
                 return 201, self._link_duplicate(uow, row, original, actor, now, call)
 

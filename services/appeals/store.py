@@ -171,10 +171,11 @@ def case_no_of(session: Session, appeal_id: int | None) -> str | None:
 
 
 def find_open_duplicate(session: Session, phone: str, category: str, town_street: str | None,
-                        since: datetime) -> dict | None:
+                        since: datetime, exclude_id: int) -> dict | None:
+    """The open case this call repeats: same phone, category and town-street, received since `since`."""
     row = session.execute(
         select(appeals).where(
-            appeals.c.appellant_phone == phone, appeals.c.category == category,
+            appeals.c.id != exclude_id, appeals.c.appellant_phone == phone, appeals.c.category == category,
             appeals.c.town_street.is_(None) if town_street is None else appeals.c.town_street == town_street,
             appeals.c.received_at >= since, appeals.c.status.in_(OPEN),
         ).order_by(appeals.c.received_at.desc()).limit(1)
