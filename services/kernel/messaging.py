@@ -10,15 +10,18 @@ published before its consumers ever ran is kept and can be replayed (`xiaoneng d
 
 from __future__ import annotations
 
+import json
 import logging
-import socket
+import time
 import traceback
+import uuid
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import eventlet
 from eventlet.semaphore import Semaphore
-from kombu import Connection, Exchange, Producer, Queue
+from kombu import Connection, Exchange, Queue
 from kombu.exceptions import OperationalError
 from nameko.extensions import SharedExtension
 from nameko.messaging import Consumer, QueueConsumer
@@ -97,35 +100,69 @@ def consumer_queue_name(source: str, event_type: str, service: str, method: str)
     return f"evt-{source}-{event_type}--{service}.{method}"
 
 
+@dataclass
+class Outgoing:
+    """One message for `ConfirmingPublisher.publish_many`; `body` is a JSON-able value or encoded bytes."""
+
+    body: Any
+    exchange: str
+    routing_key: str
+    headers: dict | None = None
+    content_type: str | None = None
+    content_encoding: str | None = None
+    message_id: str | None = None
+
+
 class ConfirmingPublisher:
     """Publishes with publisher confirms and `mandatory`, on one connection guarded for green threads.
 
-    `publish` returns only after the broker confirmed the message; it raises Undeliverable when the
-    broker returned it (no route) and OperationalError when the broker is unreachable.
+    Confirms are pipelined: a batch is published in one go and then its acknowledgements are awaited, so
+    a batch costs about one round trip rather than one per message. A message is confirmed only when
+    the broker acked it and did not return it (no route).
     """
 
-    def __init__(self, amqp_uri: str, *, connect_timeout: float = 5.0):
+    def __init__(self, amqp_uri: str, *, connect_timeout: float = 5.0, confirm_timeout: float = 30.0):
         self.amqp_uri = amqp_uri
         self.connect_timeout = connect_timeout
+        self.confirm_timeout = confirm_timeout
         self._conn: Connection | None = None
-        self._producer: Producer | None = None
+        self._channel = None
         self._lock = Semaphore()
         self._declared: set[str] = set()
+        self._next_tag = 1
+        self._acked: dict[int, bool] = {}
+        self._returned: set[str] = set()
+        self._pending_tags: set[int] = set()
 
-    def _ensure(self) -> Producer:
-        if self._producer is None:
-            conn = Connection(
-                self.amqp_uri,
-                transport_options={"confirm_publish": True},
-                connect_timeout=self.connect_timeout,
-                heartbeat=0,
-            )
+    def _ensure(self):
+        if self._channel is None:
+            conn = Connection(self.amqp_uri, connect_timeout=self.connect_timeout, heartbeat=0)
             # no sleep between attempts: we hold the lock, and the relay has its own backoff
             conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0)
-            self._conn = conn
-            self._producer = Producer(conn.channel())
+            channel = conn.channel()
+            channel.confirm_select()
+            channel.events["basic_ack"].add(self._on_ack)
+            channel.events["basic_nack"].add(self._on_nack)
+            channel.events["basic_return"].add(self._on_return)
+            self._conn, self._channel = conn, channel
+            self._next_tag = 1
             self._declared.clear()
-        return self._producer
+        return self._channel
+
+    def _settle_tags(self, delivery_tag: int, multiple: bool, ok: bool) -> None:
+        tags = [t for t in self._pending_tags if t <= delivery_tag] if multiple else [delivery_tag]
+        for tag in tags:
+            self._acked[tag] = ok
+            self._pending_tags.discard(tag)
+
+    def _on_ack(self, delivery_tag, multiple):
+        self._settle_tags(delivery_tag, multiple, True)
+
+    def _on_nack(self, delivery_tag, multiple):
+        self._settle_tags(delivery_tag, multiple, False)
+
+    def _on_return(self, exc, exchange, routing_key, message):
+        self._returned.add(message.properties.get("message_id") or "")
 
     def close(self) -> None:
         with self._lock:
@@ -138,55 +175,78 @@ class ConfirmingPublisher:
             except Exception:  # closing a broken connection may raise anything; it is gone either way
                 log.debug("closing publisher connection failed", exc_info=True)
         self._conn = None
-        self._producer = None
+        self._channel = None
 
     def declare(self, key: str, declare_fn) -> None:
         """Run `declare_fn(channel)` once per connection (re-run after a reconnect)."""
         with self._lock:
-            producer = self._ensure()
+            channel = self._ensure()
             if key not in self._declared:
-                declare_fn(producer.channel)
+                declare_fn(channel)
                 self._declared.add(key)
 
-    def publish(
-        self,
-        body: Any,
-        *,
-        exchange: Exchange | str,
-        routing_key: str,
-        headers: dict | None = None,
-        content_type: str | None = None,
-        content_encoding: str | None = None,
-        message_id: str | None = None,
-    ) -> None:
+    def publish(self, body: Any, *, exchange: Exchange | str, routing_key: str, headers: dict | None = None,
+                content_type: str | None = None, content_encoding: str | None = None,
+                message_id: str | None = None) -> None:
+        """Publish one message and wait for its confirm; raises Undeliverable when it was not routed."""
+        name = exchange.name if isinstance(exchange, Exchange) else exchange
+        result = self.publish_many([Outgoing(body, name, routing_key, headers, content_type, content_encoding,
+                                             message_id)])[0]
+        if result is not None:
+            raise result
+
+    def publish_many(self, batch: list[Outgoing]) -> list[Exception | None]:
+        """Publish a batch and wait for all its confirms. Returns, per message, None when the broker
+        confirmed it, or an Undeliverable (returned or nacked). Raises OperationalError when the broker
+        is unreachable or the confirms do not come (then none of the batch counts as confirmed)."""
         with self._lock:
-            producer = self._ensure()
-            kwargs: dict[str, Any] = {}
-            if content_type:
-                # already-encoded body (a republished message): pass it through untouched
-                kwargs.update(content_type=content_type, content_encoding=content_encoding or "utf-8")
-            else:
-                kwargs.update(serializer="json")
             try:
-                producer.publish(
-                    body,
-                    exchange=exchange,
-                    routing_key=routing_key,
-                    headers=headers or {},
-                    delivery_mode=2,
-                    mandatory=True,
-                    message_id=message_id,
-                    retry=False,
-                    **kwargs,
-                )
+                return self._publish_many(batch)
             except Exception as exc:
                 # After any failure the channel state is unknown: start over on the next publish.
                 self._reset()
-                if "NO_ROUTE" in str(exc) or "NOT_FOUND" in str(exc):
-                    raise Undeliverable(str(exc)) from exc
-                if isinstance(exc, OperationalError | OSError | socket.timeout):
-                    raise OperationalError(str(exc)) from exc
-                raise
+                if isinstance(exc, OperationalError):
+                    raise
+                raise OperationalError(f"publishing failed: {exc}") from exc
+
+    def _publish_many(self, batch: list[Outgoing]) -> list[Exception | None]:
+        channel = self._ensure()
+        self._acked.clear()
+        self._returned.clear()
+        self._pending_tags = set()
+        tags: list[tuple[int, str]] = []
+        for item in batch:
+            if item.content_type:
+                body, ctype, cenc = item.body, item.content_type, item.content_encoding or "utf-8"
+            else:
+                body, ctype, cenc = json.dumps(item.body, ensure_ascii=False).encode(), "application/json", "utf-8"
+            # a per-message id lets a return be matched to its message
+            mid = item.message_id or uuid.uuid4().hex
+            msg = channel.prepare_message(body, content_type=ctype, content_encoding=cenc,
+                                          headers=item.headers or {},
+                                          properties={"delivery_mode": 2, "message_id": mid})
+            channel.basic_publish(msg, exchange=item.exchange, routing_key=item.routing_key, mandatory=True)
+            tags.append((self._next_tag, mid))
+            self._pending_tags.add(self._next_tag)
+            self._next_tag += 1
+        deadline = time.monotonic() + self.confirm_timeout
+        while self._pending_tags:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise OperationalError(f"no publisher confirm within {self.confirm_timeout} s")
+            try:
+                self._conn.drain_events(timeout=min(remaining, 1.0))
+            except TimeoutError:
+                continue
+        results: list[Exception | None] = []
+        for tag, mid in tags:
+            if mid in self._returned:
+                results.append(Undeliverable(f"message {mid} was returned by the broker: no route"))
+            elif not self._acked.get(tag, False):
+                results.append(Undeliverable(f"message {mid} was nacked by the broker"))
+            else:
+                results.append(None)
+        return results
 
 
 class Republisher(SharedExtension):

@@ -167,3 +167,51 @@ def test_only_one_relay_per_sqlite_file(tmp_path, amqp_uri):
     assert len(ids) == 7 and len(set(ids)) == 7
     bodies = [json.dumps(m) for m in tap.messages]
     assert all('"schema_version": 1' in b for b in bodies)
+
+
+def test_a_pipelined_batch_reports_each_unroutable_message(fresh_amqp_uri):
+    from kombu import Connection, Exchange, Queue
+
+    from services.kernel.messaging import Outgoing
+
+    bare = Exchange("test.no-alternate", type="topic", durable=False)
+    with Connection(fresh_amqp_uri) as conn:
+        Queue("test.bound", exchange=bare, routing_key="ok", durable=False)(conn.channel()).declare()
+    pub = ConfirmingPublisher(fresh_amqp_uri)
+    try:
+        results = pub.publish_many([Outgoing({"n": 1}, bare.name, "ok"), Outgoing({"n": 2}, bare.name, "nowhere"),
+                                    Outgoing({"n": 3}, bare.name, "ok")])
+        assert results[0] is None and results[2] is None
+        assert "no route" in str(results[1])
+        with pytest.raises(Exception, match="no route"):
+            pub.publish({"n": 4}, exchange=bare.name, routing_key="nowhere")
+        pub.publish({"n": 5}, exchange=bare.name, routing_key="ok")  # the channel is still good
+    finally:
+        pub.close()
+    with Connection(fresh_amqp_uri) as conn:
+        q = Queue("test.bound", channel=conn.channel(), no_declare=True)
+        got = []
+        while (m := q.get(no_ack=True)) is not None:
+            got.append(json.loads(m.body)["n"])
+    assert got == [1, 3, 5]
+
+
+def test_a_row_the_broker_returns_stays_in_the_outbox_with_its_reason(tmp_path, fresh_amqp_uri):
+    from kombu import Connection, Exchange
+    from sqlalchemy import update
+
+    db = Database(f"sqlite:///{tmp_path}/r.db", MetaData(), service="appeals")
+    db.create_all()
+    _fill_outbox(db, 2)
+    with db.engine.begin() as conn:  # one row aimed at an exchange without an alternate exchange
+        conn.execute(update(db.outbox).where(db.outbox.c.id == 1).values(exchange="test.no-alternate"))
+    with Connection(fresh_amqp_uri) as conn:
+        Exchange("test.no-alternate", type="topic", durable=False)(conn.channel()).declare()
+    relay = OutboxRelay(db, ConfirmingPublisher(fresh_amqp_uri))
+    assert relay.relay_once() == 1
+    with db.engine.connect() as conn:
+        rows = conn.execute(select(db.outbox.c.id, db.outbox.c.published_at, db.outbox.c.last_error)
+                            .order_by(db.outbox.c.id)).all()
+    assert rows[0].published_at is None and "no route" in rows[0].last_error
+    assert rows[1].published_at is not None and rows[1].last_error is None
+    relay.stop()

@@ -87,12 +87,23 @@ def latest_version(event_type: str) -> int:
     return max(versions)
 
 
+_ENVELOPE = Envelope()
+
+
+_INSTANCES: dict[tuple[str, int], Schema] = {}
+
+
 def payload_schema(event_type: str, version: int) -> Schema:
-    try:
-        # Consumers ignore fields they do not know (nested schemas of a contract set Meta.unknown too).
-        return _REGISTRY[(event_type, version)](unknown=EXCLUDE)
-    except KeyError:
-        raise ContractError(f"no contract for {event_type!r} version {version}") from None
+    # Schema instances are costly to build and safe to share (load and dump keep no state): one each.
+    key = (event_type, version)
+    schema = _INSTANCES.get(key)
+    if schema is None:
+        try:
+            # Consumers ignore fields they do not know (nested schemas of a contract set Meta.unknown too).
+            schema = _INSTANCES[key] = _REGISTRY[key](unknown=EXCLUDE)
+        except KeyError:
+            raise ContractError(f"no contract for {event_type!r} version {version}") from None
+    return schema
 
 
 def make_event(
@@ -108,24 +119,24 @@ def make_event(
     """Build the JSON-ready envelope of a new event, validating the payload against its latest contract."""
     version = latest_version(event_type)
     schema = payload_schema(event_type, version)
-    errors = schema.validate(payload)
-    if errors:
-        raise ContractError(f"payload of {event_type} v{version} breaks its contract", errors)
+    try:
+        loaded = schema.load(payload)
+    except ValidationError as exc:
+        raise ContractError(f"payload of {event_type} v{version} breaks its contract", exc.messages) from None
     event_id = event_id or str(uuid.uuid4())
-    body = {
+    # The envelope is built here from checked parts; only the caller's strings need a look.
+    if not service or len(service) > 64 or (correlation_id is not None and not 0 < len(correlation_id) <= 128):
+        raise ContractError("event envelope is invalid", {"source": ["service or correlation_id out of bounds"]})
+    return {
         "event_id": event_id,
         "event_type": event_type,
         "schema_version": version,
         "occurred_at": (occurred_at or clock_now()).isoformat(),
         "source": {"service": service, "department": department},
         "correlation_id": correlation_id or event_id,
-        # dump(load()) normalises dates and drops nothing the contract names
-        "payload": schema.dump(schema.load(payload)),
+        # dump(load()) normalises dates and drops what the contract does not name
+        "payload": schema.dump(loaded),
     }
-    errors = Envelope().validate(body)
-    if errors:
-        raise ContractError("event envelope is invalid", errors)
-    return body
 
 
 def parse_event(body: Any) -> Event:
@@ -133,7 +144,7 @@ def parse_event(body: Any) -> Event:
     if not isinstance(body, dict):
         raise ContractError(f"event body must be a JSON object, got {type(body).__name__}")
     try:
-        env = Envelope().load(body)
+        env = _ENVELOPE.load(body)
     except ValidationError as exc:
         raise ContractError("event envelope is invalid", exc.messages) from None
     schema = payload_schema(env["event_type"], env["schema_version"])
