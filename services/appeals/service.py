@@ -29,6 +29,7 @@ from .domain import (
     mask_name,
     mask_phone,
 )
+from .open311 import Open311Endpoints
 from .schemas import (
     AppealDetailOut,
     AppealIn,
@@ -93,7 +94,7 @@ def sees_personal_data(call, row: dict) -> bool:
                               or (p.role == "department_handler" and p.department == row["department"]))
 
 
-class AppealsService(base.ServiceBase):
+class AppealsService(base.ServiceBase, Open311Endpoints):
     """民意直通 — appeals from every channel, from intake to call-back."""
 
     name = "appeals"
@@ -106,6 +107,10 @@ class AppealsService(base.ServiceBase):
          summary="take in an appeal (idempotent by channel + external_ref; repeats are linked)", tags=("appeals",),
          responses={200: "this channel + external_ref was taken in before: the existing appeal"})
     def create_appeal(self, call):
+        return self.take_in(call)
+
+    def take_in(self, call, *, open311_token: str | None = None):
+        """The one intake of every channel (the JSON API and the Open311 facade)."""
         data = call.body
         now = clock.now()
         actor = actor_of(call)
@@ -135,6 +140,7 @@ class AppealsService(base.ServiceBase):
                 attachments=data["attachments"],
                 subject_department=data["subject_department"] if is_complaint else None,
                 status=AWAITING_DISPATCH, received_at=received_at, created_at=now, updated_at=now,
+                open311_token=open311_token,
             )).inserted_primary_key[0]
             number = case_no(appeal_id, received_at)
             s.execute(update(store.appeals).where(store.appeals.c.id == appeal_id).values(case_no=number))

@@ -61,7 +61,7 @@ def json_response(status: int, body: Any, request_id: str, headers: dict | None 
     return resp
 
 
-def _request_id(request: Request) -> str:
+def request_id_of(request: Request) -> str:
     given = request.headers.get(REQUEST_ID_HEADER, "")
     # Accept the caller's id only if it is short and printable; it ends up in our logs.
     if 0 < len(given) <= 100 and given.isprintable():
@@ -87,17 +87,17 @@ class JsonWsgiApp(WsgiApp):
         except WzMethodNotAllowed as exc:
             err = MethodNotAllowed(f"method {request.method} not allowed here",
                                    message_zh="不支持该请求方法")
-            resp = json_response(405, err.body(), _request_id(request),
+            resp = json_response(405, err.body(), request_id_of(request),
                                  headers={"Allow": ", ".join(exc.valid_methods or [])})
             return resp(environ, start_response)
         except WzNotFound:
             err = NotFound(f"no such path: {request.path}", message_zh="路径不存在")
-            return json_response(404, err.body(), _request_id(request))(environ, start_response)
+            return json_response(404, err.body(), request_id_of(request))(environ, start_response)
         except HTTPException as exc:  # anything else routing raises (a redirect): JSON all the same
             headers = {k: v for k, v in exc.get_headers(environ) if k.lower() != "content-type"}
             body = {"error": {"code": (exc.name or "error").lower().replace(" ", "_"),
                               "message": exc.description or exc.name or "routing"}}
-            return json_response(exc.code or 400, body, _request_id(request), headers=headers)(
+            return json_response(exc.code or 400, body, request_id_of(request), headers=headers)(
                 environ, start_response)
         request.path_values = values
         return provider.handle_request(request)(environ, start_response)
@@ -193,7 +193,7 @@ class ApiEndpoint(HttpRequestHandler):
 
     def handle_request(self, request: Request) -> Response:
         request.shallow = False
-        request_id = _request_id(request)
+        request_id = request_id_of(request)
         with logs.bind(request_id=request_id):
             try:
                 call = self._prepare(request, request_id)
@@ -258,7 +258,7 @@ class ApiEndpoint(HttpRequestHandler):
         if self.query_schema is not None:
             args = request.args.to_dict(flat=True)
             unfit = {name: ["may not contain NUL characters"] for name, value in args.items()
-                     if _has_unfit_text([name, value])}
+                     if has_unfit_text([name, value])}
             if unfit:
                 raise BadRequest(unfit)
             try:
@@ -269,7 +269,7 @@ class ApiEndpoint(HttpRequestHandler):
             call.body = self._load_body(request)
         return call
 
-    def _read_body(self, request: Request) -> bytes:
+    def read_body(self, request: Request) -> bytes:
         """The raw body, at most `max_body_bytes` of it, with or without a Content-Length."""
         limit = self.max_body_bytes
         too_large = PayloadTooLarge(f"request body over {limit} bytes", message_zh="请求体过大")
@@ -299,7 +299,7 @@ class ApiEndpoint(HttpRequestHandler):
         return bytes(raw)
 
     def _load_body(self, request: Request) -> Any:
-        raw = self._read_body(request)
+        raw = self.read_body(request)
         # eventlet reports a missing Content-Type as text/plain, so a body must say it is JSON.
         mimetype = request.mimetype
         if mimetype != "application/json" and not mimetype.endswith("+json"):
@@ -337,12 +337,12 @@ def _parse_json(raw: bytes) -> Any:
     except ValueError as exc:  # NaN/Infinity, or an integer over Python's limit of digits
         reason = "a number has too many digits" if "digits" in str(exc) else str(exc)
         raise BadRequest({"_body": [f"invalid JSON: {reason}"]}) from None
-    if _has_unfit_text(data):
+    if has_unfit_text(data):
         raise BadRequest({"_body": ["text may not contain NUL characters or unpaired surrogates"]})
     return data
 
 
-def _has_unfit_text(data: Any) -> bool:
+def has_unfit_text(data: Any) -> bool:
     stack = [data]  # iterative: the parser allows nesting deeper than a recursive walk would
     while stack:
         value = stack.pop()
