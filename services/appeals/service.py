@@ -11,7 +11,10 @@ from services.kernel import service as base  # a module, so `nameko run` finds o
 from services.kernel.errors import BadRequest, Conflict, NotFound
 from services.kernel.http import api
 
-from . import store
+from . import (
+    open311,  # a module, so `nameko run` finds only our class
+    store,
+)
 from .dependencies import AppealSettings
 from .domain import (
     ALARM_ESCALATION,
@@ -29,7 +32,6 @@ from .domain import (
     mask_name,
     mask_phone,
 )
-from .open311 import Open311Endpoints
 from .schemas import (
     AppealDetailOut,
     AppealIn,
@@ -94,7 +96,7 @@ def sees_personal_data(call, row: dict) -> bool:
                               or (p.role == "department_handler" and p.department == row["department"]))
 
 
-class AppealsService(base.ServiceBase, Open311Endpoints):
+class AppealsService(base.ServiceBase, open311.Open311Endpoints):
     """民意直通 — appeals from every channel, from intake to call-back."""
 
     name = "appeals"
