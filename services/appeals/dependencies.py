@@ -16,8 +16,11 @@ log = logging.getLogger(__name__)
 
 class Settings:
     def __init__(self, rules: Rules, calendar: WorkCalendar):
+        from .store import CatalogueCache
+
         self.rules = rules
         self.calendar = calendar
+        self.catalogue = CatalogueCache()
 
 
 class AppealSettings(DependencyProvider):

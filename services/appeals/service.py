@@ -112,14 +112,16 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints):
         return self.take_in(call)
 
     def take_in(self, call, *, open311_token: str | None = None):
-        """The one intake of every channel (the JSON API and the Open311 facade)."""
+        """The one intake of every channel (the JSON API and the Open311 facade). The busiest path of the
+        service, so the case is built in memory and written with as few statements as it takes."""
         data = call.body
         now = clock.now()
         actor = actor_of(call)
         received_at = data["received_at"] or now
         if received_at > now + timedelta(minutes=5):
             raise BadRequest({"received_at": ["cannot be in the future"]})
-        rules = self.settings.rules
+        settings = self.settings
+        rules = settings.rules
         with self.platform.unit_of_work() as uow:
             s = uow.session
             if data["external_ref"]:
@@ -127,12 +129,13 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints):
                 if existing is not None:
                     return 200, present(existing, personal=sees_personal_data(call, existing),
                                         duplicate_case_no=store.case_no_of(s, existing["duplicate_of"]))
-            if not store.known_category(s, data["category"]):
+            catalogue = settings.catalogue.current(s)
+            if not catalogue.knows(data["category"]):
                 raise BadRequest({"category": ["unknown category; see GET /api/v1/catalogue"]})
             appellant, location = data["appellant"], data["location"]
             anonymous = bool(appellant.get("anonymous"))
             is_complaint = data["type"] == "efficiency_complaint"
-            appeal_id = s.execute(insert(store.appeals).values(
+            row = store.blank_row(
                 channel=data["channel"], external_ref=data["external_ref"], type=data["type"],
                 urgency=data["urgency"], category=data["category"], content=data["content"],
                 appellant_name=None if anonymous else appellant.get("name"),
@@ -143,38 +146,36 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints):
                 subject_department=data["subject_department"] if is_complaint else None,
                 status=AWAITING_DISPATCH, received_at=received_at, created_at=now, updated_at=now,
                 open311_token=open311_token,
-            )).inserted_primary_key[0]
-            number = case_no(appeal_id, received_at)
-            s.execute(update(store.appeals).where(store.appeals.c.id == appeal_id).values(case_no=number))
-            row = store.get(s, appeal_id)
-            store.add_history(s, appeal_id, now, actor, "intake", None, AWAITING_DISPATCH,
-                              {"channel": data["channel"], "external_ref": data["external_ref"]})
+            )
+            history = [("intake", None, AWAITING_DISPATCH,
+                        {"channel": data["channel"], "external_ref": data["external_ref"]}, actor)]
 
             original = None
             if row["appellant_phone"] and not is_complaint:
                 original = store.find_open_duplicate(
                     s, row["appellant_phone"], row["category"], row["town_street"],
-                    received_at - timedelta(days=rules.duplicate_window_days), exclude_id=appeal_id)
+                    received_at - timedelta(days=rules.duplicate_window_days))
             if original is not None:
-                return 201, self._link_duplicate(uow, row, original, actor, now, call)
+                return 201, self._link_duplicate(uow, row, history, original, actor, now, call)
 
-            if is_complaint:
-                department = rules.discipline_office
-            else:
-                rule = store.find_rule(s, row["category"], row["town_street"])
-                department = rule["department"] if rule else None
+            department = rules.discipline_office if is_complaint else catalogue.department_for(
+                row["category"], row["town_street"])
+            outcome = None
             if department is not None:
-                case = Case(row, self.settings.calendar, rules)
-                outcome = case.dispatch(department, now, SYSTEM)
-                # appeal.received first, then appeal.dispatched: consumers see a case's life in order
-                pending = outcome.events
-                outcome.events = []
-                row = store.apply(uow, row, outcome, SYSTEM, now)
-                self._publish_received(uow, row)
-                for event_type, extra in pending:
+                outcome = Case(row, settings.calendar, rules).dispatch(department, now, SYSTEM)
+                history.append(("dispatch", AWAITING_DISPATCH, outcome.changes["status"], outcome.details, SYSTEM))
+                row.update(outcome.changes)
+            store.insert_case(s, row, case_no)
+            store.add_history_many(s, [store.history_row(row["id"], now, who, action, before, after, details)
+                                       for action, before, after, details, who in history])
+            if outcome is not None:
+                store.add_alarms(s, [{"appeal_id": row["id"], "kind": k, "fire_at": at}
+                                     for k, at in outcome.alarms.alarms])
+            # appeal.received first, then appeal.dispatched: consumers see a case's life in order
+            self._publish_received(uow, row)
+            if outcome is not None:
+                for event_type, extra in outcome.events:
                     uow.publish(event_type, {**store.case_payload(row), **extra}, department=department)
-            else:
-                self._publish_received(uow, row)
             if row["urgency"] == "emergency":
                 uow.publish("appeal.emergency", {**store.case_payload(row), "town_street": row["town_street"],
                                                  "summary": row["content"][:200]}, department=row["department"])
@@ -185,23 +186,25 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints):
             **store.case_payload(row), "channel": row["channel"], "town_street": row["town_street"],
             "received_at": row["received_at"]}, department=row["department"])
 
-    def _link_duplicate(self, uow, row, original, actor, now, call):
+    def _link_duplicate(self, uow, row, history, original, actor, now, call):
         s = uow.session
-        s.execute(update(store.appeals).where(store.appeals.c.id == row["id"]).values(
-            status=DUPLICATE, duplicate_of=original["id"], department=original["department"],
-            due_at=original["due_at"], closed_at=now, updated_at=now))
+        row.update(status=DUPLICATE, duplicate_of=original["id"], department=original["department"],
+                   due_at=original["due_at"], closed_at=now)
+        store.insert_case(s, row, case_no)
         count = (original["repeat_count"] or 0) + 1
         s.execute(update(store.appeals).where(store.appeals.c.id == original["id"]).values(
             repeat_count=count, updated_at=now))
-        store.add_history(s, row["id"], now, actor, "linked_as_duplicate", AWAITING_DISPATCH, DUPLICATE,
-                          {"duplicate_of": original["case_no"]})
-        store.add_history(s, original["id"], now, actor, "repeat_linked", original["status"], original["status"],
-                          {"duplicate": row["case_no"], "repeat_count": count})
+        history.append(("linked_as_duplicate", AWAITING_DISPATCH, DUPLICATE, {"duplicate_of": original["case_no"]},
+                        actor))
+        rows = [store.history_row(row["id"], now, who, action, before, after, details)
+                for action, before, after, details, who in history]
+        rows.append(store.history_row(original["id"], now, actor, "repeat_linked", original["status"],
+                                      original["status"], {"duplicate": row["case_no"], "repeat_count": count}))
+        store.add_history_many(s, rows)
         uow.publish("appeal.duplicate_linked", {
             **store.case_payload(original), "duplicate_id": str(row["id"]), "duplicate_case_no": row["case_no"],
             "repeat_count": count}, department=original["department"])
-        return present(store.get(s, row["id"]), personal=sees_personal_data(call, row),
-                       duplicate_case_no=original["case_no"])
+        return present(row, personal=sees_personal_data(call, row), duplicate_case_no=original["case_no"])
 
     # -- reading ------------------------------------------------------------------------------------
 
@@ -335,7 +338,9 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints):
          summary="add or change a dispatch rule", tags=("catalogue",))
     def put_rule(self, call):
         with self.platform.unit_of_work() as uow:
-            return store.upsert_rule(uow.session, call.body, clock.now())
+            rule = store.upsert_rule(uow.session, call.body, clock.now())
+        self.settings.catalogue.invalidate()
+        return rule
 
     @api("DELETE", "/api/v1/catalogue/<int:rule_id>", roles=OPERATOR, summary="remove a dispatch rule",
          tags=("catalogue",), status=204)
@@ -343,6 +348,7 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints):
         with self.platform.unit_of_work() as uow:
             if not store.delete_rule(uow.session, rule_id):
                 raise NotFound(f"no dispatch rule {rule_id}", message_zh="派单规则不存在")
+        self.settings.catalogue.invalidate()
         return 204, None
 
     # -- the deadline monitor -----------------------------------------------------------------------

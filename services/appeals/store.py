@@ -1,5 +1,6 @@
 """Tables of the appeals service and the queries on them."""
 
+import time
 from datetime import datetime
 
 from sqlalchemy import (
@@ -17,7 +18,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    bindparam,
     func,
+    insert,
     select,
     update,
 )
@@ -157,10 +160,40 @@ def get(session: Session, appeal_id: int, *, lock: bool = False) -> dict | None:
     return dict(row) if row is not None else None
 
 
+# Statements of the intake, built once: building a SQLAlchemy construct costs more than running it.
+_BY_REF = select(appeals).where(appeals.c.channel == bindparam("channel"),
+                                appeals.c.external_ref == bindparam("ref"))
+_INSERT_CASE = insert(appeals)
+_SET_CASE_NO = update(appeals).where(appeals.c.id == bindparam("aid")).values(case_no=bindparam("no"))
+_INSERT_HISTORY = insert(history)
+_INSERT_ALARMS = insert(alarms)
+_DEFAULTS = {c.name: (c.default.arg if c.default is not None and not callable(c.default.arg) else None)
+             for c in appeals.columns}
+
+
+def blank_row(**values) -> dict:
+    """A case as a dict of every column, with the table's defaults; the intake fills and inserts it."""
+    row = dict(_DEFAULTS, attachments=[])
+    row.update(values)
+    return row
+
+
+def insert_case(session: Session, row: dict, number) -> None:
+    """Insert a new case and give it its number (`number(id, received_at)`), in place in `row`."""
+    values = {k: v for k, v in row.items() if k not in ("id", "case_no")}
+    row["id"] = session.execute(_INSERT_CASE, values).inserted_primary_key[0]
+    row["case_no"] = number(row["id"], row["received_at"])
+    session.execute(_SET_CASE_NO, {"aid": row["id"], "no": row["case_no"]})
+
+
+def history_row(appeal_id: int, at: datetime, actor: Actor, action: str, from_status, to_status,
+                details: dict) -> dict:
+    return {"appeal_id": appeal_id, "at": at, "actor": actor.name, "role": actor.role, "action": action,
+            "from_status": from_status, "to_status": to_status, "details": _jsonable(details)}
+
+
 def find_by_ref(session: Session, channel: str, external_ref: str) -> dict | None:
-    row = session.execute(
-        select(appeals).where(appeals.c.channel == channel, appeals.c.external_ref == external_ref)
-    ).mappings().first()
+    row = session.execute(_BY_REF, {"channel": channel, "ref": external_ref}).mappings().first()
     return dict(row) if row is not None else None
 
 
@@ -171,26 +204,16 @@ def case_no_of(session: Session, appeal_id: int | None) -> str | None:
 
 
 def find_open_duplicate(session: Session, phone: str, category: str, town_street: str | None,
-                        since: datetime, exclude_id: int) -> dict | None:
+                        since: datetime) -> dict | None:
     """The open case this call repeats: same phone, category and town-street, received since `since`."""
     row = session.execute(
         select(appeals).where(
-            appeals.c.id != exclude_id, appeals.c.appellant_phone == phone, appeals.c.category == category,
+            appeals.c.appellant_phone == phone, appeals.c.category == category,
             appeals.c.town_street.is_(None) if town_street is None else appeals.c.town_street == town_street,
             appeals.c.received_at >= since, appeals.c.status.in_(OPEN),
         ).order_by(appeals.c.received_at.desc()).limit(1)
     ).mappings().first()
     return dict(row) if row is not None else None
-
-
-def find_rule(session: Session, category: str, town_street: str | None) -> dict | None:
-    """The most specific rule: category + town-street, else the category's general rule."""
-    rows = session.execute(
-        select(dispatch_rules).where(dispatch_rules.c.category == category,
-                                     dispatch_rules.c.town_street.in_([town_street or "", ""]))
-    ).mappings().all()
-    rows = sorted(rows, key=lambda r: r["town_street"] == "")
-    return dict(rows[0]) if rows else None
 
 
 def case_payload(row: dict) -> dict:
@@ -293,12 +316,48 @@ def claim_due_alarms(session: Session, now: datetime, limit: int) -> list[tuple[
 
 def add_alarms(session: Session, rows: list[dict]) -> None:
     if rows:
-        session.execute(alarms.insert(), [{**r, "cancelled": False} for r in rows])
+        session.execute(_INSERT_ALARMS, [{**r, "cancelled": False} for r in rows])
 
 
 def add_history_many(session: Session, rows: list[dict]) -> None:
     if rows:
-        session.execute(history.insert(), rows)
+        session.execute(_INSERT_HISTORY, rows)
+
+
+class Catalogue:
+    """The dispatch rules as the intake needs them: category [+ town-street] → department."""
+
+    def __init__(self, rules: list[dict]):
+        self._departments = {(r["category"], r["town_street"] or ""): r["department"] for r in rules}
+        self._categories = {r["category"] for r in rules}
+
+    def knows(self, category: str) -> bool:
+        return category in self._categories
+
+    def department_for(self, category: str, town_street: str | None) -> str | None:
+        """The most specific rule: category + town-street, else the category's general rule."""
+        return (self._departments.get((category, town_street or ""))
+                or self._departments.get((category, "")))
+
+
+class CatalogueCache:
+    """The catalogue read once and kept for `ttl` seconds (edits in this process take effect at once;
+    edits through another instance of the service within `ttl`)."""
+
+    def __init__(self, ttl: float = 5.0):
+        self.ttl = ttl
+        self._catalogue: Catalogue | None = None
+        self._loaded_at = 0.0
+
+    def current(self, session: Session) -> Catalogue:
+        if self._catalogue is None or time.monotonic() - self._loaded_at > self.ttl:
+            rows = session.execute(select(dispatch_rules)).mappings().all()
+            self._catalogue = Catalogue([dict(r) for r in rows])
+            self._loaded_at = time.monotonic()
+        return self._catalogue
+
+    def invalidate(self) -> None:
+        self._catalogue = None
 
 
 def list_rules(session: Session) -> list[dict]:
@@ -330,19 +389,13 @@ def delete_rule(session: Session, rule_id: int) -> bool:
     return session.execute(dispatch_rules.delete().where(dispatch_rules.c.id == rule_id)).rowcount > 0
 
 
-def known_category(session: Session, category: str) -> bool:
-    return session.execute(select(func.count()).select_from(dispatch_rules)
-                           .where(dispatch_rules.c.category == category)).scalar_one() > 0
-
-
 def is_clocked(row: dict) -> bool:
     return row["status"] in CLOCKED
 
 
 
-# The hot-issue report (reports.py) reads only these: covering indexes let its GROUP BYs scan an index range
-# of the period instead of the table (bench/hot_issues.py: 1,000,000 appeals).
-Index("ix_appeals_report", appeals.c.received_at, appeals.c.category, appeals.c.town_street, appeals.c.status,
+# The hot-issue report (reports.py) counts on these, not on the table: it walks category × town-street cells
+# and aggregates each over a range of received_at (bench/hot_issues.py: 1,000,000 appeals).
+Index("ix_appeals_report", appeals.c.category, appeals.c.town_street, appeals.c.received_at, appeals.c.status,
       appeals.c.overdue, appeals.c.address)
 Index("ix_appeals_caller", appeals.c.received_at, appeals.c.appellant_phone)
-Index("ix_appeals_place", appeals.c.category, appeals.c.town_street, appeals.c.address, appeals.c.received_at)

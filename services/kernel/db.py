@@ -143,6 +143,7 @@ class UnitOfWork:
         self.department = department
         self.correlation_id = correlation_id
         self.published: list[dict[str, Any]] = []
+        self._rows: list[dict[str, Any]] = []
 
     def publish(self, event_type: str, payload: dict[str, Any], *, department: str | None = None,
                 correlation_id: str | None = None) -> dict[str, Any]:
@@ -151,13 +152,19 @@ class UnitOfWork:
             event_type, payload, service=self.service, department=department or self.department,
             correlation_id=correlation_id or self.correlation_id,
         )
-        self.session.execute(insert(self._outbox).values(
+        # written at the end of the unit of work, all in one statement
+        self._rows.append(dict(
             event_id=body["event_id"], event_type=event_type, exchange=events_exchange(self.service).name,
             routing_key=event_type, body=json.dumps(body, ensure_ascii=False), created_at=clock.now(),
             attempts=0,
         ))
         self.published.append(body)
         return body
+
+    def flush_events(self) -> None:
+        if self._rows:
+            self.session.execute(insert(self._outbox), self._rows)
+            self._rows = []
 
     def mark_consumed(self, consumer: str, event: Event) -> None:
         """Record that `consumer` handled `event`; raises AlreadyProcessed if it had."""
@@ -210,6 +217,7 @@ class Database:
                     raise ValueError("a unit of work that consumes an event needs the consumer's name")
                 uow.mark_consumed(consumer, consumed)
             yield uow
+            uow.flush_events()
         if uow.published:
             for callback in self._after_commit:
                 callback()

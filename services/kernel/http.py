@@ -187,6 +187,16 @@ class ApiEndpoint(HttpRequestHandler):
     def get_url_rule(self):
         return Rule(self.url, methods=[self.method])
 
+    def _schema(self, which: str) -> Schema:
+        # Building a marshmallow schema costs more than using it, and load/dump keep no state: one each.
+        cache = self.__dict__.setdefault("_schemas", {})
+        if which not in cache:
+            if which == "response":
+                cache[which] = self.response_schema(many=self.many)
+            else:
+                cache[which] = (self.query_schema if which == "query" else self.body_schema)()
+        return cache[which]
+
     @property
     def max_body_bytes(self) -> int:
         return int(self.container.config.get("MAX_BODY_BYTES") or DEFAULT_MAX_BODY_BYTES)
@@ -233,7 +243,7 @@ class ApiEndpoint(HttpRequestHandler):
             resp.headers[REQUEST_ID_HEADER] = request_id
             return resp
         if self.response_schema is not None and result is not None:
-            result = self.response_schema(many=self.many).dump(result)
+            result = self._schema("response").dump(result)
         return json_response(status, result, request_id)
 
     def _authenticate(self, request: Request) -> ApiKey | None:
@@ -262,7 +272,7 @@ class ApiEndpoint(HttpRequestHandler):
             if unfit:
                 raise BadRequest(unfit)
             try:
-                call.query = self.query_schema().load(args)
+                call.query = self._schema("query").load(args)
             except ValidationError as exc:
                 raise BadRequest(exc.messages) from None
         if self.body_schema is not None:
@@ -311,7 +321,7 @@ class ApiEndpoint(HttpRequestHandler):
         if not isinstance(data, dict):
             raise BadRequest({"_body": ["the body must be a JSON object"]})
         try:
-            return self.body_schema().load(data)
+            return self._schema("body").load(data)
         except ValidationError as exc:
             raise BadRequest(exc.messages) from None
 
