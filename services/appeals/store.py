@@ -203,16 +203,24 @@ def case_no_of(session: Session, appeal_id: int | None) -> str | None:
     return session.execute(select(appeals.c.case_no).where(appeals.c.id == appeal_id)).scalar_one_or_none()
 
 
+def _open_duplicate_query(with_town: bool):
+    town = appeals.c.town_street == bindparam("town") if with_town else appeals.c.town_street.is_(None)
+    return (select(appeals).where(appeals.c.appellant_phone == bindparam("phone"),
+                                  appeals.c.category == bindparam("category"), town,
+                                  appeals.c.received_at >= bindparam("since"), appeals.c.status.in_(OPEN))
+            .order_by(appeals.c.received_at.desc()).limit(1))
+
+
+_OPEN_DUPLICATE = {True: _open_duplicate_query(True), False: _open_duplicate_query(False)}
+
+
 def find_open_duplicate(session: Session, phone: str, category: str, town_street: str | None,
                         since: datetime) -> dict | None:
     """The open case this call repeats: same phone, category and town-street, received since `since`."""
-    row = session.execute(
-        select(appeals).where(
-            appeals.c.appellant_phone == phone, appeals.c.category == category,
-            appeals.c.town_street.is_(None) if town_street is None else appeals.c.town_street == town_street,
-            appeals.c.received_at >= since, appeals.c.status.in_(OPEN),
-        ).order_by(appeals.c.received_at.desc()).limit(1)
-    ).mappings().first()
+    params = {"phone": phone, "category": category, "since": since}
+    if town_street is not None:
+        params["town"] = town_street
+    row = session.execute(_OPEN_DUPLICATE[town_street is not None], params).mappings().first()
     return dict(row) if row is not None else None
 
 
