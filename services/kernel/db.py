@@ -87,9 +87,11 @@ def kernel_tables(metadata: MetaData) -> tuple[Table, Table]:
     return outbox, inbox
 
 
-def create_db_engine(url: str) -> Engine:
+def create_db_engine(url: str, *, read_only: bool = False) -> Engine:
     """An engine that behaves under eventlet: SQLite in WAL mode with a busy timeout; PostgreSQL made
-    cooperative with psycogreen (psycopg2 would otherwise block every green thread of the process)."""
+    cooperative with psycogreen (psycopg2 would otherwise block every green thread of the process).
+    `read_only` (SQLite): transactions begin DEFERRED, so that readers never take the write lock; in WAL
+    mode they then neither wait for writers nor hold them up."""
     global _green_postgres
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -111,7 +113,7 @@ def create_db_engine(url: str) -> Engine:
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):
             # IMMEDIATE: take the write lock at BEGIN, so two writers queue instead of deadlocking.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     if parsed.get_backend_name() == "postgresql" and not _green_postgres:
@@ -193,6 +195,7 @@ class Database:
         self.service = service
         self.department = department
         self.engine = create_db_engine(url)
+        self.read_engine = create_db_engine(url, read_only=True) if is_sqlite(self.engine) else self.engine
         self._after_commit: list[Callable[[], None]] = []
 
     def create_all(self) -> None:
@@ -204,6 +207,10 @@ class Database:
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
+
+    def reader(self) -> Session:
+        """A session for reading only (lists, reports): on SQLite it never takes the write lock."""
+        return Session(self.read_engine, expire_on_commit=False)
 
     @contextmanager
     def unit_of_work(self, *, correlation_id: str | None = None, consumed: Event | None = None,
@@ -228,3 +235,4 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self.read_engine.dispose()

@@ -89,12 +89,13 @@ class OutboxRelay:
                 return self._mark(session, *self._publish(rows))
         # SQLite: the file lock already makes us the only relay, so publish outside any transaction and
         # keep the write lock only for the marks; requests are not held up while we wait for confirms.
-        with self.db.session() as session:
-            with session.begin():
-                rows = session.execute(claim).all()
-            sent_ids, failed = self._publish(rows)
-            with session.begin():
-                return self._mark(session, sent_ids, failed)
+        with self.db.reader() as reader:
+            rows = reader.execute(claim).all()
+        if not rows:
+            return 0
+        sent_ids, failed = self._publish(rows)
+        with self.db.session() as session, session.begin():
+            return self._mark(session, sent_ids, failed)
 
     def _publish(self, rows) -> tuple[list[int], list[tuple[int, str]]]:
         """Publish a batch with pipelined confirms. Rows the broker returned (unroutable even with the
@@ -148,7 +149,7 @@ class OutboxRelay:
         """Rows not yet confirmed by the broker (the outbox lag, for /health and metrics)."""
         from sqlalchemy import func
 
-        with self.db.engine.connect() as conn:
+        with self.db.read_engine.connect() as conn:
             return conn.execute(
                 select(func.count()).select_from(self.db.outbox).where(self.db.outbox.c.published_at.is_(None))
             ).scalar_one()

@@ -46,7 +46,8 @@ class WorkerStore:
         return self.db.unit_of_work(consumed=event, consumer=consumer)
 
     def session(self):
-        return self.db.session()
+        """For reading: lists, look-ups, reports (changes go through `unit_of_work`)."""
+        return self.db.reader()
 
 
 class Platform(DependencyProvider):
