@@ -11,10 +11,8 @@ from services.kernel import service as base  # a module, so `nameko run` finds o
 from services.kernel.errors import BadRequest, Conflict, NotFound
 from services.kernel.http import api
 
-from . import (
-    open311,  # a module, so `nameko run` finds only our class
-    store,
-)
+# mixins imported as modules, so that `nameko run` finds only our class
+from . import open311, reports, store
 from .dependencies import AppealSettings
 from .domain import (
     ALARM_ESCALATION,
@@ -96,7 +94,7 @@ def sees_personal_data(call, row: dict) -> bool:
                               or (p.role == "department_handler" and p.department == row["department"]))
 
 
-class AppealsService(base.ServiceBase, open311.Open311Endpoints):
+class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssueEndpoints):
     """民意直通 — appeals from every channel, from intake to call-back."""
 
     name = "appeals"
