@@ -29,7 +29,6 @@ import time
 import uuid
 import warnings
 from dataclasses import dataclass, field
-from urllib.parse import quote
 
 import requests
 import yaml
@@ -39,14 +38,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")  # kombu/services import it; not used here
 
+from _support import amqp_uri, create_vhost, delete_vhost  # noqa: E402
 from nameko.standalone.events import get_event_exchange  # noqa: E402
 
 from services.kernel.keys import KeyStore  # noqa: E402
 from services.kernel.messaging import declare_topology, events_exchange, parked_queue  # noqa: E402
 
-API = os.environ.get("XIAONENG_TEST_RABBIT_API", "http://127.0.0.1:15672/api")
-AUTH = ("guest", "guest")
-AMQP_HOST = os.environ.get("XIAONENG_TEST_RABBIT_HOST", "127.0.0.1:5672")
 APPEALS_SERVICE = "services.appeals.service:AppealsService"
 BASELINE_SERVICE = "bench_intake_baseline"
 PATH = "/api/v1/appeals"
@@ -364,14 +361,6 @@ def wait_for_port(process: Process, port: int, timeout: float = 20.0) -> None:
 # -- broker --------------------------------------------------------------------------------------------
 
 
-def create_vhost() -> str:
-    vhost = f"xiaoneng-bench-{uuid.uuid4().hex[:8]}"
-    requests.put(f"{API}/vhosts/{quote(vhost, safe='')}", auth=AUTH, timeout=10).raise_for_status()
-    requests.put(f"{API}/permissions/{quote(vhost, safe='')}/guest", auth=AUTH, timeout=10,
-                 json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
-    return vhost
-
-
 def queue_depth(conn: Connection, name: str) -> int:
     return conn.default_channel.queue_declare(queue=name, passive=True).message_count
 
@@ -427,7 +416,7 @@ def main() -> int:
     args = ap.parse_args()
 
     vhost = create_vhost()
-    uri = f"amqp://guest:guest@{AMQP_HOST}/{quote(vhost, safe='')}"
+    uri = amqp_uri(vhost)
     processes: list[Process] = []
     broker: Connection | None = None
     tmp = tempfile.mkdtemp(prefix="xiaoneng-bench-")
@@ -581,7 +570,7 @@ def main() -> int:
                 broker.release()
         for p in reversed(processes):
             p.stop()
-        requests.delete(f"{API}/vhosts/{quote(vhost, safe='')}", auth=AUTH, timeout=10)
+        delete_vhost(vhost)
         if args.keep:
             print(f"kept {tmp}")
         else:

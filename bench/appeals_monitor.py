@@ -24,7 +24,6 @@ import time  # noqa: E402
 import uuid  # noqa: E402
 from collections import Counter  # noqa: E402
 from datetime import datetime  # noqa: E402
-from urllib.parse import quote  # noqa: E402
 
 import requests  # noqa: E402
 from kombu import Connection, Queue  # noqa: E402
@@ -33,6 +32,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 
+from _support import bench_vhost  # noqa: E402
 from nameko.containers import ServiceContainer  # noqa: E402
 
 from services.appeals.service import AppealsService  # noqa: E402
@@ -116,23 +116,15 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cases", type=int, default=500)
     args = ap.parse_args()
-    vhost = f"xiaoneng-bench-{uuid.uuid4().hex[:8]}"
-    requests.put(f"{API}/vhosts/{quote(vhost, safe='')}", auth=AUTH).raise_for_status()
-    requests.put(f"{API}/permissions/{quote(vhost, safe='')}/guest", auth=AUTH,
-                 json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
-    uri = f"amqp://guest:guest@127.0.0.1:5672/{quote(vhost, safe='')}"
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            print("deadline monitor: seconds from an alarm becoming due to its event on the bus "
-                  "(target: within 1 s, exactly once)")
-            base, base_counts = run(uri, tmp, 1)
-            report("baseline: one case", base, base_counts, 1)
-            delays, counts = run(uri, tmp, args.cases)
-            worst = report(f"{args.cases} cases due at once", delays, counts, args.cases)
-            print(f"max / baseline max = {worst / base[-1]:.2f}x; "
-                  f"target {'met' if worst < 1.0 and set(counts) == {1} else 'NOT met'}")
-    finally:
-        requests.delete(f"{API}/vhosts/{quote(vhost, safe='')}", auth=AUTH)
+    with bench_vhost() as uri, tempfile.TemporaryDirectory() as tmp:
+        print("deadline monitor: seconds from an alarm becoming due to its event on the bus "
+              "(target: within 1 s, exactly once)")
+        base, base_counts = run(uri, tmp, 1)
+        report("baseline: one case", base, base_counts, 1)
+        delays, counts = run(uri, tmp, args.cases)
+        worst = report(f"{args.cases} cases due at once", delays, counts, args.cases)
+        print(f"max / baseline max = {worst / base[-1]:.2f}x; "
+              f"target {'met' if worst < 1.0 and set(counts) == {1} else 'NOT met'}")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from itertools import accumulate
 
@@ -32,6 +31,8 @@ import yaml
 from sqlalchemy.orm import Session
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from _support import bench_database  # noqa: E402
 
 from services.appeals import reports, store  # noqa: E402
 from services.appeals.domain import OPEN  # noqa: E402
@@ -315,18 +316,12 @@ def main():
             engine.dispose()
     pg = os.environ.get("XIAONENG_BENCH_PG")
     if pg:
-        name = f"xiaoneng_bench_{uuid.uuid4().hex[:8]}"
-        admin = sa.create_engine(pg, isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        engine = create_db_engine(sa.engine.make_url(pg).set(database=name).render_as_string(hide_password=False))
-        try:
-            ok = run(engine, f"PostgreSQL ({name})", args.rows, args.runs) and ok
-        finally:
-            engine.dispose()
-            with admin.connect() as c:
-                c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            admin.dispose()
+        with bench_database(pg) as url:
+            engine = create_db_engine(url)
+            try:
+                ok = run(engine, f"PostgreSQL ({sa.engine.make_url(url).database})", args.rows, args.runs) and ok
+            finally:
+                engine.dispose()
     print("all targets met" if ok else "TARGET NOT MET")
     return 0 if ok else 1
 

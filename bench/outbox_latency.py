@@ -19,13 +19,13 @@ import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
-from urllib.parse import quote  # noqa: E402
 
-import requests  # noqa: E402
 from kombu import Connection, Queue  # noqa: E402
 from sqlalchemy import MetaData  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from _support import bench_database, bench_vhost  # noqa: E402
 
 from services.kernel.contracts import make_event  # noqa: E402
 from services.kernel.db import Database  # noqa: E402
@@ -127,12 +127,7 @@ def main():
     ap.add_argument("--events", type=int, default=300)
     ap.add_argument("--interval", type=float, default=0.02, help="seconds between commits (light load)")
     args = ap.parse_args()
-    vhost = f"xiaoneng-bench-{uuid.uuid4().hex[:8]}"
-    requests.put(f"{API}/vhosts/{quote(vhost, safe='')}", auth=AUTH).raise_for_status()
-    requests.put(f"{API}/permissions/{quote(vhost, safe='')}/guest", auth=AUTH,
-                 json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
-    uri = f"amqp://guest:guest@127.0.0.1:5672/{quote(vhost, safe='')}"
-    try:
+    with bench_vhost() as uri:
         with Connection(uri) as conn:
             declare_topology(conn.channel(), service="appeals")
         listener = Listener(uri)
@@ -148,21 +143,10 @@ def main():
                 f"sqlite:///{tmp}/b.db", uri, listener, min(args.events, 100), args.interval, False), base_p95)
         pg = os.environ.get("XIAONENG_BENCH_PG")
         if pg:
-            import sqlalchemy as sa
-
-            name = f"xiaoneng_bench_{uuid.uuid4().hex[:8]}"
-            admin = sa.create_engine(pg, isolation_level="AUTOCOMMIT")
-            with admin.connect() as c:
-                c.exec_driver_sql(f'CREATE DATABASE "{name}"')
-            try:
+            with bench_database(pg) as url:
                 report("outbox, PostgreSQL, same-process wake-up", run_outbox(
-                    pg.rsplit("/", 1)[0] + "/" + name, uri, listener, args.events, args.interval, True), base_p95)
-            finally:
-                with admin.connect() as c:
-                    c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                    url, uri, listener, args.events, args.interval, True), base_p95)
         listener.close()
-    finally:
-        requests.delete(f"{API}/vhosts/{quote(vhost, safe='')}", auth=AUTH)
 
 
 if __name__ == "__main__":
