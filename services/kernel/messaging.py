@@ -20,11 +20,12 @@ from functools import partial
 from typing import Any
 
 import eventlet
+from eventlet.event import Event as GreenEvent
 from eventlet.semaphore import Semaphore
 from kombu import Connection, Exchange, Queue
 from kombu.exceptions import OperationalError
-from nameko.extensions import SharedExtension
-from nameko.messaging import Consumer, QueueConsumer
+from nameko.extensions import ProviderCollector, SharedExtension
+from nameko.messaging import Consumer, QueueConsumer, QueueConsumerStopped
 
 from . import clock, logs
 from .contracts import ContractError, parse_event
@@ -323,6 +324,27 @@ class ParkingQueueConsumer(QueueConsumer):
         for provider, consumer in self._consumers.items():
             consumer.on_decode_error = partial(provider.handle_undecodable, self)
         return consumers
+
+    #: seconds to wait at stop for the consumer loop to cancel a consumer
+    stop_timeout = 10.0
+
+    def unregister_provider(self, provider):
+        """nameko waits, without limit, for its consumer loop to cancel the consumer; with the broker out of
+        reach the loop never turns, and the service cannot be stopped (SIGTERM hangs). Wait a while, then
+        give up on a connection that is gone anyway: its unacknowledged messages go back to the queue."""
+        if not self._consumers_ready.ready():
+            return super().unregister_provider(provider)
+        removed = GreenEvent()
+        self._pending_remove_providers[provider] = removed
+        with eventlet.Timeout(self.stop_timeout, False):
+            removed.wait()
+        if not removed.ready():
+            log.warning("broker unreachable while stopping: dropping the consumer of %s", provider)
+            self._pending_remove_providers.pop(provider, None)
+            self._consumers.pop(provider, None)
+            if self._gt is not None and not self._gt.dead:
+                self._gt.kill(QueueConsumerStopped())  # what nameko's own stop() expects
+        ProviderCollector.unregister_provider(self, provider)
 
 
 class EventConsumer(Consumer):

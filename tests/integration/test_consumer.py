@@ -179,3 +179,15 @@ def test_replaying_an_event_nobody_consumes_yet_parks_it_again_and_ends(fresh_am
     assert cli(["dlq", "--amqp-uri", fresh_amqp_uri, "replay", "--all"]) == 0
     parked = wait_for(lambda: list_parked(fresh_amqp_uri), message="the event parked again")
     assert [(p.event_id, p.reason) for p in parked] == [(event["event_id"], "unrouted")]
+
+
+def test_a_service_stops_even_when_its_broker_is_gone(service_config, container_factory, rabbit_admin, fresh_vhost):
+    """nameko alone would wait forever for its consumer loop to cancel consumers on a dead connection."""
+    cfg = service_config("downstream", AMQP_URI=rabbit_admin.amqp_uri(fresh_vhost))
+    container = container_factory(Downstream, cfg)
+    container.start()
+    rabbit_admin.delete_vhost(fresh_vhost)
+    stopping = eventlet.spawn(container.stop)
+    with eventlet.Timeout(40):
+        stopping.wait()
+    assert stopping.dead
