@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from services.kernel.domain import Actor, IllegalTransition
 from services.kernel.workcal import CalendarUnavailable, DeadlineClock, WorkCalendar
 
 AWAITING_DISPATCH = "awaiting_dispatch"
@@ -33,25 +34,6 @@ ALARM_LAST_DAY = "warning_last_day"
 ALARM_FRACTION = "warning_fraction"
 ALARM_OVERDUE = "overdue"
 ALARM_ESCALATION = "escalation"
-
-
-class IllegalTransition(Exception):
-    """A state change not allowed now (HTTP 409), with the reason in English and Chinese."""
-
-    def __init__(self, message: str, message_zh: str):
-        super().__init__(message)
-        self.message = message
-        self.message_zh = message_zh
-
-
-@dataclass(frozen=True)
-class Actor:
-    name: str
-    role: str
-    department: str | None = None
-
-
-SYSTEM = Actor("system", "system")
 
 
 @dataclass(frozen=True)

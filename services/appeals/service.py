@@ -8,7 +8,8 @@ from sqlalchemy import bindparam, insert, update
 
 from services.kernel import clock
 from services.kernel import service as base  # a module, so `nameko run` finds only our class
-from services.kernel.errors import BadRequest, Conflict, NotFound
+from services.kernel.domain import SYSTEM, Actor
+from services.kernel.errors import BadRequest, NotFound
 from services.kernel.http import api
 
 # mixins imported as modules, so that `nameko run` finds only our class
@@ -22,10 +23,7 @@ from .domain import (
     AWAITING_DISPATCH,
     DUPLICATE,
     STATUS_ZH,
-    SYSTEM,
-    Actor,
     Case,
-    IllegalTransition,
     escalation_moment,
     mask_name,
     mask_phone,
@@ -250,10 +248,7 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
         with self.platform.unit_of_work() as uow:
             row = self._visible(call, uow.session, appeal_id, lock=True)
             case = Case(row, self.settings.calendar, self.settings.rules)
-            try:
-                outcome = run(case, now, actor)
-            except IllegalTransition as exc:
-                raise Conflict(exc.message, message_zh=exc.message_zh) from None
+            outcome = run(case, now, actor)  # IllegalTransition: 409, and the transaction rolls back
             row = store.apply(uow, row, outcome, actor, now)
             if also is not None:
                 also(uow.session, now)

@@ -27,8 +27,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from services.kernel.db import Moment, kernel_tables
+from services.kernel.domain import Actor
 
-from .domain import CLOCKED, OPEN, Actor, Deadline, Outcome
+from .domain import CLOCKED, OPEN, Deadline, Outcome
 
 metadata = MetaData()
 kernel_tables(metadata)

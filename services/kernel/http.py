@@ -29,9 +29,11 @@ from werkzeug.routing import IntegerConverter, Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from . import logs
+from .domain import IllegalTransition
 from .errors import (
     ApiError,
     BadRequest,
+    Conflict,
     Forbidden,
     MethodNotAllowed,
     NotFound,
@@ -221,6 +223,10 @@ class ApiEndpoint(HttpRequestHandler):
                 # RFC 9110: a 401 names the scheme that would be accepted.
                 headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
                 return json_response(exc.status, exc.body(), request_id, headers=headers)
+            except IllegalTransition as exc:
+                # the domain's refusal of a state change: 409, with its reasons
+                err = Conflict(exc.message, message_zh=exc.message_zh)
+                return json_response(err.status, err.body(), request_id)
             except Exception:
                 log.exception("unhandled error in %s %s", request.method, request.path)
                 return json_response(500, {"error": {"code": "internal_error",

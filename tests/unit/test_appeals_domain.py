@@ -8,10 +8,7 @@ from services.appeals.domain import (
     ALARM_FRACTION,
     ALARM_LAST_DAY,
     ALARM_OVERDUE,
-    SYSTEM,
-    Actor,
     Case,
-    IllegalTransition,
     Rules,
     deadline,
     escalation_moment,
@@ -19,6 +16,7 @@ from services.appeals.domain import (
     mask_phone,
 )
 from services.kernel.clock import TZ
+from services.kernel.domain import SYSTEM, Actor, IllegalTransition
 from services.kernel.workcal import WorkCalendar
 
 CAL = WorkCalendar.load(None)
