@@ -82,6 +82,8 @@ def service_env(var: Path) -> dict[str, str]:
     # the demo: a dispatch catalogue of a plausible city, loaded into an empty catalogue
     env.setdefault("SEED_CATALOGUE", str(Path(__file__).resolve().parent.parent / "services" / "appeals"
                                          / "catalogue.demo.yaml"))
+    env.setdefault("SEED_ITEMS", str(Path(__file__).resolve().parent.parent / "services" / "approvals"
+                                     / "items.demo.yaml"))
     return env
 
 

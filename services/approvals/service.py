@@ -1,17 +1,359 @@
-"""The approvals service (网上审批 + 电子监察). Walking-skeleton scope: the platform endpoints; the
-catalogue, the window-system contract and the electronic monitor follow."""
+"""The approvals service (网上审批 + 电子监察): the item catalogue, the window-system contract (applications and
+the window actions on them, each with its `at`), the statutory clock, and the electronic monitor (warnings,
+yellow and red cards, irregularities) with its alerts."""
 
-from sqlalchemy import MetaData
+from __future__ import annotations
 
+from sqlalchemy.exc import IntegrityError
+
+from services.kernel import clock
 from services.kernel import service as base  # a module, so `nameko run` finds only our class
-from services.kernel.db import kernel_tables
+from services.kernel.domain import SYSTEM, Actor
+from services.kernel.errors import BadRequest, NotFound
+from services.kernel.http import api
 
-metadata = MetaData()
-kernel_tables(metadata)
+# the monitor is a mixin module, so that `nameko run` finds only our class
+from . import monitor, store
+from .dependencies import ApprovalSettings
+from .domain import STATE_ZH, Application, IllegalTransition, Irregularity, submit
+from .monitor import event_figures
+from .schemas import (
+    AckIn,
+    AlertOut,
+    AlertPage,
+    AlertsQuery,
+    ApplicationDetailOut,
+    ApplicationIn,
+    ApplicationOut,
+    ApplicationPage,
+    ApplicationsQuery,
+    At,
+    DecideIn,
+    ExtendIn,
+    ItemIn,
+    ItemOut,
+    RefuseIn,
+    ResolveIn,
+    SpecialProcedureIn,
+    SupplementIn,
+)
+
+WINDOW = ("window_system", "department_handler")
+READERS = ("window_system", "department_handler", "monitor", "operator")
+MONITOR = ("monitor",)
+CATALOGUE_EDITORS = ("operator",)
+CONFLICT = {409: "not allowed in the application's current state (reason in English and Chinese); an "
+                 "irregular attempt is stored as an alert all the same"}
 
 
-class ApprovalsService(base.ServiceBase):
+def actor_of(call) -> Actor:
+    p = call.principal
+    return Actor(p.name, p.role, p.department) if p is not None else SYSTEM
+
+
+def mask_id_number(number: str) -> str:
+    """Only the first three and the last four characters stay readable."""
+    if len(number) <= 7:
+        return "*" * (len(number) - 2) + number[-2:]
+    return number[:3] + "*" * (len(number) - 7) + number[-4:]
+
+
+def clock_view(app: Application, now) -> dict | None:
+    status = app.clock_status(now)
+    if status is None:
+        return None
+    return {**status, "paused_intervals": app.row.get("special_procedures") or [],
+            "extension_days": app.row.get("extension_days")}
+
+
+def present(row: dict, app: Application | None, now) -> dict:
+    return {
+        **row,
+        "state_zh": STATE_ZH.get(row["state"], row["state"]),
+        "applicant": {"name": row["applicant_name"], "kind": row["applicant_kind"],
+                      "id_number": row["applicant_id_masked"]},
+        "clock": clock_view(app, now) if app is not None else None,
+    }
+
+
+class ApprovalsService(base.ServiceBase, monitor.MonitorTimer):
     """网上审批与电子监察 — online approval watched by the electronic monitor."""
 
     name = "approvals"
-    platform = base.Platform(metadata)
+    platform = base.Platform(store.metadata)
+    settings = ApprovalSettings()
+
+    # -- the catalogue ------------------------------------------------------------------------------
+
+    @api("GET", "/api/v1/items", roles=(), response=ItemOut, many=True,
+         summary="the catalogue of approval items (审批事项)", tags=("catalogue",))
+    def list_items(self, call):
+        with self.platform.session() as s:
+            return store.list_items(s)
+
+    @api("PUT", "/api/v1/items", roles=CATALOGUE_EDITORS, body=ItemIn, response=ItemOut,
+         summary="add or change an approval item (by code)", tags=("catalogue",))
+    def put_item(self, call):
+        with self.platform.unit_of_work() as uow:
+            return store.upsert_item(uow.session, call.body, clock.now())
+
+    # -- applications -------------------------------------------------------------------------------
+
+    def _item(self, session, code: str):
+        row = store.get_item(session, code)
+        return None if row is None else store.item_of(row)
+
+    def _app(self, session, row: dict, now, items: dict | None = None) -> Application:
+        items = {} if items is None else items
+        if row["item_code"] not in items:
+            items[row["item_code"]] = self._item(session, row["item_code"])
+        return Application(row, items[row["item_code"]], self.settings.calendar, self.settings.rules, now)
+
+    @api("POST", "/api/v1/applications", roles=("window_system",), body=ApplicationIn, response=ApplicationOut,
+         status=201, summary="an application received at a window (idempotent by external_ref)",
+         tags=("applications",), responses={200: "this external_ref was submitted before: the existing application",
+                                            409: "the time of submission is in the future"})
+    def submit_application(self, call):
+        data = call.body
+        now = clock.now()
+        try:
+            return self._submit(call, data, now)
+        except IntegrityError:
+            # the same external_ref submitted at the same moment by a retry: the other one won
+            with self.platform.session() as s:
+                existing = store.find_by_ref(s, data["external_ref"])
+                if existing is None:
+                    raise
+                return 200, present(existing, self._app(s, existing, now), now)
+
+    def _submit(self, call, data, now):
+        at = data["at"] or now
+        settings = self.settings
+        with self.platform.unit_of_work() as uow:
+            s = uow.session
+            existing = store.find_by_ref(s, data["external_ref"])
+            if existing is not None:
+                return 200, present(existing, self._app(s, existing, now), now)
+            item = self._item(s, data["item_code"])
+            if item is None:
+                raise BadRequest({"item_code": ["unknown approval item; see GET /api/v1/items"]})
+            outcome = submit(item, at, actor_of(call), settings.calendar, settings.rules,
+                             materials=data["materials"], now=now)
+            applicant = data["applicant"]
+            row = store.insert_application(s, {
+                **outcome.changes, "external_ref": data["external_ref"], "applicant_name": applicant["name"],
+                "applicant_kind": applicant["kind"], "applicant_id_masked": mask_id_number(applicant["id_number"]),
+                "service_point": data["service_point"], "green_channel": data["green_channel"],
+                "project_code": data["project_code"], "created_at": now, "updated_at": now})
+            app = Application(row, item, settings.calendar, settings.rules, now)
+            store.add_history(s, row["id"], at, now, actor_of(call), "submit", None, row["state"], outcome.details)
+            store.schedule(s, row["id"], outcome.alarms or [])
+            for event_type, payload in outcome.events:
+                uow.publish(event_type, {**payload, **event_figures(app, at), "service_point": row["service_point"]},
+                            department=row["department"])
+            return 201, present(row, app, now)
+
+    @api("GET", "/api/v1/applications", roles=READERS, query=ApplicationsQuery, response=ApplicationPage,
+         summary="applications, green channel first then newest (department handlers: their own only)",
+         tags=("applications",))
+    def list_applications(self, call):
+        query = dict(call.query)
+        page, per_page, light = query.pop("page"), query.pop("per_page"), query.pop("light")
+        scope = call.department_scope
+        empty = {"items": [], "page": page, "per_page": per_page, "total": 0}
+        if scope is not None:
+            if query.get("department") not in (None, scope):
+                return empty
+            query["department"] = scope
+        now = clock.now()
+        items: dict = {}
+        with self.platform.session() as s:
+            if light is None:
+                rows, total = store.list_applications(s, **query, page=page, per_page=per_page)
+                out = [present(r, self._app(s, r, now, items), now) for r in rows]
+            else:
+                # the light is computed, not stored: filtered here (first cut; an index comes with the benchmark)
+                views = [present(r, self._app(s, r, now, items), now) for r in store.all_matching(s, **query)]
+                views = [v for v in views if v["clock"] is not None and v["clock"]["light"] == light]
+                total = len(views)
+                out = views[(page - 1) * per_page: page * per_page]
+        return {"items": out, "page": page, "per_page": per_page, "total": total}
+
+    @api("GET", "/api/v1/applications/<int:application_id>", roles=READERS, response=ApplicationDetailOut,
+         summary="one application: state, clock and history", tags=("applications",))
+    def get_application(self, call, application_id):
+        now = clock.now()
+        with self.platform.session() as s:
+            row = self._visible(call, s, application_id)
+            out = present(row, self._app(s, row, now), now)
+            out["history"] = store.history_of(s, application_id)
+        return out
+
+    def _visible(self, call, session, application_id, lock=False):
+        row = store.get(session, application_id, lock=lock)
+        # one answer for "missing" and "another department's", so that neither leaks the other
+        not_found = NotFound(f"no application {application_id}", message_zh="申请不存在")
+        if row is None:
+            raise not_found
+        call.require_department(row["department"], not_found)
+        return row
+
+    # -- window actions -----------------------------------------------------------------------------
+
+    def _command(self, call, application_id, run):
+        """Load the application (locked), run a domain command at the body's `at`, write its outcome in one
+        unit of work. A refusal (409) that revealed irregularities stores and publishes them in a unit of
+        work of their own, since the refused action's own rolled back."""
+        now = clock.now()
+        at = (call.body or {}).get("at") or now
+        actor = actor_of(call)
+        try:
+            with self.platform.unit_of_work() as uow:
+                row = self._visible(call, uow.session, application_id, lock=True)
+                app = self._app(uow.session, row, now)
+                outcome = run(app, at, actor)
+                app = self.apply(uow, app, outcome, actor, at, now)
+                return present(app.row, app, now)
+        except IllegalTransition as exc:
+            if exc.irregularities:
+                with self.platform.unit_of_work() as uow:
+                    row = store.get(uow.session, application_id)
+                    app = self._app(uow.session, row, now)
+                    for irregularity in exc.irregularities:
+                        self.alert_irregularity(uow, app, irregularity, now, refused=True)
+            raise
+
+    def apply(self, uow, app: Application, outcome, actor: Actor, at, now) -> Application:
+        """Write an outcome: the changes, one history line, the alarms, the events and the irregularities'
+        alerts — one transaction. Returns the application as it now is."""
+        s = uow.session
+        row = app.row
+        changes = {**outcome.changes, "updated_at": now}
+        store.update_application(s, row["id"], changes)
+        new = Application({**row, **changes}, app.item, app.calendar, app.rules, now)
+        store.add_history(s, row["id"], at, now, actor, outcome.action, row["state"], new.row["state"],
+                          outcome.details)
+        if outcome.alarms == "cancel":
+            store.cancel_alarms(s, row["id"])
+        elif isinstance(outcome.alarms, list):
+            store.schedule(s, row["id"], outcome.alarms)
+        figures = event_figures(new, at)
+        for event_type, payload in outcome.events:
+            uow.publish(event_type, {**payload, **figures}, department=row["department"])
+        for irregularity in outcome.irregularities:
+            self.alert_irregularity(uow, new, irregularity, now, refused=False)
+        return new
+
+    def alert_irregularity(self, uow, app: Application, irregularity: Irregularity, now, *, refused: bool) -> None:
+        # (application, code, at) identifies an irregularity: the same one reported twice is one alert
+        rule = f"{irregularity.code}@{irregularity.at.isoformat()}"
+        details = {**irregularity.as_dict(), "refused": refused}
+        alert_id = store.raise_alert(uow.session, app.row["id"], app.row["department"], "irregularity", rule, now,
+                                     details)
+        if alert_id is None:
+            return
+        uow.publish("monitor.irregularity", {
+            **event_figures(app, now), "alert_id": str(alert_id), "level": "irregularity", "rule": rule,
+            "raised_at": now, "code": irregularity.code, "description_zh": irregularity.description_zh,
+            "severity": irregularity.severity, "at": irregularity.at, "refused": refused},
+            department=app.row["department"])
+
+    @api("POST", "/api/v1/applications/<int:application_id>/accept", roles=WINDOW, body=At,
+         response=ApplicationOut, summary="accept (受理): the clock starts the working day after",
+         tags=("window actions",), responses=CONFLICT)
+    def accept(self, call, application_id):
+        return self._command(call, application_id, lambda app, at, a: app.accept(at, a))
+
+    @api("POST", "/api/v1/applications/<int:application_id>/refuse", roles=WINDOW, body=RefuseIn,
+         response=ApplicationOut, summary="refuse (不予受理), with the reason", tags=("window actions",),
+         responses=CONFLICT)
+    def refuse(self, call, application_id):
+        return self._command(call, application_id, lambda app, at, a: app.refuse(call.body["reason"], at, a))
+
+    @api("POST", "/api/v1/applications/<int:application_id>/request-supplement", roles=WINDOW, body=SupplementIn,
+         response=ApplicationOut, summary="the one-time notice of every missing material (一次告知)",
+         tags=("window actions",), responses=CONFLICT)
+    def request_supplement(self, call, application_id):
+        b = call.body
+        return self._command(call, application_id,
+                             lambda app, at, a: app.request_supplement(b["missing"], b["note"], at, a))
+
+    @api("POST", "/api/v1/applications/<int:application_id>/supplement-received", roles=WINDOW, body=At,
+         response=ApplicationOut, summary="the requested materials arrived", tags=("window actions",),
+         responses=CONFLICT)
+    def supplement_received(self, call, application_id):
+        return self._command(call, application_id, lambda app, at, a: app.supplement_received(at, a))
+
+    @api("POST", "/api/v1/applications/<int:application_id>/special-procedure/start", roles=WINDOW,
+         body=SpecialProcedureIn, response=ApplicationOut,
+         summary="a special procedure starts (特别程序): the clock stops", tags=("window actions",),
+         responses=CONFLICT)
+    def start_special_procedure(self, call, application_id):
+        return self._command(call, application_id,
+                             lambda app, at, a: app.start_special_procedure(call.body["kind"], at, a))
+
+    @api("POST", "/api/v1/applications/<int:application_id>/special-procedure/end", roles=WINDOW, body=At,
+         response=ApplicationOut, summary="the special procedure ends: the clock runs again",
+         tags=("window actions",), responses=CONFLICT)
+    def end_special_procedure(self, call, application_id):
+        return self._command(call, application_id, lambda app, at, a: app.end_special_procedure(at, a))
+
+    @api("POST", "/api/v1/applications/<int:application_id>/extend", roles=WINDOW, body=ExtendIn,
+         response=ApplicationOut, summary="extend the limit once, before the due time (延期)",
+         tags=("window actions",), responses=CONFLICT)
+    def extend(self, call, application_id):
+        b = call.body
+        return self._command(call, application_id,
+                             lambda app, at, a: app.extend(b["days"], b["approver"], b["reason"], at, a))
+
+    @api("POST", "/api/v1/applications/<int:application_id>/decide", roles=WINDOW, body=DecideIn,
+         response=ApplicationOut, summary="approve or deny (准予 / 不予许可)", tags=("window actions",),
+         responses=CONFLICT)
+    def decide(self, call, application_id):
+        b = call.body
+        return self._command(call, application_id, lambda app, at, a: app.decide(b["approved"], b["reason"], at, a))
+
+    @api("POST", "/api/v1/applications/<int:application_id>/deliver", roles=WINDOW, body=At,
+         response=ApplicationOut, summary="the decision was delivered (送达)", tags=("window actions",),
+         responses=CONFLICT)
+    def deliver(self, call, application_id):
+        return self._command(call, application_id, lambda app, at, a: app.deliver(at, a))
+
+    # -- alerts -------------------------------------------------------------------------------------
+
+    @api("GET", "/api/v1/alerts", roles=("monitor", "department_handler"), query=AlertsQuery, response=AlertPage,
+         summary="the monitor's alerts, newest first (department handlers: their own only)", tags=("monitor",))
+    def list_alerts(self, call):
+        query = dict(call.query)
+        scope = call.department_scope
+        if scope is not None:
+            if query.get("department") not in (None, scope):
+                return {"items": [], "page": query["page"], "per_page": query["per_page"], "total": 0}
+            query["department"] = scope
+        with self.platform.session() as s:
+            rows, total = store.list_alerts(s, **query)
+        return {"items": rows, "page": query["page"], "per_page": query["per_page"], "total": total}
+
+    def _alert_command(self, alert_id, allowed: tuple[str, ...], values: dict):
+        with self.platform.unit_of_work() as uow:
+            alert = store.get_alert(uow.session, alert_id, lock=True)
+            if alert is None:
+                raise NotFound(f"no alert {alert_id}", message_zh="告警不存在")
+            if alert["state"] not in allowed:
+                raise IllegalTransition(f"the alert is {alert['state']}", "告警当前状态不允许此操作")
+            return store.update_alert(uow.session, alert_id, **values)
+
+    @api("POST", "/api/v1/alerts/<int:alert_id>/acknowledge", roles=MONITOR, body=AckIn, response=AlertOut,
+         summary="acknowledge an open alert", tags=("monitor",), responses=CONFLICT)
+    def acknowledge_alert(self, call, alert_id):
+        values = {"state": "acknowledged", "acknowledged_by": call.principal.name, "acknowledged_at": clock.now()}
+        if call.body["note"]:
+            values["note"] = call.body["note"]
+        return self._alert_command(alert_id, ("open",), values)
+
+    @api("POST", "/api/v1/alerts/<int:alert_id>/resolve", roles=MONITOR, body=ResolveIn, response=AlertOut,
+         summary="resolve an alert: who, and what was corrected (纠错)", tags=("monitor",), responses=CONFLICT)
+    def resolve_alert(self, call, alert_id):
+        return self._alert_command(alert_id, ("open", "acknowledged"), {
+            "state": "resolved", "resolved_by": call.principal.name, "resolved_at": clock.now(),
+            "note": call.body["note"]})

@@ -1,0 +1,228 @@
+"""marshmallow schemas of the approvals HTTP API (the window-system contract, the catalogue, alerts)."""
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from services.kernel.contracts.approvals import ALERT_LEVELS
+
+from .domain import KINDS, SPECIAL_PROCEDURES, STATES
+
+CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$", error="letters, digits, _ . - (at most 64)")
+SERVICE_POINTS = ("city_center", "town_street_center", "village_agent")
+APPLICANT_KINDS = ("person", "enterprise")
+LIGHTS = ("green", "yellow", "red")
+
+
+class At(Schema):
+    """Every window action: when it happened at the counter (default: now)."""
+
+    at = fields.AwareDateTime(load_default=None, allow_none=True)
+
+
+# -- the catalogue --------------------------------------------------------------------------------------
+
+
+class MaterialSchema(Schema):
+    code = fields.String(required=True, validate=CODE)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class ItemIn(Schema):
+    code = fields.String(required=True, validate=CODE)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    department = fields.String(required=True, validate=CODE)
+    kind = fields.String(load_default="committed", validate=validate.OneOf(KINDS))
+    statutory_limit = fields.Integer(load_default=None, allow_none=True, strict=True,
+                                     validate=validate.Range(min=0, max=365))
+    committed_limit = fields.Integer(load_default=None, allow_none=True, strict=True,
+                                     validate=validate.Range(min=0, max=365))
+    materials = fields.List(fields.Nested(MaterialSchema), load_default=list, validate=validate.Length(max=100))
+    fully_authorised = fields.Boolean(load_default=True)
+    joint = fields.Boolean(load_default=False)
+    warn_days_left = fields.Integer(load_default=None, allow_none=True, strict=True,
+                                    validate=validate.Range(min=0, max=365))
+    warn_fraction = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0, max=1))
+
+    @validates_schema
+    def committed_within_statutory(self, data, **kwargs):
+        s, c = data.get("statutory_limit"), data.get("committed_limit")
+        if s is not None and c is not None and c > s:
+            raise ValidationError("the committed limit cannot exceed the statutory one", "committed_limit")
+
+
+class ItemOut(ItemIn):
+    updated_at = fields.AwareDateTime()
+
+
+# -- applications ---------------------------------------------------------------------------------------
+
+
+class ApplicantIn(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    kind = fields.String(required=True, validate=validate.OneOf(APPLICANT_KINDS))
+    id_number = fields.String(required=True, validate=validate.Regexp(
+        r"^[0-9A-Za-z\-]{6,32}$", error="an id card number or unified social credit code"))
+
+
+class ApplicationIn(At):
+    external_ref = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    item_code = fields.String(required=True, validate=CODE)
+    applicant = fields.Nested(ApplicantIn, required=True)
+    materials = fields.List(fields.String(validate=CODE), load_default=list, validate=validate.Length(max=100))
+    service_point = fields.String(required=True, validate=validate.OneOf(SERVICE_POINTS))
+    green_channel = fields.Boolean(load_default=False)
+    project_code = fields.String(load_default=None, allow_none=True, validate=CODE)
+
+
+class RefuseIn(At):
+    # an empty reason reaches the domain, which refuses it and records the irregularity
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class SupplementIn(At):
+    missing = fields.List(fields.String(validate=CODE), required=True, validate=validate.Length(min=1, max=100))
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class SpecialProcedureIn(At):
+    kind = fields.String(required=True, validate=validate.OneOf(SPECIAL_PROCEDURES))
+
+
+class ExtendIn(At):
+    days = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=60))
+    approver = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class DecideIn(At):
+    approved = fields.Boolean(required=True)
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class ApplicantOut(Schema):
+    name = fields.String()
+    kind = fields.String()
+    id_number = fields.String(allow_none=True, metadata={"description": "always masked"})
+
+
+class PauseOut(Schema):
+    kind = fields.String()
+    started_at = fields.AwareDateTime()
+    ended_at = fields.AwareDateTime(allow_none=True)
+
+
+class ClockOut(Schema):
+    limit_days = fields.Integer(allow_none=True)
+    started_at = fields.AwareDateTime(allow_none=True, metadata={"description": "acceptance (the count starts "
+                                                                                "the working day after)"})
+    start_date = fields.Date(allow_none=True)
+    due_at = fields.AwareDateTime(allow_none=True)
+    paused = fields.Boolean()
+    paused_intervals = fields.List(fields.Nested(PauseOut))
+    elapsed = fields.Float(allow_none=True, metadata={"description": "working days"})
+    remaining = fields.Float(allow_none=True, metadata={"description": "working days"})
+    fraction_used = fields.Float(allow_none=True)
+    light = fields.String(allow_none=True, validate=validate.OneOf(LIGHTS))
+    extension_days = fields.Integer(allow_none=True)
+    error = fields.String(allow_none=True)
+
+
+class ApplicationOut(Schema):
+    id = fields.Integer()
+    application_no = fields.String()
+    external_ref = fields.String()
+    item_code = fields.String()
+    department = fields.String()
+    state = fields.String()
+    state_zh = fields.String()
+    applicant = fields.Nested(ApplicantOut)
+    materials = fields.List(fields.String())
+    missing = fields.List(fields.String())
+    service_point = fields.String()
+    green_channel = fields.Boolean()
+    project_code = fields.String(allow_none=True)
+    received_at = fields.AwareDateTime()
+    accepted_at = fields.AwareDateTime(allow_none=True)
+    deemed_accepted = fields.Boolean()
+    supplement_count = fields.Integer()
+    refusal_reason = fields.String(allow_none=True)
+    approved = fields.Boolean(allow_none=True)
+    decision_reason = fields.String(allow_none=True)
+    decided_at = fields.AwareDateTime(allow_none=True)
+    decided_in_time = fields.Boolean(allow_none=True)
+    delivered_at = fields.AwareDateTime(allow_none=True)
+    due_at = fields.AwareDateTime(allow_none=True)
+    clock = fields.Nested(ClockOut, allow_none=True)
+
+
+class HistoryOut(Schema):
+    at = fields.AwareDateTime()
+    recorded_at = fields.AwareDateTime()
+    actor = fields.String()
+    role = fields.String()
+    action = fields.String()
+    from_state = fields.String(allow_none=True)
+    to_state = fields.String(allow_none=True)
+    details = fields.Dict()
+
+
+class ApplicationDetailOut(ApplicationOut):
+    history = fields.List(fields.Nested(HistoryOut))
+
+
+class ApplicationsQuery(Schema):
+    department = fields.String(load_default=None, validate=CODE)
+    state = fields.String(load_default=None, validate=validate.OneOf(STATES))
+    light = fields.String(load_default=None, validate=validate.OneOf(LIGHTS))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+class ApplicationPage(Schema):
+    items = fields.List(fields.Nested(ApplicationOut))
+    page = fields.Integer()
+    per_page = fields.Integer()
+    total = fields.Integer()
+
+
+# -- alerts ---------------------------------------------------------------------------------------------
+
+
+class AlertOut(Schema):
+    id = fields.Integer()
+    application_id = fields.Integer()
+    department = fields.String()
+    level = fields.String()
+    rule = fields.String()
+    raised_at = fields.AwareDateTime()
+    details = fields.Dict()
+    state = fields.String()
+    acknowledged_by = fields.String(allow_none=True)
+    acknowledged_at = fields.AwareDateTime(allow_none=True)
+    resolved_by = fields.String(allow_none=True)
+    resolved_at = fields.AwareDateTime(allow_none=True)
+    note = fields.String(allow_none=True)
+
+
+class AlertsQuery(Schema):
+    application_id = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    department = fields.String(load_default=None, validate=CODE)
+    level = fields.String(load_default=None, validate=validate.OneOf(ALERT_LEVELS))
+    state = fields.String(load_default=None, validate=validate.OneOf(("open", "acknowledged", "resolved")))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+class AlertPage(Schema):
+    items = fields.List(fields.Nested(AlertOut))
+    page = fields.Integer()
+    per_page = fields.Integer()
+    total = fields.Integer()
+
+
+class ResolveIn(Schema):
+    note = fields.String(required=True, validate=validate.Length(min=2, max=2000),
+                         metadata={"description": "what was corrected"})
+
+
+class AckIn(Schema):
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))

@@ -1,0 +1,367 @@
+"""Tables of the approvals service and the queries on them: the item catalogue, applications with their
+clock columns, history, the monitor's indexed alarms (next check times) and the stored alerts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from services.kernel import clock
+from services.kernel.db import Moment, kernel_tables
+
+from .domain import Item
+
+metadata = MetaData()
+kernel_tables(metadata)
+
+items = Table(
+    "items", metadata,
+    Column("code", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("department", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("statutory_limit", Integer),
+    Column("committed_limit", Integer),
+    # [{code, name}]
+    Column("materials", JSON, nullable=False, default=list),
+    Column("fully_authorised", Boolean, nullable=False, default=True),
+    Column("joint", Boolean, nullable=False, default=False),
+    Column("warn_days_left", Integer),
+    Column("warn_fraction", Float),
+    Column("updated_at", Moment(), nullable=False),
+)
+
+applications = Table(
+    "applications", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("application_no", String(32), unique=True),
+    # the window system's own reference: a repeat of the same submission answers with the existing one
+    Column("external_ref", String(128), nullable=False, unique=True),
+    Column("item_code", String(64), nullable=False),
+    Column("department", String(64), nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("applicant_name", String(200), nullable=False),
+    Column("applicant_kind", String(16), nullable=False),
+    # stored masked: the full number never leaves the window system
+    Column("applicant_id_masked", String(64)),
+    Column("materials", JSON, nullable=False, default=list),
+    Column("missing", JSON, nullable=False, default=list),
+    Column("service_point", String(32), nullable=False),
+    Column("green_channel", Boolean, nullable=False, default=False),
+    Column("project_code", String(64)),
+    Column("received_at", Moment(), nullable=False),
+    Column("last_action_at", Moment()),
+    Column("supplement_count", Integer, nullable=False, default=0),
+    Column("supplement_requested_at", Moment()),
+    Column("supplement_outstanding", Boolean, nullable=False, default=False),
+    Column("supplement_received_at", Moment()),
+    Column("accepted_at", Moment()),
+    Column("accepted_formally_at", Moment()),
+    Column("deemed_accepted", Boolean, nullable=False, default=False),
+    # the clock: started at acceptance (the received moment when deemed accepted), limit in working days
+    Column("clock_started_at", Moment()),
+    Column("limit_days", Integer),
+    # the pauses: [{kind, started_at, ended_at}] (ISO moments)
+    Column("special_procedures", JSON, nullable=False, default=list),
+    Column("extension_days", Integer),
+    Column("extension_approver", String(100)),
+    Column("extension_reason", Text),
+    Column("extended_at", Moment()),
+    Column("due_at", Moment()),
+    Column("clock_error", String(300)),
+    Column("refused_at", Moment()),
+    Column("refusal_reason", Text),
+    Column("approved", Boolean),
+    Column("decision_reason", Text),
+    Column("decided_at", Moment()),
+    Column("decided_in_time", Boolean),
+    Column("delivered_at", Moment()),
+    Column("created_at", Moment(), nullable=False),
+    Column("updated_at", Moment(), nullable=False),
+)
+Index("ix_applications_department_state", applications.c.department, applications.c.state)
+Index("ix_applications_state_due", applications.c.state, applications.c.due_at)
+
+history = Table(
+    "application_history", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("application_id", Integer, ForeignKey("applications.id"), nullable=False, index=True),
+    Column("at", Moment(), nullable=False),
+    Column("recorded_at", Moment(), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("from_state", String(32)),
+    Column("to_state", String(32)),
+    Column("details", JSON, nullable=False, default=dict),
+)
+
+# The monitor's next check times: one row per (application, kind), fired once, cancelled when moot.
+alarms = Table(
+    "alarms", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("application_id", Integer, ForeignKey("applications.id"), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("fire_at", Moment(), nullable=False),
+    Column("fired_at", Moment()),
+    Column("cancelled", Boolean, nullable=False, default=False),
+)
+Index("ix_alarms_due", alarms.c.fired_at, alarms.c.cancelled, alarms.c.fire_at)
+Index("ix_alarms_application", alarms.c.application_id)
+
+alerts = Table(
+    "alerts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("application_id", Integer, ForeignKey("applications.id"), nullable=False),
+    Column("department", String(64), nullable=False),
+    Column("level", String(16), nullable=False),
+    Column("rule", String(120), nullable=False),
+    Column("raised_at", Moment(), nullable=False),
+    Column("details", JSON, nullable=False, default=dict),
+    Column("state", String(16), nullable=False, default="open"),
+    Column("acknowledged_by", String(100)),
+    Column("acknowledged_at", Moment()),
+    Column("resolved_by", String(100)),
+    Column("resolved_at", Moment()),
+    Column("note", Text),
+    # one alert per rule and application, whichever instance of the monitor sees it first
+    UniqueConstraint("application_id", "rule", name="uq_alerts_application_rule"),
+)
+Index("ix_alerts_department_level", alerts.c.department, alerts.c.level, alerts.c.state)
+
+_MOMENT_KEYS = ("started_at", "ended_at")
+
+
+# -- the catalogue ------------------------------------------------------------------------------------
+
+
+def item_of(row: dict) -> Item:
+    return Item(code=row["code"], name=row["name"], department=row["department"], kind=row["kind"],
+                statutory_limit=row["statutory_limit"], committed_limit=row["committed_limit"],
+                materials=tuple(m["code"] for m in row["materials"] or ()),
+                fully_authorised=row["fully_authorised"], joint=row["joint"],
+                warn_days_left=row["warn_days_left"], warn_fraction=row["warn_fraction"])
+
+
+def list_items(session: Session) -> list[dict]:
+    return [dict(r) for r in session.execute(select(items).order_by(items.c.code)).mappings()]
+
+
+def get_item(session: Session, code: str) -> dict | None:
+    row = session.execute(select(items).where(items.c.code == code)).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def upsert_item(session: Session, data: dict, at: datetime) -> dict:
+    values = {c.name: data.get(c.name) for c in items.columns if c.name not in ("code", "updated_at")}
+    values["materials"] = [dict(m) for m in data.get("materials") or ()]
+    values["fully_authorised"] = bool(data.get("fully_authorised", True))
+    values["joint"] = bool(data.get("joint", False))
+    values["updated_at"] = at
+    if get_item(session, data["code"]) is None:
+        session.execute(insert(items).values(code=data["code"], **values))
+    else:
+        session.execute(update(items).where(items.c.code == data["code"]).values(**values))
+    return get_item(session, data["code"])
+
+
+# -- applications -------------------------------------------------------------------------------------
+
+
+def _load(row) -> dict:
+    """A stored application as the domain reads it (the special procedures' moments as datetimes)."""
+    out = dict(row)
+    out["special_procedures"] = [
+        {k: (datetime.fromisoformat(v).astimezone(clock.TZ) if k in _MOMENT_KEYS and v else v)
+         for k, v in p.items()} for p in out.get("special_procedures") or ()]
+    return out
+
+
+def _dump(values: dict) -> dict:
+    out = dict(values)
+    if "special_procedures" in out:
+        out["special_procedures"] = [jsonable(p) for p in out["special_procedures"] or ()]
+    for key in ("materials", "missing"):
+        if key in out:
+            out[key] = list(out[key] or ())
+    return out
+
+
+def get(session: Session, application_id: int, *, lock: bool = False, skip_locked: bool = False) -> dict | None:
+    """`skip_locked`: None when another transaction holds the application (the monitor then tries later)."""
+    q = select(applications).where(applications.c.id == application_id)
+    if lock:
+        q = q.with_for_update(skip_locked=skip_locked)
+    row = session.execute(q).mappings().first()
+    return _load(row) if row is not None else None
+
+
+def find_by_ref(session: Session, external_ref: str) -> dict | None:
+    row = session.execute(select(applications).where(applications.c.external_ref == external_ref)).mappings().first()
+    return _load(row) if row is not None else None
+
+
+def insert_application(session: Session, values: dict) -> dict:
+    new_id = session.execute(insert(applications).values(**_dump(values))).inserted_primary_key[0]
+    number = f"SP{values['received_at'].astimezone(clock.TZ):%Y%m%d}{new_id:06d}"
+    session.execute(update(applications).where(applications.c.id == new_id).values(application_no=number))
+    return get(session, new_id)
+
+
+def update_application(session: Session, application_id: int, changes: dict) -> None:
+    session.execute(update(applications).where(applications.c.id == application_id).values(**_dump(changes)))
+
+
+def list_applications(session: Session, *, department=None, state=None, ids=None, page=1, per_page=50):
+    conds = []
+    if department is not None:
+        conds.append(applications.c.department == department)
+    if state is not None:
+        conds.append(applications.c.state == state)
+    if ids is not None:
+        conds.append(applications.c.id.in_(ids))
+    where = and_(*conds) if conds else None
+    q = select(applications)
+    count = select(func.count()).select_from(applications)
+    if where is not None:
+        q, count = q.where(where), count.where(where)
+    total = session.execute(count).scalar_one()
+    # green-channel applications first (priority in lists), then newest first
+    q = q.order_by(applications.c.green_channel.desc(), applications.c.id.desc())
+    rows = session.execute(q.limit(per_page).offset((page - 1) * per_page)).mappings()
+    return [_load(r) for r in rows], total
+
+
+def all_matching(session: Session, *, department=None, state=None) -> list[dict]:
+    conds = []
+    if department is not None:
+        conds.append(applications.c.department == department)
+    if state is not None:
+        conds.append(applications.c.state == state)
+    q = select(applications).order_by(applications.c.green_channel.desc(), applications.c.id.desc())
+    if conds:
+        q = q.where(and_(*conds))
+    return [_load(r) for r in session.execute(q).mappings()]
+
+
+def add_history(session: Session, application_id: int, at: datetime, recorded_at: datetime, actor, action: str,
+                from_state: str | None, to_state: str | None, details: dict) -> None:
+    session.execute(insert(history).values(
+        application_id=application_id, at=at, recorded_at=recorded_at, actor=actor.name, role=actor.role,
+        action=action, from_state=from_state, to_state=to_state, details=jsonable(details)))
+
+
+def history_of(session: Session, application_id: int) -> list[dict]:
+    rows = session.execute(select(history).where(history.c.application_id == application_id).order_by(history.c.id))
+    return [dict(r) for r in rows.mappings()]
+
+
+# -- alarms -------------------------------------------------------------------------------------------
+
+
+def cancel_alarms(session: Session, application_id: int) -> None:
+    session.execute(update(alarms).where(alarms.c.application_id == application_id, alarms.c.fired_at.is_(None),
+                                         alarms.c.cancelled.is_(False)).values(cancelled=True))
+
+
+def schedule(session: Session, application_id: int, moments: list[tuple[str, datetime]]) -> None:
+    """Replace the unfired alarms of an application with these moments (past ones fire at the next tick)."""
+    cancel_alarms(session, application_id)
+    rows = [{"application_id": application_id, "kind": kind, "fire_at": at, "cancelled": False}
+            for kind, at in moments if at is not None]
+    if rows:
+        session.execute(insert(alarms), rows)
+
+
+def claim_due_alarms(session: Session, now: datetime, limit: int) -> list[dict]:
+    """Alarms whose moment has come, claimed for this transaction (other instances skip them) and marked
+    fired in it."""
+    rows = session.execute(
+        select(alarms.c.id, alarms.c.application_id, alarms.c.kind, alarms.c.fire_at)
+        .where(alarms.c.fired_at.is_(None), alarms.c.cancelled.is_(False), alarms.c.fire_at <= now)
+        .order_by(alarms.c.fire_at).limit(limit).with_for_update(skip_locked=True)
+    ).mappings().all()
+    if rows:
+        session.execute(update(alarms).where(alarms.c.id.in_([r["id"] for r in rows])).values(fired_at=now))
+    return [dict(r) for r in rows]
+
+
+def unclaim(session: Session, alarm_ids: list[int]) -> None:
+    """Give claimed alarms back, unfired (their application was busy): the next tick takes them."""
+    if alarm_ids:
+        session.execute(update(alarms).where(alarms.c.id.in_(alarm_ids)).values(fired_at=None))
+
+
+# -- alerts -------------------------------------------------------------------------------------------
+
+
+def raise_alert(session: Session, application_id: int, department: str, level: str, rule: str, at: datetime,
+                details: dict) -> int | None:
+    """Store an alert unless this (application, rule) has one already: its id, or None when it had."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    stmt = (dialect_insert(alerts).values(application_id=application_id, department=department, level=level,
+                                          rule=rule, raised_at=at, details=jsonable(details), state="open")
+            .on_conflict_do_nothing(index_elements=["application_id", "rule"]).returning(alerts.c.id))
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def get_alert(session: Session, alert_id: int, *, lock: bool = False) -> dict | None:
+    q = select(alerts).where(alerts.c.id == alert_id)
+    if lock:
+        q = q.with_for_update()
+    row = session.execute(q).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def list_alerts(session: Session, *, application_id=None, department=None, level=None, state=None,
+                page=1, per_page=50):
+    conds = []
+    for col, value in ((alerts.c.application_id, application_id), (alerts.c.department, department),
+                       (alerts.c.level, level), (alerts.c.state, state)):
+        if value is not None:
+            conds.append(col == value)
+    q = select(alerts)
+    count = select(func.count()).select_from(alerts)
+    if conds:
+        q, count = q.where(and_(*conds)), count.where(and_(*conds))
+    total = session.execute(count).scalar_one()
+    rows = session.execute(q.order_by(alerts.c.id.desc()).limit(per_page).offset((page - 1) * per_page))
+    return [dict(r) for r in rows.mappings()], total
+
+
+def update_alert(session: Session, alert_id: int, **values) -> dict:
+    session.execute(update(alerts).where(alerts.c.id == alert_id).values(**values))
+    return get_alert(session, alert_id)
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value.isoformat() if hasattr(value, "isoformat") else value

@@ -1,0 +1,143 @@
+"""Contracts of the events the approvals service (网上审批 + 电子监察) publishes.
+
+Every event names the application, its item and department, and the clock figures assessment needs.
+Personal data never travels in events: no applicant names, no id numbers (masked or not)."""
+
+from marshmallow import Schema, fields, validate
+
+from .envelope import contract
+
+SPECIAL_PROCEDURES = ("hearing", "testing", "inspection", "appraisal", "expert_review")
+ALERT_LEVELS = ("warning", "yellow", "red", "irregularity")
+SEVERITIES = ("low", "medium", "high")
+
+
+class _Application(Schema):
+    """Fields every application event carries, so a consumer can act without calling back."""
+
+    application_id = fields.String(required=True)
+    application_no = fields.String(required=True)
+    item_code = fields.String(required=True)
+    department = fields.String(required=True)
+    by = fields.String(load_default=None, allow_none=True)
+    # the statutory clock, where it has started (after acceptance)
+    limit_days = fields.Integer(load_default=None, allow_none=True)
+    clock_started_at = fields.AwareDateTime(load_default=None, allow_none=True, format="iso")
+    due_at = fields.AwareDateTime(load_default=None, allow_none=True, format="iso")
+    clock_error = fields.String(load_default=None, allow_none=True)
+    paused = fields.Boolean(load_default=None, allow_none=True)
+    elapsed_days = fields.Float(load_default=None, allow_none=True)
+    remaining_days = fields.Float(load_default=None, allow_none=True)
+    green_channel = fields.Boolean(load_default=None, allow_none=True)
+
+
+@contract("application.submitted", version=1)
+class ApplicationSubmitted(_Application):
+    """An application was received at a window. `notice_by`: the end of the one-time supplement notice period
+    (after it, the application counts as accepted on the day received)."""
+
+    service_point = fields.String(load_default=None, allow_none=True)
+    missing = fields.List(fields.String(), load_default=list)
+    notice_by = fields.AwareDateTime(load_default=None, allow_none=True, format="iso")
+
+
+@contract("application.accepted", version=1)
+class ApplicationAccepted(_Application):
+    """Accepted (受理): the clock starts the day after. `deemed`: accepted by law (no notice in time)."""
+
+    deemed = fields.Boolean(required=True)
+
+
+@contract("application.refused", version=1)
+class ApplicationRefused(_Application):
+    """Not accepted (不予受理), with the reason."""
+
+    reason = fields.String(required=True)
+
+
+@contract("application.supplement_requested", version=1)
+class ApplicationSupplementRequested(_Application):
+    """The one-time notice of missing materials (一次告知); `count` above 1 is itself irregular."""
+
+    missing = fields.List(fields.String(), required=True)
+    note = fields.String(load_default=None, allow_none=True)
+    count = fields.Integer(required=True)
+
+
+@contract("application.supplement_received", version=1)
+class ApplicationSupplementReceived(_Application):
+    """The requested materials arrived."""
+
+
+@contract("application.special_procedure_started", version=1)
+class ApplicationSpecialProcedureStarted(_Application):
+    """A special procedure (特别程序) started: the clock stops. `irregular_from`: when it becomes an overrun."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(SPECIAL_PROCEDURES))
+    irregular_from = fields.AwareDateTime(load_default=None, allow_none=True, format="iso")
+
+
+@contract("application.special_procedure_ended", version=1)
+class ApplicationSpecialProcedureEnded(_Application):
+    """The special procedure ended: the clock runs again, with a later due time."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(SPECIAL_PROCEDURES))
+    started_at = fields.AwareDateTime(required=True, format="iso")
+
+
+@contract("application.extended", version=1)
+class ApplicationExtended(_Application):
+    """The limit was extended once (延期), before the due time, with an approver."""
+
+    days = fields.Integer(required=True)
+    approver = fields.String(required=True)
+    reason = fields.String(required=True)
+    previous_due_at = fields.AwareDateTime(load_default=None, allow_none=True, format="iso")
+
+
+@contract("application.decided", version=1)
+class ApplicationDecided(_Application):
+    """Approved or denied (准予 / 不予许可). `in_time`: within the limit (None when the calendar could not say)."""
+
+    approved = fields.Boolean(required=True)
+    reason = fields.String(load_default=None, allow_none=True)
+    in_time = fields.Boolean(load_default=None, allow_none=True)
+
+
+@contract("application.delivered", version=1)
+class ApplicationDelivered(_Application):
+    """The decision was delivered (送达)."""
+
+
+class _Alert(_Application):
+    alert_id = fields.String(required=True)
+    level = fields.String(required=True, validate=validate.OneOf(ALERT_LEVELS))
+    rule = fields.String(required=True)
+    raised_at = fields.AwareDateTime(required=True, format="iso")
+
+
+@contract("monitor.warning", version=1)
+class MonitorWarning(_Alert):
+    """预警: the remaining time crossed the item's threshold (`rule` warning_days_left or warning_fraction), or
+    the due date falls in a year without calendar (`rule` calendar_unavailable)."""
+
+
+@contract("monitor.yellow_card", version=1)
+class MonitorYellowCard(_Alert):
+    """黄牌: the application is overdue and still open."""
+
+
+@contract("monitor.red_card", version=1)
+class MonitorRedCard(_Alert):
+    """红牌: still open a configured number of working days after the yellow card."""
+
+
+@contract("monitor.irregularity", version=1)
+class MonitorIrregularity(_Alert):
+    """纠错: an irregular action, detected when it arrived (stored even when the action itself was refused)."""
+
+    code = fields.String(required=True)
+    description_zh = fields.String(required=True)
+    severity = fields.String(required=True, validate=validate.OneOf(SEVERITIES))
+    at = fields.AwareDateTime(required=True, format="iso")
+    refused = fields.Boolean(required=True)
