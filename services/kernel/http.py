@@ -316,6 +316,12 @@ class ApiEndpoint(HttpRequestHandler):
 
     def _load_body(self, request: Request) -> Any:
         raw = self.read_body(request)
+        if not raw:
+            # No body at all: an action whose fields are all optional (`POST .../accept`) takes it as {}.
+            try:
+                return self._schema("body").load({})
+            except ValidationError:
+                raise BadRequest({"_body": ["a JSON body is required"]}) from None
         # eventlet reports a missing Content-Type as text/plain, so a body must say it is JSON.
         mimetype = request.mimetype
         if mimetype != "application/json" and not mimetype.endswith("+json"):

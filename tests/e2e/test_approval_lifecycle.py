@@ -346,3 +346,18 @@ def test_the_monitor_on_postgresql(start_on_postgres, api_keys, amqp_uri, frozen
     assert mine.count("monitor.yellow_card") == 1 and mine.count("monitor.warning") == 1
     assert sorted(x["level"] for x in api.alerts(application_id=a["id"])) == [
         "irregularity", "warning", "yellow"]
+
+
+def test_an_action_without_fields_needs_no_body(env, frozen):
+    """The window system may POST .../accept with no body at all; its `at` defaults to now."""
+    api, _ = env
+    frozen(datetime(2026, 11, 4, 10, 0, tzinfo=TZ))
+    a = api.submit()
+    r = requests.post(f"{api.base}/api/v1/applications/{a['id']}/accept",
+                      headers={"Authorization": f"Bearer {api.keys['window_system']}"}, timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "accepted" and r.json()["clock"]["start_date"] == "2026-11-05"
+    # an action with a required field still says which is missing
+    r = requests.post(f"{api.base}/api/v1/applications/{a['id']}/extend",
+                      headers={"Authorization": f"Bearer {api.keys['window_system']}"}, timeout=10)
+    assert r.status_code == 400, r.text
