@@ -268,6 +268,16 @@ def monitor_moments(rules: Rules, item: Item, clock: DeadlineClock) -> list[tupl
     return sorted(warnings, key=lambda kv: kv[1]) + cards
 
 
+def _red_card_uncomputable(rules: Rules, clock: DeadlineClock) -> bool:
+    if clock.paused:
+        return False
+    try:
+        clock.moment_at_elapsed(clock.limit_days + rules.red_after_days)
+    except CalendarUnavailable:
+        return True
+    return False
+
+
 def deadline(rules: Rules, item: Item, clock: DeadlineClock, computed_at: datetime) -> Deadline:
     """The clock's due time and alarms as of `computed_at`; a missing calendar year adds an immediate
     `calendar_unavailable` alarm so that the monitors hear of it."""
@@ -276,7 +286,8 @@ def deadline(rules: Rules, item: Item, clock: DeadlineClock, computed_at: dateti
     except CalendarUnavailable as exc:
         due_at, error = None, str(exc)
     alarms = monitor_moments(rules, item, clock)
-    if error:
+    if error or _red_card_uncomputable(rules, clock):
+        # a due time, or a card after it, falls in a year with no schedule: say so now, never guess
         alarms.append((CALENDAR_UNAVAILABLE, computed_at))
     return Deadline(clock.started_at, clock.limit_days, due_at, error, clock.paused, alarms)
 
