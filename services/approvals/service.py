@@ -12,8 +12,8 @@ from services.kernel.domain import SYSTEM, Actor
 from services.kernel.errors import BadRequest, NotFound
 from services.kernel.http import api
 
-# the monitor is a mixin module, so that `nameko run` finds only our class
-from . import monitor, store
+# the monitor and supervision are mixin modules, so that `nameko run` finds only our class
+from . import monitor, projects, store, supervision
 from .dependencies import ApprovalSettings
 from .domain import STATE_ZH, Application, IllegalTransition, Irregularity, submit
 from .monitor import event_figures
@@ -76,7 +76,8 @@ def present(row: dict, app: Application | None, now) -> dict:
     }
 
 
-class ApprovalsService(base.ServiceBase, monitor.MonitorTimer):
+class ApprovalsService(base.ServiceBase, monitor.MonitorTimer, supervision.SupervisionEndpoints,
+                       projects.ProjectEndpoints):
     """网上审批与电子监察 — online approval watched by the electronic monitor."""
 
     name = "approvals"
@@ -334,14 +335,23 @@ class ApprovalsService(base.ServiceBase, monitor.MonitorTimer):
             rows, total = store.list_alerts(s, **query)
         return {"items": rows, "page": query["page"], "per_page": query["per_page"], "total": total}
 
-    def _alert_command(self, alert_id, allowed: tuple[str, ...], values: dict):
+    def _alert_command(self, call, alert_id, allowed: tuple[str, ...], values: dict, event_type: str):
+        """Change an alert and publish `event_type` (who, and the note) in the same unit of work."""
+        now = values.get("resolved_at") or values.get("acknowledged_at") or clock.now()
         with self.platform.unit_of_work() as uow:
             alert = store.get_alert(uow.session, alert_id, lock=True)
             if alert is None:
                 raise NotFound(f"no alert {alert_id}", message_zh="告警不存在")
             if alert["state"] not in allowed:
                 raise IllegalTransition(f"the alert is {alert['state']}", "告警当前状态不允许此操作")
-            return store.update_alert(uow.session, alert_id, **values)
+            out = store.update_alert(uow.session, alert_id, **values)
+            app = self._app(uow.session, store.get(uow.session, alert["application_id"]), now)
+            uow.publish(event_type, {
+                **event_figures(app, now), "alert_id": str(alert_id), "level": out["level"], "rule": out["rule"],
+                "raised_at": out["raised_at"], "by": call.principal.name, "note": out["note"],
+                **{k: values[k] for k in ("resolved_at", "acknowledged_at") if k in values}},
+                department=alert["department"])
+            return out
 
     @api("POST", "/api/v1/alerts/<int:alert_id>/acknowledge", roles=MONITOR, body=AckIn, response=AlertOut,
          summary="acknowledge an open alert", tags=("monitor",), responses=CONFLICT)
@@ -349,11 +359,11 @@ class ApprovalsService(base.ServiceBase, monitor.MonitorTimer):
         values = {"state": "acknowledged", "acknowledged_by": call.principal.name, "acknowledged_at": clock.now()}
         if call.body["note"]:
             values["note"] = call.body["note"]
-        return self._alert_command(alert_id, ("open",), values)
+        return self._alert_command(call, alert_id, ("open",), values, "monitor.alert_acknowledged")
 
     @api("POST", "/api/v1/alerts/<int:alert_id>/resolve", roles=MONITOR, body=ResolveIn, response=AlertOut,
          summary="resolve an alert: who, and what was corrected (纠错)", tags=("monitor",), responses=CONFLICT)
     def resolve_alert(self, call, alert_id):
-        return self._alert_command(alert_id, ("open", "acknowledged"), {
+        return self._alert_command(call, alert_id, ("open", "acknowledged"), {
             "state": "resolved", "resolved_by": call.principal.name, "resolved_at": clock.now(),
-            "note": call.body["note"]})
+            "note": call.body["note"]}, "monitor.alert_resolved")

@@ -141,3 +141,118 @@ class MonitorIrregularity(_Alert):
     severity = fields.String(required=True, validate=validate.OneOf(SEVERITIES))
     at = fields.AwareDateTime(required=True, format="iso")
     refused = fields.Boolean(required=True)
+
+
+# -- alert handling and supervision orders (督办) ---------------------------------------------------------
+# (appended with services/approvals/supervision.py; another section may follow)
+
+
+@contract("monitor.alert_acknowledged", version=1)
+class MonitorAlertAcknowledged(_Alert):
+    """A monitor acknowledged an open alert. `by`: who; `note`: optional remark."""
+
+    note = fields.String(load_default=None, allow_none=True)
+    acknowledged_at = fields.AwareDateTime(required=True, format="iso")
+
+
+@contract("monitor.alert_resolved", version=1)
+class MonitorAlertResolved(_Alert):
+    """A monitor resolved an alert (纠错): `by` who resolved it, `note` what was corrected."""
+
+    note = fields.String(required=True)
+    resolved_at = fields.AwareDateTime(required=True, format="iso")
+
+
+@contract("monitor.supervision_ordered", version=1)
+class MonitorSupervisionOrdered(_Application):
+    """督办: a monitor ordered the department to act on an open application by `act_by` (a date in
+    Asia/Shanghai, included). `by`: the monitor."""
+
+    order_id = fields.String(required=True)
+    act_by = fields.Date(required=True)
+    note = fields.String(required=True)
+    ordered_at = fields.AwareDateTime(required=True, format="iso")
+
+
+@contract("monitor.supervision_overdue", version=1)
+class MonitorSupervisionOverdue(_Alert):
+    """A supervision order's `act_by` passed with its application still open (not decided, delivered or
+    refused): raised once per order, as an alert of level `red` with `rule` `supervision_overdue:<order_id>`."""
+
+    order_id = fields.String(required=True)
+    act_by = fields.Date(required=True)
+
+
+# -- key projects (重点项目) and joint approval (联合审批) ------------------------------------------------------
+# Published by services/approvals/projects.py. A project's accountability alerts and a joint case's own clock
+# alerts are stored apart from the applications' alerts (GET /api/v1/project-alerts).
+
+
+class _ProjectAlert(Schema):
+    project_code = fields.String(required=True)
+    project_name = fields.String(required=True)
+    alert_id = fields.String(required=True)
+    level = fields.String(required=True, validate=validate.Equal("accountability"))
+    rule = fields.String(required=True)
+    raised_at = fields.AwareDateTime(required=True, format="iso")
+
+
+@contract("project.milestone_missed", version=1)
+class ProjectMilestoneMissed(_ProjectAlert):
+    """问责: a milestone of a key project's plan passed its deadline day without being marked done (raised once
+    per milestone; `rule` `milestone_missed:<milestone_id>`)."""
+
+    milestone_id = fields.String(required=True)
+    milestone = fields.String(required=True)
+    deadline = fields.Date(required=True)
+    responsible_unit = fields.String(required=True)
+
+
+@contract("project.self_check_missing", version=1)
+class ProjectSelfCheckMissing(_ProjectAlert):
+    """问责: no monthly self-check report (月度自查) for `period` ("2026-11") by `due_by` (the configured day of the
+    following month); raised once per project and month, `rule` `self_check_missing:<period>`."""
+
+    period = fields.String(required=True)
+    due_by = fields.AwareDateTime(required=True, format="iso")
+    responsible_units = fields.List(fields.String(), required=True)
+
+
+class _Joint(Schema):
+    joint_id = fields.String(required=True)
+    project_code = fields.String(required=True)
+    limit_days = fields.Integer(required=True)
+    due_at = fields.AwareDateTime(load_default=None, allow_none=True, format="iso")
+
+
+@contract("joint_approval.created", version=1)
+class JointApprovalCreated(_Joint):
+    """A joint approval started: one sub-application per item (each also published as application.submitted),
+    in parallel under one joint limit counted from `started_at`."""
+
+    item_codes = fields.List(fields.String(), required=True)
+    departments = fields.List(fields.String(), required=True)
+    application_ids = fields.List(fields.String(), required=True)
+    started_at = fields.AwareDateTime(required=True, format="iso")
+    clock_error = fields.String(load_default=None, allow_none=True)
+
+
+@contract("joint_approval.completed", version=1)
+class JointApprovalCompleted(_Joint):
+    """Every sub-application is decided (or refused): the joint case is complete. `approved`: all approved."""
+
+    completed_at = fields.AwareDateTime(required=True, format="iso")
+    approved = fields.Boolean(required=True)
+    in_time = fields.Boolean(load_default=None, allow_none=True)
+
+
+@contract("joint_approval.alert_raised", version=1)
+class JointApprovalAlertRaised(_Joint):
+    """The joint clock as a whole: a warning (预警), yellow card (黄牌, overdue) or red card (红牌), once each."""
+
+    alert_id = fields.String(required=True)
+    level = fields.String(required=True, validate=validate.OneOf(("warning", "yellow", "red")))
+    rule = fields.String(required=True)
+    raised_at = fields.AwareDateTime(required=True, format="iso")
+    elapsed_days = fields.Float(load_default=None, allow_none=True)
+    remaining_days = fields.Float(load_default=None, allow_none=True)
