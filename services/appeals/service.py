@@ -3,6 +3,7 @@ departments, call-back, supervision, efficiency complaints, and the deadline mon
 
 from datetime import timedelta
 
+import eventlet
 from nameko.timer import timer
 from sqlalchemy import bindparam, insert, update
 
@@ -351,7 +352,7 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
     def fire_alarms(self):
         """Warnings, overdue + urging, escalation: each once, when its moment has come."""
         while self._fire_batch() >= ALARM_BATCH:
-            pass
+            eventlet.sleep(0)  # let the relay publish this batch while the next is prepared
 
     def _fire_batch(self) -> int:
         now = clock.now()

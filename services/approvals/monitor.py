@@ -8,10 +8,12 @@ from __future__ import annotations
 import contextlib
 import logging
 
+import eventlet
 from nameko.timer import timer
 
 from services.kernel import clock
 from services.kernel.domain import SYSTEM
+from services.kernel.workcal import CalendarUnavailable
 
 from . import store
 from .domain import (
@@ -30,7 +32,7 @@ from .domain import (
 
 log = logging.getLogger(__name__)
 
-ALARM_BATCH = 500
+ALARM_BATCH = 100  # small batches: the first events go out while later ones are prepared
 MONITOR_INTERVAL = 0.2
 # alarm kind -> (alert level, event type)
 CARDS = {
@@ -62,7 +64,7 @@ class MonitorTimer:
     @timer(interval=MONITOR_INTERVAL)
     def fire_alarms(self):
         while self._fire_batch() >= ALARM_BATCH:
-            pass
+            eventlet.sleep(0)  # let the relay publish this batch while the next is prepared
 
     def _fire_batch(self) -> int:
         now = clock.now()
@@ -71,10 +73,11 @@ class MonitorTimer:
             due = store.claim_due_alarms(s, now, ALARM_BATCH)
             items: dict = {}
             busy = []
+            # A window action holding an application waits for these alarm rows: never wait for it in turn
+            # (a deadlock on PostgreSQL), give its alarms back for the next tick instead.
+            rows = store.get_many(s, sorted({alarm["application_id"] for alarm in due}))
             for alarm in due:
-                # A window action holding the application waits for these alarm rows: never wait for it
-                # in turn (a deadlock on PostgreSQL), give the alarm back for the next tick instead.
-                row = store.get(s, alarm["application_id"], lock=True, skip_locked=True)
+                row = rows.get(alarm["application_id"])
                 if row is None:
                     busy.append(alarm["id"])
                     continue
@@ -96,11 +99,16 @@ class MonitorTimer:
                         self.alert_irregularity(uow, app, irregularity, now, refused=False)
                 elif kind == CALENDAR_UNAVAILABLE:
                     self._raise(uow, app, "warning", "monitor.warning", CALENDAR_UNAVAILABLE, now,
-                                {"error": row["clock_error"]})
+                                {"error": row["clock_error"] or self._missing_year()})
                 else:
                     log.warning("unknown alarm kind %s of application %s", kind, row["id"])
             store.unclaim(s, busy)
         return len(due) - len(busy)
+
+    def _missing_year(self) -> str:
+        """Why a moment could not be computed before the application had a clock: the year after the last
+        one the calendar holds (the only one a near deadline can run into)."""
+        return str(CalendarUnavailable(max(self.settings.calendar.years_covered()) + 1))
 
     def _raise(self, uow, app, level: str, event_type: str, rule: str, now, details: dict | None = None) -> None:
         figures = event_figures(app, now)

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    bindparam,
     func,
     insert,
     select,
@@ -208,13 +209,24 @@ def _dump(values: dict) -> dict:
     return out
 
 
+_BY_ID = select(applications).where(applications.c.id == bindparam("aid"))
+_BY_ID_LOCKED = {False: _BY_ID.with_for_update(), True: _BY_ID.with_for_update(skip_locked=True)}
+
+
 def get(session: Session, application_id: int, *, lock: bool = False, skip_locked: bool = False) -> dict | None:
     """`skip_locked`: None when another transaction holds the application (the monitor then tries later)."""
-    q = select(applications).where(applications.c.id == application_id)
-    if lock:
-        q = q.with_for_update(skip_locked=skip_locked)
-    row = session.execute(q).mappings().first()
+    q = _BY_ID_LOCKED[skip_locked] if lock else _BY_ID
+    row = session.execute(q, {"aid": application_id}).mappings().first()
     return _load(row) if row is not None else None
+
+
+def get_many(session: Session, ids: list[int]) -> dict[int, dict]:
+    """Applications by id, locked for this transaction; those another transaction holds are skipped
+    (absent from the answer), never waited for."""
+    if not ids:
+        return {}
+    q = select(applications).where(applications.c.id.in_(ids)).with_for_update(skip_locked=True)
+    return {r["id"]: _load(r) for r in session.execute(q).mappings()}
 
 
 def find_by_ref(session: Session, external_ref: str) -> dict | None:
@@ -316,18 +328,26 @@ def unclaim(session: Session, alarm_ids: list[int]) -> None:
 # -- alerts -------------------------------------------------------------------------------------------
 
 
-def raise_alert(session: Session, application_id: int, department: str, level: str, rule: str, at: datetime,
-                details: dict) -> int | None:
-    """Store an alert unless this (application, rule) has one already: its id, or None when it had."""
-    dialect = session.get_bind().dialect.name
+def _raise_alert_statement(dialect: str):
+    # Built once per dialect: an ON CONFLICT insert built per call costs a compilation each time.
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    stmt = (dialect_insert(alerts).values(application_id=application_id, department=department, level=level,
-                                          rule=rule, raised_at=at, details=jsonable(details), state="open")
-            .on_conflict_do_nothing(index_elements=["application_id", "rule"]).returning(alerts.c.id))
-    return session.execute(stmt).scalar_one_or_none()
+    return (dialect_insert(alerts).on_conflict_do_nothing(index_elements=["application_id", "rule"])
+            .returning(alerts.c.id))
+
+
+_RAISE_ALERT = {name: _raise_alert_statement(name) for name in ("postgresql", "sqlite")}
+
+
+def raise_alert(session: Session, application_id: int, department: str, level: str, rule: str, at: datetime,
+                details: dict) -> int | None:
+    """Store an alert unless this (application, rule) has one already: its id, or None when it had."""
+    stmt = _RAISE_ALERT[session.get_bind().dialect.name]
+    return session.execute(stmt, {"application_id": application_id, "department": department, "level": level,
+                                  "rule": rule, "raised_at": at, "details": jsonable(details),
+                                  "state": "open"}).scalar_one_or_none()
 
 
 def get_alert(session: Session, alert_id: int, *, lock: bool = False) -> dict | None:

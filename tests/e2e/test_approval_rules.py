@@ -427,8 +427,6 @@ def test_a_red_card_moment_in_a_year_without_calendar_is_alerted_not_dropped(env
     assert "calendar_unavailable" in rules or "red_card" in rules, rules
 
 
-@pytest.mark.xfail(strict=True, reason="bug: the calendar_unavailable alert of an application received late in "
-                   "December has details.error None (monitor.py reads row['clock_error'], unset before acceptance)")
 def test_a_notice_period_running_into_a_year_without_calendar_says_which_year(env, frozen):
     api, tap = env
     frozen(at(2026, 12, 28, 10, 0))
