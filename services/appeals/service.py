@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, insert, update
 
 from services.kernel import clock
 from services.kernel import service as base  # a module, so `nameko run` finds only our class
-from services.kernel.domain import SYSTEM, Actor
+from services.kernel.domain import SYSTEM
 from services.kernel.errors import BadRequest, NotFound
 from services.kernel.http import api
 
@@ -62,11 +62,6 @@ def case_no(appeal_id: int, received_at) -> str:
     return f"MY{received_at.astimezone(clock.TZ):%Y%m%d}{appeal_id:06d}"
 
 
-def actor_of(call) -> Actor:
-    p = call.principal
-    return Actor(p.name, p.role, p.department) if p is not None else SYSTEM
-
-
 def present(row: dict, *, personal: bool, duplicate_case_no: str | None = None) -> dict:
     """The API view of a case. Names and phones in full only for operators and the handling department."""
     name, phone = row["appellant_name"], row["appellant_phone"]
@@ -113,7 +108,7 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
         service, so the case is built in memory and written with as few statements as it takes."""
         data = call.body
         now = clock.now()
-        actor = actor_of(call)
+        actor = call.actor
         received_at = data["received_at"] or now
         if received_at > now + timedelta(minutes=5):
             raise BadRequest({"received_at": ["cannot be in the future"]})
@@ -245,7 +240,7 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
         """Load the case (locked), run a domain command, write its outcome (and `also(session, now)`) in one
         transaction; 409 when not allowed now."""
         now = clock.now()
-        actor = actor_of(call)
+        actor = call.actor
         with self.platform.unit_of_work() as uow:
             row = self._visible(call, uow.session, appeal_id, lock=True)
             case = Case(row, self.settings.calendar, self.settings.rules)

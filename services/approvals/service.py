@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.kernel import clock
 from services.kernel import service as base  # a module, so `nameko run` finds only our class
-from services.kernel.domain import SYSTEM, Actor
+from services.kernel.domain import Actor
 from services.kernel.errors import BadRequest, NotFound
 from services.kernel.http import api
 
@@ -44,11 +44,6 @@ MONITOR = ("monitor",)
 CATALOGUE_EDITORS = ("operator",)
 CONFLICT = {409: "not allowed in the application's current state (reason in English and Chinese); an "
                  "irregular attempt is stored as an alert all the same"}
-
-
-def actor_of(call) -> Actor:
-    p = call.principal
-    return Actor(p.name, p.role, p.department) if p is not None else SYSTEM
 
 
 def mask_id_number(number: str) -> str:
@@ -138,7 +133,7 @@ class ApprovalsService(base.ServiceBase, monitor.MonitorTimer, supervision.Super
             item = self._item(s, data["item_code"])
             if item is None:
                 raise BadRequest({"item_code": ["unknown approval item; see GET /api/v1/items"]})
-            outcome = submit(item, at, actor_of(call), settings.calendar, settings.rules,
+            outcome = submit(item, at, call.actor, settings.calendar, settings.rules,
                              materials=data["materials"], now=now)
             applicant = data["applicant"]
             row = store.insert_application(s, {
@@ -147,7 +142,7 @@ class ApprovalsService(base.ServiceBase, monitor.MonitorTimer, supervision.Super
                 "service_point": data["service_point"], "green_channel": data["green_channel"],
                 "project_code": data["project_code"], "created_at": now, "updated_at": now})
             app = Application(row, item, settings.calendar, settings.rules, now)
-            store.add_history(s, row["id"], at, now, actor_of(call), "submit", None, row["state"], outcome.details)
+            store.add_history(s, row["id"], at, now, call.actor, "submit", None, row["state"], outcome.details)
             store.schedule(s, row["id"], outcome.alarms or [])
             for event_type, payload in outcome.events:
                 uow.publish(event_type, {**payload, **event_figures(app, at), "service_point": row["service_point"]},
@@ -207,7 +202,7 @@ class ApprovalsService(base.ServiceBase, monitor.MonitorTimer, supervision.Super
         work of their own, since the refused action's own rolled back."""
         now = clock.now()
         at = (call.body or {}).get("at") or now
-        actor = actor_of(call)
+        actor = call.actor
         try:
             with self.platform.unit_of_work() as uow:
                 row = self._visible(call, uow.session, application_id, lock=True)

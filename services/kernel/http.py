@@ -29,7 +29,7 @@ from werkzeug.routing import IntegerConverter, Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from . import logs
-from .domain import IllegalTransition
+from .domain import SYSTEM, Actor, IllegalTransition
 from .errors import (
     ApiError,
     BadRequest,
@@ -147,6 +147,12 @@ class Call:
     body: Any = None
     query: dict = field(default_factory=dict)
     path: dict = field(default_factory=dict)
+
+    @property
+    def actor(self) -> Actor:
+        """Who acts, for the domain and the history: the key's name, role and department."""
+        p = self.principal
+        return Actor(p.name, p.role, p.department) if p is not None else SYSTEM
 
     @property
     def department_scope(self) -> str | None:
