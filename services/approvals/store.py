@@ -24,6 +24,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.orm import Session
@@ -328,26 +329,21 @@ def unclaim(session: Session, alarm_ids: list[int]) -> None:
 # -- alerts -------------------------------------------------------------------------------------------
 
 
-def _raise_alert_statement(dialect: str):
-    # Built once per dialect: an ON CONFLICT insert built per call costs a compilation each time.
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return (dialect_insert(alerts).on_conflict_do_nothing(index_elements=["application_id", "rule"])
-            .returning(alerts.c.id))
-
-
-_RAISE_ALERT = {name: _raise_alert_statement(name) for name in ("postgresql", "sqlite")}
+# The same SQL on SQLite (3.35+) and PostgreSQL, as text: SQLAlchemy does not cache the compilation of its
+# dialect-specific ON CONFLICT inserts, which cost a compilation per alert.
+_RAISE_ALERT = text(
+    "INSERT INTO alerts (application_id, department, level, rule, raised_at, details, state) "
+    "VALUES (:application_id, :department, :level, :rule, :raised_at, :details, 'open') "
+    "ON CONFLICT (application_id, rule) DO NOTHING RETURNING id"
+).bindparams(bindparam("raised_at", type_=Moment()), bindparam("details", type_=JSON()))
 
 
 def raise_alert(session: Session, application_id: int, department: str, level: str, rule: str, at: datetime,
                 details: dict) -> int | None:
     """Store an alert unless this (application, rule) has one already: its id, or None when it had."""
-    stmt = _RAISE_ALERT[session.get_bind().dialect.name]
-    return session.execute(stmt, {"application_id": application_id, "department": department, "level": level,
-                                  "rule": rule, "raised_at": at, "details": jsonable(details),
-                                  "state": "open"}).scalar_one_or_none()
+    return session.execute(_RAISE_ALERT, {"application_id": application_id, "department": department,
+                                          "level": level, "rule": rule, "raised_at": at,
+                                          "details": jsonable(details)}).scalar_one_or_none()
 
 
 def get_alert(session: Session, alert_id: int, *, lock: bool = False) -> dict | None:
