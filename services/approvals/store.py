@@ -170,8 +170,11 @@ def list_items(session: Session) -> list[dict]:
     return [dict(r) for r in session.execute(select(items).order_by(items.c.code)).mappings()]
 
 
+_ITEM = select(items).where(items.c.code == bindparam("code"))
+
+
 def get_item(session: Session, code: str) -> dict | None:
-    row = session.execute(select(items).where(items.c.code == code)).mappings().first()
+    row = session.execute(_ITEM, {"code": code}).mappings().first()
     return dict(row) if row is not None else None
 
 
@@ -230,15 +233,26 @@ def get_many(session: Session, ids: list[int]) -> dict[int, dict]:
     return {r["id"]: _load(r) for r in session.execute(q).mappings()}
 
 
+# Statements of the busy paths, built once: building a SQLAlchemy construct costs more than running it.
+_BY_REF = select(applications).where(applications.c.external_ref == bindparam("ref"))
+_INSERT_APPLICATION = insert(applications)
+_SET_NUMBER = update(applications).where(applications.c.id == bindparam("aid")).values(
+    application_no=bindparam("no"))
+_INSERT_HISTORY = insert(history)
+_CANCEL_ALARMS = update(alarms).where(alarms.c.application_id == bindparam("aid"), alarms.c.fired_at.is_(None),
+                                      alarms.c.cancelled.is_(False)).values(cancelled=True)
+_INSERT_ALARMS = insert(alarms)
+
+
 def find_by_ref(session: Session, external_ref: str) -> dict | None:
-    row = session.execute(select(applications).where(applications.c.external_ref == external_ref)).mappings().first()
+    row = session.execute(_BY_REF, {"ref": external_ref}).mappings().first()
     return _load(row) if row is not None else None
 
 
 def insert_application(session: Session, values: dict) -> dict:
-    new_id = session.execute(insert(applications).values(**_dump(values))).inserted_primary_key[0]
+    new_id = session.execute(_INSERT_APPLICATION, _dump(values)).inserted_primary_key[0]
     number = f"SP{values['received_at'].astimezone(clock.TZ):%Y%m%d}{new_id:06d}"
-    session.execute(update(applications).where(applications.c.id == new_id).values(application_no=number))
+    session.execute(_SET_NUMBER, {"aid": new_id, "no": number})
     return get(session, new_id)
 
 
@@ -280,9 +294,10 @@ def all_matching(session: Session, *, department=None, state=None) -> list[dict]
 
 def add_history(session: Session, application_id: int, at: datetime, recorded_at: datetime, actor, action: str,
                 from_state: str | None, to_state: str | None, details: dict) -> None:
-    session.execute(insert(history).values(
-        application_id=application_id, at=at, recorded_at=recorded_at, actor=actor.name, role=actor.role,
-        action=action, from_state=from_state, to_state=to_state, details=jsonable(details)))
+    session.execute(_INSERT_HISTORY, {
+        "application_id": application_id, "at": at, "recorded_at": recorded_at, "actor": actor.name,
+        "role": actor.role, "action": action, "from_state": from_state, "to_state": to_state,
+        "details": jsonable(details)})
 
 
 def history_of(session: Session, application_id: int) -> list[dict]:
@@ -294,8 +309,7 @@ def history_of(session: Session, application_id: int) -> list[dict]:
 
 
 def cancel_alarms(session: Session, application_id: int) -> None:
-    session.execute(update(alarms).where(alarms.c.application_id == application_id, alarms.c.fired_at.is_(None),
-                                         alarms.c.cancelled.is_(False)).values(cancelled=True))
+    session.execute(_CANCEL_ALARMS, {"aid": application_id})
 
 
 def schedule(session: Session, application_id: int, moments: list[tuple[str, datetime]]) -> None:
@@ -304,7 +318,7 @@ def schedule(session: Session, application_id: int, moments: list[tuple[str, dat
     rows = [{"application_id": application_id, "kind": kind, "fire_at": at, "cancelled": False}
             for kind, at in moments if at is not None]
     if rows:
-        session.execute(insert(alarms), rows)
+        session.execute(_INSERT_ALARMS, rows)
 
 
 def claim_due_alarms(session: Session, now: datetime, limit: int) -> list[dict]:
