@@ -199,6 +199,19 @@ def service_config(tmp_path, amqp_uri, keys_file):
 
 
 @pytest.fixture
+def frozen():
+    """frozen(moment): pin the platform clock (services in this process read it); released after the test."""
+    from services.kernel import clock
+
+    def at(moment):
+        clock.freeze(moment)
+        return moment
+
+    yield at
+    clock.freeze(None)
+
+
+@pytest.fixture
 def start_service(container_factory):
     """start_service(ServiceClass, config) -> a started nameko container (killed after the test)."""
 

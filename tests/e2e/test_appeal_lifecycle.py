@@ -44,17 +44,6 @@ class Api:
 
 
 @pytest.fixture
-def frozen():
-    """Pin the platform clock; the services in this process read it."""
-    def at(moment: datetime):
-        clock.freeze(moment)
-        return moment
-
-    yield at
-    clock.freeze(None)
-
-
-@pytest.fixture
 def env(service_config, start_service, api_keys, keys_file, fresh_amqp_uri):
     store = KeyStore(keys_file)
     keys = dict(api_keys)

@@ -53,16 +53,6 @@ class Api:
 
 
 @pytest.fixture
-def frozen():
-    def at(moment: datetime):
-        clock.freeze(moment)
-        return moment
-
-    yield at
-    clock.freeze(None)
-
-
-@pytest.fixture
 def env(service_config, start_service, api_keys, keys_file, fresh_amqp_uri):
     store = KeyStore(keys_file)
     keys = dict(api_keys)
