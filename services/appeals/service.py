@@ -161,8 +161,7 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
             store.add_history_many(s, [store.history_row(row["id"], now, who, action, before, after, details)
                                        for action, before, after, details, who in history])
             if outcome is not None:
-                store.add_alarms(s, [{"appeal_id": row["id"], "kind": k, "fire_at": at}
-                                     for k, at in outcome.alarms.alarms])
+                store.add_alarms(s, [(row["id"], k, at) for k, at in outcome.alarms.alarms])
             # appeal.received first, then appeal.dispatched: consumers see a case's life in order
             self._publish_received(uow, row)
             if outcome is not None:
@@ -373,7 +372,7 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
                     uow.publish("appeal.urged", payload, department=row["department"])
                     at = escalation_moment(settings.calendar, settings.rules, urged_at)
                     if at is not None:
-                        new_alarms.append({"appeal_id": row["id"], "kind": ALARM_ESCALATION, "fire_at": at})
+                        new_alarms.append((row["id"], ALARM_ESCALATION, at))
                 elif kind == ALARM_ESCALATION and row["overdue"]:
                     escalated.append({"aid": row["id"]})
                     history.append(self._system_history(row, now, "escalated"))

@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from services.kernel.alarms import Alarms
 from services.kernel.db import Moment, kernel_tables
 from services.kernel.domain import Actor
 
@@ -123,17 +124,8 @@ dispatch_rules = Table(
 )
 
 # Deadline alarms: one row per (appeal, kind), fired once by the monitor and cancelled when moot.
-alarms = Table(
-    "alarms", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("appeal_id", Integer, ForeignKey("appeals.id"), nullable=False),
-    Column("kind", String(32), nullable=False),
-    Column("fire_at", Moment(), nullable=False),
-    Column("fired_at", Moment()),
-    Column("cancelled", Boolean, nullable=False, default=False),
-)
-Index("ix_alarms_due", alarms.c.fired_at, alarms.c.cancelled, alarms.c.fire_at)
-Index("ix_alarms_appeal", alarms.c.appeal_id)
+alarm_times = Alarms(metadata, appeals, "appeal_id")
+alarms = alarm_times.table
 
 supervision_orders = Table(
     "supervision_orders", metadata,
@@ -167,7 +159,6 @@ _BY_REF = select(appeals).where(appeals.c.channel == bindparam("channel"),
 _INSERT_CASE = insert(appeals)
 _SET_CASE_NO = update(appeals).where(appeals.c.id == bindparam("aid")).values(case_no=bindparam("no"))
 _INSERT_HISTORY = insert(history)
-_INSERT_ALARMS = insert(alarms)
 _DEFAULTS = {c.name: (c.default.arg if c.default is not None and not callable(c.default.arg) else None)
              for c in appeals.columns}
 
@@ -239,16 +230,11 @@ def add_history(session: Session, appeal_id: int, at: datetime, actor: Actor, ac
 
 
 def cancel_alarms(session: Session, appeal_id: int) -> None:
-    session.execute(update(alarms).where(alarms.c.appeal_id == appeal_id, alarms.c.fired_at.is_(None),
-                                         alarms.c.cancelled.is_(False)).values(cancelled=True))
+    alarm_times.cancel(session, appeal_id)
 
 
 def schedule(session: Session, appeal_id: int, deadline: Deadline) -> None:
-    cancel_alarms(session, appeal_id)
-    if deadline.alarms:
-        session.execute(alarms.insert(), [
-            {"appeal_id": appeal_id, "kind": kind, "fire_at": at, "cancelled": False}
-            for kind, at in deadline.alarms])
+    alarm_times.schedule(session, appeal_id, deadline.alarms)
 
 
 def apply(uow, row: dict, outcome: Outcome, actor: Actor, at: datetime) -> dict:
@@ -309,23 +295,15 @@ _ALARM_CASE_COLUMNS = (appeals.c.id, appeals.c.case_no, appeals.c.department, ap
 
 
 def claim_due_alarms(session: Session, now: datetime, limit: int) -> list[tuple[dict, dict]]:
-    """Alarms whose moment has come with their cases, claimed for this transaction (other instances skip
-    them) and marked fired in it: one query and one update however many there are."""
-    rows = session.execute(
-        select(alarms.c.id.label("alarm_id"), alarms.c.kind, alarms.c.fire_at, *_ALARM_CASE_COLUMNS)
-        .join(appeals, appeals.c.id == alarms.c.appeal_id)
-        .where(alarms.c.fired_at.is_(None), alarms.c.cancelled.is_(False), alarms.c.fire_at <= now)
-        .order_by(alarms.c.fire_at).limit(limit).with_for_update(skip_locked=True, of=alarms)
-    ).mappings().all()
-    if rows:
-        session.execute(update(alarms).where(alarms.c.id.in_([r["alarm_id"] for r in rows])).values(fired_at=now))
+    """Alarms whose moment has come with their cases (read in the same query), claimed and marked fired."""
+    rows = alarm_times.claim(session, now, limit, _ALARM_CASE_COLUMNS)
     return [({"id": r["alarm_id"], "kind": r["kind"], "fire_at": r["fire_at"]},
              {c.name: r[c.name] for c in _ALARM_CASE_COLUMNS}) for r in rows]
 
 
-def add_alarms(session: Session, rows: list[dict]) -> None:
-    if rows:
-        session.execute(_INSERT_ALARMS, [{**r, "cancelled": False} for r in rows])
+def add_alarms(session: Session, entries) -> None:
+    """Alarms of new cases or later stages, each (appeal id, kind, moment)."""
+    alarm_times.add(session, entries)
 
 
 def add_history_many(session: Session, rows: list[dict]) -> None:

@@ -79,7 +79,7 @@ class MonitorTimer:
             for alarm in due:
                 row = rows.get(alarm["application_id"])
                 if row is None:
-                    busy.append(alarm["id"])
+                    busy.append(alarm["alarm_id"])
                     continue
                 if row["state"] not in OPEN:
                     continue

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from services.kernel import clock
+from services.kernel.alarms import Alarms
 from services.kernel.db import Moment, kernel_tables
 
 from .domain import Item
@@ -120,17 +121,8 @@ history = Table(
 )
 
 # The monitor's next check times: one row per (application, kind), fired once, cancelled when moot.
-alarms = Table(
-    "alarms", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("application_id", Integer, ForeignKey("applications.id"), nullable=False),
-    Column("kind", String(40), nullable=False),
-    Column("fire_at", Moment(), nullable=False),
-    Column("fired_at", Moment()),
-    Column("cancelled", Boolean, nullable=False, default=False),
-)
-Index("ix_alarms_due", alarms.c.fired_at, alarms.c.cancelled, alarms.c.fire_at)
-Index("ix_alarms_application", alarms.c.application_id)
+alarm_times = Alarms(metadata, applications, "application_id")
+alarms = alarm_times.table
 
 alerts = Table(
     "alerts", metadata,
@@ -239,9 +231,6 @@ _INSERT_APPLICATION = insert(applications)
 _SET_NUMBER = update(applications).where(applications.c.id == bindparam("aid")).values(
     application_no=bindparam("no"))
 _INSERT_HISTORY = insert(history)
-_CANCEL_ALARMS = update(alarms).where(alarms.c.application_id == bindparam("aid"), alarms.c.fired_at.is_(None),
-                                      alarms.c.cancelled.is_(False)).values(cancelled=True)
-_INSERT_ALARMS = insert(alarms)
 
 
 def find_by_ref(session: Session, external_ref: str) -> dict | None:
@@ -309,35 +298,23 @@ def history_of(session: Session, application_id: int) -> list[dict]:
 
 
 def cancel_alarms(session: Session, application_id: int) -> None:
-    session.execute(_CANCEL_ALARMS, {"aid": application_id})
+    alarm_times.cancel(session, application_id)
 
 
 def schedule(session: Session, application_id: int, moments: list[tuple[str, datetime]]) -> None:
     """Replace the unfired alarms of an application with these moments (past ones fire at the next tick)."""
-    cancel_alarms(session, application_id)
-    rows = [{"application_id": application_id, "kind": kind, "fire_at": at, "cancelled": False}
-            for kind, at in moments if at is not None]
-    if rows:
-        session.execute(_INSERT_ALARMS, rows)
+    alarm_times.schedule(session, application_id, moments)
 
 
 def claim_due_alarms(session: Session, now: datetime, limit: int) -> list[dict]:
     """Alarms whose moment has come, claimed for this transaction (other instances skip them) and marked
-    fired in it."""
-    rows = session.execute(
-        select(alarms.c.id, alarms.c.application_id, alarms.c.kind, alarms.c.fire_at)
-        .where(alarms.c.fired_at.is_(None), alarms.c.cancelled.is_(False), alarms.c.fire_at <= now)
-        .order_by(alarms.c.fire_at).limit(limit).with_for_update(skip_locked=True)
-    ).mappings().all()
-    if rows:
-        session.execute(update(alarms).where(alarms.c.id.in_([r["id"] for r in rows])).values(fired_at=now))
-    return [dict(r) for r in rows]
+    fired in it; each with `alarm_id`, `application_id`, `kind`, `fire_at`."""
+    return alarm_times.claim(session, now, limit)
 
 
 def unclaim(session: Session, alarm_ids: list[int]) -> None:
     """Give claimed alarms back, unfired (their application was busy): the next tick takes them."""
-    if alarm_ids:
-        session.execute(update(alarms).where(alarms.c.id.in_(alarm_ids)).values(fired_at=None))
+    alarm_times.unclaim(session, alarm_ids)
 
 
 # -- alerts -------------------------------------------------------------------------------------------
