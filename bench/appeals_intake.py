@@ -267,6 +267,13 @@ def drive(port: int, seconds: float, clients: int, bodies, headers: dict, server
                 result.statuses[status] = result.statuses.get(status, 0) + n
 
     threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+    return run_clients(threads, server_pid, seconds, stop_at, start, result)
+
+
+def run_clients(threads, server_pid, seconds, stop_at, start, result):
+    """Start the client threads, open the measuring window of `seconds` (`stop_at[0]`, `start` released),
+    wait for them, and record the elapsed time and the CPU of the server, the broker, the clients and the
+    whole machine in `result`."""
     for t in threads:
         t.start()
     broker = broker_pid()

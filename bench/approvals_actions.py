@@ -47,12 +47,10 @@ from appeals_intake import (  # noqa: E402
     Bodies,
     Process,
     Result,
-    broker_pid,
-    cpu_seconds,
     drive,
     free_port,
-    machine_busy,
     pct,
+    run_clients,
     service_yaml,
     settle,
     wait_until_answering,
@@ -178,26 +176,7 @@ def drive_actions(port: int, seconds: float, clients: int, actions: Actions, ser
                 actions.failed[k] = actions.failed.get(k, 0) + n
 
     threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
-    for t in threads:
-        t.start()
-    broker = broker_pid()
-    server_cpu0, broker_cpu0 = cpu_seconds(server_pid), cpu_seconds(broker)
-    client_cpu0 = time.process_time()
-    busy0, total0 = machine_busy()
-    t0 = time.perf_counter()
-    stop_at[0] = t0 + seconds
-    start.wait()
-    for t in threads:
-        t.join()
-    result.elapsed = time.perf_counter() - t0
-    result.client_cpu_s = time.process_time() - client_cpu0
-    server_cpu1, broker_cpu1 = cpu_seconds(server_pid), cpu_seconds(broker)
-    if server_cpu0 is not None and server_cpu1 is not None:
-        result.server_cpu_s = server_cpu1 - server_cpu0
-    if broker_cpu0 is not None and broker_cpu1 is not None:
-        result.broker_cpu_s = broker_cpu1 - broker_cpu0
-    busy1, total1 = machine_busy()
-    result.machine_busy, result.machine_total = busy1 - busy0, total1 - total0
+    run_clients(threads, server_pid, seconds, stop_at, start, result)
     return result
 
 
