@@ -12,44 +12,11 @@ from services.approvals.service import ApprovalsService
 from services.kernel import clock
 from services.kernel.keys import KeyStore
 from tests.conftest import wait_for
+from tests.e2e.approvals_client import ID_NUMBER
+from tests.e2e.approvals_client import ApprovalsApi as Api
 from tests.support import Tap
 
 TZ = clock.TZ
-ID_NUMBER = "330102199001011234"
-
-
-class Api:
-    def __init__(self, base_url, keys):
-        self.base = base_url
-        self.keys = keys
-        self.refs = 0
-
-    def call(self, method, path, who, body=None, **params):
-        headers = {"Authorization": f"Bearer {self.keys[who]}"}
-        return requests.request(method, f"{self.base}{path}", json=body, headers=headers, params=params, timeout=10)
-
-    def ok(self, method, path, who, body=None, status=200, **params):
-        r = self.call(method, path, who, body, **params)
-        assert r.status_code == status, (method, path, who, r.status_code, r.text)
-        return r.json()
-
-    def submit(self, item_code="SCJ-001", materials=("M1", "M2", "M3"), **fields):
-        self.refs += 1
-        body = {"external_ref": f"W-{self.refs}", "item_code": item_code,
-                "applicant": {"name": "杭州某餐饮有限公司", "kind": "enterprise", "id_number": ID_NUMBER},
-                "materials": list(materials), "service_point": "city_center", **fields}
-        return self.ok("POST", "/api/v1/applications", "window_system", body, status=201)
-
-    def act(self, application_id, action, who="window_system", body=None, status=200):
-        r = self.call("POST", f"/api/v1/applications/{application_id}/{action}", who, body or {})
-        assert r.status_code == status, (action, who, r.status_code, r.text)
-        return r.json()
-
-    def get(self, application_id, who="monitor"):
-        return self.ok("GET", f"/api/v1/applications/{application_id}", who)
-
-    def alerts(self, **params):
-        return self.ok("GET", "/api/v1/alerts", "monitor", **params)["items"]
 
 
 @pytest.fixture
@@ -258,8 +225,8 @@ def test_a_department_sees_and_touches_only_its_own_applications(env, frozen):
     assert listed["total"] == 1 and listed["items"][0]["id"] == mine["id"]
     assert api.ok("GET", "/api/v1/applications", "SCJ", department="ZJJ")["total"] == 0
     # its own: the handler acts, and an item the window is not authorised for is alerted on acceptance
-    api.act(mine["id"], "accept", "SCJ")
-    accepted = api.act(theirs["id"], "accept", "ZJJ")
+    api.act(mine["id"], "accept", who="SCJ")
+    accepted = api.act(theirs["id"], "accept", who="ZJJ")
     assert accepted["state"] == "accepted"
     assert [x["details"]["code"] for x in api.alerts(application_id=theirs["id"])] == ["window_not_authorised"]
     assert api.ok("GET", "/api/v1/alerts", "SCJ")["total"] == 0

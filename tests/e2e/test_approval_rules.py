@@ -6,54 +6,16 @@ level firing exactly once however often the monitor looks again."""
 from datetime import datetime
 
 import pytest
-import requests
 
 from services.approvals.service import ApprovalsService
 from services.kernel import clock
 from services.kernel.keys import KeyStore
 from tests.conftest import wait_for
+from tests.e2e.approvals_client import ApprovalsApi as Api
 from tests.support import Tap
 
 TZ = clock.TZ
-ID_NUMBER = "330102199001011234"
 END_OF_DAY = "T23:59:59.999999+08:00"
-
-
-class Api:
-    def __init__(self, base_url, keys):
-        self.base = base_url
-        self.keys = keys
-        self.refs = 0
-
-    def call(self, method, path, who, body=None, **params):
-        headers = {"Authorization": f"Bearer {self.keys[who]}"}
-        return requests.request(method, f"{self.base}{path}", json=body, headers=headers, params=params, timeout=10)
-
-    def ok(self, method, path, who, body=None, status=200, **params):
-        r = self.call(method, path, who, body, **params)
-        assert r.status_code == status, (method, path, who, r.status_code, r.text)
-        return r.json()
-
-    def submit(self, item_code="SCJ-001", materials=("M1", "M2", "M3"), **fields):
-        self.refs += 1
-        body = {"external_ref": f"R-{self.refs}", "item_code": item_code,
-                "applicant": {"name": "某某科技有限公司", "kind": "enterprise", "id_number": ID_NUMBER},
-                "materials": list(materials), "service_point": "city_center", **fields}
-        return self.ok("POST", "/api/v1/applications", "window_system", body, status=201)
-
-    def act(self, application_id, action, body=None, status=200, who="window_system"):
-        r = self.call("POST", f"/api/v1/applications/{application_id}/{action}", who, body or {})
-        assert r.status_code == status, (action, who, r.status_code, r.text)
-        return r.json()
-
-    def get(self, application_id):
-        return self.ok("GET", f"/api/v1/applications/{application_id}", "monitor")
-
-    def alerts(self, **params):
-        return self.ok("GET", "/api/v1/alerts", "monitor", **params)["items"]
-
-    def drained(self):
-        wait_for(lambda: self.ok("GET", "/health", "monitor")["outbox"]["pending"] == 0, message="outbox drained")
 
 
 @pytest.fixture
