@@ -270,6 +270,20 @@ def drive(port: int, seconds: float, clients: int, bodies, headers: dict, server
     return run_clients(threads, server_pid, seconds, stop_at, start, result)
 
 
+def clean_up(broker, processes, vhost: str, tmp: str, keep: bool) -> None:
+    """Whatever happened: close the broker connection, stop the services, drop the vhost and the files."""
+    if broker is not None:
+        with contextlib.suppress(Exception):
+            broker.release()
+    for p in reversed(processes):
+        p.stop()
+    delete_vhost(vhost)
+    if keep:
+        print(f"kept {tmp}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def run_clients(threads, server_pid, seconds, stop_at, start, result):
     """Start the client threads, open the measuring window of `seconds` (`stop_at[0]`, `start` released),
     wait for them, and record the elapsed time and the CPU of the server, the broker, the clients and the
@@ -572,16 +586,7 @@ def main() -> int:
             print(f"INVALID RUN: {name} answered {r.statuses} with {r.errors} connection errors")
         return 1 if lost or refused else 0
     finally:
-        if broker is not None:
-            with contextlib.suppress(Exception):
-                broker.release()
-        for p in reversed(processes):
-            p.stop()
-        delete_vhost(vhost)
-        if args.keep:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        clean_up(broker, processes, vhost, tmp, args.keep)
 
 
 if __name__ == "__main__":

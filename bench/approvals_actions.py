@@ -21,7 +21,6 @@ import http.client
 import itertools
 import json
 import os
-import shutil
 import sqlite3
 import statistics
 import sys
@@ -39,7 +38,7 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 # helpers of the intake benchmark (importing it has no side effects: it runs only under __main__)
-from _support import amqp_uri, create_vhost, delete_vhost  # noqa: E402
+from _support import amqp_uri, create_vhost  # noqa: E402
 from appeals_intake import (  # noqa: E402
     BASELINE_MODULE,
     BASELINE_SERVICE,
@@ -47,6 +46,7 @@ from appeals_intake import (  # noqa: E402
     Bodies,
     Process,
     Result,
+    clean_up,
     drive,
     free_port,
     pct,
@@ -379,16 +379,7 @@ def main() -> int:
             q(channel).purge()
         return 0 if ok and base_ok and not actions.failed and monitor_on_bus == sum(alerts.values()) else 1
     finally:
-        if broker is not None:
-            with contextlib.suppress(Exception):
-                broker.release()
-        for p in reversed(processes):
-            p.stop()
-        delete_vhost(vhost)
-        if args.keep:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        clean_up(broker, processes, vhost, tmp, args.keep)
 
 
 if __name__ == "__main__":

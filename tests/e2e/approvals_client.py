@@ -43,3 +43,20 @@ class ApprovalsApi:
 
     def drained(self):
         wait_for(lambda: self.ok("GET", "/health", "monitor")["outbox"]["pending"] == 0, message="outbox drained")
+
+
+def start_approvals(service_config, start_service, api_keys, keys_file, amqp_uri, departments=("SCJ", "ZJJ"),
+                    client=ApprovalsApi):
+    """Start the approvals service on `amqp_uri` with a handler key per department; (client, tap on its events)."""
+    from services.approvals.service import ApprovalsService
+    from services.kernel.keys import KeyStore
+    from tests.support import Tap
+
+    store = KeyStore(keys_file)
+    keys = dict(api_keys)
+    for dept in departments:
+        keys[dept] = store.add(f"handler-{dept}", "department_handler", dept)
+    cfg = service_config("approvals", AMQP_URI=amqp_uri)
+    tap = Tap(amqp_uri, "approvals")
+    start_service(ApprovalsService, cfg)
+    return client(cfg["base_url"], keys), tap

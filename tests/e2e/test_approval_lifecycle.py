@@ -10,9 +10,8 @@ import requests
 
 from services.approvals.service import ApprovalsService
 from services.kernel import clock
-from services.kernel.keys import KeyStore
 from tests.conftest import wait_for
-from tests.e2e.approvals_client import ID_NUMBER
+from tests.e2e.approvals_client import ID_NUMBER, start_approvals
 from tests.e2e.approvals_client import ApprovalsApi as Api
 from tests.support import Tap
 
@@ -21,14 +20,7 @@ TZ = clock.TZ
 
 @pytest.fixture
 def env(service_config, start_service, api_keys, keys_file, fresh_amqp_uri):
-    store = KeyStore(keys_file)
-    keys = dict(api_keys)
-    for dept in ("SCJ", "ZJJ"):
-        keys[dept] = store.add(f"handler-{dept}", "department_handler", dept)
-    cfg = service_config("approvals", AMQP_URI=fresh_amqp_uri)
-    tap = Tap(fresh_amqp_uri, "approvals")
-    start_service(ApprovalsService, cfg)
-    return Api(cfg["base_url"], keys), tap
+    return start_approvals(service_config, start_service, api_keys, keys_file, fresh_amqp_uri)
 
 
 def events(tap, application_id):

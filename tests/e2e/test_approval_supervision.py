@@ -9,8 +9,8 @@ import pytest
 
 from services.approvals.service import ApprovalsService
 from services.kernel import clock
-from services.kernel.keys import KeyStore
 from tests.conftest import wait_for
+from tests.e2e.approvals_client import start_approvals
 from tests.e2e.test_approval_lifecycle import Api, types_of, wait_event
 from tests.support import Tap
 
@@ -19,14 +19,7 @@ TZ = clock.TZ
 
 @pytest.fixture
 def env(service_config, start_service, api_keys, keys_file, fresh_amqp_uri):
-    store = KeyStore(keys_file)
-    keys = dict(api_keys)
-    for dept in ("SCJ", "ZJJ"):
-        keys[dept] = store.add(f"handler-{dept}", "department_handler", dept)
-    cfg = service_config("approvals", AMQP_URI=fresh_amqp_uri)
-    tap = Tap(fresh_amqp_uri, "approvals")
-    start_service(ApprovalsService, cfg)
-    return Api(cfg["base_url"], keys), tap
+    return start_approvals(service_config, start_service, api_keys, keys_file, fresh_amqp_uri)
 
 
 def supervise(api, application_id, body, who="monitor", status=201):
