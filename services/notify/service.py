@@ -10,7 +10,7 @@ from services.kernel import service as base  # a module, so `nameko run` finds o
 from services.kernel.http import api
 from services.kernel.messaging import consume_event
 
-from . import store
+from . import console, store
 from .schemas import DeliveriesQuery, DeliveryOut
 
 log = logging.getLogger("services.notify.deliveries")
@@ -18,7 +18,7 @@ log = logging.getLogger("services.notify.deliveries")
 URGENCY_ZH = {"normal": "一般", "emergency": "紧急"}
 
 
-class NotifyService(base.ServiceBase):
+class NotifyService(base.ServiceBase, console.ConsoleEndpoints):
     """通知 — the right person, once, on the right channel."""
 
     name = "notify"

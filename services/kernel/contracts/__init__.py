@@ -21,6 +21,7 @@ from .envelope import (
 # Importing the payload modules registers their contracts.
 from . import appeals  # noqa: E402,F401  isort: skip
 from . import approvals  # noqa: E402,F401  isort: skip
+from . import console  # noqa: E402,F401  isort: skip
 
 __all__ = [
     "ContractError",
