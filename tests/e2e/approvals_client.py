@@ -45,7 +45,7 @@ class ApprovalsApi:
         wait_for(lambda: self.ok("GET", "/health", "monitor")["outbox"]["pending"] == 0, message="outbox drained")
 
 
-def start_approvals(service_config, start_service, api_keys, keys_file, amqp_uri, departments=("SCJ", "ZJJ"),
+def start_approvals(service_config, start_service, api_keys, keys_file, amqp_uri, departments=("SCJGJ", "ZJJ"),
                     client=ApprovalsApi):
     """Start the approvals service on `amqp_uri` with a handler key per department; (client, tap on its events)."""
     from services.approvals.service import ApprovalsService

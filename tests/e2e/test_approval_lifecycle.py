@@ -41,7 +41,7 @@ def test_the_domain_example_national_day(env, frozen):
     api, tap = env
     frozen(datetime(2026, 9, 30, 9, 0, tzinfo=TZ))
     a = api.submit()
-    assert (a["state"], a["department"], a["clock"]) == ("submitted", "SCJ", None)
+    assert (a["state"], a["department"], a["clock"]) == ("submitted", "SCJGJ", None)
     assert a["applicant"]["id_number"] == "330***********1234"
     again = api.ok("POST", "/api/v1/applications", "window_system",
                    {"external_ref": a["external_ref"], "item_code": "SCJ-001", "service_point": "city_center",
@@ -70,7 +70,7 @@ def test_the_domain_example_national_day(env, frozen):
     assert [t for t, _ in evs] == ["application.submitted", "application.accepted", "monitor.warning",
                                    "application.decided", "application.delivered"]
     acc = dict(evs)["application.accepted"]
-    assert (acc["item_code"], acc["department"], acc["limit_days"], acc["deemed"]) == ("SCJ-001", "SCJ", 5, False)
+    assert (acc["item_code"], acc["department"], acc["limit_days"], acc["deemed"]) == ("SCJ-001", "SCJGJ", 5, False)
     assert acc["due_at"] == "2026-10-13T23:59:59.999999+08:00"
     assert dict(evs)["application.decided"]["in_time"] is True
     raw = str(tap.messages)
@@ -156,7 +156,7 @@ def test_warning_yellow_and_red_cards_each_fire_once(env, frozen):
     assert (w["rule"], w["level"], w["remaining_days"]) == ("warning_days_left", "warning", 1)
     frozen(datetime(2026, 11, 10, 0, 0, 1, tzinfo=TZ))  # overdue
     y = wait_event(tap, a["id"], "monitor.yellow_card")[0]
-    assert (y["level"], y["due_at"], y["department"]) == ("yellow", "2026-11-09T23:59:59.999999+08:00", "SCJ")
+    assert (y["level"], y["due_at"], y["department"]) == ("yellow", "2026-11-09T23:59:59.999999+08:00", "SCJGJ")
     assert api.get(a["id"])["clock"]["light"] == "red"
     listed = api.ok("GET", "/api/v1/applications", "monitor", light="red")
     assert [i["id"] for i in listed["items"]] == [a["id"]]
@@ -192,7 +192,7 @@ def test_a_second_supplement_request_is_recorded_and_alerted(env, frozen):
     assert [x["details"]["code"] for x in alerts] == ["repeated_supplement_request"]
     assert alerts[0]["details"]["description_zh"] == "多次要求申请人补正材料，违反一次告知"
     irr = wait_event(tap, a["id"], "monitor.irregularity")[0]
-    assert (irr["code"], irr["refused"], irr["department"]) == ("repeated_supplement_request", False, "SCJ")
+    assert (irr["code"], irr["refused"], irr["department"]) == ("repeated_supplement_request", False, "SCJGJ")
     # refusal without a reason: refused, and alerted all the same
     api.act(a["id"], "supplement-received")
     api.act(a["id"], "refuse", body={"reason": ""}, status=409)
@@ -207,21 +207,21 @@ def test_a_department_sees_and_touches_only_its_own_applications(env, frozen):
     frozen(datetime(2026, 11, 2, 10, 0, tzinfo=TZ))
     mine = api.submit()
     theirs = api.submit(item_code="ZJJ-001")
-    assert api.get(mine["id"], "SCJ")["id"] == mine["id"]
-    assert api.call("GET", f"/api/v1/applications/{theirs['id']}", "SCJ").status_code == 404
+    assert api.get(mine["id"], "SCJGJ")["id"] == mine["id"]
+    assert api.call("GET", f"/api/v1/applications/{theirs['id']}", "SCJGJ").status_code == 404
     for action, body in (("accept", {}), ("refuse", {"reason": "不受理"}), ("decide", {"approved": True}),
                          ("request-supplement", {"missing": ["M1"]})):
-        r = api.call("POST", f"/api/v1/applications/{theirs['id']}/{action}", "SCJ", body)
+        r = api.call("POST", f"/api/v1/applications/{theirs['id']}/{action}", "SCJGJ", body)
         assert r.status_code == 404, (action, r.text)
-    listed = api.ok("GET", "/api/v1/applications", "SCJ")
+    listed = api.ok("GET", "/api/v1/applications", "SCJGJ")
     assert listed["total"] == 1 and listed["items"][0]["id"] == mine["id"]
-    assert api.ok("GET", "/api/v1/applications", "SCJ", department="ZJJ")["total"] == 0
+    assert api.ok("GET", "/api/v1/applications", "SCJGJ", department="ZJJ")["total"] == 0
     # its own: the handler acts, and an item the window is not authorised for is alerted on acceptance
-    api.act(mine["id"], "accept", who="SCJ")
+    api.act(mine["id"], "accept", who="SCJGJ")
     accepted = api.act(theirs["id"], "accept", who="ZJJ")
     assert accepted["state"] == "accepted"
     assert [x["details"]["code"] for x in api.alerts(application_id=theirs["id"])] == ["window_not_authorised"]
-    assert api.ok("GET", "/api/v1/alerts", "SCJ")["total"] == 0
+    assert api.ok("GET", "/api/v1/alerts", "SCJGJ")["total"] == 0
     assert api.get(theirs["id"], "operator")["history"][-1]["actor"] == "handler-ZJJ"
 
 

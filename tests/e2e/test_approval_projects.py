@@ -36,7 +36,7 @@ class Api:
         assert r.status_code == status, (method, path, who, r.status_code, r.text)
         return r.json()
 
-    def project(self, code="XM-1", milestones=(), units=("FGJ", "SCJ", "ZJJ", "HBJ")):
+    def project(self, code="XM-1", milestones=(), units=("FGJ", "SCJGJ", "ZJJ", "HBJ")):
         return self.ok("POST", "/api/v1/projects", "operator", {
             "code": code, "name": "某新能源汽车零部件项目", "responsible_units": list(units),
             "agent": {"name": "王代办", "phone": "0571-87000001"}, "milestones": list(milestones)}, status=201)
@@ -51,7 +51,7 @@ class Api:
 @pytest.fixture
 def env(service_config, start_service, api_keys, keys_file, fresh_amqp_uri):
     return start_approvals(service_config, start_service, api_keys, keys_file, fresh_amqp_uri,
-                           departments=("SCJ", "ZJJ", "HBJ"), client=Api)
+                           departments=("SCJGJ", "ZJJ", "HBJ"), client=Api)
 
 
 def of_type(tap, event_type, **match):
@@ -75,26 +75,26 @@ def test_a_joint_approval_across_three_departments(env, frozen):
     assert (c["limit_days"], c["due_at"], c["light"]) == (45, "2026-10-10T23:59:59.999999+08:00", "green")
     subs = joint["sub_applications"]
     assert [(s["item_code"], s["department"], s["state"]) for s in subs] == [
-        ("HBJ-001", "HBJ", "submitted"), ("SCJ-001", "SCJ", "submitted"), ("ZJJ-001", "ZJJ", "submitted")]
+        ("HBJ-001", "HBJ", "submitted"), ("SCJ-001", "SCJGJ", "submitted"), ("ZJJ-001", "ZJJ", "submitted")]
     ids = {s["department"]: s["id"] for s in subs}
     again = api.joint(status=200)  # idempotent by the window system's reference
     assert again["id"] == joint["id"] and [s["id"] for s in again["sub_applications"]] == list(ids.values())
     created = wait_event(tap, "joint_approval.created")
-    assert len(created) == 1 and sorted(created[0]["departments"]) == ["HBJ", "SCJ", "ZJJ"]
+    assert len(created) == 1 and sorted(created[0]["departments"]) == ["HBJ", "SCJGJ", "ZJJ"]
     # each sub-application went through the window contract's submission
     wait_event(tap, "application.submitted", count=3)
 
     # department scope: ZJJ sees its own part in full, the others' only by state, and cannot touch them
     seen = api.ok("GET", f"/api/v1/joint-approvals/{joint['id']}", "ZJJ")["sub_applications"]
-    assert [("id" in s, s["department"]) for s in seen] == [(False, "HBJ"), (False, "SCJ"), (True, "ZJJ")]
-    assert api.call("GET", f"/api/v1/applications/{ids['SCJ']}", "ZJJ").status_code == 404
-    assert api.call("POST", f"/api/v1/applications/{ids['SCJ']}/accept", "ZJJ", {}).status_code == 404
+    assert [("id" in s, s["department"]) for s in seen] == [(False, "HBJ"), (False, "SCJGJ"), (True, "ZJJ")]
+    assert api.call("GET", f"/api/v1/applications/{ids['SCJGJ']}", "ZJJ").status_code == 404
+    assert api.call("POST", f"/api/v1/applications/{ids['SCJGJ']}/accept", "ZJJ", {}).status_code == 404
     assert api.ok("GET", f"/api/v1/applications/{ids['ZJJ']}", "ZJJ")["project_code"] == "XM-1"
 
-    for dept in ("SCJ", "ZJJ", "HBJ"):
+    for dept in ("SCJGJ", "ZJJ", "HBJ"):
         api.ok("POST", f"/api/v1/applications/{ids[dept]}/accept", dept, {})
     frozen(datetime(2026, 8, 5, 10, 0, tzinfo=TZ))
-    for dept in ("SCJ", "ZJJ"):
+    for dept in ("SCJGJ", "ZJJ"):
         api.ok("POST", f"/api/v1/applications/{ids[dept]}/decide", dept, {"approved": True})
     eventlet.sleep(0.6)
     assert api.ok("GET", f"/api/v1/joint-approvals/{joint['id']}", "monitor")["state"] == "open"
@@ -191,7 +191,7 @@ def test_green_channel_priority_and_agent(env, frozen):
     other = submit("G-3")
     listed = api.ok("GET", "/api/v1/applications", "monitor")["items"]
     assert [a["id"] for a in listed][0] == green["id"]  # priority in lists
-    mine = api.ok("GET", "/api/v1/projects/XM-1/applications", "SCJ")["items"]
+    mine = api.ok("GET", "/api/v1/projects/XM-1/applications", "SCJGJ")["items"]
     assert [(a["id"], a["agent"]) for a in mine] == [
         (green["id"], {"name": "王代办", "phone": "0571-87000001"}), (plain["id"], None)]
     assert other["id"] not in [a["id"] for a in mine]
@@ -203,7 +203,7 @@ def test_two_instances_on_postgresql_alert_and_complete_once(start_on_postgres, 
     tap = Tap(amqp_uri, "approvals")
     store = KeyStore(keys_file)
     keys = dict(api_keys)
-    for dept in ("SCJ", "ZJJ", "HBJ"):
+    for dept in ("SCJGJ", "ZJJ", "HBJ"):
         keys[dept] = store.add(f"handler-{dept}", "department_handler", dept)
     cfg = start_on_postgres(ApprovalsService)
     # a second instance on the same database: the checks are claimed with SKIP LOCKED

@@ -23,7 +23,7 @@ def make_env(service_config, start_service, api_keys, keys_file, fresh_amqp_uri)
     def make(**overrides):
         store = KeyStore(keys_file)
         keys = dict(api_keys)
-        keys["SCJ"] = store.add("handler-SCJ", "department_handler", "SCJ")
+        keys["SCJGJ"] = store.add("handler-SCJ", "department_handler", "SCJGJ")
         cfg = service_config("approvals", AMQP_URI=fresh_amqp_uri, **overrides)
         tap = Tap(fresh_amqp_uri, "approvals")
         start_service(ApprovalsService, cfg)

@@ -51,7 +51,7 @@ def test_acknowledge_and_resolve_publish_who_and_what(env, frozen):
         str(alert["id"]), "test-monitor", "窗口已先受理再决定", alert["rule"])
     assert done["resolved_at"] == "2026-11-02T11:00:00+08:00"
     assert (done["application_no"], done["department"], done["item_code"]) == (
-        a["application_no"], "SCJ", "SCJ-001")
+        a["application_no"], "SCJGJ", "SCJ-001")
     # a refused resolve (already resolved) publishes nothing
     api.ok("POST", f"/api/v1/alerts/{alert['id']}/resolve", "monitor", {"note": "again"}, status=409)
     drained(api)
@@ -65,15 +65,15 @@ def test_a_supervision_order_is_stored_published_and_fires_once_when_overdue(env
     api.act(a["id"], "accept")
     order = supervise(api, a["id"], {"act_by": "2026-11-04", "note": "请于11月4日前办结"})
     assert (order["application_id"], order["department"], order["act_by"], order["state"]) == (
-        a["id"], "SCJ", "2026-11-04", "open")
+        a["id"], "SCJGJ", "2026-11-04", "open")
     assert (order["ordered_by"], order["note"], order["application_no"]) == (
         "test-monitor", "请于11月4日前办结", a["application_no"])
     ordered = wait_event(tap, a["id"], "monitor.supervision_ordered")[0]
     assert (ordered["order_id"], ordered["act_by"], ordered["by"], ordered["department"]) == (
-        str(order["id"]), "2026-11-04", "test-monitor", "SCJ")
-    listed = orders(api, department="SCJ", state="open")
+        str(order["id"]), "2026-11-04", "test-monitor", "SCJGJ")
+    listed = orders(api, department="SCJGJ", state="open")
     assert [o["id"] for o in listed["items"]] == [order["id"]]
-    assert orders(api, "SCJ")["total"] == 1 and orders(api, "ZJJ")["total"] == 0  # department scope
+    assert orders(api, "SCJGJ")["total"] == 1 and orders(api, "ZJJ")["total"] == 0  # department scope
 
     frozen(datetime(2026, 11, 4, 23, 59, tzinfo=TZ))  # the last day is still the department's
     eventlet.sleep(0.6)
@@ -121,7 +121,7 @@ def test_only_monitors_supervise_and_bad_input_is_refused(env, frozen):
     frozen(datetime(2026, 11, 2, 10, 0, tzinfo=TZ))
     a = api.submit()
     body = {"act_by": "2026-11-04", "note": "请尽快办理"}
-    for who in ("SCJ", "window_system", "operator"):
+    for who in ("SCJGJ", "window_system", "operator"):
         supervise(api, a["id"], body, who=who, status=403)
     for change, field in (({"act_by": None}, "act_by"), ({"act_by": "tomorrow"}, "act_by"),
                           ({"act_by": "2026-11-01"}, "act_by"),  # in the past
