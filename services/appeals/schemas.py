@@ -151,40 +151,47 @@ class AppealPage(Schema):
     total = fields.Integer()
 
 
-class DispatchIn(Schema):
+class At(Schema):
+    """Every handling action: when it happened (default: now). The hotline's or the department's own system
+    may report late; an `at` in the future or before the case's previous step is refused."""
+
+    at = fields.AwareDateTime(load_default=None, allow_none=True)
+
+
+class DispatchIn(At):
     department = fields.String(required=True, validate=CODE)
 
 
-class ReasonIn(Schema):
+class ReasonIn(At):
     reason = fields.String(required=True, validate=validate.Length(min=2, max=2000))
 
 
-class ReplyIn(Schema):
+class ReplyIn(At):
     reply = fields.String(required=True, validate=validate.Length(min=2, max=4000))
 
 
-class ExtensionIn(Schema):
+class ExtensionIn(At):
     days = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=60))
     reason = fields.String(required=True, validate=validate.Length(min=2, max=2000))
 
 
-class ExtensionDecisionIn(Schema):
+class ExtensionDecisionIn(At):
     approved = fields.Boolean(required=True)
     note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
 
 
-class CallbackIn(Schema):
+class CallbackIn(At):
     satisfaction = fields.String(required=True, validate=validate.OneOf(SATISFACTION))
     resolved = fields.Boolean(required=True)
 
 
-class SuperviseIn(Schema):
+class SuperviseIn(At):
     act_by = fields.Date(required=True)
     note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
     exposed = fields.Boolean(load_default=False)
 
 
-class FindingIn(Schema):
+class FindingIn(At):
     finding = fields.String(required=True, validate=validate.OneOf(FINDINGS))
     reasons = fields.String(required=True, validate=validate.Length(min=2, max=4000))
     person = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=100))

@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, insert, update
 
 from services.kernel import clock
 from services.kernel import service as base  # a module, so `nameko run` finds only our class
-from services.kernel.domain import SYSTEM
+from services.kernel.domain import SYSTEM, IllegalTransition
 from services.kernel.errors import BadRequest, NotFound
 from services.kernel.http import api
 
@@ -35,6 +35,7 @@ from .schemas import (
     AppealOut,
     AppealPage,
     AppealsQuery,
+    At,
     CallbackIn,
     DispatchIn,
     ExtensionDecisionIn,
@@ -54,7 +55,10 @@ OPERATOR = ("operator",)
 MONITOR = ("monitor",)
 ALARM_BATCH = 500
 MONITOR_INTERVAL = 0.2
-CONFLICT = {409: "not allowed in the case's current state (reason in English and Chinese)"}
+CONFLICT = {409: "not allowed in the case's current state, or `at` before the case's previous step (reason in "
+                 "English and Chinese)"}
+# an `at` (or `received_at`) this far ahead of our clock is the sender's clock skew, not the future
+FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
 def case_no(appeal_id: int, received_at) -> str:
@@ -110,7 +114,7 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
         now = clock.now()
         actor = call.actor
         received_at = data["received_at"] or now
-        if received_at > now + timedelta(minutes=5):
+        if received_at > now + FUTURE_TOLERANCE:
             raise BadRequest({"received_at": ["cannot be in the future"]})
         settings = self.settings
         rules = settings.rules
@@ -154,11 +158,13 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
                 row["category"], row["town_street"])
             outcome = None
             if department is not None:
-                outcome = Case(row, settings.calendar, rules).dispatch(department, now, SYSTEM)
+                # dispatched by the catalogue the moment it was received: a late report's clock started then
+                outcome = Case(row, settings.calendar, rules).dispatch(department, min(received_at, now), SYSTEM)
                 history.append(("dispatch", AWAITING_DISPATCH, outcome.changes["status"], outcome.details, SYSTEM))
                 row.update(outcome.changes)
             store.insert_case(s, row, case_no)
-            store.add_history_many(s, [store.history_row(row["id"], now, who, action, before, after, details)
+            taken_at = min(received_at, now)
+            store.add_history_many(s, [store.history_row(row["id"], taken_at, who, action, before, after, details)
                                        for action, before, after, details, who in history])
             if outcome is not None:
                 store.add_alarms(s, [(row["id"], k, at) for k, at in outcome.alarms.alarms])
@@ -236,17 +242,29 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
     # -- commands -----------------------------------------------------------------------------------
 
     def _command(self, call, appeal_id, run, also=None):
-        """Load the case (locked), run a domain command, write its outcome (and `also(session, now)`) in one
-        transaction; 409 when not allowed now."""
+        """Load the case (locked), run a domain command at the body's `at` (default now), write its outcome
+        (and `also(session, at)`) in one transaction; 409 when not allowed now."""
         now = clock.now()
+        at = (call.body or {}).get("at")
+        if at is not None and at > now + FUTURE_TOLERANCE:
+            raise BadRequest({"at": ["cannot be in the future"]})
         actor = call.actor
         with self.platform.unit_of_work() as uow:
             row = self._visible(call, uow.session, appeal_id, lock=True)
+            if at is None:
+                at = now
+            else:
+                at = min(at, now)  # within the tolerance: the sender's clock is a little ahead of ours
+                previous = store.last_step_at(uow.session, row)
+                if at < previous:
+                    raise IllegalTransition(
+                        f"`at` ({at.isoformat()}) is before the case's previous step ({previous.isoformat()})",
+                        f"办理时间早于该案件上一环节的时间（{previous.astimezone(clock.TZ):%Y-%m-%d %H:%M}）")
             case = Case(row, self.settings.calendar, self.settings.rules)
-            outcome = run(case, now, actor)  # IllegalTransition: 409, and the transaction rolls back
-            row = store.apply(uow, row, outcome, actor, now)
+            outcome = run(case, at, actor)  # IllegalTransition: 409, and the transaction rolls back
+            row = store.apply(uow, row, outcome, actor, at, now)
             if also is not None:
-                also(uow.session, now)
+                also(uow.session, at)
             return present(row, personal=sees_personal_data(call, row),
                            duplicate_case_no=store.case_no_of(uow.session, row["duplicate_of"]))
 
@@ -255,7 +273,7 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
     def dispatch(self, call, appeal_id):
         return self._command(call, appeal_id, lambda c, at, a: c.dispatch(call.body["department"], at, a))
 
-    @api("POST", "/api/v1/appeals/<int:appeal_id>/accept", roles=HANDLER, response=AppealOut,
+    @api("POST", "/api/v1/appeals/<int:appeal_id>/accept", roles=HANDLER, body=At, response=AppealOut,
          summary="sign for the case (签收)", tags=("handling",), responses=CONFLICT)
     def accept(self, call, appeal_id):
         return self._command(call, appeal_id, lambda c, at, a: c.accept(at, a))
@@ -365,7 +383,8 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
                                 {**payload, "kind": "last_day" if kind == ALARM_LAST_DAY else "fraction"},
                                 department=row["department"])
                 elif kind == ALARM_OVERDUE:
-                    urged_at = alarm["fire_at"]
+                    # the moment it became overdue, also when a late report's alarm fired after its grace
+                    urged_at = row["due_at"] + timedelta(microseconds=1) if row["due_at"] else alarm["fire_at"]
                     overdue.append({"aid": row["id"], "urged": urged_at})
                     history.append(self._system_history(row, now, "overdue_urged"))
                     uow.publish("appeal.overdue", payload, department=row["department"])

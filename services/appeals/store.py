@@ -237,10 +237,11 @@ def schedule(session: Session, appeal_id: int, deadline: Deadline) -> None:
     alarm_times.schedule(session, appeal_id, deadline.alarms)
 
 
-def apply(uow, row: dict, outcome: Outcome, actor: Actor, at: datetime) -> dict:
-    """Write an outcome: the changes, one history line, the alarms and the events — one transaction."""
+def apply(uow, row: dict, outcome: Outcome, actor: Actor, at: datetime, now: datetime | None = None) -> dict:
+    """Write an outcome: the changes, one history line (at `at`, when it happened), the alarms and the events
+    — one transaction."""
     session = uow.session
-    changes = {**outcome.changes, "updated_at": at}
+    changes = {**outcome.changes, "updated_at": now or at}
     session.execute(update(appeals).where(appeals.c.id == row["id"]).values(**changes))
     new = {**row, **changes}
     add_history(session, row["id"], at, actor, outcome.action, row["status"], new["status"],
@@ -283,6 +284,14 @@ def list_appeals(session: Session, *, status=None, department=None, category=Non
     total = session.execute(count).scalar_one()
     rows = session.execute(q.order_by(appeals.c.id.desc()).limit(per_page).offset((page - 1) * per_page))
     return [dict(r) for r in rows.mappings()], total
+
+
+def last_step_at(session: Session, row: dict) -> datetime:
+    """When the case's latest step by a person or a system of record happened (the monitor's own lines do
+    not count: a late report must be able to tell what happened before an alarm fired)."""
+    latest = session.execute(select(func.max(history.c.at)).where(
+        history.c.appeal_id == row["id"], history.c.role != "system")).scalar_one_or_none()
+    return max(latest or row["received_at"], row["received_at"])
 
 
 def history_of(session: Session, appeal_id: int) -> list[dict]:

@@ -5,7 +5,7 @@ No periodic scan: the monitor's idle tick is one search on the covering index of
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import (
     Boolean,
@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from . import clock
 from .db import Moment
 
 
@@ -32,6 +33,11 @@ class Alarms:
     def __init__(self, metadata: MetaData, owner: Table, owner_key: str):
         self.owner = owner
         self.owner_key = owner_key
+        # A late report (a case or an action sent in with a past time) schedules alarms whose moment has
+        # passed; they fire this long after instead of at once, so that the rest of the late report (the
+        # reply, the decision) can arrive first. Set from LATE_REPORT_GRACE_SECONDS by the Platform.
+        self.late_grace = timedelta(0)
+        metadata.info.setdefault("alarms", []).append(self)
         t = self.table = Table(
             "alarms", metadata,
             Column("id", Integer, primary_key=True, autoincrement=True),
@@ -56,6 +62,11 @@ class Alarms:
         """Add alarms, each (record id, kind, moment); entries without a moment are left out."""
         rows = [{self.owner_key: owner_id, "kind": kind, "fire_at": at, "cancelled": False}
                 for owner_id, kind, at in entries if at is not None]
+        if rows and self.late_grace:
+            now = clock.now()
+            for row in rows:
+                if row["fire_at"] < now:
+                    row["fire_at"] = now + self.late_grace
         if rows:
             session.execute(self._insert, rows)
 

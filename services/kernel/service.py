@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
 
 from kombu import Connection
 from nameko.extensions import DependencyProvider
@@ -74,6 +75,9 @@ class Platform(DependencyProvider):
             poll_interval=float(outbox_cfg.get("POLL_INTERVAL", 0.5)),
         )
         self.db.on_commit_with_events(self.relay.notify)
+        grace = timedelta(seconds=float(cfg.get("LATE_REPORT_GRACE_SECONDS") or 0))
+        for alarms in self.metadata.info.get("alarms", []):
+            alarms.late_grace = grace
         self._relay_enabled = bool(outbox_cfg.get("RELAY", True))
         self._broker_checked_at = 0.0
         self._broker_ok: tuple[bool, str] = (False, "not checked")

@@ -1,0 +1,117 @@
+"""Late reports on the real broker: a case and its handling sent in with past times (`received_at`, `at`)
+keep their real moments and in-time verdicts; times in the future or before the case's previous step are
+refused and change nothing; alarms that a late report finds already due wait LATE_REPORT_GRACE_SECONDS,
+then fire once, dated when the case really became overdue."""
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from services.appeals.service import AppealsService
+from services.kernel.keys import KeyStore
+from tests.conftest import wait_for
+from tests.e2e.test_appeal_lifecycle import TZ, Api, events, types_of, wait_types
+from tests.support import Tap
+
+NOW = datetime(2026, 11, 26, 10, 0, tzinfo=TZ)
+GRACE = 30
+
+
+@pytest.fixture
+def env(service_config, start_service, api_keys, keys_file, fresh_amqp_uri):
+    store = KeyStore(keys_file)
+    keys = dict(api_keys)
+    for dept in ("ZJJ", "JW"):
+        keys[dept] = store.add(f"handler-{dept}", "department_handler", dept)
+    cfg = service_config("appeals", AMQP_URI=fresh_amqp_uri, LATE_REPORT_GRACE_SECONDS=GRACE)
+    tap = Tap(fresh_amqp_uri, "appeals")
+    start_service(AppealsService, cfg)
+    return Api(cfg["base_url"], keys), tap
+
+
+def march(day, hour=10):
+    return datetime(2026, 3, day, hour, 0, tzinfo=TZ).isoformat()
+
+
+def test_a_late_report_keeps_its_moments_and_in_time_verdicts(env, frozen):
+    api, tap = env
+    frozen(NOW)
+    # Monday 2 March; a complaint has 13 working days: due at the end of Thursday 19 March
+    a = api.intake(category="road", type="complaint", received_at=march(2))
+    n, aid = a["case_no"], a["id"]
+    assert a["dispatched_at"].startswith("2026-03-02T10:00") and a["due_at"].startswith("2026-03-19T23:59:59")
+    assert n.startswith("MY20260302")
+    assert api.act(aid, "accept", "ZJJ", {"at": march(2, 15)})["accepted_at"].startswith("2026-03-02T15:00")
+    api.act(aid, "reply", "ZJJ", {"reply": "路灯已修复", "at": march(10)})
+    closed = api.act(aid, "callback", "operator", {"satisfaction": "satisfied", "resolved": True, "at": march(11)})
+    assert closed["status"] == "closed" and closed["closed_at"].startswith("2026-03-11T10:00")
+
+    expected = ["appeal.received", "appeal.dispatched", "appeal.accepted", "appeal.replied",
+                "appeal.callback_recorded", "appeal.closed"]
+    wait_types(tap, n, expected)
+    by_type = dict(events(tap, n))
+    assert by_type["appeal.accepted"]["in_time"] is True and by_type["appeal.replied"]["in_time"] is True
+    history = api.ok("GET", f"/api/v1/appeals/{aid}", "operator")["history"]
+    assert [h["at"][:16] for h in history] == ["2026-03-02T10:00", "2026-03-02T10:00", "2026-03-02T15:00",
+                                              "2026-03-10T10:00", "2026-03-11T10:00"]
+    # past the grace the alarms of March would have fired: the reply cancelled them
+    frozen(NOW + timedelta(seconds=GRACE + 1))
+    wait_for(lambda: api.ok("GET", "/health", "operator")["outbox"]["pending"] == 0, message="outbox drained")
+    assert types_of(tap, n) == expected
+
+
+def test_a_late_reply_is_not_in_time(env, frozen):
+    api, tap = env
+    frozen(NOW)
+    a = api.intake(category="road", type="help", received_at=march(2))  # 3 working days: due 5 March
+    api.act(a["id"], "accept", "ZJJ", {"at": march(3)})
+    api.act(a["id"], "reply", "ZJJ", {"reply": "已处理", "at": march(9)})
+    wait_types(tap, a["case_no"], ["appeal.received", "appeal.dispatched", "appeal.accepted", "appeal.replied"])
+    assert dict(events(tap, a["case_no"]))["appeal.replied"]["in_time"] is False
+
+
+def test_times_in_the_future_or_before_the_previous_step_are_refused(env, frozen):
+    api, tap = env
+    frozen(NOW)
+    a = api.intake(category="road", type="complaint", received_at=march(2))
+    aid = a["id"]
+    r = api.call("POST", f"/api/v1/appeals/{aid}/accept", "ZJJ", {"at": (NOW + timedelta(hours=1)).isoformat()})
+    assert r.status_code == 400 and "at" in r.json()["errors"], r.text
+    r = api.call("POST", f"/api/v1/appeals/{aid}/accept", "ZJJ", {"at": "2026-03-03T10:00:00"})  # no offset
+    assert r.status_code == 400 and "at" in r.json()["errors"], r.text
+    r = api.call("POST", f"/api/v1/appeals/{aid}/accept", "ZJJ", {"at": march(1)})  # before it was received
+    assert r.status_code == 409 and r.json()["error"]["message_zh"].startswith("办理时间早于"), r.text
+    api.act(aid, "accept", "ZJJ", {"at": march(5)})
+    for action, body in (("reply", {"reply": "已处理"}), ("extension", {"days": 3, "reason": "需要协调"})):
+        r = api.call("POST", f"/api/v1/appeals/{aid}/{action}", "ZJJ", {**body, "at": march(4)})
+        assert r.status_code == 409, (action, r.text)
+    view = api.ok("GET", f"/api/v1/appeals/{aid}", "operator")
+    assert view["status"] == "accepted" and view["accepted_at"].startswith("2026-03-05")
+    assert not view["extension"]["used"] and [h["action"] for h in view["history"]] == ["intake", "dispatch",
+                                                                                       "accept"]
+    # a few seconds ahead of our clock is the sender's skew: taken as now
+    ahead = api.act(aid, "reply", "ZJJ", {"reply": "已处理", "at": (NOW + timedelta(seconds=20)).isoformat()})
+    assert ahead["replied_at"].startswith("2026-11-26T10:00:00")
+
+
+def test_alarms_a_late_report_finds_due_wait_the_grace_then_fire_once(env, frozen):
+    api, tap = env
+    frozen(NOW)
+    a = api.intake(category="road", type="complaint", received_at=march(2))  # left open: overdue since 20 March
+    n = a["case_no"]
+    wait_types(tap, n, ["appeal.received", "appeal.dispatched"])
+    frozen(NOW + timedelta(seconds=GRACE - 5))
+    wait_for(lambda: api.ok("GET", "/health", "operator")["outbox"]["pending"] == 0, message="outbox drained")
+    assert types_of(tap, n) == ["appeal.received", "appeal.dispatched"]  # still within the grace
+
+    frozen(NOW + timedelta(seconds=GRACE + 1))
+    wait_for(lambda: "appeal.urged" in types_of(tap, n), message="overdue and urged after the grace")
+    view = api.ok("GET", f"/api/v1/appeals/{a['id']}", "monitor")
+    assert view["clock"]["overdue"] is True and view["clock"]["urged_at"].startswith("2026-03-20T00:00:00")
+    # the escalation (5 working days after 20 March) is due as well: it waits its own grace
+    frozen(NOW + timedelta(seconds=2 * GRACE + 2))
+    wait_for(lambda: "appeal.escalated" in types_of(tap, n), message="escalation after its grace")
+    kinds = types_of(tap, n)
+    for t in ("appeal.overdue", "appeal.urged", "appeal.escalated"):
+        assert kinds.count(t) == 1, kinds
+    assert kinds.count("appeal.deadline_warning") == 2
