@@ -152,7 +152,8 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
                     s, row["appellant_phone"], row["category"], row["town_street"],
                     received_at - timedelta(days=rules.duplicate_window_days))
             if original is not None:
-                return 201, self._link_duplicate(uow, row, history, original, actor, now, call)
+                return 201, self._link_duplicate(uow, row, history, original, actor,
+                                                  min(received_at, now), call)
 
             department = rules.discipline_office if is_complaint else catalogue.department_for(
                 row["category"], row["town_street"])
@@ -169,38 +170,40 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
             if outcome is not None:
                 store.add_alarms(s, [(row["id"], k, at) for k, at in outcome.alarms.alarms])
             # appeal.received first, then appeal.dispatched: consumers see a case's life in order
-            self._publish_received(uow, row)
+            self._publish_received(uow, row, taken_at)
             if outcome is not None:
                 for event_type, extra in outcome.events:
-                    uow.publish(event_type, {**store.case_payload(row), **extra}, department=department)
+                    uow.publish(event_type, {**store.case_payload(row), **extra}, department=department,
+                                occurred_at=taken_at)
             if row["urgency"] == "emergency":
                 uow.publish("appeal.emergency", {**store.case_payload(row), "town_street": row["town_street"],
-                                                 "summary": row["content"][:200]}, department=row["department"])
+                                                 "summary": row["content"][:200]}, department=row["department"],
+                            occurred_at=taken_at)
             return 201, present(row, personal=sees_personal_data(call, row))
 
-    def _publish_received(self, uow, row):
+    def _publish_received(self, uow, row, taken_at=None):
         uow.publish("appeal.received", {
             **store.case_payload(row), "channel": row["channel"], "town_street": row["town_street"],
-            "received_at": row["received_at"]}, department=row["department"])
+            "received_at": row["received_at"]}, department=row["department"], occurred_at=taken_at)
 
-    def _link_duplicate(self, uow, row, history, original, actor, now, call):
+    def _link_duplicate(self, uow, row, history, original, actor, at, call):
         s = uow.session
         row.update(status=DUPLICATE, duplicate_of=original["id"], department=original["department"],
-                   due_at=original["due_at"], closed_at=now)
+                   due_at=original["due_at"], closed_at=at)
         store.insert_case(s, row, case_no)
         count = (original["repeat_count"] or 0) + 1
         s.execute(update(store.appeals).where(store.appeals.c.id == original["id"]).values(
-            repeat_count=count, updated_at=now))
+            repeat_count=count, updated_at=at))
         history.append(("linked_as_duplicate", AWAITING_DISPATCH, DUPLICATE, {"duplicate_of": original["case_no"]},
                         actor))
-        rows = [store.history_row(row["id"], now, who, action, before, after, details)
+        rows = [store.history_row(row["id"], at, who, action, before, after, details)
                 for action, before, after, details, who in history]
-        rows.append(store.history_row(original["id"], now, actor, "repeat_linked", original["status"],
+        rows.append(store.history_row(original["id"], at, actor, "repeat_linked", original["status"],
                                       original["status"], {"duplicate": row["case_no"], "repeat_count": count}))
         store.add_history_many(s, rows)
         uow.publish("appeal.duplicate_linked", {
             **store.case_payload(original), "duplicate_id": str(row["id"]), "duplicate_case_no": row["case_no"],
-            "repeat_count": count}, department=original["department"])
+            "repeat_count": count}, department=original["department"], occurred_at=at)
         return present(row, personal=sees_personal_data(call, row), duplicate_case_no=original["case_no"])
 
     # -- reading ------------------------------------------------------------------------------------
@@ -387,8 +390,8 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
                     urged_at = row["due_at"] + timedelta(microseconds=1) if row["due_at"] else alarm["fire_at"]
                     overdue.append({"aid": row["id"], "urged": urged_at})
                     history.append(self._system_history(row, now, "overdue_urged"))
-                    uow.publish("appeal.overdue", payload, department=row["department"])
-                    uow.publish("appeal.urged", payload, department=row["department"])
+                    uow.publish("appeal.overdue", payload, department=row["department"], occurred_at=urged_at)
+                    uow.publish("appeal.urged", payload, department=row["department"], occurred_at=urged_at)
                     at = escalation_moment(settings.calendar, settings.rules, urged_at)
                     if at is not None:
                         new_alarms.append((row["id"], ALARM_ESCALATION, at))

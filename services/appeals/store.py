@@ -256,7 +256,7 @@ def apply(uow, row: dict, outcome: Outcome, actor: Actor, at: datetime, now: dat
             base = {"appeal_id": base["appeal_id"], "case_no": base["case_no"]}
         elif event_type.startswith("complaint."):
             base["department"] = new["department"]
-        uow.publish(event_type, {**base, **extra}, department=new["department"])
+        uow.publish(event_type, {**base, **extra}, department=new["department"], occurred_at=at)
     return new
 
 

@@ -11,7 +11,7 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -148,11 +148,12 @@ class UnitOfWork:
         self._rows: list[dict[str, Any]] = []
 
     def publish(self, event_type: str, payload: dict[str, Any], *, department: str | None = None,
-                correlation_id: str | None = None) -> dict[str, Any]:
-        """Validate an event against its contract and add it to the outbox of this transaction."""
+                correlation_id: str | None = None, occurred_at: datetime | None = None) -> dict[str, Any]:
+        """Validate an event against its contract and add it to the outbox of this transaction.
+        `occurred_at`: when it happened, if not now (an action reported late with its own time)."""
         body = make_event(
             event_type, payload, service=self.service, department=department or self.department,
-            correlation_id=correlation_id or self.correlation_id,
+            correlation_id=correlation_id or self.correlation_id, occurred_at=occurred_at,
         )
         # written at the end of the unit of work, all in one statement
         self._rows.append(dict(

@@ -51,6 +51,10 @@ def test_a_late_report_keeps_its_moments_and_in_time_verdicts(env, frozen):
     wait_types(tap, n, expected)
     by_type = dict(events(tap, n))
     assert by_type["appeal.accepted"]["in_time"] is True and by_type["appeal.replied"]["in_time"] is True
+    occurred = {m["event_type"]: m["occurred_at"][:16] for m in tap.drain() if m["payload"].get("case_no") == n}
+    assert occurred == {"appeal.received": "2026-03-02T10:00", "appeal.dispatched": "2026-03-02T10:00",
+                        "appeal.accepted": "2026-03-02T15:00", "appeal.replied": "2026-03-10T10:00",
+                        "appeal.callback_recorded": "2026-03-11T10:00", "appeal.closed": "2026-03-11T10:00"}
     history = api.ok("GET", f"/api/v1/appeals/{aid}", "operator")["history"]
     assert [h["at"][:16] for h in history] == ["2026-03-02T10:00", "2026-03-02T10:00", "2026-03-02T15:00",
                                               "2026-03-10T10:00", "2026-03-11T10:00"]
