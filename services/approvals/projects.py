@@ -1,10 +1,13 @@
 """Key projects (重点项目), their agents (代办员) for green-channel applications, and joint approval (联合审批):
 one case per project that runs one sub-application per item in parallel under one joint limit.
 
-The approvals' `alarms` and `alerts` tables hang off an application (NOT NULL foreign key), so a project's
-accountability checks and a joint case's own clock keep their next check times and alerts in tables of their
-own here, claimed by a timer with SKIP LOCKED like the application monitor's. Mixed into the service class
-(needs `platform`, `settings`, `_submit`, `_app`, `_item`)."""
+The approvals' `alarms` table hangs off an application, so a project's accountability checks and a joint case's
+own clock keep their next check times in tables of their own here, claimed by a timer with SKIP LOCKED like the
+application monitor's; the alerts they raise are stored with every other alert (`alerts`, by subject), so that
+monitors list, acknowledge and resolve them in one place. A project and its plan can be edited after
+registration: each change is recorded in the project's history, published, and its checks rescheduled. Mixed
+into the service class (needs `platform`, `settings`, `_submit_in`, `_alert_refused_submission`, `_app`,
+`_item`)."""
 
 from __future__ import annotations
 
@@ -86,6 +89,8 @@ projects = Table(
     # the month whose self-check report is checked next ("2026-11"), and when (after the due day)
     Column("self_check_period", String(7), nullable=False),
     Column("next_self_check_at", Moment(), nullable=False),
+    # this project's report day of the following month (None: PROJECTS.SELF_CHECK_DUE_DAY)
+    Column("self_check_due_day", Integer),
     Column("created_at", Moment(), nullable=False),
     Column("updated_at", Moment(), nullable=False),
 )
@@ -103,6 +108,9 @@ milestones = Table(
     # the first instant after the deadline day; `checked_at` once the monitor looked
     Column("check_at", Moment(), nullable=False),
     Column("checked_at", Moment()),
+    # taken out of the plan (kept for the record; never checked again)
+    Column("cancelled_at", Moment()),
+    Column("cancelled_by", String(100)),
 )
 Index("ix_project_milestones_due", milestones.c.checked_at, milestones.c.check_at)
 
@@ -128,20 +136,18 @@ inspections = Table(
     Column("inspected_at", Moment(), nullable=False),
 )
 
-# alerts of projects (accountability) and of joint cases (their own clock), one per (subject, ref, rule)
-project_alerts = Table(
-    "project_alerts", metadata,
+# every change to a project or its plan after registration: who, when, what (from → to) and why
+project_history = Table(
+    "project_history", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("subject", String(16), nullable=False),  # project | joint_approval
-    Column("subject_ref", String(64), nullable=False),
-    # None: a joint case's alert belongs to the monitors, not to one department
-    Column("department", String(64)),
-    Column("level", String(16), nullable=False),
-    Column("rule", String(120), nullable=False),
-    Column("raised_at", Moment(), nullable=False),
-    Column("details", JSON, nullable=False, default=dict),
-    Column("state", String(16), nullable=False, default="open"),
-    UniqueConstraint("subject", "subject_ref", "rule", name="uq_project_alerts_rule"),
+    Column("project_code", String(64), ForeignKey("projects.code"), nullable=False, index=True),
+    Column("at", Moment(), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("milestone_id", Integer),
+    Column("changes", JSON, nullable=False, default=dict),
+    Column("reason", Text),
 )
 
 joint_approvals = Table(
@@ -150,7 +156,7 @@ joint_approvals = Table(
     Column("external_ref", String(100), nullable=False, unique=True),
     Column("project_code", String(64), ForeignKey("projects.code"), nullable=False),
     Column("item_codes", JSON, nullable=False),
-    Column("state", String(16), nullable=False),  # creating | open | completed
+    Column("state", String(16), nullable=False),  # open | completed
     Column("started_at", Moment(), nullable=False),
     Column("limit_days", Integer, nullable=False),
     Column("due_at", Moment()),
@@ -250,12 +256,56 @@ class ProjectIn(Schema):
     milestones = fields.List(fields.Nested(MilestoneIn), load_default=list, validate=validate.Length(max=200))
 
 
+PERIOD = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="a month: YYYY-MM")
+REASON = validate.Length(min=2, max=2000)
+
+
+class ProjectPatchIn(Schema):
+    """Any of the project's own fields; at least one. `self_check_due_day`: the report day of the following
+    month for this project (null: the configured default); `self_check_from`: the first month whose report is
+    (again) required — the monitor checks from that month on."""
+
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    responsible_units = fields.List(fields.String(validate=CODE), validate=validate.Length(min=1, max=50))
+    agent = fields.Nested(AgentIn)
+    self_check_due_day = fields.Integer(allow_none=True, strict=True, validate=validate.Range(min=1, max=28))
+    self_check_from = fields.String(validate=PERIOD)
+    reason = fields.String(load_default=None, allow_none=True, validate=REASON)
+
+    @validates_schema
+    def something(self, data, **kwargs):
+        if not set(data) - {"reason"}:
+            raise ValidationError("nothing to change", "_body")
+
+
+class MilestoneAddIn(MilestoneIn):
+    reason = fields.String(load_default=None, allow_none=True, validate=REASON)
+
+
+class MilestonePatchIn(Schema):
+    """Any of the milestone's fields; at least one. A new deadline reschedules its check."""
+
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    deadline = fields.Date()
+    responsible_unit = fields.String(validate=CODE)
+    reason = fields.String(load_default=None, allow_none=True, validate=REASON)
+
+    @validates_schema
+    def something(self, data, **kwargs):
+        if not set(data) - {"reason"}:
+            raise ValidationError("nothing to change", "_body")
+
+
+class CancelIn(Schema):
+    reason = fields.String(required=True, validate=REASON)
+
+
 class AtIn(Schema):
     at = fields.AwareDateTime(load_default=None, allow_none=True)
 
 
 class SelfCheckIn(Schema):
-    period = fields.String(required=True, validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$"))
+    period = fields.String(required=True, validate=PERIOD)
     summary = fields.String(required=True, validate=validate.Length(min=1, max=10000))
 
 
@@ -294,23 +344,22 @@ class ProjectAlertsQuery(Schema):
 # -- queries ----------------------------------------------------------------------------------------------
 
 
-def get_project(session: Session, code: str) -> dict | None:
-    row = session.execute(select(projects).where(projects.c.code == code)).mappings().first()
+def get_project(session: Session, code: str, *, lock: bool = False) -> dict | None:
+    q = select(projects).where(projects.c.code == code)
+    row = session.execute(q.with_for_update() if lock else q).mappings().first()
     return dict(row) if row is not None else None
 
 
 def raise_project_alert(session: Session, subject: str, ref: str, department: str | None, level: str, rule: str,
-                        at: datetime, details: dict) -> int | None:
-    """Store an alert unless (subject, ref, rule) has one: its id, or None when it had."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    stmt = (dialect_insert(project_alerts).values(
-        subject=subject, subject_ref=ref, department=department, level=level, rule=rule, raised_at=at,
-        details=store.jsonable(details), state="open")
-        .on_conflict_do_nothing(index_elements=["subject", "subject_ref", "rule"]).returning(project_alerts.c.id))
-    return session.execute(stmt).scalar_one_or_none()
+                        at: datetime, details: dict, *, project_code: str, joint_id: int | None = None) -> int | None:
+    """Store a project's or joint case's alert unless (subject, ref, rule) has one: its id, or None when it had."""
+    return store.raise_subject_alert(session, subject, ref, department=department, level=level, rule=rule, at=at,
+                                     details=details, project_code=project_code, joint_id=joint_id)
+
+
+def milestone_rule(milestone: dict) -> str:
+    # the deadline is part of the rule: a milestone missed, moved and missed again is two accountability alerts
+    return f"milestone_missed:{milestone['id']}@{milestone['deadline'].isoformat()}"
 
 
 class ProjectEndpoints:
@@ -350,26 +399,147 @@ class ProjectEndpoints:
         with self.platform.session() as s:
             return self._project_view(s, self._project(s, code))
 
-    def _project(self, session, code):
-        row = get_project(session, code)
+    def _project(self, session, code, lock: bool = False):
+        row = get_project(session, code, lock=lock)
         if row is None:
             raise NotFound(f"no project {code}", message_zh="重点项目不存在")
         return row
 
     def _project_view(self, s, row) -> dict:
         code = row["code"]
-        out = {k: row[k] for k in ("code", "name", "responsible_units", "created_at")}
+        out = {k: row[k] for k in ("code", "name", "responsible_units", "created_at", "updated_at")}
         out["agent"] = {"name": row["agent_name"], "phone": row["agent_phone"]}
-        out["next_self_check"] = {"period": row["self_check_period"], "missing_from": row["next_self_check_at"]}
+        out["next_self_check"] = {"period": row["self_check_period"], "missing_from": row["next_self_check_at"],
+                                  "due_day": self._due_day(row)}
         out["milestones"] = [
-            {k: m[k] for k in ("id", "name", "deadline", "responsible_unit", "done_at", "done_by")}
+            {k: m[k] for k in ("id", "name", "deadline", "responsible_unit", "done_at", "done_by", "cancelled_at",
+                               "cancelled_by")}
             for m in s.execute(select(milestones).where(milestones.c.project_code == code)
                                .order_by(milestones.c.deadline, milestones.c.id)).mappings()]
         out["self_checks"] = [dict(r) for r in s.execute(
             select(self_checks).where(self_checks.c.project_code == code).order_by(self_checks.c.period)).mappings()]
         out["inspections"] = [dict(r) for r in s.execute(
             select(inspections).where(inspections.c.project_code == code).order_by(inspections.c.id)).mappings()]
+        out["history"] = [
+            {k: h[k] for k in ("at", "actor", "role", "action", "milestone_id", "changes", "reason")}
+            for h in s.execute(select(project_history).where(project_history.c.project_code == code)
+                               .order_by(project_history.c.id)).mappings()]
         return jsonable(out)
+
+    def _due_day(self, project: dict) -> int:
+        return project["self_check_due_day"] or self.project_settings.due_day
+
+    # -- changes after registration ------------------------------------------------------------------------
+
+    def _record_change(self, uow, project: dict, call, action: str, changes: dict, reason, now,
+                       milestone_id: int | None = None) -> None:
+        """One line of the project's history and one `project.plan_changed` event, in the change's own unit of
+        work. `project`: as it is after the change."""
+        changes = store.jsonable(changes)
+        uow.session.execute(insert(project_history).values(
+            project_code=project["code"], at=now, actor=call.principal.name, role=call.principal.role,
+            action=action, milestone_id=milestone_id, changes=changes, reason=reason))
+        uow.publish("project.plan_changed", {
+            "project_code": project["code"], "project_name": project["name"], "action": action,
+            "milestone_id": None if milestone_id is None else str(milestone_id), "changes": changes,
+            "reason": reason, "by": call.principal.name, "changed_at": now,
+            "responsible_units": list(project["responsible_units"])},
+            department=(project["responsible_units"] or [None])[0])
+
+    @api("PATCH", "/api/v1/projects/<code>", roles=PROJECT_EDITORS, body=ProjectPatchIn,
+         summary="change a key project after registration: name, units, agent, self-check schedule (recorded, "
+                 "published, checks rescheduled)", tags=("projects",))
+    def update_project(self, call, code):
+        b = dict(call.body)
+        reason = b.pop("reason", None)
+        now = clock.now()
+        with self.platform.unit_of_work() as uow:
+            s = uow.session
+            old = self._project(s, code, lock=True)
+            values = {k: b[k] for k in ("name", "self_check_due_day") if k in b}
+            if "responsible_units" in b:
+                values["responsible_units"] = list(b["responsible_units"])
+            if "agent" in b:
+                values.update(agent_name=b["agent"]["name"], agent_phone=b["agent"]["phone"])
+            if "self_check_from" in b and b["self_check_from"] < period_of(old["created_at"]):
+                raise BadRequest({"self_check_from": ["cannot be before the month the project was registered"]})
+            if "self_check_due_day" in b or "self_check_from" in b:
+                # the month checked next, and when: a month already alerted is not alerted again (one per rule)
+                period = b.get("self_check_from", old["self_check_period"])
+                due_day = values.get("self_check_due_day", old["self_check_due_day"]) or self.project_settings.due_day
+                values.update(self_check_period=period, next_self_check_at=self_check_due(period, due_day))
+            changes = {k: {"from": old[k], "to": v} for k, v in values.items() if old[k] != v}
+            if changes:
+                s.execute(update(projects).where(projects.c.code == code).values(**values, updated_at=now))
+                new = {**old, **values, "updated_at": now}
+                self._record_change(uow, new, call, "project_changed", changes, reason, now)
+            else:
+                new = old
+            return self._project_view(s, new)
+
+    def _milestone(self, session, code: str, milestone_id: int, *, open_only: bool = False) -> dict:
+        m = session.execute(select(milestones).where(milestones.c.id == milestone_id,
+                                                     milestones.c.project_code == code)).mappings().first()
+        if m is None:
+            raise NotFound(f"no milestone {milestone_id} in project {code}", message_zh="节点不存在")
+        if open_only and m["done_at"] is not None:
+            raise IllegalTransition("the milestone is done: its plan is history", "节点已完成，不能修改")
+        if open_only and m["cancelled_at"] is not None:
+            raise IllegalTransition("the milestone was cancelled", "节点已取消")
+        return dict(m)
+
+    @api("POST", "/api/v1/projects/<code>/milestones", roles=PROJECT_EDITORS, body=MilestoneAddIn, status=201,
+         summary="add a milestone to a key project's plan", tags=("projects",))
+    def add_milestone(self, call, code):
+        b = call.body
+        now = clock.now()
+        with self.platform.unit_of_work() as uow:
+            s = uow.session
+            project = self._project(s, code, lock=True)
+            values = {k: b[k] for k in ("name", "deadline", "responsible_unit")}
+            milestone_id = s.execute(insert(milestones).values(
+                project_code=code, check_at=end_of(b["deadline"]) + _US, **values)).inserted_primary_key[0]
+            self._record_change(uow, project, call, "milestone_added",
+                                {k: {"from": None, "to": v} for k, v in values.items()}, b["reason"], now,
+                                milestone_id)
+            return 201, self._project_view(s, project)
+
+    @api("PATCH", "/api/v1/projects/<code>/milestones/<int:milestone_id>", roles=PROJECT_EDITORS,
+         body=MilestonePatchIn, summary="change a milestone not yet done: name, deadline (its check is rescheduled), "
+                                        "responsible unit", tags=("projects",),
+         responses={409: "the milestone is done or cancelled"})
+    def update_milestone(self, call, code, milestone_id):
+        b = dict(call.body)
+        reason = b.pop("reason", None)
+        now = clock.now()
+        with self.platform.unit_of_work() as uow:
+            s = uow.session
+            project = self._project(s, code, lock=True)
+            m = self._milestone(s, code, milestone_id, open_only=True)
+            changes = {k: {"from": m[k], "to": v} for k, v in b.items() if m[k] != v}
+            if changes:
+                values = dict(b)
+                if "deadline" in changes:
+                    # checked again at the end of the new deadline day (an alert on the old one stays raised)
+                    values.update(check_at=end_of(b["deadline"]) + _US, checked_at=None)
+                s.execute(update(milestones).where(milestones.c.id == milestone_id).values(**values))
+                self._record_change(uow, project, call, "milestone_changed", changes, reason, now, milestone_id)
+            return self._project_view(s, project)
+
+    @api("POST", "/api/v1/projects/<code>/milestones/<int:milestone_id>/cancel", roles=PROJECT_EDITORS,
+         body=CancelIn, summary="take a milestone not yet done out of the plan (kept on record, no longer checked)",
+         tags=("projects",), responses={409: "the milestone is done or cancelled"})
+    def cancel_milestone(self, call, code, milestone_id):
+        now = clock.now()
+        with self.platform.unit_of_work() as uow:
+            s = uow.session
+            project = self._project(s, code, lock=True)
+            m = self._milestone(s, code, milestone_id, open_only=True)
+            s.execute(update(milestones).where(milestones.c.id == milestone_id).values(
+                cancelled_at=now, cancelled_by=call.principal.name, checked_at=m["checked_at"] or now))
+            self._record_change(uow, project, call, "milestone_cancelled",
+                                {"cancelled_at": {"from": None, "to": now}}, call.body["reason"], now, milestone_id)
+            return self._project_view(s, project)
 
     @api("POST", "/api/v1/projects/<code>/milestones/<int:milestone_id>/done", roles=UNIT_REPORTERS, body=AtIn,
          summary="a milestone reached (by its responsible unit)", tags=("projects",))
@@ -383,6 +553,8 @@ class ProjectEndpoints:
             if m is None:
                 raise not_found
             call.require_department(m["responsible_unit"], not_found)
+            if m["cancelled_at"] is not None:
+                raise IllegalTransition("the milestone was cancelled", "节点已取消")
             s.execute(update(milestones).where(milestones.c.id == milestone_id).values(
                 done_at=call.body["at"] or now, done_by=call.principal.name))
         with self.platform.session() as s:
@@ -457,47 +629,53 @@ class ProjectEndpoints:
     def submit_joint_approval(self, call):
         b = call.body
         now = clock.now()
+        try:
+            joint_id, created = self._create_joint(call, b, now)
+        except IntegrityError:
+            # the same external_ref at the same moment (a retry racing the first attempt): the other one won
+            with self.platform.session() as s:
+                joint_id = s.execute(select(joint_approvals.c.id).where(
+                    joint_approvals.c.external_ref == b["external_ref"])).scalar_one_or_none()
+            if joint_id is None:
+                raise
+            created = False
+        return (201 if created else 200), self._joint_view(call, joint_id, now)
+
+    def _create_joint(self, call, b, now) -> tuple[int, bool]:
+        """The case, its sub-applications (each through the window contract's own submission), their membership,
+        the joint clock's alarms and the events: one unit of work, so a crash leaves either all or nothing."""
         at = b["at"] or now
-        with self.platform.session() as s:
-            project = self._project(s, b["project_code"])
-            unknown = [c for c in b["item_codes"] if self._item(s, c) is None]
-            existing = s.execute(select(joint_approvals).where(
-                joint_approvals.c.external_ref == b["external_ref"])).mappings().first()
-        if unknown:
-            raise BadRequest({"item_codes": [f"unknown approval items: {', '.join(unknown)}"]})
-        if existing is not None and existing["state"] != "creating":
-            return 200, self._joint_view(call, existing["id"], now)
-        if existing is None:
-            rules = self.settings.rules
-            clk = DeadlineClock(started_at=at, limit_days=rules.joint_limit, calendar=self.settings.calendar)
-            try:
-                due_at, error = clk.due_at, None
-            except CalendarUnavailable as exc:
-                due_at, error = None, str(exc)
-            try:
-                with self.platform.unit_of_work() as uow:
-                    uow.session.execute(insert(joint_approvals).values(
-                        external_ref=b["external_ref"], project_code=project["code"], item_codes=b["item_codes"],
-                        state="creating", started_at=at, limit_days=rules.joint_limit, due_at=due_at,
-                        clock_error=error, created_at=now))
-            except IntegrityError:
-                pass  # a retry of the same case raced us: carry on with the stored one
-        # each sub-application through the window contract's own submission (idempotent by its external_ref)
-        subs = []
-        for code in b["item_codes"]:
-            data = {"external_ref": f"{b['external_ref']}/{code}", "item_code": code, "applicant": b["applicant"],
-                    "materials": b["materials"].get(code, []), "service_point": b["service_point"],
-                    "green_channel": b["green_channel"], "project_code": project["code"], "at": at}
-            _, sub = self._submit(call, data, now)
-            subs.append((code, sub["id"], sub["department"]))
-        with self.platform.unit_of_work() as uow:
-            s = uow.session
-            joint = s.execute(select(joint_approvals).where(joint_approvals.c.external_ref == b["external_ref"])
-                              .with_for_update()).mappings().first()
-            if joint["state"] == "creating":
+        submitting = None
+        try:
+            with self.platform.unit_of_work() as uow:
+                s = uow.session
+                existing = s.execute(select(joint_approvals.c.id).where(
+                    joint_approvals.c.external_ref == b["external_ref"])).scalar_one_or_none()
+                if existing is not None:
+                    return existing, False
+                project = self._project(s, b["project_code"])
+                unknown = [c for c in b["item_codes"] if self._item(s, c) is None]
+                if unknown:
+                    raise BadRequest({"item_codes": [f"unknown approval items: {', '.join(unknown)}"]})
+                rules = self.settings.rules
+                joint = {"external_ref": b["external_ref"], "project_code": project["code"],
+                         "item_codes": b["item_codes"], "state": "open", "started_at": at,
+                         "limit_days": rules.joint_limit, "created_at": now}
+                try:
+                    joint.update(due_at=self._joint_clock(joint).due_at, clock_error=None)
+                except CalendarUnavailable as exc:
+                    joint.update(due_at=None, clock_error=str(exc))
+                joint["id"] = s.execute(insert(joint_approvals).values(**joint)).inserted_primary_key[0]
+                subs = []
+                for code in b["item_codes"]:
+                    submitting = {
+                        "external_ref": f"{b['external_ref']}/{code}", "item_code": code, "applicant": b["applicant"],
+                        "materials": b["materials"].get(code, []), "service_point": b["service_point"],
+                        "green_channel": b["green_channel"], "project_code": project["code"], "at": at}
+                    _, sub = self._submit_in(uow, call, submitting, now)
+                    subs.append((code, sub["id"], sub["department"]))
                 s.execute(insert(joint_members), [{"joint_id": joint["id"], "item_code": c, "application_id": i,
                                                    "department": d} for c, i, d in subs])
-                s.execute(update(joint_approvals).where(joint_approvals.c.id == joint["id"]).values(state="open"))
                 self._schedule_joint(s, joint)
                 uow.publish("joint_approval.created", {
                     "joint_id": str(joint["id"]), "project_code": project["code"], "item_codes": b["item_codes"],
@@ -505,7 +683,12 @@ class ProjectEndpoints:
                     "application_ids": [str(i) for _, i, _ in subs], "limit_days": joint["limit_days"],
                     "started_at": joint["started_at"], "due_at": joint["due_at"],
                     "clock_error": joint["clock_error"]})
-        return 201, self._joint_view(call, joint["id"], now)
+                return joint["id"], True
+        except IllegalTransition as exc:
+            # refused as a whole (dated in the future): the irregularity is alerted on the submission it stopped at
+            if submitting is not None:
+                self._alert_refused_submission(submitting, exc, now)
+            raise
 
     def _joint_clock(self, joint) -> DeadlineClock:
         return DeadlineClock(started_at=joint["started_at"], limit_days=joint["limit_days"],
@@ -568,17 +751,17 @@ class ProjectEndpoints:
     # -- alerts ------------------------------------------------------------------------------------------------
 
     @api("GET", "/api/v1/project-alerts", roles=("monitor", "department_handler"), query=ProjectAlertsQuery,
-         summary="accountability alerts of key projects and the joint cases' own clock alerts, newest first",
-         tags=("projects",))
+         summary="accountability alerts of key projects and the joint cases' own clock alerts, newest first (the "
+                 "same alerts as GET /api/v1/alerts?subject=project|joint_approval)", tags=("projects",))
     def list_project_alerts(self, call):
-        conds = [getattr(project_alerts.c, k) == v for k, v in call.query.items() if v is not None]
+        alerts = store.alerts
+        conds = [alerts.c.subject.in_(("project", "joint_approval"))]
+        conds += [alerts.c[k] == v for k, v in call.query.items() if v is not None]
         if call.department_scope is not None:
-            conds.append(project_alerts.c.department == call.department_scope)
-        q = select(project_alerts)
-        if conds:
-            q = q.where(and_(*conds))
+            conds.append(alerts.c.department == call.department_scope)
+        q = select(alerts).where(and_(*conds))
         with self.platform.session() as s:
-            rows = s.execute(q.order_by(project_alerts.c.id.desc()).limit(500)).mappings().all()
+            rows = s.execute(q.order_by(alerts.c.id.desc()).limit(500)).mappings().all()
             total = s.execute(select(func.count()).select_from(q.subquery())).scalar_one()
         return {"items": [jsonable(r) for r in rows], "total": total}
 
@@ -605,9 +788,10 @@ class ProjectEndpoints:
                 if m["done_at"] is not None and m["done_at"] <= end_of(m["deadline"]):
                     continue
                 project = get_project(s, m["project_code"])
-                rule = f"milestone_missed:{m['id']}"
+                rule = milestone_rule(m)
                 alert_id = raise_project_alert(s, "project", m["project_code"], m["responsible_unit"], ACCOUNTABILITY,
-                                               rule, now, {"milestone": m["name"], "deadline": m["deadline"]})
+                                               rule, now, {"milestone": m["name"], "deadline": m["deadline"]},
+                                               project_code=m["project_code"])
                 if alert_id is not None:
                     uow.publish("project.milestone_missed", {
                         "project_code": m["project_code"], "project_name": project["name"],
@@ -616,12 +800,12 @@ class ProjectEndpoints:
                         "level": ACCOUNTABILITY, "rule": rule, "raised_at": now}, department=m["responsible_unit"])
 
     def _check_self_checks(self, now) -> None:
-        due_day = self.project_settings.due_day
         with self.platform.unit_of_work() as uow:
             s = uow.session
             due = s.execute(select(projects).where(projects.c.next_self_check_at <= now).limit(BATCH)
                             .with_for_update(skip_locked=True)).mappings().all()
             for p in due:
+                due_day = self._due_day(p)
                 period, check_at = p["self_check_period"], p["next_self_check_at"]
                 while check_at <= now:  # one alert per month missed, however long the monitor was away
                     report = s.execute(select(self_checks.c.id).where(
@@ -637,7 +821,7 @@ class ProjectEndpoints:
         lead = (project["responsible_units"] or [None])[0]
         rule = f"self_check_missing:{period}"
         alert_id = raise_project_alert(uow.session, "project", project["code"], lead, ACCOUNTABILITY, rule, now,
-                                       {"period": period, "due_by": missing_from - _US})
+                                       {"period": period, "due_by": missing_from - _US}, project_code=project["code"])
         if alert_id is not None:
             uow.publish("project.self_check_missing", {
                 "project_code": project["code"], "project_name": project["name"], "period": period,
@@ -660,7 +844,8 @@ class ProjectEndpoints:
                 level = JOINT_CARDS[alarm["kind"]]
                 view = self._joint_clock_view(joint, now)
                 alert_id = raise_project_alert(s, "joint_approval", str(joint["id"]), None, level, alarm["kind"], now,
-                                               {"due_at": joint["due_at"], "remaining_days": view.get("remaining")})
+                                               {"due_at": joint["due_at"], "remaining_days": view.get("remaining")},
+                                               project_code=joint["project_code"], joint_id=joint["id"])
                 if alert_id is not None:
                     uow.publish("joint_approval.alert_raised", {
                         "joint_id": str(joint["id"]), "project_code": joint["project_code"],

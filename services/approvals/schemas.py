@@ -2,7 +2,7 @@
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from services.kernel.contracts.approvals import ALERT_LEVELS
+from services.kernel.contracts.approvals import ALERT_LEVELS, ALERT_SUBJECTS
 
 from .domain import KINDS, SPECIAL_PROCEDURES, STATES
 
@@ -189,8 +189,13 @@ class ApplicationPage(Schema):
 
 class AlertOut(Schema):
     id = fields.Integer()
-    application_id = fields.Integer()
-    department = fields.String()
+    subject = fields.String(metadata={"description": "what the alert is about: " + ", ".join(ALERT_SUBJECTS)})
+    subject_ref = fields.String(metadata={"description": "the application's id, the refused submission's "
+                                                         "external_ref, the project's code or the joint case's id"})
+    application_id = fields.Integer(allow_none=True)
+    project_code = fields.String(allow_none=True, metadata={"description": "a project's alert, or a joint case's"})
+    joint_id = fields.Integer(allow_none=True)
+    department = fields.String(allow_none=True, metadata={"description": "None: a joint case's own clock"})
     level = fields.String()
     rule = fields.String()
     raised_at = fields.AwareDateTime()
@@ -204,7 +209,10 @@ class AlertOut(Schema):
 
 
 class AlertsQuery(Schema):
+    subject = fields.String(load_default=None, validate=validate.OneOf(ALERT_SUBJECTS))
     application_id = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    project_code = fields.String(load_default=None, validate=CODE)
+    joint_id = fields.Integer(load_default=None, validate=validate.Range(min=1))
     department = fields.String(load_default=None, validate=CODE)
     level = fields.String(load_default=None, validate=validate.OneOf(ALERT_LEVELS))
     state = fields.String(load_default=None, validate=validate.OneOf(("open", "acknowledged", "resolved")))

@@ -13,7 +13,7 @@ from services.kernel.errors import BadRequest, NotFound
 from services.kernel.http import api
 
 # the monitor and supervision are mixin modules, so that `nameko run` finds only our class
-from . import monitor, projects, store, supervision
+from . import console_commands, monitor, projects, store, supervision
 from .dependencies import ApprovalSettings
 from .domain import STATE_ZH, Application, IllegalTransition, Irregularity, submit
 from .monitor import event_figures
@@ -72,7 +72,7 @@ def present(row: dict, app: Application | None, now) -> dict:
 
 
 class ApprovalsService(base.ServiceBase, monitor.MonitorTimer, supervision.SupervisionEndpoints,
-                       projects.ProjectEndpoints):
+                       projects.ProjectEndpoints, console_commands.ConsoleCommands):
     """网上审批与电子监察 — online approval watched by the electronic monitor."""
 
     name = "approvals"
@@ -108,12 +108,17 @@ class ApprovalsService(base.ServiceBase, monitor.MonitorTimer, supervision.Super
     @api("POST", "/api/v1/applications", roles=("window_system",), body=ApplicationIn, response=ApplicationOut,
          status=201, summary="an application received at a window (idempotent by external_ref)",
          tags=("applications",), responses={200: "this external_ref was submitted before: the existing application",
-                                            409: "the time of submission is in the future"})
+                                            409: "the time of submission is in the future (recorded as an "
+                                                 "irregularity all the same)"})
     def submit_application(self, call):
         data = call.body
         now = clock.now()
         try:
-            return self._submit(call, data, now)
+            with self.platform.unit_of_work() as uow:
+                return self._submit_in(uow, call, data, now)
+        except IllegalTransition as exc:
+            self._alert_refused_submission(data, exc, now)
+            raise
         except IntegrityError:
             # the same external_ref submitted at the same moment by a retry: the other one won
             with self.platform.session() as s:
@@ -122,32 +127,57 @@ class ApprovalsService(base.ServiceBase, monitor.MonitorTimer, supervision.Super
                     raise
                 return 200, present(existing, self._app(s, existing, now), now)
 
-    def _submit(self, call, data, now):
+    def _submit_in(self, uow, call, data, now):
+        """A submission in the caller's unit of work (a joint approval submits several in one): (201, the new
+        application) or (200, the existing one of this external_ref)."""
         at = data["at"] or now
         settings = self.settings
+        s = uow.session
+        existing = store.find_by_ref(s, data["external_ref"])
+        if existing is not None:
+            return 200, present(existing, self._app(s, existing, now), now)
+        item = self._item(s, data["item_code"])
+        if item is None:
+            raise BadRequest({"item_code": ["unknown approval item; see GET /api/v1/items"]})
+        outcome = submit(item, at, call.actor, settings.calendar, settings.rules, materials=data["materials"], now=now)
+        applicant = data["applicant"]
+        row = store.insert_application(s, {
+            **outcome.changes, "external_ref": data["external_ref"], "applicant_name": applicant["name"],
+            "applicant_kind": applicant["kind"], "applicant_id_masked": mask_id_number(applicant["id_number"]),
+            "service_point": data["service_point"], "green_channel": data["green_channel"],
+            "project_code": data["project_code"], "created_at": now, "updated_at": now})
+        app = Application(row, item, settings.calendar, settings.rules, now)
+        store.add_history(s, row["id"], at, now, call.actor, "submit", None, row["state"], outcome.details)
+        store.schedule(s, row["id"], outcome.alarms or [])
+        for event_type, payload in outcome.events:
+            uow.publish(event_type, {**payload, **event_figures(app, at), "service_point": row["service_point"]},
+                        department=row["department"])
+        return 201, present(row, app, now)
+
+    def _alert_refused_submission(self, data: dict, exc: IllegalTransition, now) -> None:
+        """A submission refused as irregular (dated in the future) never became an application; the irregularity
+        is the monitors' business all the same: an alert about the submission (its external_ref; the item's
+        department) and `monitor.irregularity`, in a unit of work of its own (the refused one rolled back)."""
+        if not exc.irregularities:
+            return
         with self.platform.unit_of_work() as uow:
-            s = uow.session
-            existing = store.find_by_ref(s, data["external_ref"])
-            if existing is not None:
-                return 200, present(existing, self._app(s, existing, now), now)
-            item = self._item(s, data["item_code"])
+            item = self._item(uow.session, data["item_code"])
             if item is None:
-                raise BadRequest({"item_code": ["unknown approval item; see GET /api/v1/items"]})
-            outcome = submit(item, at, call.actor, settings.calendar, settings.rules,
-                             materials=data["materials"], now=now)
-            applicant = data["applicant"]
-            row = store.insert_application(s, {
-                **outcome.changes, "external_ref": data["external_ref"], "applicant_name": applicant["name"],
-                "applicant_kind": applicant["kind"], "applicant_id_masked": mask_id_number(applicant["id_number"]),
-                "service_point": data["service_point"], "green_channel": data["green_channel"],
-                "project_code": data["project_code"], "created_at": now, "updated_at": now})
-            app = Application(row, item, settings.calendar, settings.rules, now)
-            store.add_history(s, row["id"], at, now, call.actor, "submit", None, row["state"], outcome.details)
-            store.schedule(s, row["id"], outcome.alarms or [])
-            for event_type, payload in outcome.events:
-                uow.publish(event_type, {**payload, **event_figures(app, at), "service_point": row["service_point"]},
-                            department=row["department"])
-            return 201, present(row, app, now)
+                return
+            for irregularity in exc.irregularities:
+                rule = f"{irregularity.code}@{irregularity.at.isoformat()}"
+                submission = {"external_ref": data["external_ref"], "item_code": item.code,
+                              "department": item.department}
+                alert_id = store.raise_subject_alert(
+                    uow.session, "submission", data["external_ref"], department=item.department, level="irregularity",
+                    rule=rule, at=now, details={**irregularity.as_dict(), "refused": True, **submission,
+                                                "service_point": data["service_point"]})
+                if alert_id is not None:
+                    uow.publish("monitor.irregularity", {
+                        **submission, "subject": "submission", "alert_id": str(alert_id), "level": "irregularity",
+                        "rule": rule, "raised_at": now, "code": irregularity.code,
+                        "description_zh": irregularity.description_zh, "severity": irregularity.severity,
+                        "at": irregularity.at, "refused": True}, department=item.department)
 
     @api("GET", "/api/v1/applications", roles=READERS, query=ApplicationsQuery, response=ApplicationPage,
          summary="applications, green channel first then newest (department handlers: their own only)",
@@ -340,13 +370,24 @@ class ApprovalsService(base.ServiceBase, monitor.MonitorTimer, supervision.Super
             if alert["state"] not in allowed:
                 raise IllegalTransition(f"the alert is {alert['state']}", "告警当前状态不允许此操作")
             out = store.update_alert(uow.session, alert_id, **values)
-            app = self._app(uow.session, store.get(uow.session, alert["application_id"]), now)
             uow.publish(event_type, {
-                **event_figures(app, now), "alert_id": str(alert_id), "level": out["level"], "rule": out["rule"],
-                "raised_at": out["raised_at"], "by": call.principal.name, "note": out["note"],
+                **self._alert_figures(uow.session, alert, now), "alert_id": str(alert_id), "level": out["level"],
+                "rule": out["rule"], "raised_at": out["raised_at"], "by": call.principal.name, "note": out["note"],
                 **{k: values[k] for k in ("resolved_at", "acknowledged_at") if k in values}},
                 department=alert["department"])
             return out
+
+    def _alert_figures(self, session, alert: dict, now) -> dict:
+        """What an alert's events say about its subject: an application's figures, or the project, joint case or
+        refused submission it names."""
+        if alert["application_id"] is not None:
+            return event_figures(self._app(session, store.get(session, alert["application_id"]), now), now)
+        figures = {"subject": alert["subject"], "department": alert["department"],
+                   "project_code": alert["project_code"],
+                   "joint_id": None if alert["joint_id"] is None else str(alert["joint_id"])}
+        if alert["subject"] == "submission":
+            figures.update(external_ref=alert["subject_ref"], item_code=alert["details"].get("item_code"))
+        return figures
 
     @api("POST", "/api/v1/alerts/<int:alert_id>/acknowledge", roles=MONITOR, body=AckIn, response=AlertOut,
          summary="acknowledge an open alert", tags=("monitor",), responses=CONFLICT)

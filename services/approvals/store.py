@@ -124,11 +124,20 @@ history = Table(
 alarm_times = Alarms(metadata, applications, "application_id")
 alarms = alarm_times.table
 
+# Every alert the monitors handle, whatever it is about (`subject`): an application; a submission refused before it
+# became one (`subject_ref` its external_ref); a key project (its code); a joint case (its id). One listing, one
+# acknowledge and resolve for all of them.
+SUBJECTS = ("application", "submission", "project", "joint_approval")
 alerts = Table(
     "alerts", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("application_id", Integer, ForeignKey("applications.id"), nullable=False),
-    Column("department", String(64), nullable=False),
+    Column("subject", String(16), nullable=False, default="application"),
+    Column("subject_ref", String(128), nullable=False),
+    Column("application_id", Integer, ForeignKey("applications.id")),
+    Column("project_code", String(64)),
+    Column("joint_id", Integer),
+    # None: a joint case's own clock belongs to the monitors, not to one department
+    Column("department", String(64)),
     Column("level", String(16), nullable=False),
     Column("rule", String(120), nullable=False),
     Column("raised_at", Moment(), nullable=False),
@@ -139,10 +148,12 @@ alerts = Table(
     Column("resolved_by", String(100)),
     Column("resolved_at", Moment()),
     Column("note", Text),
-    # one alert per rule and application, whichever instance of the monitor sees it first
-    UniqueConstraint("application_id", "rule", name="uq_alerts_application_rule"),
+    # one alert per rule and subject, whichever instance of the monitor sees it first
+    UniqueConstraint("subject", "subject_ref", "rule", name="uq_alerts_subject_rule"),
 )
 Index("ix_alerts_department_level", alerts.c.department, alerts.c.level, alerts.c.state)
+Index("ix_alerts_application", alerts.c.application_id)
+Index("ix_alerts_project", alerts.c.project_code)
 
 _MOMENT_KEYS = ("started_at", "ended_at")
 
@@ -323,18 +334,28 @@ def unclaim(session: Session, alarm_ids: list[int]) -> None:
 # The same SQL on SQLite (3.35+) and PostgreSQL, as text: SQLAlchemy does not cache the compilation of its
 # dialect-specific ON CONFLICT inserts, which cost a compilation per alert.
 _RAISE_ALERT = text(
-    "INSERT INTO alerts (application_id, department, level, rule, raised_at, details, state) "
-    "VALUES (:application_id, :department, :level, :rule, :raised_at, :details, 'open') "
-    "ON CONFLICT (application_id, rule) DO NOTHING RETURNING id"
+    "INSERT INTO alerts (subject, subject_ref, application_id, project_code, joint_id, department, level, rule, "
+    "raised_at, details, state) VALUES (:subject, :subject_ref, :application_id, :project_code, :joint_id, "
+    ":department, :level, :rule, :raised_at, :details, 'open') "
+    "ON CONFLICT (subject, subject_ref, rule) DO NOTHING RETURNING id"
 ).bindparams(bindparam("raised_at", type_=Moment()), bindparam("details", type_=JSON()))
 
 
 def raise_alert(session: Session, application_id: int, department: str, level: str, rule: str, at: datetime,
                 details: dict) -> int | None:
-    """Store an alert unless this (application, rule) has one already: its id, or None when it had."""
-    return session.execute(_RAISE_ALERT, {"application_id": application_id, "department": department,
-                                          "level": level, "rule": rule, "raised_at": at,
-                                          "details": jsonable(details)}).scalar_one_or_none()
+    """Store an application's alert unless it has one for this rule already: its id, or None when it had."""
+    return raise_subject_alert(session, "application", str(application_id), application_id=application_id,
+                               department=department, level=level, rule=rule, at=at, details=details)
+
+
+def raise_subject_alert(session: Session, subject: str, subject_ref: str, *, department: str | None, level: str,
+                        rule: str, at: datetime, details: dict, application_id: int | None = None,
+                        project_code: str | None = None, joint_id: int | None = None) -> int | None:
+    """Store an alert unless (subject, subject_ref, rule) has one already: its id, or None when it had."""
+    return session.execute(_RAISE_ALERT, {
+        "subject": subject, "subject_ref": subject_ref, "application_id": application_id,
+        "project_code": project_code, "joint_id": joint_id, "department": department, "level": level,
+        "rule": rule, "raised_at": at, "details": jsonable(details)}).scalar_one_or_none()
 
 
 def get_alert(session: Session, alert_id: int, *, lock: bool = False) -> dict | None:
@@ -345,13 +366,9 @@ def get_alert(session: Session, alert_id: int, *, lock: bool = False) -> dict | 
     return dict(row) if row is not None else None
 
 
-def list_alerts(session: Session, *, application_id=None, department=None, level=None, state=None,
-                page=1, per_page=50):
-    conds = []
-    for col, value in ((alerts.c.application_id, application_id), (alerts.c.department, department),
-                       (alerts.c.level, level), (alerts.c.state, state)):
-        if value is not None:
-            conds.append(col == value)
+def list_alerts(session: Session, *, page=1, per_page=50, **filters):
+    """Alerts newest first; `filters`: column=value (None: any), e.g. application_id, department, subject."""
+    conds = [alerts.c[name] == value for name, value in filters.items() if value is not None]
     q = select(alerts)
     count = select(func.count()).select_from(alerts)
     if conds:

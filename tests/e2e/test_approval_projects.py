@@ -150,7 +150,7 @@ def test_a_missed_milestone_and_a_missing_self_check_are_alerted_once(env, froze
         str(kept["ZJJ"]), "ZJJ", "2026-11-10")
     alerts = api.ok("GET", "/api/v1/project-alerts", "monitor", subject="project")["items"]
     assert [(a["subject_ref"], a["level"], a["rule"], a["department"]) for a in alerts] == [
-        ("XM-1", "accountability", f"milestone_missed:{kept['ZJJ']}", "ZJJ")]
+        ("XM-1", "accountability", f"milestone_missed:{kept['ZJJ']}@2026-11-10", "ZJJ")]
     assert api.ok("GET", "/api/v1/project-alerts", "ZJJ")["total"] == 1
     assert api.ok("GET", "/api/v1/project-alerts", "HBJ")["total"] == 0
 
@@ -169,7 +169,7 @@ def test_a_missed_milestone_and_a_missing_self_check_are_alerted_once(env, froze
     assert [(m["project_code"], m["period"], m["due_by"]) for m in missing] == [
         ("XM-1", "2026-11", "2026-12-05T23:59:59.999999+08:00")]
     rules = [a["rule"] for a in api.ok("GET", "/api/v1/project-alerts", "monitor", subject_ref="XM-1")["items"]]
-    assert sorted(rules) == [f"milestone_missed:{kept['ZJJ']}", "self_check_missing:2026-11"]
+    assert sorted(rules) == [f"milestone_missed:{kept['ZJJ']}@2026-11-10", "self_check_missing:2026-11"]
     api.ok("POST", "/api/v1/projects/XM-1/inspections", "monitor",
            {"quarter": "2026-Q4", "findings": "自查报告缺失", "rectification": "限期补报"}, status=201)
     view = api.ok("GET", "/api/v1/projects/XM-1", "monitor")

@@ -8,7 +8,10 @@ from marshmallow import Schema, fields, validate
 from .envelope import contract
 
 SPECIAL_PROCEDURES = ("hearing", "testing", "inspection", "appraisal", "expert_review")
-ALERT_LEVELS = ("warning", "yellow", "red", "irregularity")
+ALERT_LEVELS = ("warning", "yellow", "red", "irregularity", "accountability")
+# what a stored alert is about: an application, a submission refused before it became one, a key project, a
+# joint approval case
+ALERT_SUBJECTS = ("application", "submission", "project", "joint_approval")
 SEVERITIES = ("low", "medium", "high")
 
 
@@ -29,6 +32,9 @@ class _Application(Schema):
     elapsed_days = fields.Float(load_default=None, allow_none=True)
     remaining_days = fields.Float(load_default=None, allow_none=True)
     green_channel = fields.Boolean(load_default=None, allow_none=True)
+    # when what the event reports happened (a window action's `at`, which may be back-dated; the monitor's
+    # moment for its alerts): assessment counts the event in this moment's period, not in occurred_at's
+    at = fields.AwareDateTime(load_default=None, allow_none=True, format="iso")
 
 
 @contract("application.submitted", version=1)
@@ -132,9 +138,26 @@ class MonitorRedCard(_Alert):
     """红牌: still open a configured number of working days after the yellow card."""
 
 
+class _AnyAlert(_Alert):
+    """An alert of any subject: the application fields are there when it is an application's. A refused
+    submission names its `external_ref` (and item, department); a project's alert its `project_code`; a joint
+    case's its `joint_id` and `project_code`."""
+
+    subject = fields.String(load_default="application", validate=validate.OneOf(ALERT_SUBJECTS))
+    application_id = fields.String(load_default=None, allow_none=True)
+    application_no = fields.String(load_default=None, allow_none=True)
+    item_code = fields.String(load_default=None, allow_none=True)
+    department = fields.String(load_default=None, allow_none=True)
+    external_ref = fields.String(load_default=None, allow_none=True)
+    project_code = fields.String(load_default=None, allow_none=True)
+    joint_id = fields.String(load_default=None, allow_none=True)
+
+
 @contract("monitor.irregularity", version=1)
-class MonitorIrregularity(_Alert):
-    """纠错: an irregular action, detected when it arrived (stored even when the action itself was refused)."""
+class MonitorIrregularity(_AnyAlert):
+    """纠错: an irregular action, detected when it arrived (stored even when the action itself was refused). A
+    submission refused as irregular (dated in the future) has no application: `subject` `submission`, with its
+    `external_ref`, `item_code` and `department`."""
 
     code = fields.String(required=True)
     description_zh = fields.String(required=True)
@@ -148,7 +171,7 @@ class MonitorIrregularity(_Alert):
 
 
 @contract("monitor.alert_acknowledged", version=1)
-class MonitorAlertAcknowledged(_Alert):
+class MonitorAlertAcknowledged(_AnyAlert):
     """A monitor acknowledged an open alert. `by`: who; `note`: optional remark."""
 
     note = fields.String(load_default=None, allow_none=True)
@@ -156,7 +179,7 @@ class MonitorAlertAcknowledged(_Alert):
 
 
 @contract("monitor.alert_resolved", version=1)
-class MonitorAlertResolved(_Alert):
+class MonitorAlertResolved(_AnyAlert):
     """A monitor resolved an alert (纠错): `by` who resolved it, `note` what was corrected."""
 
     note = fields.String(required=True)
@@ -185,7 +208,7 @@ class MonitorSupervisionOverdue(_Alert):
 
 # -- key projects (重点项目) and joint approval (联合审批) ------------------------------------------------------
 # Published by services/approvals/projects.py. A project's accountability alerts and a joint case's own clock
-# alerts are stored apart from the applications' alerts (GET /api/v1/project-alerts).
+# alerts are stored with every other alert (GET /api/v1/alerts?subject=project|joint_approval).
 
 
 class _ProjectAlert(Schema):
@@ -200,7 +223,8 @@ class _ProjectAlert(Schema):
 @contract("project.milestone_missed", version=1)
 class ProjectMilestoneMissed(_ProjectAlert):
     """问责: a milestone of a key project's plan passed its deadline day without being marked done (raised once
-    per milestone; `rule` `milestone_missed:<milestone_id>`)."""
+    per milestone and deadline; `rule` `milestone_missed:<milestone_id>@<deadline>`, so a milestone whose deadline
+    was moved after it was missed is alerted again if the new one is missed too)."""
 
     milestone_id = fields.String(required=True)
     milestone = fields.String(required=True)
@@ -215,6 +239,25 @@ class ProjectSelfCheckMissing(_ProjectAlert):
 
     period = fields.String(required=True)
     due_by = fields.AwareDateTime(required=True, format="iso")
+    responsible_units = fields.List(fields.String(), required=True)
+
+
+@contract("project.plan_changed", version=1)
+class ProjectPlanChanged(Schema):
+    """A key project or its plan was changed after registration (each change is also a line of the project's
+    history), and its checks rescheduled: `action` project_changed (name, units, agent, self-check schedule),
+    milestone_added, milestone_changed (a new deadline is checked anew), milestone_cancelled. `changes`:
+    {field: {from, to}}; `by`: who."""
+
+    project_code = fields.String(required=True)
+    project_name = fields.String(required=True)
+    action = fields.String(required=True, validate=validate.OneOf(
+        ("project_changed", "milestone_added", "milestone_changed", "milestone_cancelled")))
+    milestone_id = fields.String(load_default=None, allow_none=True)
+    changes = fields.Dict(required=True)
+    reason = fields.String(load_default=None, allow_none=True)
+    by = fields.String(required=True)
+    changed_at = fields.AwareDateTime(required=True, format="iso")
     responsible_units = fields.List(fields.String(), required=True)
 
 
