@@ -191,6 +191,8 @@ def service_config(tmp_path, amqp_uri, keys_file):
             cfg["SEED_CATALOGUE"] = os.path.join(ROOT, "services", "appeals", "catalogue.demo.yaml")
         if service == "approvals":
             cfg["SEED_ITEMS"] = os.path.join(ROOT, "services", "approvals", "items.demo.yaml")
+        if service == "scoring":
+            cfg["SEED_DEPARTMENTS"] = os.path.join(ROOT, "services", "scoring", "departments.demo.yaml")
         cfg.update(overrides)
         cfg["base_url"] = f"http://{cfg['WEB_SERVER_ADDRESS']}"
         return cfg

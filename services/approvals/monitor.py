@@ -48,7 +48,7 @@ def event_figures(app, at) -> dict:
     row = app.row
     figures = {"application_id": str(row["id"]), "application_no": row["application_no"],
                "item_code": row["item_code"], "department": row["department"],
-               "green_channel": row["green_channel"]}
+               "green_channel": row["green_channel"], "at": at}
     status = app.clock_status(at)
     if status is not None:
         figures.update(limit_days=status["limit_days"], clock_started_at=status["started_at"],

@@ -1,6 +1,25 @@
 """marshmallow schemas of the scoring HTTP API."""
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates
+
+from .domain import PERIOD_HELP, parse_period
+
+CODE = validate.Regexp(r"^[A-Za-z0-9_-]{1,64}$", error="letters, digits, _ and -, at most 64")
+TIERS = ("city", "town_street")
+FORMATS = ("json", "csv", "html")
+
+
+def _period_ok(value: str) -> None:
+    try:
+        parse_period(value)
+    except ValueError:
+        raise ValidationError(f"{PERIOD_HELP} / 考核期间格式应为 2026、2026-Q3 或 2026-09") from None
+
+
+def _month_ok(value: str) -> None:
+    _period_ok(value)
+    if parse_period(value).kind != "month":
+        raise ValidationError("a month, e.g. 2026-09 / 须为月份，如 2026-09")
 
 
 class FactsQuery(Schema):
@@ -16,7 +35,264 @@ class FactOut(Schema):
     period = fields.String()
     metric = fields.String()
     value = fields.Float()
+    ref = fields.String(allow_none=True)
+    detail = fields.String(allow_none=True)
+    at = fields.AwareDateTime(allow_none=True)
     source_event_id = fields.String()
     source_event_type = fields.String()
     occurred_at = fields.AwareDateTime()
     recorded_at = fields.AwareDateTime()
+    late = fields.Boolean(metadata={"description": "recorded after its period was closed (published)"})
+
+
+# -- the register -----------------------------------------------------------------------------------
+
+class DepartmentIn(Schema):
+    code = fields.String(required=True, validate=CODE)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    approval_functions = fields.Boolean(load_default=False)
+    enforcement_functions = fields.Boolean(load_default=False)
+    tier = fields.String(load_default="city", validate=validate.OneOf(TIERS))
+
+
+class DepartmentOut(Schema):
+    code = fields.String()
+    name = fields.String()
+    approval_functions = fields.Boolean()
+    enforcement_functions = fields.Boolean()
+    tier = fields.String()
+    updated_at = fields.AwareDateTime()
+
+
+# -- own inputs -------------------------------------------------------------------------------------
+
+class EvaluationIn(Schema):
+    enterprise = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    department = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    period = fields.String(required=True, validate=_period_ok)
+    scores = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=64)),
+                         values=fields.Float(required=True, allow_nan=False, validate=validate.Range(
+                             min=0, max=100, error="a score is 0..100 / 评分须在 0 到 100 之间")),
+                         required=True)
+
+    @validates("scores")
+    def _some(self, value, **kwargs):
+        if not value:
+            raise ValidationError("at least one criterion / 至少评一项")
+        if len(value) > 50:
+            raise ValidationError("at most 50 criteria / 最多 50 项")
+
+
+class EvaluationOut(Schema):
+    id = fields.Integer()
+    enterprise = fields.String()
+    department = fields.String()
+    period = fields.String()
+    scores = fields.Dict(keys=fields.String(), values=fields.Float())
+    score = fields.Float(metadata={"description": "the mean of the criteria's scores"})
+    recorded_by = fields.String()
+    recorded_at = fields.AwareDateTime()
+
+
+class ListQuery(Schema):
+    department = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+    period = fields.String(load_default=None, validate=_period_ok)
+
+
+class PointIn(Schema):
+    code = fields.String(required=True, validate=CODE)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    kind = fields.String(required=True, validate=validate.OneOf(("enterprise", "village")))
+    town_street = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=64))
+
+
+class PointOut(Schema):
+    code = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    town_street = fields.String(allow_none=True)
+    updated_at = fields.AwareDateTime()
+
+
+class VisitIn(Schema):
+    department = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    point_code = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=64))
+    visited_at = fields.AwareDateTime(required=True)
+    finding = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+    due_at = fields.AwareDateTime(required=True)
+    visitor = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
+class VisitCloseIn(Schema):
+    evidence = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+    closed_at = fields.AwareDateTime(load_default=None, allow_none=True)
+
+
+class VisitsQuery(Schema):
+    department = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+    state = fields.String(load_default=None, validate=validate.OneOf(("open", "closed")))
+
+
+class VisitOut(Schema):
+    id = fields.Integer()
+    department = fields.String()
+    point_code = fields.String(allow_none=True)
+    visited_at = fields.AwareDateTime()
+    finding = fields.String()
+    due_at = fields.AwareDateTime()
+    visitor = fields.String()
+    state = fields.String()
+    evidence = fields.String(allow_none=True)
+    closed_at = fields.AwareDateTime(allow_none=True)
+    closed_by = fields.String(allow_none=True)
+    overdue = fields.Boolean(metadata={"description": "past its due time without being closed by then"})
+    recorded_at = fields.AwareDateTime()
+
+
+class AdjustmentIn(Schema):
+    department = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    period = fields.String(required=True, validate=_period_ok)
+    value = fields.Float(required=True, allow_nan=False, validate=validate.Range(
+        min=-10, max=10, error="an adjustment is -10..10 points / 调整分值须在 -10 到 10 之间"))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    approved_by = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
+class AdjustmentOut(Schema):
+    id = fields.Integer()
+    department = fields.String()
+    period = fields.String()
+    value = fields.Float()
+    reason = fields.String()
+    approved_by = fields.String()
+    recorded_by = fields.String()
+    recorded_at = fields.AwareDateTime()
+
+
+class CriticismIn(Schema):
+    department = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    issued_at = fields.AwareDateTime(required=True)
+    document = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class CriticismOut(Schema):
+    id = fields.Integer()
+    department = fields.String()
+    issued_at = fields.AwareDateTime()
+    document = fields.String()
+    reason = fields.String()
+    recorded_by = fields.String()
+    recorded_at = fields.AwareDateTime()
+
+
+# -- scores -----------------------------------------------------------------------------------------
+
+class ScoresQuery(Schema):
+    period = fields.String(required=True, validate=_period_ok)
+
+
+class ReportQuery(ScoresQuery):
+    format = fields.String(load_default=None, validate=validate.OneOf(FORMATS),
+                           metadata={"description": "json (default), csv or html; else by the Accept header"})
+
+
+class MonthQuery(Schema):
+    period = fields.String(required=True, validate=_month_ok)
+
+
+class ScoreRow(Schema):
+    department = fields.String()
+    name = fields.String()
+    group = fields.String(metadata={"description": "the register's tier: city or town_street"})
+    composite = fields.Float()
+    rank = fields.Integer()
+    tier = fields.Integer(metadata={"description": "三档: 1, 2 or 3"})
+    tier_label = fields.String()
+    tier_bonus = fields.Float()
+    bonus = fields.Float(metadata={"description": "tier bonus + the advanced-unit bonus"})
+    advanced_unit = fields.Boolean()
+    disqualified = fields.Boolean()
+    disqualification = fields.List(fields.String())
+    efficiency_warnings = fields.Integer()
+    deduction = fields.Float()
+    adjustment = fields.Float()
+    final = fields.Float()
+    metrics = fields.Dict(keys=fields.String(), values=fields.Float(allow_none=True))
+
+
+class MetricRuleOut(Schema):
+    code = fields.String()
+    label_zh = fields.String()
+    weight = fields.Float()
+    kind = fields.String()
+    inputs = fields.List(fields.String())
+
+
+class ScoresOut(Schema):
+    period = fields.String()
+    label_zh = fields.String()
+    state = fields.String(metadata={"description": "open (computed live from the ledger) or closed (published)"})
+    revision = fields.Integer()
+    rules_version = fields.String()
+    as_of = fields.AwareDateTime(metadata={"description": "the moment red cards and visits are judged at"})
+    closed_at = fields.AwareDateTime(allow_none=True)
+    rows = fields.List(fields.Nested(ScoreRow))
+    metrics = fields.List(fields.Nested(MetricRuleOut))
+    late_facts = fields.List(fields.Nested(FactOut), metadata={
+        "description": "facts recorded after the period was closed: shown, not counted until a reopening"})
+
+
+class MetricBreakdown(Schema):
+    code = fields.String()
+    label_zh = fields.String()
+    weight = fields.Float()
+    kind = fields.String()
+    score = fields.Float(allow_none=True)
+    inputs = fields.Dict(keys=fields.String(), values=fields.Float())
+
+
+class DepartmentScoreOut(Schema):
+    period = fields.String()
+    state = fields.String()
+    rules_version = fields.String()
+    row = fields.Nested(ScoreRow)
+    metrics = fields.List(fields.Nested(MetricBreakdown))
+    totals = fields.Dict(keys=fields.String(), values=fields.Float())
+    facts = fields.List(fields.Nested(FactOut))
+    visits_overdue = fields.List(fields.Nested(VisitOut))
+    adjustments = fields.List(fields.Nested(AdjustmentOut))
+    criticisms = fields.List(fields.Nested(CriticismOut))
+    unresolved_red_cards = fields.List(fields.String())
+
+
+class ReopenIn(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class AuditOut(Schema):
+    action = fields.String()
+    revision = fields.Integer()
+    by = fields.String()
+    reason = fields.String(allow_none=True)
+    at = fields.AwareDateTime()
+
+
+class PeriodOut(Schema):
+    period = fields.String()
+    state = fields.String()
+    revision = fields.Integer()
+    closed_at = fields.AwareDateTime(allow_none=True)
+    closed_by = fields.String(allow_none=True)
+    rules_version = fields.String(allow_none=True)
+    event_id = fields.String(allow_none=True)
+    audit = fields.List(fields.Nested(AuditOut))
+    replay_matches = fields.Boolean(allow_none=True, metadata={
+        "description": "recomputing the published results from the ledger (as of the close) gives the same rows"})
+    late_facts = fields.Integer()
+
+
+class ListsOut(Schema):
+    period = fields.String()
+    red = fields.List(fields.Nested(ScoreRow), metadata={"description": "红榜: the best five"})
+    black = fields.List(fields.Nested(ScoreRow), metadata={"description": "黑榜: the worst five, worst first"})

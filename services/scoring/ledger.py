@@ -1,0 +1,100 @@
+"""From the ledger to a period's ranking: sums the facts of the period, adds what is judged at a moment (overdue
+undercover-visit findings, unresolved red cards) and hands it to the pure rules (domain.rank). Everything is
+read from stored rows, optionally only those recorded by a moment, so recomputing gives the same result."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from . import store
+from .domain import Department, Period, Rules, end_of, parse_period, rank, unresolved_red_cards
+
+
+@functools.lru_cache(maxsize=4096)
+def _period(text: str) -> Period | None:
+    try:
+        return parse_period(text)
+    except ValueError:
+        return None
+
+
+def in_period(period: Period, fact_period: str) -> bool:
+    p = _period(fact_period)
+    return p is not None and period.contains(p)
+
+
+def departments(session: Session) -> list[Department]:
+    return [Department(d["code"], d["name"], d["approval_functions"], d["enforcement_functions"], d["tier"])
+            for d in store.list_departments(session)]
+
+
+def visit_overdue(visit: dict, as_of: datetime, recorded_by: datetime | None = None) -> bool:
+    """Open past its due time (or closed only after it), judged at `as_of`; a close recorded after
+    `recorded_by` is not known yet."""
+    closed_at = visit["closed_at"]
+    if recorded_by is not None and visit.get("closed_recorded_at") and visit["closed_recorded_at"] > recorded_by:
+        closed_at = None
+    return visit["due_at"] <= as_of and (closed_at is None or closed_at > visit["due_at"])
+
+
+@dataclass
+class Inputs:
+    totals: dict[str, dict[str, float]]  # per department and metric
+    reasons: dict[str, list[str]]  # why a department may not be an advanced unit
+    red_cards: dict[str, list[str]]  # unresolved red cards (alert ids) per department
+    adjustments: dict[str, float]
+    as_of: datetime
+    overdue_visits: list[dict]
+
+
+def inputs(session: Session, period: Period, now: datetime, recorded_by: datetime | None = None) -> Inputs:
+    as_of = end_of(period, now if recorded_by is None else min(now, recorded_by))
+    totals: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for dept, fact_period, metric, total in store.sums(session, period.year, recorded_by):
+        if dept is not None and in_period(period, fact_period):
+            totals[dept][metric] += total
+    overdue_visits = []
+    for v in store.visits_due_between(session, period.start, period.end, recorded_by):
+        if visit_overdue(v, as_of, recorded_by):
+            totals[v["department"]]["visits_overdue"] += 1
+            overdue_visits.append(v)
+    reasons: dict[str, list[str]] = defaultdict(list)
+    for c in store.facts_of_metric(session, "criticisms", period.year, recorded_by):
+        if in_period(period, c["period"]):
+            reasons[c["department"]].append(f"通报批评（{c['ref']}）")
+    cards = [(c["department"], c["ref"], c["at"])
+             for c in store.facts_of_metric(session, "red_cards", period.year, recorded_by)
+             if in_period(period, c["period"])]
+    red: dict[str, list[str]] = {}
+    if cards:
+        resolutions: dict[str, datetime] = {}
+        for r in store.facts_of_metric(session, "red_cards_resolved", None, recorded_by):
+            if r["ref"] not in resolutions or r["at"] < resolutions[r["ref"]]:
+                resolutions[r["ref"]] = r["at"]
+        red = unresolved_red_cards(cards, resolutions, as_of)
+        for dept, refs in red.items():
+            reasons[dept] += [f"红牌未整改（告警 {ref}）" for ref in refs]
+    adjustments = {d: t["adjustment"] for d, t in totals.items() if "adjustment" in t}
+    return Inputs({d: dict(t) for d, t in totals.items()}, dict(reasons), red, adjustments, as_of, overdue_visits)
+
+
+def compute(session: Session, rules: Rules, period: Period, now: datetime,
+            recorded_by: datetime | None = None) -> dict:
+    i = inputs(session, period, now, recorded_by)
+    return {"as_of": i.as_of, "rows": rank(departments(session), i.totals, rules, i.reasons, i.adjustments)}
+
+
+def snapshot_json(result: dict) -> str:
+    return json.dumps({"as_of": result["as_of"].isoformat(), "rows": result["rows"]}, ensure_ascii=False,
+                      sort_keys=True)
+
+
+def snapshot_of(text: str) -> dict:
+    data = json.loads(text)
+    return {"as_of": datetime.fromisoformat(data["as_of"]), "rows": data["rows"]}

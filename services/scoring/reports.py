@@ -1,0 +1,149 @@
+"""Exports of a period's ranking: CSV for Excel and a printable Chinese report (HTML, A4) with the ranking
+table and one bar chart per metric (inline SVG: no fonts, scripts or images from elsewhere)."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import string
+from pathlib import Path
+from urllib.parse import quote
+
+from werkzeug.wrappers import Response
+
+from services.kernel import clock
+from services.kernel.http import api
+
+from .schemas import ReportQuery, ScoresOut
+
+TEMPLATE = Path(__file__).with_name("templates") / "scores.html"
+MIMETYPES = {"application/json": "json", "text/csv": "csv", "text/html": "html"}
+_STRING = {"schema": {"type": "string"}}
+YES = "是"
+
+
+def _csv_cell(value) -> str:
+    """A CSV cell Excel will not run as a formula (names and reasons are typed by people)."""
+    text = "" if value is None else str(value)
+    return "'" + text if isinstance(value, str) and text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _num(x) -> str:
+    return "—" if x is None else f"{x:.2f}"
+
+
+def to_csv(result: dict) -> bytes:
+    metrics = result["metrics"]
+    header = ["排名", "部门代码", "部门名称", "层级", "综合得分", "档次", "档次加分", "先进单位", "先进单位加分后",
+              "取消评先资格原因", "效能告诫（次）", "扣分", "人工调整", "最终得分",
+              *[f"{m['label_zh']}（权重{m['weight']:g}）" for m in metrics]]
+    rows = [header]
+    for r in result["rows"]:
+        rows.append([r["rank"], r["department"], r["name"], "镇街" if r["group"] == "town_street" else "市直",
+                     _num(r["composite"]), r["tier_label"], _num(r["tier_bonus"]), YES if r["advanced_unit"] else "",
+                     _num(r["bonus"]), "；".join(r["disqualification"]), r["efficiency_warnings"],
+                     _num(r["deduction"]), _num(r["adjustment"]), _num(r["final"]),
+                     *[_num(r["metrics"].get(m["code"])) for m in metrics]])
+    rows.append([])
+    rows.append([f"{result['label_zh']}（{result['period']}），考核细则 {result['rules_version']}，"
+                 f"{'已发布' if result['state'] == 'closed' else '未关闭，实时计算'}"])
+    out = io.StringIO()
+    csv.writer(out).writerows([_csv_cell(v) for v in row] for row in rows)
+    return out.getvalue().encode("utf-8-sig")  # with a BOM, so that Excel reads the Chinese right
+
+
+BAR_H, GAP, LABEL_W, CHART_W = 14, 4, 110, 330
+
+
+def chart(metric: dict, rows: list[dict]) -> str:
+    """A horizontal bar chart of one metric's 0..100 scores, best first; a department it does not apply to
+    is listed as 不适用."""
+    items = sorted(rows, key=lambda r: (-(r["metrics"].get(metric["code"]) if r["metrics"].get(metric["code"])
+                                          is not None else -1), r["department"]))
+    height = len(items) * (BAR_H + GAP) + GAP
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{LABEL_W + CHART_W + 50}" height="{height}" '
+             f'role="img" aria-label="{html.escape(metric["label_zh"])}">']
+    for i, r in enumerate(items):
+        y = GAP + i * (BAR_H + GAP)
+        score = r["metrics"].get(metric["code"])
+        name = html.escape(r["name"] or r["department"])
+        parts.append(f'<text x="{LABEL_W - 4}" y="{y + BAR_H - 3}" text-anchor="end" font-size="9">{name}</text>')
+        if score is None:
+            parts.append(f'<text x="{LABEL_W + 2}" y="{y + BAR_H - 3}" font-size="9" fill="#666">不适用</text>')
+            continue
+        w = CHART_W * score / 100
+        parts.append(f'<rect x="{LABEL_W}" y="{y}" width="{w:.1f}" height="{BAR_H}" fill="#4a6fa5"/>')
+        parts.append(f'<text x="{LABEL_W + w + 3:.1f}" y="{y + BAR_H - 3}" font-size="9">{score:.2f}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def to_html(result: dict) -> str:
+    rows = result["rows"]
+    n = len(rows)
+    advanced = [r for r in rows if r["advanced_unit"]]
+    disq = [r for r in rows if r["disqualified"]]
+    warned = [r for r in rows if r["efficiency_warnings"]]
+    summary = (f"参加考核单位 {n} 个。先进单位 {len(advanced)} 个："
+               f"{'、'.join(r['name'] or r['department'] for r in advanced) or '无'}。"
+               f"因严重问题取消评先树优资格 {len(disq)} 个："
+               f"{'、'.join(r['name'] or r['department'] for r in disq) or '无'}。"
+               f"受效能告诫扣分单位 {len(warned)} 个。")
+    table = "\n".join(
+        "<tr>" + "".join(f"<td{cls}>{html.escape(str(v))}</td>" for cls, v in (
+            (' class="n"', r["rank"]), ("", r["name"] or r["department"]), (' class="n"', _num(r["composite"])),
+            ("", r["tier_label"]), ("", "★" if r["advanced_unit"] else ""),
+            ("", "；".join(r["disqualification"]) or ""), (' class="n"', r["efficiency_warnings"]),
+            (' class="n"', _num(r["bonus"])), (' class="n"', _num(-r["deduction"] if r["deduction"] else 0.0)),
+            (' class="n"', _num(r["adjustment"])), (' class="n"', _num(r["final"])))) + "</tr>"
+        for r in rows) or '<tr><td colspan="11">无登记部门</td></tr>'
+    charts = "\n".join(
+        f'<section class="chart"><h3>{html.escape(m["label_zh"])}（权重 {m["weight"]:g}）</h3>'
+        f'{chart(m, rows)}</section>'
+        for m in result["metrics"])
+    late = result.get("late_facts") or []
+    values = {
+        "title": f"{result['label_zh']}机关效能考核结果",
+        "period": html.escape(result["period"]),
+        "state": "已关闭发布" if result["state"] == "closed" else "未关闭（根据台账实时计算）",
+        "rules": html.escape(result["rules_version"]),
+        "generated_at": f"{clock.now():%Y-%m-%d %H:%M}",
+        "summary": html.escape(summary),
+        "rows": table,
+        "charts": charts,
+        "late": (f"<p class=\"late\">关闭发布后又收到属于本期的事实 {len(late)} 条，"
+                 f"未计入已发布结果；如需计入，须经审核重新开启本期。</p>" if late else ""),
+    }
+    return string.Template(TEMPLATE.read_text(encoding="utf-8")).substitute(values)
+
+
+def _download(body, mimetype: str, period: str, ext: str, disposition: str) -> Response:
+    resp = Response(body, mimetype=mimetype)
+    resp.headers["Content-Disposition"] = (f'{disposition}; filename="scores_{period}.{ext}"; '
+                                           f"filename*=UTF-8''{quote(f'考核结果_{period}.{ext}')}")
+    return resp
+
+
+class ReportEndpoints:
+    """Mixed into the scoring service (needs its `platform` and `scores`)."""
+
+    @api("GET", "/api/v1/reports/scores", roles=("assessor", "monitor"), query=ReportQuery, response=ScoresOut,
+         summary="a period's ranking as JSON, CSV (Excel) or a printable Chinese report with a chart per metric",
+         tags=("scores",),
+         responses={200: {"description": "the report; format by ?format= or the Accept header",
+                          "content": {"application/json": {"schema": ScoresOut},
+                                      "text/csv": _STRING, "text/html": _STRING}}})
+    def scores_report(self, call):
+        from .service import _period_or_400
+
+        period = _period_or_400(call.query["period"])
+        fmt = call.query["format"] or MIMETYPES[call.request.accept_mimetypes.best_match(
+            list(MIMETYPES), default="application/json")]
+        with self.platform.session() as session:
+            result = self.scores(session, period)
+        if fmt == "csv":
+            return _download(to_csv(result), "text/csv", period.text, "csv", "attachment")
+        if fmt == "html":
+            return _download(to_html(result), "text/html", period.text, "html", "inline")
+        return result
