@@ -1,0 +1,73 @@
+"""Commands of the monitor console (served by notify): a monitor's acknowledge or resolve of one of our alerts,
+carried out by the very code of `POST /api/v1/alerts/<id>/acknowledge|resolve`, so that it changes the alert and
+publishes `monitor.alert_acknowledged` / `monitor.alert_resolved` exactly as the HTTP endpoints do."""
+
+from __future__ import annotations
+
+import logging
+
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from services.kernel.domain import IllegalTransition
+from services.kernel.errors import ApiError
+from services.kernel.http import Call
+from services.kernel.keys import ApiKey
+from services.kernel.messaging import AlreadyProcessed, consume_event
+
+from .schemas import AckIn, ResolveIn
+
+log = logging.getLogger("services.approvals.console_commands")
+
+# who may acknowledge or resolve through the console: as on the HTTP endpoints (an admin passes everywhere)
+ACTORS = ("monitor", "admin")
+MAX_ID = 2**63 - 1
+
+
+class ConsoleCommands:
+    """Mixed into ApprovalsService: consumes `alert.action_requested` from notify."""
+
+    @consume_event("notify", "alert.action_requested")
+    def on_console_action(self, event):
+        p = event.payload
+        if p["owner"] != "approvals":
+            return
+        consumer = f"{self.name}.on_console_action"
+        db = self.platform.db
+        with db.reader() as s:
+            done = s.execute(select(db.inbox.c.event_id).where(
+                db.inbox.c.consumer == consumer, db.inbox.c.event_id == event.event_id)).first()
+        if done is not None:
+            return
+        try:
+            self._console_command(p, event.correlation_id)
+        except (ApiError, IllegalTransition, ValidationError) as exc:
+            # a command that cannot be carried out (unknown alert, already resolved, no note) is not retried:
+            # the console shows the alert as its owner has it
+            reason = getattr(exc, "message", None) or getattr(exc, "messages", None) or str(exc)
+            log.warning("console %s of alert %s by %s refused: %s", p["action"], p["alert_id"], p["actor"]["name"],
+                        reason, extra={"event_id": event.event_id})
+        # The change above committed in its own unit of work (the endpoint's); a redelivery before this
+        # record is refused by the alert's state, after it is skipped.
+        try:
+            with self.platform.consuming(event):
+                pass
+        except AlreadyProcessed:
+            pass
+
+    def _console_command(self, p: dict, request_id: str) -> None:
+        actor = p["actor"]
+        if actor["role"] not in ACTORS:
+            raise IllegalTransition(f"role {actor['role']} may not {p['action']} alerts", "无权执行此操作")
+        alert_id = int(p["alert_id"]) if p["alert_id"].isdigit() else 0
+        if not 0 < alert_id <= MAX_ID:
+            raise IllegalTransition(f"no alert {p['alert_id']!r}", "告警不存在")
+        schema = ResolveIn if p["action"] == "resolve" else AckIn
+        call = Call(request=None, request_id=request_id, body=schema().load({"note": p["note"]}),
+                    principal=ApiKey(name=actor["name"], role=actor["role"], department=actor.get("department"),
+                                     key_id="console"))
+        if p["action"] == "resolve":
+            self.resolve_alert(call, alert_id)
+        else:
+            self.acknowledge_alert(call, alert_id)
+        log.info("console %s of alert %s by %s", p["action"], alert_id, actor["name"])

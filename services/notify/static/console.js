@@ -1,0 +1,304 @@
+// The monitor console in the browser: asks for a monitor key (kept in sessionStorage only), loads the board,
+// the alerts and the feed, follows the live stream (server-sent events, opened with a short-lived token since
+// EventSource cannot send the key), and sends acknowledge / resolve, which the alert's owner answers by event.
+"use strict";
+
+const KEY_ITEM = "xiaoneng.console.key";
+const LEVEL_ZH = { warning: "预警", yellow: "黄牌", red: "红牌", irregularity: "纠错", emergency: "紧急", accountability: "问责" };
+const ACTION_ZH = { acknowledge: "确认", resolve: "办结" };
+const $ = (id) => document.getElementById(id);
+
+let key = sessionStorage.getItem(KEY_ITEM);
+let source = null;
+let lastFeedId = 0;
+let boardTimer = null;
+let reconnectTimer = null;
+let resolving = null;
+
+class AuthError extends Error {}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (name === "className") node.className = value;
+    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value);
+  }
+  for (const child of children) node.append(child instanceof Node ? child : String(child ?? ""));
+  return node;
+}
+
+function shortTime(iso) {
+  // the server speaks Asia/Shanghai: "2026-11-02T10:00:00+08:00" → "11-02 10:00:00"
+  return iso ? iso.slice(5, 19).replace("T", " ") : "";
+}
+
+async function call(method, path, body) {
+  const headers = { Authorization: `Bearer ${key}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const data = resp.status === 204 ? null : await resp.json().catch(() => null);
+  if (resp.status === 401 || resp.status === 403) {
+    throw new AuthError((data && data.error && data.error.message_zh) || "密钥无效");
+  }
+  if (!resp.ok) {
+    const err = data && (data.error ? data.error.message_zh || data.error.message : JSON.stringify(data.errors));
+    throw new Error(err || `请求失败（${resp.status}）`);
+  }
+  return data;
+}
+
+function setStatus(kind, text) {
+  const s = $("status");
+  s.className = `status ${kind}`;
+  s.textContent = text;
+}
+
+function say(text) {
+  $("action-message").textContent = text;
+}
+
+// -- login ----------------------------------------------------------------------------------------------------
+
+async function login(candidate) {
+  key = candidate;
+  try {
+    await call("POST", "/api/v1/console/stream-tokens");  // proves the key is a monitor's
+  } catch (err) {
+    key = null;
+    $("login-error").textContent = err instanceof AuthError ? err.message : `无法登录：${err.message}`;
+    return;
+  }
+  sessionStorage.setItem(KEY_ITEM, candidate);
+  $("login-error").textContent = "";
+  $("login").hidden = true;
+  $("main").hidden = false;
+  $("logout").hidden = false;
+  await refresh();
+  openStream();
+}
+
+function logout(message) {
+  sessionStorage.removeItem(KEY_ITEM);
+  key = null;
+  if (source) source.close();
+  source = null;
+  clearTimeout(reconnectTimer);
+  $("main").hidden = true;
+  $("logout").hidden = true;
+  $("login").hidden = false;
+  $("login-error").textContent = message || "";
+  setStatus("offline", "未连接");
+}
+
+function handle(err) {
+  if (err instanceof AuthError) logout(err.message);
+  else say(err.message);
+}
+
+// -- loading --------------------------------------------------------------------------------------------------
+
+function filters() {
+  return { department: $("filter-department").value, level: $("filter-level").value, state: $("filter-state").value };
+}
+
+function matches(alert) {
+  const f = filters();
+  if (f.department && alert.department !== f.department) return false;
+  if (f.level && alert.level !== f.level) return false;
+  if (f.state === "active") return alert.state !== "resolved";
+  return f.state === "all" || alert.state === f.state;
+}
+
+async function refresh() {
+  try {
+    const f = filters();
+    const query = new URLSearchParams({ state: f.state });
+    if (f.department) query.set("department", f.department);
+    if (f.level) query.set("level", f.level);
+    const [alerts, feed] = await Promise.all([
+      call("GET", `/api/v1/console/alerts?${query}`),
+      call("GET", "/api/v1/console/feed?limit=50"),
+      loadBoard(),
+    ]);
+    $("alerts").replaceChildren(...alerts.map(alertRow));
+    updateAlertCount();
+    $("feed").replaceChildren();
+    for (const line of feed) addFeedLine(line, false);
+    if (feed.length) lastFeedId = Math.max(lastFeedId, feed[feed.length - 1].id);
+  } catch (err) {
+    handle(err);
+  }
+}
+
+async function loadBoard() {
+  const board = await call("GET", "/api/v1/console/board");
+  const selected = $("filter-department").value;
+  $("board").replaceChildren(...board.map((d) => {
+    const counts = Object.entries(d.counts).filter(([, n]) => n > 0)
+      .map(([level, n]) => el("span", {}, `${LEVEL_ZH[level] || level} `, el("b", {}, n), "　"));
+    return el("div", {
+      className: `dept${d.department === selected ? " selected" : ""}`, "data-department": d.department,
+      "data-light": d.light, title: "点击按部门筛选",
+      onclick: () => { $("filter-department").value = d.department === selected ? "" : d.department; refresh(); },
+    }, el("div", { className: "name" }, el("span", { className: `light ${d.light}` }), d.department || "（未指定部门）"),
+    el("div", { className: "counts" }, ...(counts.length ? counts : ["无未办结告警"])));
+  }));
+  $("board-empty").hidden = board.length > 0;
+  const options = [el("option", { value: "" }, "全部部门"),
+    ...board.map((d) => el("option", { value: d.department }, d.department || "（未指定部门）"))];
+  $("filter-department").replaceChildren(...options);
+  $("filter-department").value = selected;
+  return board;
+}
+
+function scheduleBoard() {
+  clearTimeout(boardTimer);
+  boardTimer = setTimeout(() => loadBoard().catch(handle), 300);
+}
+
+// -- rows -----------------------------------------------------------------------------------------------------
+
+function alertRow(a) {
+  const actions = el("td", { className: "actions" });
+  if (!a.actionable) {
+    actions.append(el("span", { className: "hint" }, "在诉求系统中办理"));
+  } else if (a.pending_action) {
+    actions.append(el("span", { className: "hint pending" }, `${ACTION_ZH[a.pending_action]}处理中…`));
+  } else {
+    if (a.state === "open") {
+      actions.append(el("button", { type: "button", className: "ack", onclick: () => acknowledge(a) }, "确认"));
+    }
+    if (a.state !== "resolved") {
+      actions.append(el("button", { type: "button", className: "resolve", onclick: () => openResolve(a) }, "办结"));
+    }
+  }
+  const who = a.state === "resolved" ? a.resolved_by : a.state === "acknowledged" ? a.acknowledged_by : null;
+  return el("tr", {
+    "data-id": a.id, "data-owner": a.owner, "data-alert-id": a.alert_id, "data-ref-no": a.ref_no || "",
+    "data-state": a.state, className: `state-${a.state}`,
+  },
+  el("td", {}, el("span", { className: `level ${a.level}` }, a.level_zh || LEVEL_ZH[a.level] || a.level)),
+  el("td", {}, a.department || "—"),
+  el("td", {}, a.ref_no || "—"),
+  el("td", { title: a.rule || "" }, a.title_zh, a.note ? el("div", { className: "hint" }, `说明：${a.note}`) : ""),
+  el("td", {}, shortTime(a.raised_at)),
+  el("td", { className: `state ${a.state}` }, a.state_zh, who ? el("div", { className: "hint" }, who) : ""),
+  actions);
+}
+
+function upsertRow(a, fresh) {
+  const old = document.querySelector(`#alerts tr[data-id="${a.id}"]`);
+  if (!matches(a)) {
+    if (old) old.remove();
+  } else {
+    const row = alertRow(a);
+    if (fresh) row.classList.add("fresh");
+    if (old) old.replaceWith(row);
+    else $("alerts").prepend(row);
+  }
+  updateAlertCount();
+}
+
+function updateAlertCount() {
+  const n = $("alerts").children.length;
+  $("alert-count").textContent = n ? `${n} 条` : "";
+  $("alerts-empty").hidden = n > 0;
+}
+
+function addFeedLine(line, fresh) {
+  const f = filters();
+  if ((f.department && line.alert.department !== f.department) || (f.level && line.alert.level !== f.level)) return;
+  const item = el("li", { "data-feed-id": line.id, className: fresh ? "fresh" : "" },
+    el("time", {}, shortTime(line.occurred_at)), line.text_zh);
+  $("feed").prepend(item);
+  while ($("feed").children.length > 200) $("feed").lastChild.remove();
+}
+
+// -- live stream ----------------------------------------------------------------------------------------------
+
+async function openStream() {
+  clearTimeout(reconnectTimer);
+  if (!key) return;
+  setStatus("connecting", "连接中…");
+  let grant;
+  try {
+    grant = await call("POST", "/api/v1/console/stream-tokens");
+  } catch (err) {
+    if (err instanceof AuthError) return logout(err.message);
+    setStatus("offline", "连接中断，稍后重试");
+    reconnectTimer = setTimeout(openStream, 3000);
+    return;
+  }
+  if (source) source.close();
+  const url = `/api/v1/console/stream?token=${encodeURIComponent(grant.token)}&after=${lastFeedId}`;
+  source = new EventSource(url);
+  source.addEventListener("open", () => setStatus("online", "已连接 · 实时"));
+  source.addEventListener("alert", (e) => {
+    const line = JSON.parse(e.data);
+    if (line.id <= lastFeedId) return;
+    lastFeedId = line.id;
+    addFeedLine(line, true);
+    upsertRow(line.alert, true);
+    scheduleBoard();
+  });
+  source.addEventListener("revoked", () => logout("密钥已吊销"));
+  source.addEventListener("error", () => {
+    // the token is short-lived: reconnect with a new one (and from the last line seen) rather than let
+    // EventSource retry with the old URL
+    source.close();
+    source = null;
+    setStatus("offline", "连接中断，正在重连…");
+    reconnectTimer = setTimeout(openStream, 2000);
+  });
+}
+
+// -- commands -------------------------------------------------------------------------------------------------
+
+async function acknowledge(a) {
+  try {
+    const out = await call("POST", `/api/v1/console/alerts/${a.id}/acknowledge`, {});
+    upsertRow(out, false);
+    say(`已提交确认：${a.ref_no || a.alert_id}，等待${a.owner === "approvals" ? "审批系统" : "所属系统"}回复`);
+  } catch (err) {
+    handle(err);
+  }
+}
+
+function openResolve(a) {
+  resolving = a;
+  $("resolve-ref").textContent = a.ref_no || a.alert_id;
+  $("resolve-note").value = "";
+  $("resolve-dialog").showModal();
+}
+
+async function submitResolve(event) {
+  event.preventDefault();
+  const a = resolving;
+  const note = $("resolve-note").value.trim();
+  if (note.length < 2) {
+    $("resolve-note").focus();
+    return;
+  }
+  $("resolve-dialog").close();
+  try {
+    const out = await call("POST", `/api/v1/console/alerts/${a.id}/resolve`, { note });
+    upsertRow(out, false);
+    say(`已提交办结：${a.ref_no || a.alert_id}`);
+  } catch (err) {
+    handle(err);
+  }
+}
+
+// -- wiring ---------------------------------------------------------------------------------------------------
+
+$("login-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  login($("key").value.trim());
+});
+$("logout").addEventListener("click", () => logout(""));
+for (const id of ["filter-department", "filter-level", "filter-state"]) $(id).addEventListener("change", refresh);
+$("resolve-form").addEventListener("submit", submitResolve);
+$("resolve-cancel").addEventListener("click", () => $("resolve-dialog").close());
+
+if (key) login(key);
