@@ -193,6 +193,8 @@ def service_config(tmp_path, amqp_uri, keys_file):
             cfg["SEED_ITEMS"] = os.path.join(ROOT, "services", "approvals", "items.demo.yaml")
         if service == "scoring":
             cfg["SEED_DEPARTMENTS"] = os.path.join(ROOT, "services", "scoring", "departments.demo.yaml")
+        if service == "notify":
+            cfg["SEED_NOTIFY"] = os.path.join(ROOT, "services", "notify", "recipients.demo.yaml")
         cfg.update(overrides)
         cfg["base_url"] = f"http://{cfg['WEB_SERVER_ADDRESS']}"
         return cfg

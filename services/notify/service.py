@@ -1,47 +1,206 @@
-"""The notify service: delivers alerts and notable events to people, once. Walking-skeleton scope: the
-`log` channel to the monitors' group; subscriptions, real channels and the console follow."""
+"""The notify service (通知): consumes the alerts and notable events of appeals, approvals and scoring, and
+delivers them to the subscribed recipients on their channels, once each; keeps recipients, subscriptions
+and the delivery log behind its HTTP API. Sending is `delivery.Sender`'s job, never the consumer's."""
 
-import logging
+from __future__ import annotations
 
-from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
 
 from services.kernel import clock
 from services.kernel import service as base  # a module, so `nameko run` finds only our class
+from services.kernel.contracts import registered
+from services.kernel.errors import BadRequest, Conflict, NotFound
 from services.kernel.http import api
 from services.kernel.messaging import consume_event
 
 from . import console, store
-from .schemas import DeliveriesQuery, DeliveryOut
+from .delivery import Sender, plan
+from .domain import DUTY, EVENTS
+from .schemas import (
+    DeliveriesQuery,
+    DeliveryOut,
+    DeliveryPage,
+    RecipientIn,
+    RecipientOut,
+    RecipientsQuery,
+    RecipientUpdate,
+    SubscriptionIn,
+    SubscriptionOut,
+    SubscriptionsQuery,
+)
 
-log = logging.getLogger("services.notify.deliveries")
+EDITORS = ("monitor",)  # admin keys pass everywhere
+_CONTRACTS = {event_type for event_type, _version, _schema in registered()}
+# Event types whose contract is registered (scoring.results_published arrives with scoring's rules, #5).
+CONSUMED = {t: source for t, (source, _severity) in EVENTS.items() if t in _CONTRACTS}
 
-URGENCY_ZH = {"normal": "一般", "emergency": "紧急"}
+
+class EventIntake:
+    """One consumer per event type (nameko binds one queue per entrypoint), all doing `deliver`."""
+
+    def deliver(self, event) -> None:
+        with self.platform.consuming(event) as uow:
+            rows = plan(uow.session, self.sender.settings, event_id=event.event_id, event_type=event.event_type,
+                        payload=event.payload, source_department=event.source_department, now=clock.now())
+            store.add_deliveries(uow.session, rows)
+        if rows:
+            self.sender.notify()
 
 
-class NotifyService(base.ServiceBase, console.ConsoleEndpoints):
+def _consumer(source: str, event_type: str):
+    def handler(self, event):
+        self.deliver(event)
+
+    handler.__name__ = "on_" + event_type.replace(".", "_")
+    handler.__doc__ = f"{event_type} from {source} → deliveries"
+    return consume_event(source, event_type)(handler)
+
+
+for _event_type, _source in sorted(CONSUMED.items()):
+    setattr(EventIntake, "on_" + _event_type.replace(".", "_"), _consumer(_source, _event_type))
+
+
+NOT_FOUND_RECIPIENT = "no such recipient"
+
+
+class NotifyService(base.ServiceBase, EventIntake, console.ConsoleEndpoints):
     """通知 — the right person, once, on the right channel."""
 
     name = "notify"
     platform = base.Platform(store.metadata)
+    sender = Sender()
 
-    @consume_event("appeals", "appeal.received")
-    def on_appeal_received(self, event):
-        p = event.payload
-        subject = f"新诉求 {p['case_no']}（{URGENCY_ZH.get(p['urgency'], p['urgency'])}）"
-        body = f"诉求 {p['case_no']} 已受理，类别 {p['category']}，渠道 {p['channel']}。"
-        now = clock.now()
-        with self.platform.consuming(event) as uow:
-            uow.session.execute(insert(store.deliveries).values(
-                event_id=event.event_id, event_type=event.event_type, recipient="monitors", channel="log",
-                department=p.get("department"), subject=subject, body=body, status="sent", attempts=1,
-                created_at=now, sent_at=now,
-            ))
-        # The log channel delivers by writing the message to the service log.
-        log.info("delivery to monitors: %s — %s", subject, body,
-                 extra={"event_id": event.event_id, "channel": "log"})
+    # -- recipients -------------------------------------------------------------------------------------
 
-    @api("GET", "/api/v1/deliveries", roles=("monitor",), query=DeliveriesQuery, response=DeliveryOut, many=True,
-         summary="the delivery log", tags=("deliveries",))
+    @api("GET", "/api/v1/recipients", roles=EDITORS, query=RecipientsQuery, response=RecipientOut, many=True,
+         summary="recipients: people, duty contacts of departments, groups", tags=("recipients",))
+    def list_recipients(self, call):
+        with self.platform.session() as s:
+            return store.list_recipients(s, **call.query)
+
+    @api("POST", "/api/v1/recipients", roles=EDITORS, body=RecipientIn, response=RecipientOut, status=201,
+         summary="add a recipient", tags=("recipients",), responses={409: "a recipient with this code exists"})
+    def add_recipient(self, call):
+        exists = Conflict(f"recipient {call.body['code']} exists", message_zh="该接收人编码已存在")
+        try:
+            with self.platform.unit_of_work() as uow:
+                if store.get_recipient(uow.session, call.body["code"]) is not None:
+                    raise exists
+                return 201, store.insert_recipient(uow.session, call.body, clock.now())
+        except IntegrityError:  # the same code added at the same moment: the other one won
+            raise exists from None
+
+    def _recipient(self, session, code: str) -> dict:
+        row = store.get_recipient(session, code)
+        if row is None:
+            raise NotFound(f"{NOT_FOUND_RECIPIENT}: {code}", message_zh="接收人不存在")
+        return row
+
+    @api("GET", "/api/v1/recipients/<code>", roles=EDITORS, response=RecipientOut, summary="one recipient",
+         tags=("recipients",))
+    def get_recipient(self, call, code):
+        with self.platform.session() as s:
+            return self._recipient(s, code)
+
+    @api("PATCH", "/api/v1/recipients/<code>", roles=EDITORS, body=RecipientUpdate, response=RecipientOut,
+         summary="change a recipient (addresses, department, active...)", tags=("recipients",),
+         responses={409: "a duty contact without department"})
+    def change_recipient(self, call, code):
+        with self.platform.unit_of_work() as uow:
+            row = self._recipient(uow.session, code)
+            merged = {**row, **call.body}
+            if merged["kind"] == "duty" and not merged.get("department"):
+                raise Conflict("a duty contact belongs to a department", message_zh="值班联系人必须属于某个部门")
+            if call.body:
+                store.update_recipient(uow.session, code, call.body, clock.now())
+            return self._recipient(uow.session, code)
+
+    @api("DELETE", "/api/v1/recipients/<code>", roles=EDITORS, status=204,
+         summary="remove a recipient that has no subscriptions", tags=("recipients",),
+         responses={409: "the recipient still has subscriptions"})
+    def remove_recipient(self, call, code):
+        with self.platform.unit_of_work() as uow:
+            self._recipient(uow.session, code)
+            if store.subscriptions_of(uow.session, code):
+                raise Conflict(f"recipient {code} still has subscriptions; remove them first",
+                               message_zh="该接收人仍有订阅，请先删除订阅")
+            store.delete_recipient(uow.session, code)
+        return 204, None
+
+    # -- subscriptions ----------------------------------------------------------------------------------
+
+    @api("GET", "/api/v1/subscriptions", roles=EDITORS, query=SubscriptionsQuery, response=SubscriptionOut,
+         many=True, summary="subscriptions", tags=("subscriptions",))
+    def list_subscriptions(self, call):
+        with self.platform.session() as s:
+            return store.list_subscriptions(s, **call.query)
+
+    @api("POST", "/api/v1/subscriptions", roles=EDITORS, body=SubscriptionIn, response=SubscriptionOut, status=201,
+         summary=f"subscribe a recipient (or {DUTY}: each department's duty contacts) to event types",
+         tags=("subscriptions",), responses={409: "the same subscription exists"})
+    def add_subscription(self, call):
+        data = call.body
+        with self.platform.unit_of_work() as uow:
+            if data["recipient"] != DUTY:
+                person = store.get_recipient(uow.session, data["recipient"])
+                if person is None:
+                    raise BadRequest({"recipient": [f"unknown recipient {data['recipient']!r}; add it first"]})
+                if data["channel"] != "log" and not (person["addresses"] or {}).get(data["channel"]):
+                    raise BadRequest({"channel": [f"recipient {data['recipient']!r} has no {data['channel']} "
+                                                  "address"]})
+            existing = store.find_subscription(uow.session, data)
+            if existing is not None:
+                raise Conflict(f"the same subscription exists (id {existing['id']})", message_zh="相同的订阅已存在",
+                               details={"id": existing["id"]})
+            return 201, store.insert_subscription(uow.session, data, clock.now())
+
+    @api("DELETE", "/api/v1/subscriptions/<int:subscription_id>", roles=EDITORS, status=204,
+         summary="remove a subscription", tags=("subscriptions",))
+    def remove_subscription(self, call, subscription_id):
+        with self.platform.unit_of_work() as uow:
+            if store.get_subscription(uow.session, subscription_id) is None:
+                raise NotFound(f"no subscription {subscription_id}", message_zh="订阅不存在")
+            store.delete_subscription(uow.session, subscription_id)
+        return 204, None
+
+    # -- the delivery log -------------------------------------------------------------------------------
+
+    @api("GET", "/api/v1/deliveries", roles=EDITORS, query=DeliveriesQuery, response=DeliveryPage,
+         summary="the delivery log, newest first: status, attempts, last error", tags=("deliveries",))
     def list_deliveries(self, call):
-        with self.platform.session() as session:
-            return store.list_deliveries(session, **call.query)
+        query = dict(call.query)
+        page, per_page = query.pop("page"), query.pop("per_page")
+        with self.platform.session() as s:
+            items, total = store.list_deliveries(s, **query, page=page, per_page=per_page)
+        return {"items": items, "page": page, "per_page": per_page, "total": total}
+
+    @api("GET", "/api/v1/deliveries/<int:delivery_id>", roles=EDITORS, response=DeliveryOut,
+         summary="one delivery", tags=("deliveries",))
+    def get_delivery(self, call, delivery_id):
+        with self.platform.session() as s:
+            row = store.get_delivery(s, delivery_id)
+        if row is None:
+            raise NotFound(f"no delivery {delivery_id}", message_zh="通知记录不存在")
+        return row
+
+    @api("POST", "/api/v1/deliveries/<int:delivery_id>/retry", roles=EDITORS, response=DeliveryOut,
+         summary="send a parked delivery again (after its address was fixed)", tags=("deliveries",),
+         responses={409: "only a parked delivery can be retried"})
+    def retry_delivery(self, call, delivery_id):
+        with self.platform.unit_of_work() as uow:
+            row = store.get_delivery(uow.session, delivery_id, lock=True)
+            if row is None:
+                raise NotFound(f"no delivery {delivery_id}", message_zh="通知记录不存在")
+            if row["status"] != "parked":
+                raise Conflict(f"delivery {delivery_id} is {row['status']}, not parked",
+                               message_zh="只有已停止重试的通知可以重新发送")
+            person = store.get_recipient(uow.session, row["recipient"])
+            if person is not None and row["channel"] != "log":
+                # the address may have been corrected since
+                row["address"] = (person["addresses"] or {}).get(row["channel"]) or row["address"]
+                uow.session.execute(store.deliveries.update().where(store.deliveries.c.id == delivery_id)
+                                    .values(address=row["address"]))
+            store.requeue(uow.session, delivery_id, clock.now())
+            out = store.get_delivery(uow.session, delivery_id)
+        self.sender.notify()
+        return out

@@ -22,6 +22,7 @@ from .envelope import (
 from . import appeals  # noqa: E402,F401  isort: skip
 from . import approvals  # noqa: E402,F401  isort: skip
 from . import console  # noqa: E402,F401  isort: skip
+from . import notify  # noqa: E402,F401  isort: skip
 from . import scoring  # noqa: E402,F401  isort: skip
 
 __all__ = [

@@ -1,0 +1,301 @@
+"""From event to message: the consumer side plans deliveries (rows committed with the inbox record, nothing
+sent), and the sender claims due rows, sends them through the channels outside any transaction, and records
+the outcome: sent, retried with backoff, or parked with an alert to ops. Quiet hours hold low-severity items
+for a digest sent when they end.
+
+The sender is a loop in one green thread per instance (woken at once after a consumer's commit, otherwise
+polling): a nameko @timer fires back to back after an overrun and would pile claims up. Several instances
+are safe: a claim marks rows `sending` with a lease in one transaction (FOR UPDATE SKIP LOCKED on PostgreSQL;
+on SQLite the transaction holds the write lock), and a row whose sender died is claimed again when its lease
+lapses."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+
+import eventlet
+import yaml
+from eventlet.event import Event as GreenEvent
+from eventlet.greenpool import GreenPool
+from nameko.extensions import DependencyProvider
+
+from services.kernel import clock
+
+from . import store
+from .channels import Channels, Outcome
+from .domain import (
+    CHANNEL_ZH,
+    PARKED_EVENT,
+    RANK,
+    SEVERITIES,
+    QuietHours,
+    department_of,
+    never_held,
+    retry_delay,
+    severity_of,
+    targets,
+)
+from .messages import console_link, render
+
+log = logging.getLogger("services.notify.delivery")
+
+DEFAULT_RETRY_DELAYS = (5.0, 15.0, 60.0, 180.0, 600.0)
+
+
+@dataclass
+class Settings:
+    console_url: str
+    quiet: QuietHours | None
+    quiet_spec: str
+    retry_delays: tuple[float, ...]
+    poll_interval: float
+    batch_size: int
+    concurrency: int
+    lease: float
+
+    @classmethod
+    def from_config(cls, cfg: dict | None) -> Settings:
+        cfg = cfg or {}
+        send = cfg.get("SEND") or {}
+        spec = cfg.get("QUIET_HOURS")
+        delays = tuple(float(d) for d in (send.get("RETRY_DELAYS") or DEFAULT_RETRY_DELAYS))
+        if any(d < 0 for d in delays):
+            raise ValueError("NOTIFY.SEND.RETRY_DELAYS must not be negative")
+        return cls(
+            console_url=str(cfg.get("CONSOLE_URL") or "http://127.0.0.1:8004"),
+            quiet=QuietHours.parse(spec, str(cfg.get("HOLD_BELOW") or "high")),
+            quiet_spec=str(spec or ""),
+            retry_delays=delays,
+            poll_interval=float(send.get("POLL_INTERVAL") or 0.5),
+            batch_size=int(send.get("BATCH_SIZE") or 100),
+            concurrency=int(send.get("CONCURRENCY") or 50),
+            lease=float(send.get("LEASE_SECONDS") or 120),
+        )
+
+
+def plan(session, settings: Settings, *, event_id: str, event_type: str, payload: dict,
+         source_department: str | None, now) -> list[dict]:
+    """The delivery rows an event causes (one per matching recipient and channel), rendered now."""
+    severity = severity_of(event_type, payload)
+    department = department_of(event_type, payload, source_department)
+    subs, people, duty = store.routing(session)
+    found = targets(subs, people, duty, event_type, severity, department)
+    if not found:
+        return []
+    link = console_link(settings.console_url, event_type, payload, department)
+    subject, body = render(event_type, {**payload, "severity": severity, "link": link})
+    urgent = never_held(event_type, payload)
+    rows = []
+    for t in found:
+        hold_until = settings.quiet.holds(now, severity, t.channel, urgent) if settings.quiet else None
+        rows.append(dict(
+            event_id=event_id, event_type=event_type, severity=severity, recipient=t.recipient,
+            channel=t.channel, address=t.address, department=department, subject=subject, body=body, link=link,
+            status="held" if hold_until else "pending", attempts=0, next_attempt_at=hold_until or now,
+            created_at=now,
+        ))
+    return rows
+
+
+class Sender(DependencyProvider):
+    """The notify service's delivery machinery: settings, channels, the seed, and the sending loop."""
+
+    def setup(self):
+        cfg = self.container.config
+        self.settings = Settings.from_config(cfg.get("NOTIFY"))
+        notify_cfg = cfg.get("NOTIFY") or {}
+        self.channels = Channels({**(notify_cfg.get("SEND") or {}), "SMTP": notify_cfg.get("SMTP")})
+        self._running = False
+        self._wakeup = GreenEvent()
+        self._results: list[tuple[dict, Outcome]] = []
+        self._gt = None
+        self._next_digest_check = 0.0
+
+    def _database(self):
+        from services.kernel.service import Platform
+
+        return next(d for d in self.container.dependencies if isinstance(d, Platform)).db
+
+    def start(self):
+        self.db = self._database()
+        path = self.container.config.get("SEED_NOTIFY")
+        if path:
+            seed(self.db, path)
+        self._running = True
+        self._gt = self.container.spawn_managed_thread(self.run)
+
+    def stop(self):
+        self._running = False
+        self.notify()
+        if self._gt is not None:
+            with eventlet.Timeout(15, False):
+                self._gt.wait()
+
+    def kill(self):
+        self._running = False
+        if self._gt is not None:
+            self._gt.kill()
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+    def notify(self) -> None:
+        """Wake the sender now (after a commit that added deliveries)."""
+        if not self._wakeup.ready():
+            self._wakeup.send(True)
+
+    # -- the loop ----------------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        pool = GreenPool(self.settings.concurrency)
+        backoff = 0.0
+        while self._running:
+            self._wakeup = GreenEvent()
+            try:
+                busy = self.step(pool)
+                backoff = 0.0
+            except Exception as exc:
+                busy = False
+                backoff = min(10.0, max(0.5, backoff * 2))
+                log.warning("notify sender step failed (%s); again in %.1f s", exc, backoff, exc_info=True)
+            if not self._running:
+                break
+            if not busy:
+                with eventlet.Timeout(backoff or self.settings.poll_interval, False):
+                    self._wakeup.wait()
+        # Stopping: let the sends in flight finish and record them, so nothing is sent twice after a restart.
+        with eventlet.Timeout(10, False):
+            pool.waitall()
+        try:
+            self._record(self._take_results())
+        except Exception:
+            log.exception("could not record the last sends; their rows are claimed again when the lease lapses")
+
+    def step(self, pool: GreenPool) -> bool:
+        now = clock.now()
+        self._collect_digests(now)
+        claimed: list[dict] = []
+        free = pool.free()
+        if free > 0:
+            with self.db.unit_of_work() as uow:
+                claimed = store.claim_due(uow.session, now, min(free, self.settings.batch_size),
+                                          self.settings.lease)
+            for row in claimed:
+                pool.spawn_n(self._send_one, row)
+        results = self._take_results()
+        if results:
+            self._record(results)
+        return bool(claimed or results)
+
+    def _send_one(self, row: dict) -> None:
+        try:
+            outcome = self.channels.send(row["channel"], row["address"], row["subject"], row["body"])
+        except Exception as exc:
+            outcome = Outcome(False, True, f"{type(exc).__name__}: {exc}"[:1000])
+        self._results.append((row, outcome))
+        self.notify()
+
+    def _take_results(self) -> list[tuple[dict, Outcome]]:
+        results, self._results = self._results, []
+        return results
+
+    def _record(self, results: list[tuple[dict, Outcome]]) -> None:
+        if not results:
+            return
+        now = clock.now()
+        with self.db.unit_of_work() as uow:
+            s = uow.session
+            store.mark_sent(s, [row["id"] for row, outcome in results if outcome.ok], now)
+            for row, outcome in results:
+                if outcome.ok:
+                    continue
+                attempts = row["attempts"] + 1
+                delay = retry_delay(attempts, self.settings.retry_delays) if outcome.transient else None
+                if delay is not None:
+                    store.mark_retry(s, row["id"], outcome.error, now + _seconds(delay))
+                    log.info("delivery %s to %s/%s failed (%s); retry %d in %.1f s", row["id"], row["recipient"],
+                             row["channel"], outcome.error, attempts, delay)
+                elif store.mark_parked(s, row["id"], outcome.error, now):
+                    self._alert_parked(uow, row, outcome, attempts, now)
+
+    def _alert_parked(self, uow, row: dict, outcome: Outcome, attempts: int, now) -> None:
+        """An event for ops tooling, and deliveries to those subscribed to it (not for a failed alert itself:
+        an ops channel that is down must not alert about itself forever)."""
+        log.error("delivery %s to %s/%s parked after %d attempt(s): %s", row["id"], row["recipient"],
+                  row["channel"], attempts, outcome.error)
+        payload = {"delivery_id": str(row["id"]), "event_id": row["event_id"], "event_type": row["event_type"],
+                   "recipient": row["recipient"], "channel": row["channel"], "department": row["department"],
+                   "attempts": attempts, "error": outcome.error or "", "permanent": not outcome.transient,
+                   "parked_at": now}
+        event = uow.publish(PARKED_EVENT, payload, department=row["department"])
+        if row["event_type"] == PARKED_EVENT:
+            return
+        context = {**payload, "failed_subject": row["subject"], "failed_recipient": row["recipient"],
+                   "failed_channel_zh": CHANNEL_ZH.get(row["channel"], row["channel"]),
+                   "failed_event_type": row["event_type"]}
+        rows = plan(uow.session, self.settings, event_id=event["event_id"], event_type=PARKED_EVENT,
+                    payload=context, source_department=row["department"], now=now)
+        store.add_deliveries(uow.session, rows)
+
+    # -- digests -----------------------------------------------------------------------------------------
+
+    def _collect_digests(self, now) -> None:
+        """Held items whose quiet hours ended become one digest delivery per recipient and channel. Looked
+        for at most once a second, and without the write lock when there are none."""
+        if time.monotonic() < self._next_digest_check:
+            return
+        self._next_digest_check = time.monotonic() + 1.0
+        with self.db.reader() as reader:
+            if not store.any_held_due(reader, now):
+                return
+        with self.db.unit_of_work() as uow:
+            held = store.due_held(uow.session, now)
+            groups: dict[tuple, list[dict]] = {}
+            for row in held:
+                groups.setdefault((row["recipient"], row["channel"], row["address"]), []).append(row)
+            for (recipient, channel, address), items in groups.items():
+                severity = max((i["severity"] for i in items), key=RANK.__getitem__, default=SEVERITIES[0])
+                link = f"{self.settings.console_url.rstrip('/')}/console"
+                subject, body = render("notify.digest", {"items": items, "quiet": self.settings.quiet_spec or "—",
+                                                         "link": link, "severity": severity})
+                digest_id = store.insert_delivery(uow.session, dict(
+                    event_id=str(uuid.uuid4()), event_type="notify.digest", severity=severity, recipient=recipient,
+                    channel=channel, address=address, department=None, subject=subject, body=body, link=link,
+                    status="pending", attempts=0, next_attempt_at=now, created_at=now))
+                store.mark_digested(uow.session, [i["id"] for i in items], digest_id)
+                log.info("digest %s for %s/%s with %d items", digest_id, recipient, channel, len(items))
+
+
+def _seconds(value: float):
+    from datetime import timedelta
+
+    return timedelta(seconds=value)
+
+
+def seed(db, path: str) -> int:
+    """Load recipients and subscriptions from a YAML file into an empty notify database; an edited one is
+    never touched. Returns how many recipients were loaded."""
+    from .schemas import RecipientIn, SubscriptionIn
+
+    with db.unit_of_work() as uow:
+        if not store.is_empty(uow.session):
+            return 0
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: the notify seed is a mapping with `recipients` and `subscriptions`")
+        people = RecipientIn(many=True).load(data.get("recipients") or [])
+        subs = SubscriptionIn(many=True).load(data.get("subscriptions") or [])
+        now = clock.now()
+        for person in people:
+            store.insert_recipient(uow.session, person, now)
+        known = {p["code"] for p in people}
+        for sub in subs:
+            if sub["recipient"] not in known and sub["recipient"] != "@duty":
+                raise ValueError(f"{path}: subscription for unknown recipient {sub['recipient']!r}")
+            store.insert_subscription(uow.session, sub, now)
+    log.info("notify seeded with %d recipients and %d subscriptions from %s", len(people), len(subs), path)
+    return len(people)

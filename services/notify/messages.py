@@ -1,0 +1,64 @@
+"""Chinese messages from Jinja2 templates (`templates/<event type>.txt`: the first line is the subject, the
+rest the body) and the console link each message carries."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from urllib.parse import urlencode
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from services.kernel import clock
+
+from .domain import CHANNEL_ZH, SEVERITY_ZH
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def _dt(value) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, datetime):
+        return value.astimezone(clock.TZ).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _num(value) -> str:
+    if value is None:
+        return "—"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+_env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=False, undefined=StrictUndefined,
+                   keep_trailing_newline=False, trim_blocks=False)
+_env.filters["dt"] = _dt
+_env.filters["num"] = _num
+
+
+def has_template(event_type: str) -> bool:
+    return (TEMPLATES / f"{event_type}.txt").is_file()
+
+
+def render(event_type: str, context: dict) -> tuple[str, str]:
+    """(subject, body) of a message. Missing fields render as an error, not as silence: the consumer
+    retries and parks an event whose template does not fit it."""
+    text = _env.get_template(f"{event_type}.txt").render(
+        severity_zh=SEVERITY_ZH.get(context.get("severity", ""), ""), channel_zh=CHANNEL_ZH, **context)
+    subject, _, body = text.strip().partition("\n")
+    return subject.strip()[:300], body.strip()
+
+
+def console_link(console_url: str, event_type: str, payload: dict, department: str | None) -> str:
+    """`{CONSOLE_URL}/console?...`: the console filtered to what the message is about."""
+    query: dict[str, str] = {}
+    if department:
+        query["department"] = department
+    for key, param in (("case_no", "case"), ("application_no", "application"), ("project_code", "project"),
+                       ("joint_id", "joint"), ("alert_id", "alert")):
+        if payload.get(key):
+            query[param] = str(payload[key])
+    base = f"{console_url.rstrip('/')}/console"
+    return f"{base}?{urlencode(query)}" if query else base
