@@ -1,0 +1,95 @@
+"""The monitor console in a real headless Chromium (Debian's, driven by Playwright in a process of its own, see
+console_driver.py), against the real approvals and notify services: the page loads, a wrong key is refused, an
+irregularity raised by approvals appears within 2 s, and pressing 确认 acknowledges the alert in approvals.
+
+Without a browser the test is skipped on a workstation, and fails when CI=true."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import eventlet
+import pytest
+
+from services.kernel import clock
+from services.kernel.contracts import make_event
+from services.notify.service import NotifyService
+from tests.conftest import ROOT
+from tests.e2e.approvals_client import start_approvals
+from tests.support import publish_raw
+
+CHROMIUM = "/usr/bin/chromium"
+DRIVER = os.path.join(ROOT, "tests", "e2e", "console_driver.py")
+# XIAONENG_CONSOLE_SCREENSHOT=docs/console.png: also write the picture the README shows
+SCREENSHOT = os.environ.get("XIAONENG_CONSOLE_SCREENSHOT")
+
+
+def no_browser(reason: str):
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"the console's browser test needs Chromium (scripts/ensure-chromium.sh): {reason}")
+    pytest.skip(f"no usable Chromium: {reason}")
+
+
+@pytest.fixture
+def env(service_config, start_service, api_keys, keys_file, fresh_amqp_uri):
+    approvals, _ = start_approvals(service_config, start_service, api_keys, keys_file, fresh_amqp_uri)
+    cfg = service_config("notify", AMQP_URI=fresh_amqp_uri)
+    start_service(NotifyService, cfg)
+    return approvals, cfg["base_url"], fresh_amqp_uri
+
+
+def populate(approvals, amqp_uri):
+    """A few more alerts, so that the board and the feed are not empty around the one the browser waits for."""
+    cards = [("monitor.yellow_card", "yellow", "SCJGJ", "SP202611020001"), ("monitor.red_card", "red", "ZJJ",
+             "SP202610150007"), ("monitor.warning", "warning", "GTJ", "SP202611050003")]
+    for n, (event_type, level, dept, no) in enumerate(cards, start=1):
+        payload = {"application_id": str(900 + n), "application_no": no, "item_code": "SCJ-001", "department": dept,
+                   "alert_id": str(9000 + n), "level": level, "rule": "overdue" if level != "warning" else
+                   "warning_days_left", "raised_at": clock.now(), "remaining_days": 2.0}
+        publish_raw(amqp_uri, "approvals.events", event_type, make_event(event_type, payload, service="approvals"))
+    emergency = make_event("appeal.emergency", {"appeal_id": "31", "case_no": "RX20261126031", "department": "RQB",
+                                                "summary": "小区燃气泄漏"}, service="appeals")
+    publish_raw(amqp_uri, "appeals.events", "appeal.emergency", emergency)
+
+
+def run_driver(cfg: dict, timeout: float = 90.0) -> tuple[int, dict]:
+    proc = subprocess.Popen([sys.executable, DRIVER, json.dumps(cfg)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": ROOT})
+    deadline = time.monotonic() + timeout
+    # the services run in this process's green threads: wait without blocking them
+    while proc.poll() is None:
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"the browser driver did not finish within {timeout} s")
+        eventlet.sleep(0.1)
+    stdout, stderr = proc.communicate()
+    lines = stdout.decode().strip().splitlines()
+    try:
+        return proc.returncode, json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        raise AssertionError(f"driver exited {proc.returncode} without a result: {stderr.decode()[-3000:]}") from None
+
+
+def test_the_console_in_a_real_browser(env, tmp_path):
+    if not os.access(CHROMIUM, os.X_OK):
+        no_browser(f"{CHROMIUM} is not installed")
+    approvals, console_url, amqp_uri = env
+    populate(approvals, amqp_uri)
+    screenshot = os.path.abspath(SCREENSHOT) if SCREENSHOT else str(tmp_path / "console.png")
+    code, seen = run_driver({"console": console_url, "approvals": approvals.base, "screenshot": screenshot,
+                             "monitor_key": approvals.keys["monitor"], "window_key": approvals.keys["window_system"]})
+    if code == 3:
+        no_browser(seen.get("error", "launch failed"))
+    assert "error" not in seen, seen
+    assert seen["title"].startswith("电子监察室") and seen["status"].startswith("已连接")
+    assert seen["bad_key_message"] == "API 密钥无效或已吊销"
+    assert seen["seconds_to_show"] < 2.0, seen
+    assert "纠错" in seen["row_text"] and seen["light"] in ("yellow", "red")
+    assert seen["page_errors"] == [], seen["page_errors"]
+
+    [alert] = approvals.alerts(application_id=seen["application_id"])
+    assert alert["state"] == "acknowledged" and alert["acknowledged_by"] == "test-monitor"
+    assert "已确认" in seen["row_after_ack"] and "test-monitor" in seen["row_after_ack"]
+    assert os.path.getsize(screenshot) > 10_000
