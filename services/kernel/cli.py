@@ -5,6 +5,7 @@
     xiaoneng dlq list [--json]                            parked messages of this node's broker
     xiaoneng dlq replay (--all | EVENT_ID ...)
     xiaoneng events [--markdown]                          the event contracts
+    xiaoneng demo [--seed N --appeals N --applications N] a demo year sent to the running services
 """
 
 from __future__ import annotations
@@ -93,6 +94,12 @@ def cmd_events(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     # eventlet announces its maintenance mode on import; an operator's terminal is not the place.
     warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["demo"]:
+        # the demo (top-level package `demo`) knows the services' APIs: imported only when asked for
+        from demo.cli import main as demo_main
+
+        return demo_main(argv[1:])
     parser = argparse.ArgumentParser(prog="xiaoneng", description="xiaoneng operations")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -117,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--all", action="store_true")
 
     sub.add_parser("events", help="print the event contracts as Markdown")
+    sub.add_parser("demo", help="send a demo year to the running services (xiaoneng demo --help)")
 
     args = parser.parse_args(argv)
     handler = {"keys": cmd_keys, "dlq": cmd_dlq, "events": cmd_events}[args.command]
