@@ -7,11 +7,11 @@ PYTEST := $(VENV)/bin/pytest
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint unit integration e2e venv rabbitmq keys bench clean
+.PHONY: help run test lint unit integration e2e venv rabbitmq chromium keys bench clean
 
 help:
 	@echo "make run          start RabbitMQ and the four services on SQLite under var/, with demo API keys"
-	@echo "make test         venv + rabbitmq + lint + every test (what CI runs)"
+	@echo "make test         venv + rabbitmq + chromium + lint + every test (what CI runs)"
 	@echo "make lint         ruff and the import-linter contracts"
 	@echo "make unit         unit tests only (no broker needed)"
 	@echo "make integration  integration tests (RabbitMQ, PostgreSQL)"
@@ -28,6 +28,10 @@ venv:
 rabbitmq:
 	@bash scripts/ensure-rabbitmq.sh
 
+# Debian's Chromium for the console's browser test (tests/e2e/test_console_browser.py)
+chromium:
+	@bash scripts/ensure-chromium.sh
+
 run: venv rabbitmq
 	$(PYTHON) scripts/run_local.py
 
@@ -35,7 +39,7 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 
-test: venv rabbitmq lint
+test: venv rabbitmq chromium lint
 	$(PYTEST) $(PYTEST_ARGS)
 
 unit: venv
