@@ -86,8 +86,8 @@ class NewFact:
     detail: str | None = None  # shown in the breakdown (a warned person, a satisfaction level)
 
 
-# The payload field holding the moment an event reports, after the common `at` (approvals' window actions and
-# monitor alerts carry it); without either, the envelope's occurred_at (appeals' commands run at "now").
+# The payload field holding the moment an event reports; else the common `at` (approvals' window actions carry
+# it); else the envelope's occurred_at (appeals publishes its events with the moment they report).
 MOMENT_FIELDS = {
     "appeal.received": "received_at",
     "monitor.warning": "raised_at", "monitor.yellow_card": "raised_at", "monitor.red_card": "raised_at",
@@ -98,10 +98,8 @@ MOMENT_FIELDS = {
 
 def business_moment(event_type: str, payload: dict, occurred_at: datetime) -> datetime:
     """When what the event reports happened: its period is this moment's month (Asia/Shanghai)."""
-    moment = payload.get("at")
-    if moment is None and event_type in MOMENT_FIELDS:
-        moment = payload.get(MOMENT_FIELDS[event_type])
-    return moment or occurred_at
+    moment = payload.get(MOMENT_FIELDS[event_type]) if event_type in MOMENT_FIELDS else None
+    return moment or payload.get("at") or occurred_at
 
 
 def _flag(b) -> float:
