@@ -3,21 +3,52 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import yaml
 from nameko.extensions import DependencyProvider
 
 from services.kernel.workcal import WorkCalendar
 
-from .domain import Rules
+from .domain import Item, Rules
 
 log = logging.getLogger(__name__)
+
+# How long an instance trusts the items it read: every action needs its item, which changes rarely; an edit
+# made through this instance applies at once, one made through another instance within this many seconds.
+ITEM_CACHE_SECONDS = 2.0
+
+
+class ItemCache:
+    """The catalogue items this instance read lately (known ones only: an unknown code is asked again)."""
+
+    def __init__(self, ttl: float = ITEM_CACHE_SECONDS):
+        self.ttl = ttl
+        self._items: dict[str, tuple[Item, float]] = {}
+
+    def get(self, session, code: str) -> Item | None:
+        from . import store
+
+        hit = self._items.get(code)
+        now = time.monotonic()
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        row = store.get_item(session, code)
+        if row is None:
+            return None
+        item = store.item_of(row)
+        self._items[code] = (item, now + self.ttl)
+        return item
+
+    def forget(self) -> None:
+        self._items.clear()
 
 
 class Settings:
     def __init__(self, rules: Rules, calendar: WorkCalendar):
         self.rules = rules
         self.calendar = calendar
+        self.items = ItemCache()
 
 
 class ApprovalSettings(DependencyProvider):

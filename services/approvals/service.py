@@ -91,13 +91,14 @@ class ApprovalsService(base.ServiceBase, monitor.MonitorTimer, supervision.Super
          summary="add or change an approval item (by code)", tags=("catalogue",))
     def put_item(self, call):
         with self.platform.unit_of_work() as uow:
-            return store.upsert_item(uow.session, call.body, clock.now())
+            out = store.upsert_item(uow.session, call.body, clock.now())
+        self.settings.items.forget()
+        return out
 
     # -- applications -------------------------------------------------------------------------------
 
     def _item(self, session, code: str):
-        row = store.get_item(session, code)
-        return None if row is None else store.item_of(row)
+        return self.settings.items.get(session, code)
 
     def _app(self, session, row: dict, now, items: dict | None = None) -> Application:
         items = {} if items is None else items
@@ -148,7 +149,7 @@ class ApprovalsService(base.ServiceBase, monitor.MonitorTimer, supervision.Super
             "project_code": data["project_code"], "created_at": now, "updated_at": now})
         app = Application(row, item, settings.calendar, settings.rules, now)
         store.add_history(s, row["id"], at, now, call.actor, "submit", None, row["state"], outcome.details)
-        store.schedule(s, row["id"], outcome.alarms or [])
+        store.schedule_new(s, row["id"], outcome.alarms or [])
         for event_type, payload in outcome.events:
             uow.publish(event_type, {**payload, **event_figures(app, at), "service_point": row["service_point"]},
                         department=row["department"])

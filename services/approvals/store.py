@@ -249,15 +249,38 @@ def find_by_ref(session: Session, external_ref: str) -> dict | None:
     return _load(row) if row is not None else None
 
 
+# what a new row holds in the columns an insert does not name (their defaults), so it need not be read back
+_NEW_ROW = {c.name: (c.default.arg if c.default is not None and not callable(c.default.arg) else None)
+            for c in applications.columns}
+_NEW_ROW.update(materials=[], missing=[], special_procedures=[])
+_MOMENT_COLUMNS = tuple(c.name for c in applications.columns if isinstance(c.type, Moment))
+
+
 def insert_application(session: Session, values: dict) -> dict:
-    new_id = session.execute(_INSERT_APPLICATION, _dump(values)).inserted_primary_key[0]
+    """Insert a new application and give it its number; returns the row as `get` would read it."""
+    dumped = _dump(values)
+    new_id = session.execute(_INSERT_APPLICATION, dumped).inserted_primary_key[0]
     number = f"SP{values['received_at'].astimezone(clock.TZ):%Y%m%d}{new_id:06d}"
     session.execute(_SET_NUMBER, {"aid": new_id, "no": number})
-    return get(session, new_id)
+    row = {**_NEW_ROW, **dumped, "id": new_id, "application_no": number}
+    for name in _MOMENT_COLUMNS:  # as the database hands them back: in Asia/Shanghai
+        if row[name] is not None:
+            row[name] = row[name].astimezone(clock.TZ)
+    return _load(row)
+
+
+# one UPDATE statement per set of changed columns, built once (a window action changes the same few each time)
+_UPDATES: dict[frozenset, Any] = {}
 
 
 def update_application(session: Session, application_id: int, changes: dict) -> None:
-    session.execute(update(applications).where(applications.c.id == application_id).values(**_dump(changes)))
+    values = _dump(changes)
+    key = frozenset(values)
+    stmt = _UPDATES.get(key)
+    if stmt is None:
+        stmt = _UPDATES[key] = update(applications).where(applications.c.id == bindparam("_aid")).values(
+            {name: bindparam(name, type_=applications.c[name].type) for name in values})
+    session.execute(stmt, {**values, "_aid": application_id})
 
 
 def list_applications(session: Session, *, department=None, state=None, ids=None, page=1, per_page=50):
@@ -315,6 +338,11 @@ def cancel_alarms(session: Session, application_id: int) -> None:
 def schedule(session: Session, application_id: int, moments: list[tuple[str, datetime]]) -> None:
     """Replace the unfired alarms of an application with these moments (past ones fire at the next tick)."""
     alarm_times.schedule(session, application_id, moments)
+
+
+def schedule_new(session: Session, application_id: int, moments: list[tuple[str, datetime]]) -> None:
+    """The first alarms of a new application (it has none to replace)."""
+    alarm_times.add(session, [(application_id, kind, at) for kind, at in moments])
 
 
 def claim_due_alarms(session: Session, now: datetime, limit: int) -> list[dict]:

@@ -2,7 +2,7 @@
 (application, rule) whoever raises it, and two monitors never claim the same due alarm."""
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 
@@ -50,6 +50,21 @@ def _application(db) -> int:
             "created_at": NOW, "updated_at": NOW})
     assert row["special_procedures"][0]["started_at"] == NOW  # moments in JSON come back as moments
     return row["id"]
+
+
+def test_a_new_application_is_returned_as_it_reads_back(db):
+    # insert_application answers without reading the row back: what it answers must be what a read gives
+    utc = datetime(2026, 11, 9, 16, 0, 1, tzinfo=UTC)
+    with db.unit_of_work() as uow:
+        row = store.insert_application(uow.session, {
+            "external_ref": "R-read-back", "item_code": "SCJ-001", "department": "SCJ", "state": "submitted",
+            "applicant_name": "x", "applicant_kind": "person", "received_at": utc, "last_action_at": NOW,
+            "materials": ["M1"], "service_point": "village_agent", "created_at": utc, "updated_at": NOW})
+    with db.session() as s:
+        stored = store.get(s, row["id"])
+    assert row == stored
+    assert row["application_no"] == f"SP20261110{row['id']:06d}" and row["received_at"].tzinfo == TZ
+    assert (row["missing"], row["supplement_count"], row["green_channel"], row["accepted_at"]) == ([], 0, False, None)
 
 
 def test_an_alert_is_stored_once_per_application_and_rule(db):
