@@ -293,6 +293,8 @@ class ConsoleRuntime(DependencyProvider):
         self.stopping = False
         path = self.container.config.get("KEYS_FILE")
         self.keys = KeyStore(path) if path else None
+        self.keepalive = float((self.container.config.get("CONSOLE") or {}).get("KEEPALIVE_SECONDS")
+                               or KEEPALIVE_SECONDS)
 
     def stop(self):
         self.stopping = True
@@ -553,7 +555,7 @@ class ConsoleEndpoints:
                 after = line["id"]
                 data = json.dumps(FEED_OUT.dump(line), ensure_ascii=False)
                 yield f"id: {line['id']}\nevent: alert\ndata: {data}\n\n".encode()
-            if time.monotonic() - checked > KEEPALIVE_SECONDS:
+            if time.monotonic() - checked > runtime.keepalive:
                 checked = time.monotonic()
                 if not runtime.key_valid(key_id):
                     yield b"event: revoked\ndata: {}\n\n"

@@ -315,3 +315,25 @@ def test_approvals_carries_out_a_command_once_and_refuses_what_it_must(env):
     assert done["note"] == "最后一条" and done["acknowledged_by"] == "张监察" and done["resolved_by"] == "张监察"
     events = [m["event_type"] for m in approvals_tap.drain() if m["payload"].get("alert_id") == str(stored["id"])]
     assert events.count("monitor.alert_acknowledged") == 1 and events.count("monitor.alert_resolved") == 1
+
+
+def test_a_stream_ends_when_its_key_is_revoked_and_streams_do_not_hold_up_a_stop(
+        service_config, start_service, api_keys, keys_file, fresh_amqp_uri):
+    cfg = service_config("notify", AMQP_URI=fresh_amqp_uri, CONSOLE={"KEEPALIVE_SECONDS": 0.5})
+    container = start_service(NotifyService, cfg)
+    store = KeyStore(keys_file)
+    console = Console(cfg["base_url"], {**api_keys, "doomed": store.add("monitor-3", "monitor")})
+    r = wait_for(lambda: (r := console.call("POST", "/api/v1/console/stream-tokens", "doomed")).ok and r,
+                 message="the new key in use")
+    doomed = Stream(f"{console.base}/api/v1/console/stream?token={r.json()['token']}")
+    kept = Stream(f"{console.base}/api/v1/console/stream?token={console.token()}")
+    try:
+        assert store.revoke("monitor-3")
+        wait_for(lambda: [e for e in doomed.events if e.get("event") == "revoked"], message="the revoked stream ended")
+        assert not [e for e in kept.events if e.get("event") == "revoked"]
+        started = time.monotonic()
+        container.stop()  # with a stream still open
+        assert time.monotonic() - started < 5
+    finally:
+        doomed.close()
+        kept.close()
