@@ -30,6 +30,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from services.kernel import clock
@@ -409,8 +410,16 @@ class ConsoleEndpoints:
     # -- events in -------------------------------------------------------------------------------------------
 
     def _console_take(self, event):
-        with self.platform.consuming(event) as uow:
-            feed_id = record_event(uow.session, event, clock.now())
+        for attempt in (1, 2):
+            try:
+                with self.platform.consuming(event) as uow:
+                    feed_id = record_event(uow.session, event, clock.now())
+                break
+            except IntegrityError:
+                # two events of one alert inserted it at the same moment (PostgreSQL): the other won; once more
+                # finds its row (the whole unit of work, inbox record included, was rolled back)
+                if attempt == 2:
+                    raise
         if feed_id is not None:
             self.console_runtime.fire()
 
