@@ -82,10 +82,28 @@ def main():
             page.click(f"{row} button.ack")
             page.wait_for_selector(f'{row}[data-state="acknowledged"]', timeout=10_000)
             out["row_after_ack"] = page.inner_text(row)
+            # and in approvals itself
+            status, alerts = http("GET", f"{cfg['approvals']}/api/v1/alerts?application_id={app['id']}",
+                                  cfg["monitor_key"])
+            out["approvals_after_ack"] = alerts["items"] if status == 200 else (status, alerts)
 
             if cfg.get("screenshot"):
                 page.wait_for_timeout(2500)  # let the fresh-row highlight fade before the picture
                 page.screenshot(path=cfg["screenshot"], full_page=True)
+
+            # the level filter: only irregularities are left, ours among them
+            page.select_option("#filter-level", "irregularity")
+            page.wait_for_function("[...document.querySelectorAll('#alerts tr')].every("
+                                   "r => r.querySelector('.level.irregularity'))", timeout=5000)
+            out["rows_irregularity_filter"] = page.locator("#alerts tr").count()
+            # resolve through the dialog: a note is required, then the row leaves the 未办结 list
+            page.click(f"{row} button.resolve")
+            page.fill("#resolve-note", "已责令窗口补正受理程序")
+            page.click("#resolve-submit")
+            page.wait_for_selector(row, state="detached", timeout=10_000)
+            page.select_option("#filter-state", "resolved")
+            page.wait_for_selector(f'{row}[data-state="resolved"]', timeout=5000)
+            out["row_after_resolve"] = page.inner_text(row)
             out["page_errors"] = errors
         except Exception as exc:
             out["error"] = f"{type(exc).__name__}: {exc}"[:3000]

@@ -1,6 +1,7 @@
 """The monitor console in a real headless Chromium (Debian's, driven by Playwright in a process of its own, see
 console_driver.py), against the real approvals and notify services: the page loads, a wrong key is refused, an
-irregularity raised by approvals appears within 2 s, and pressing 确认 acknowledges the alert in approvals.
+irregularity raised by approvals appears within 2 s, pressing 确认 acknowledges the alert in approvals, the level
+filter keeps only its level, and 办结 with a note resolves it in approvals.
 
 Without a browser the test is skipped on a workstation, and fails when CI=true."""
 
@@ -89,7 +90,13 @@ def test_the_console_in_a_real_browser(env, tmp_path):
     assert "纠错" in seen["row_text"] and seen["light"] in ("yellow", "red")
     assert seen["page_errors"] == [], seen["page_errors"]
 
-    [alert] = approvals.alerts(application_id=seen["application_id"])
-    assert alert["state"] == "acknowledged" and alert["acknowledged_by"] == "test-monitor"
+    print(f"console: the irregularity was on the page {seen['seconds_to_show']} s after approvals raised it")
     assert "已确认" in seen["row_after_ack"] and "test-monitor" in seen["row_after_ack"]
+    [acked] = seen["approvals_after_ack"]
+    assert acked["state"] == "acknowledged" and acked["acknowledged_by"] == "test-monitor"
+    assert seen["rows_irregularity_filter"] == 1
+    assert "已办结" in seen["row_after_resolve"] and "已责令窗口补正受理程序" in seen["row_after_resolve"]
+    [alert] = approvals.alerts(application_id=seen["application_id"])
+    assert alert["state"] == "resolved" and alert["acknowledged_by"] == "test-monitor"
+    assert alert["resolved_by"] == "test-monitor" and alert["note"] == "已责令窗口补正受理程序"
     assert os.path.getsize(screenshot) > 10_000

@@ -14,6 +14,7 @@ let lastFeedId = 0;
 let boardTimer = null;
 let reconnectTimer = null;
 let resolving = null;
+let awaiting = null;  // the command last sent, until its owner answers
 
 class AuthError extends Error {}
 
@@ -176,7 +177,7 @@ function alertRow(a) {
   const who = a.state === "resolved" ? a.resolved_by : a.state === "acknowledged" ? a.acknowledged_by : null;
   return el("tr", {
     "data-id": a.id, "data-owner": a.owner, "data-alert-id": a.alert_id, "data-ref-no": a.ref_no || "",
-    "data-state": a.state, className: `state-${a.state}`,
+    "data-state": a.state, "data-version": "0", className: `state-${a.state}`,
   },
   el("td", {}, el("span", { className: `level ${a.level}` }, a.level_zh || LEVEL_ZH[a.level] || a.level)),
   el("td", {}, a.department || "—"),
@@ -187,12 +188,19 @@ function alertRow(a) {
   actions);
 }
 
-function upsertRow(a, fresh) {
+function rowVersion(id) {
+  const row = document.querySelector(`#alerts tr[data-id="${id}"]`);
+  return row ? row.dataset.version : null;
+}
+
+// `version`: the feed line that brought this state (0: loaded, or a command's own answer)
+function upsertRow(a, fresh, version = 0) {
   const old = document.querySelector(`#alerts tr[data-id="${a.id}"]`);
   if (!matches(a)) {
     if (old) old.remove();
   } else {
     const row = alertRow(a);
+    row.dataset.version = String(version);
     if (fresh) row.classList.add("fresh");
     if (old) old.replaceWith(row);
     else $("alerts").prepend(row);
@@ -239,8 +247,12 @@ async function openStream() {
     if (line.id <= lastFeedId) return;
     lastFeedId = line.id;
     addFeedLine(line, true);
-    upsertRow(line.alert, true);
+    upsertRow(line.alert, true, line.id);
     scheduleBoard();
+    if (awaiting && awaiting.id === line.alert.id && !line.alert.pending_action) {
+      say(`审批系统已${ACTION_ZH[awaiting.action]}：${line.alert.ref_no || line.alert.alert_id}`);
+      awaiting = null;
+    }
   });
   source.addEventListener("revoked", () => logout("密钥已吊销"));
   source.addEventListener("error", () => {
@@ -255,11 +267,19 @@ async function openStream() {
 
 // -- commands -------------------------------------------------------------------------------------------------
 
+// The command's answer says "sent"; the owner's event may have come through the stream before it, and then
+// the row already shows the newer state: keep that.
+function showSent(out, versionBefore) {
+  if (rowVersion(out.id) === versionBefore) upsertRow(out, false, versionBefore ?? 0);
+}
+
 async function acknowledge(a) {
+  const before = rowVersion(a.id);
   try {
     const out = await call("POST", `/api/v1/console/alerts/${a.id}/acknowledge`, {});
-    upsertRow(out, false);
-    say(`已提交确认：${a.ref_no || a.alert_id}，等待${a.owner === "approvals" ? "审批系统" : "所属系统"}回复`);
+    showSent(out, before);
+    awaiting = { id: a.id, action: "acknowledge" };
+    say(`已提交确认：${a.ref_no || a.alert_id}，等待审批系统回复`);
   } catch (err) {
     handle(err);
   }
@@ -281,10 +301,12 @@ async function submitResolve(event) {
     return;
   }
   $("resolve-dialog").close();
+  const before = rowVersion(a.id);
   try {
     const out = await call("POST", `/api/v1/console/alerts/${a.id}/resolve`, { note });
-    upsertRow(out, false);
-    say(`已提交办结：${a.ref_no || a.alert_id}`);
+    showSent(out, before);
+    awaiting = { id: a.id, action: "resolve" };
+    say(`已提交办结：${a.ref_no || a.alert_id}，等待审批系统回复`);
   } catch (err) {
     handle(err);
   }
