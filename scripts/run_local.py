@@ -9,6 +9,12 @@ Run with the project's virtualenv: `.venv/bin/python scripts/run_local.py`. Envi
   KEYS_FILE               the keys file (default: XIAONENG_VAR_DIR/keys.yaml)
   AMQP_URI                the broker (default: guest on 127.0.0.1:5672)
   XIAONENG_START_TIMEOUT  seconds the services get to become healthy (default 60)
+  XIAONENG_DEMO           0: do not load the demo year on first start (default: load it once)
+  XIAONENG_DEMO_ARGS      extra arguments of `xiaoneng demo`, e.g. "--appeals 2000 --applications 1000"
+
+On the first start (fresh databases) the demo city's year is sent to the services by `xiaoneng demo` once
+they are healthy (its own keys, made in KEYS_FILE); <var>/demo.done records that it was, so the next start
+does not send it again (`make clean` starts afresh).
 
 Each service's stdout and stderr go to <var>/log/<service>.log (the previous run's to .log.1). Only
 log records at ERROR or above are echoed to the console, one line each; when a service fails to
@@ -49,6 +55,9 @@ DEMO_KEYS = (
     ("demo-admin", "admin", None),
 )
 STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
+DEMO_MARKER = "demo.done"
+# the demo's year is back-dated: alarms it finds already due wait this long for the rest of a case's report
+DEMO_LATE_REPORT_GRACE = "30"
 CONSOLE_LEVELS = {"ERROR", "CRITICAL"}
 TAIL_LINES = 30
 
@@ -84,6 +93,8 @@ def service_env(var: Path) -> dict[str, str]:
                                          / "catalogue.demo.yaml"))
     env.setdefault("SEED_ITEMS", str(Path(__file__).resolve().parent.parent / "services" / "approvals"
                                      / "items.demo.yaml"))
+    env.setdefault("SEED_DEPARTMENTS", str(ROOT / "services" / "scoring" / "departments.demo.yaml"))
+    env.setdefault("LATE_REPORT_GRACE_SECONDS", DEMO_LATE_REPORT_GRACE)
     return env
 
 
@@ -104,6 +115,80 @@ def masked(uri: str) -> str:
     if not at or ":" not in creds:
         return uri
     return f"{scheme}{sep}{creds.split(':', 1)[0]}:***@{hostpart}"
+
+
+# -- the demo year -------------------------------------------------------------------------------
+
+
+def sqlite_file(url: str) -> Path | None:
+    if not url.startswith("sqlite:///"):
+        return None
+    path = Path(url.removeprefix("sqlite:///"))
+    return path if path.is_absolute() else ROOT / path
+
+
+def demo_wanted(var: Path, env: dict[str, str]) -> bool:
+    """Load the demo year on this start? Only on fresh databases, and only once."""
+    if (env.get("XIAONENG_DEMO") or "1").lower() in ("0", "no", "false", "off"):
+        return False
+    if (var / DEMO_MARKER).exists():
+        return False
+    for name in ("appeals", "approvals"):
+        path = sqlite_file(env.get(f"{name.upper()}_DATABASE_URL") or "")
+        if path is not None and path.exists():
+            return False  # data from an earlier run: never mix the demo into it
+    return True
+
+
+class DemoRun:
+    """`xiaoneng demo` in a child process once the services are healthy; its output echoed as [demo] lines."""
+
+    def __init__(self, services: list[Service], env: dict[str, str], var: Path):
+        self.services = {s.name: s for s in services}
+        self.env = env
+        self.var = var
+        self.proc: subprocess.Popen | None = None
+        self.returncode: int | None = None
+        self.thread: threading.Thread | None = None
+
+    def command(self) -> list[str]:
+        xiaoneng = str(Path(sys.executable).with_name("xiaoneng"))
+        cmd = [xiaoneng, "demo", "--keys-file", self.env["KEYS_FILE"]]
+        for name in ("appeals", "approvals", "scoring"):
+            cmd += [f"--{name}-url", self.services[name].base_url]
+        return cmd + (self.env.get("XIAONENG_DEMO_ARGS") or "").split()
+
+    def start(self, when_done) -> None:
+        self.thread = threading.Thread(target=self._run, args=(when_done,), name="demo", daemon=True)
+        self.thread.start()
+
+    def _run(self, when_done) -> None:
+        say("Loading the demo city's year (xiaoneng demo; once, on fresh databases) ...")
+        try:
+            self.proc = subprocess.Popen(self.command(), cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, process_group=0)
+        except OSError as exc:
+            warn(f"[demo] could not start: {exc}")
+            return
+        for raw in self.proc.stdout:
+            say(f"[demo] {raw.decode('utf-8', 'replace').rstrip()}")
+        self.returncode = self.proc.wait()
+        if self.returncode in (0, 1):  # 1: some requests failed (listed above); the rest is in
+            (self.var / DEMO_MARKER).write_text(
+                f"demo loaded {datetime.now().isoformat(timespec='seconds')} (exit {self.returncode})\n")
+            when_done(self.returncode)
+        else:
+            warn(f"[demo] stopped with code {self.returncode}; it runs again on the next start")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
 
 
 # -- demo keys -----------------------------------------------------------------------------------
@@ -302,11 +387,19 @@ class Supervisor:
 
 def print_urls(services: list[Service], amqp_uri: str, var: Path, demo_keys_file: Path) -> None:
     width = max(len(s.name) for s in services)
+    by_name = {s.name: s for s in services}
     say()
     say("xiaoneng is running:")
     for s in services:
         say(f"  {s.name:<{width}}  API {s.base_url}/api/v1   health {s.base_url}/health   "
             f"OpenAPI {s.base_url}/api/openapi.json")
+    if "notify" in by_name:
+        say(f"  console     {by_name['notify'].base_url}/console   (the monitors' live console, in a browser)")
+    if "appeals" in by_name:
+        say(f"  hot issues  {by_name['appeals'].base_url}/api/v1/reports/hot-issues?format=html   "
+            "(with an operator key)")
+    if "scoring" in by_name:
+        say(f"  ranking     {by_name['scoring'].base_url}/api/v1/scores?period=2026   (with an assessor key)")
     say(f"  broker      {masked(amqp_uri)}")
     say(f"  data        {var} (logs in {var / 'log'})")
     say(f"  demo keys   {demo_keys_file}")
@@ -324,6 +417,7 @@ def main() -> int:
         warn("run_local: no nameko next to this python; run it with .venv/bin/python (make run)")
         return 1
 
+    load_demo = demo_wanted(var, env)
     services = []
     for name in SERVICES:
         host, port = listen_address(name, env)
@@ -344,6 +438,7 @@ def main() -> int:
     timeout = float(os.environ.get("XIAONENG_START_TIMEOUT") or 60)
     amqp_uri = env.get("AMQP_URI") or "amqp://guest:guest@127.0.0.1:5672/"
     failed: Service | None = None
+    demo = DemoRun(services, env, var) if load_demo else None
     try:
         say(f"Starting {', '.join(SERVICES)} (logs in {var / 'log'}) ...")
         for s in services:
@@ -360,11 +455,20 @@ def main() -> int:
                     warn(f"[{s.name}] exited too, with code {s.proc.returncode} (see {s.log_path})")
         elif not supervisor.stop_requested.is_set():
             print_urls(services, amqp_uri, var, demo_keys_file)
+            if demo is not None:
+                def loaded(code: int) -> None:
+                    say("The demo city's year is in" + (" (some requests failed, see above)" if code else "")
+                        + ": appeals, approvals, alerts, the ranking and the console are populated.")
+                    print_urls(services, amqp_uri, var, demo_keys_file)
+
+                demo.start(loaded)
             failed = supervisor.watch()
             if failed is not None:
                 warn(f"[{failed.name}] exited on its own with code {failed.proc.returncode}; stopping the others")
                 failed.print_tail()
     finally:
+        if demo is not None:
+            demo.stop()
         say("Stopping the services ...")
         supervisor.stop_all()
     if failed is not None:

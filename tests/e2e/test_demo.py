@@ -139,3 +139,87 @@ def test_the_demo_year_populates_the_services_and_a_rerun_creates_nothing(city_s
     assert not again.failures and again.created == 0, again.summary()
     assert len(all_pages(urls, keys, "appeals", "/api/v1/appeals")) == len(appeals)
     assert len(all_pages(urls, keys, "approvals", "/api/v1/applications", key="window_system")) == len(applications)
+
+
+# -- make run: the demo year is loaded on the first start only ---------------------------------------------
+
+
+@pytest.fixture
+def run_vhost_for_make_run(rabbit_admin):
+    name = rabbit_admin.create_vhost("xiaoneng-test-demo-run")
+    yield name
+    rabbit_admin.delete_vhost(name)
+
+
+def start_run_local(env, console):
+    import subprocess
+    import sys
+
+    with open(console, "wb") as out:
+        return subprocess.Popen([sys.executable, "scripts/run_local.py"], cwd=ROOT, env=env,
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+
+
+def wait_console(proc, console, text, timeout):
+    """Wait until run_local.py has printed `text`; fail with what it printed when it dies or takes too long."""
+    try:
+        wait_for(lambda: proc.poll() is None and text in console.read_text(), timeout=timeout, interval=0.5,
+                 message=repr(text))
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; run_local.py printed:\n{console.read_text()}") from None
+    return console.read_text()
+
+
+def stop_run_local(proc, console):
+    import signal
+
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 0, console.read_text()
+
+
+@pytest.mark.integration
+def test_make_run_loads_the_demo_year_on_first_start_only(tmp_path, rabbit_admin, run_vhost_for_make_run):
+    from tests.conftest import free_port
+
+    var = tmp_path / "var"
+    env = {**os.environ, "XIAONENG_VAR_DIR": str(var), "AMQP_URI": rabbit_admin.amqp_uri(run_vhost_for_make_run),
+           "KEYS_FILE": str(var / "keys.yaml"), "XIAONENG_START_TIMEOUT": "90",
+           "XIAONENG_DEMO_ARGS": "--appeals 25 --applications 15 --workers 2"}
+    env.pop("XIAONENG_DEMO", None)
+    urls = {}
+    for name in ("appeals", "approvals", "scoring", "notify"):
+        port = free_port()
+        env[f"{name.upper()}_HTTP"] = f"127.0.0.1:{port}"
+        env[f"{name.upper()}_DATABASE_URL"] = f"sqlite:///{var / f'{name}.db'}"
+        urls[name] = f"http://127.0.0.1:{port}"
+
+    console = tmp_path / "first.txt"
+    proc = start_run_local(env, console)
+    try:
+        text = wait_console(proc, console, "The demo city's year is in", 240)
+        assert f"{urls['notify']}/console" in text and "0 failed" in text, text
+        rows = [line.split() for line in (var / "demo-keys.txt").read_text().splitlines()
+                if line and not line.startswith("#")]
+        operator = next(row[-1] for row in rows if row[0] == "operator")
+        total = requests.get(f"{urls['appeals']}/api/v1/appeals", headers={"Authorization": f"Bearer {operator}"},
+                             timeout=10).json()["total"]
+        assert total >= 25
+        stop_run_local(proc, console)
+        assert (var / "demo.done").exists()
+
+        console = tmp_path / "second.txt"
+        proc = start_run_local(env, console)
+        wait_console(proc, console, "Press Ctrl-C", 120)
+        assert "Loading the demo" not in console.read_text()
+        rows = [line.split() for line in (var / "demo-keys.txt").read_text().splitlines()
+                if line and not line.startswith("#")]
+        operator = next(row[-1] for row in rows if row[0] == "operator")
+        again = wait_for(lambda: (r := requests.get(f"{urls['appeals']}/api/v1/appeals", timeout=10,
+                                                    headers={"Authorization": f"Bearer {operator}"})).ok and r,
+                         timeout=10, message="the operator key of the second start")
+        assert again.json()["total"] == total
+        stop_run_local(proc, console)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -63,7 +63,8 @@ def vhost(rabbit_admin):
 def test_make_run_starts_serves_and_stops_cleanly(tmp_path, rabbit_admin, vhost):
     var = tmp_path / "var"
     env = {**os.environ, "XIAONENG_VAR_DIR": str(var), "AMQP_URI": rabbit_admin.amqp_uri(vhost),
-           "KEYS_FILE": str(var / "keys.yaml"), "XIAONENG_START_TIMEOUT": "90"}
+           "KEYS_FILE": str(var / "keys.yaml"), "XIAONENG_START_TIMEOUT": "90",
+           "XIAONENG_DEMO": "0"}  # the demo's first-start load: tests/e2e/test_demo.py
     urls = {}
     for name in SERVICES:
         port = free_port()
