@@ -11,7 +11,6 @@ import urllib.request
 
 from playwright.sync_api import sync_playwright
 
-CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 _http = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through an http_proxy
@@ -46,7 +45,7 @@ def main():
     out = {}
     with sync_playwright() as p:
         try:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, timeout=30_000)
+            browser = p.chromium.launch(executable_path=cfg["chromium"], args=ARGS, timeout=30_000)
         except Exception as exc:
             print(json.dumps({"launched": False, "error": str(exc)[:2000]}), flush=True)
             sys.exit(3)
