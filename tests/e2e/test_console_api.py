@@ -126,6 +126,8 @@ def test_no_alert_is_served_without_a_monitor_key(env):
     # the page itself carries no data and is public
     r = requests.get(f"{console.base}/console", timeout=10)
     assert r.status_code == 200 and "电子监察室" in r.text and r.headers["Content-Type"].startswith("text/html")
+    assert r.headers["Content-Security-Policy"].startswith("default-src 'self'")  # no CDN, nothing injected
+    assert "http" not in r.text.replace("http-equiv", "")  # every file it loads is ours
 
 
 def test_a_stream_token_expires_and_dies_with_its_key(env, keys_file, frozen):
