@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import apprise
 import eventlet
@@ -99,6 +99,7 @@ class Channels:
         self.smtp_user = smtp.get("USER") or None
         self.smtp_password = smtp.get("PASSWORD") or None
         self.timeout = float(settings.get("TIMEOUT") or 10.0)
+        self._webhooks: dict[str, object] = {}
         _install_capture()
 
     def url(self, channel: str, address: str) -> str:
@@ -116,22 +117,38 @@ class Channels:
         if channel == "webhook":
             parts = urlsplit(address)
             scheme = "jsons" if parts.scheme == "https" else "json"
-            rest = address.split("://", 1)[1]
-            sep = "&" if parts.query else "?"
-            return f"{scheme}://{rest}{sep}rto={t}&cto={t}"
+            # Apprise passes a query parameter on to the webhook only when it is written `-name=value` (plain
+            # ones are its own options), so the webhook's own query is rewritten that way.
+            query = [f"-{quote(k, safe='')}={quote(v, safe='')}"
+                     for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+            return f"{scheme}://{parts.netloc}{parts.path or '/'}?{'&'.join([*query, f'rto={t}', f'cto={t}'])}"
         if channel == "dingtalk":
             return address if "://" in address else f"dingtalk://{address}/"
         if channel == "wecom":
             return address if "://" in address else f"wecombot://{address}"
         raise ValueError(f"unknown channel {channel!r}")
 
+    def _plugin(self, channel: str, address: str):
+        """The Apprise plugin object of an address. Webhook plugins are kept and shared (building one costs
+        more than the send; their send keeps no state and they do not throttle); the others are built per send,
+        because the e-mail plugin remembers recipients across sends and the robots throttle per object."""
+        if channel != "webhook":
+            return apprise.Apprise.instantiate(self.url(channel, address))
+        plugin = self._webhooks.get(address)
+        if plugin is None:
+            plugin = apprise.Apprise.instantiate(self.url(channel, address))
+            if plugin is not None:
+                if len(self._webhooks) >= 1000:
+                    self._webhooks.clear()
+                self._webhooks[address] = plugin
+        return plugin
+
     def send(self, channel: str, address: str | None, subject: str, body: str) -> Outcome:
         if channel == "log":
             send_log.info("%s — %s", subject, body, extra={"channel": "log"})
             return SENT
         try:
-            url = self.url(channel, address or "")
-            plugin = apprise.Apprise.instantiate(url)
+            plugin = self._plugin(channel, address or "")
         except Exception as exc:  # an address Apprise cannot even parse will never work
             return Outcome(False, False, f"bad address for {channel}: {exc}"[:1000])
         if plugin is None:

@@ -86,6 +86,7 @@ class NotifyService(base.ServiceBase, EventIntake, console.ConsoleEndpoints):
             with self.platform.unit_of_work() as uow:
                 if store.get_recipient(uow.session, call.body["code"]) is not None:
                     raise exists
+                store.routing_changed(uow.session)
                 return 201, store.insert_recipient(uow.session, call.body, clock.now())
         except IntegrityError:  # the same code added at the same moment: the other one won
             raise exists from None
@@ -112,6 +113,7 @@ class NotifyService(base.ServiceBase, EventIntake, console.ConsoleEndpoints):
             if merged["kind"] == "duty" and not merged.get("department"):
                 raise Conflict("a duty contact belongs to a department", message_zh="值班联系人必须属于某个部门")
             if call.body:
+                store.routing_changed(uow.session)
                 store.update_recipient(uow.session, code, call.body, clock.now())
             return self._recipient(uow.session, code)
 
@@ -124,6 +126,7 @@ class NotifyService(base.ServiceBase, EventIntake, console.ConsoleEndpoints):
             if store.subscriptions_of(uow.session, code):
                 raise Conflict(f"recipient {code} still has subscriptions; remove them first",
                                message_zh="该接收人仍有订阅，请先删除订阅")
+            store.routing_changed(uow.session)
             store.delete_recipient(uow.session, code)
         return 204, None
 
@@ -152,6 +155,7 @@ class NotifyService(base.ServiceBase, EventIntake, console.ConsoleEndpoints):
             if existing is not None:
                 raise Conflict(f"the same subscription exists (id {existing['id']})", message_zh="相同的订阅已存在",
                                details={"id": existing["id"]})
+            store.routing_changed(uow.session)
             return 201, store.insert_subscription(uow.session, data, clock.now())
 
     @api("DELETE", "/api/v1/subscriptions/<int:subscription_id>", roles=EDITORS, status=204,
@@ -160,6 +164,7 @@ class NotifyService(base.ServiceBase, EventIntake, console.ConsoleEndpoints):
         with self.platform.unit_of_work() as uow:
             if store.get_subscription(uow.session, subscription_id) is None:
                 raise NotFound(f"no subscription {subscription_id}", message_zh="订阅不存在")
+            store.routing_changed(uow.session)
             store.delete_subscription(uow.session, subscription_id)
         return 204, None
 

@@ -3,6 +3,7 @@ queue: a delivery row is what the sender claims, sends and marks)."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     delete,
+    event,
     func,
     insert,
     or_,
@@ -93,14 +95,21 @@ Index("ix_deliveries_event_type", deliveries.c.event_type, deliveries.c.id)
 _CLAIMABLE = ("pending", "sending")
 
 
+_IGNORING: dict[tuple[str, str], object] = {}
+
+
 def _insert_ignoring_duplicates(session: Session, table: Table, rows: list[dict]) -> int:
     if not rows:
         return 0
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    stmt = dialect_insert(table).on_conflict_do_nothing()
+    dialect = session.get_bind().dialect.name
+    stmt = _IGNORING.get((dialect, table.name))
+    if stmt is None:
+        # built once: building the construct costs more than running it
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        stmt = _IGNORING[(dialect, table.name)] = dialect_insert(table).on_conflict_do_nothing()
     return session.execute(stmt, rows).rowcount or 0
 
 
@@ -173,8 +182,34 @@ def delete_subscription(session: Session, sub_id: int) -> None:
     session.execute(delete(subscriptions).where(subscriptions.c.id == sub_id))
 
 
+ROUTING_TTL = 1.0  # seconds another instance's change to recipients or subscriptions may take to apply here
+_routing_cache: dict[str, tuple[float, tuple]] = {}
+
+
+def forget_routing() -> None:
+    """Drop the cached routing (after a change through this process's API: it applies at once)."""
+    _routing_cache.clear()
+
+
+def routing_changed(session: Session) -> None:
+    """This transaction changes recipients or subscriptions: forget the cached routing when it commits."""
+    event.listen(session, "after_commit", lambda _s: forget_routing(), once=True)
+
+
 def routing(session: Session):
-    """What matching an event needs: subscriptions, active recipients by code, duty contacts by department."""
+    """What matching an event needs: subscriptions, active recipients by code, duty contacts by department.
+    Read once a second at most: every event needs it, and it changes rarely."""
+    key = str(session.get_bind().url)
+    cached = _routing_cache.get(key)
+    now = time.monotonic()
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    value = _read_routing(session)
+    _routing_cache[key] = (now + ROUTING_TTL, value)
+    return value
+
+
+def _read_routing(session: Session):
     subs = [Subscription(r["id"], r["recipient"], tuple(r["event_types"]), r["min_severity"],
                          tuple(r["departments"]), r["channel"])
             for r in session.execute(select(subscriptions)).mappings()]

@@ -147,7 +147,8 @@ def test_department_and_severity_filters_and_duty_contacts(notify, sinks):
     # HBJ's card and a low irregularity reach only the monitors' log
     assert [d["recipient"] for d in api.deliveries(event_id=other["event_id"])] == ["monitors"]
     assert api.deliveries(event_id=low["event_id"])[0]["severity"] == "low"
-    assert sum("MY2026-0009" in t for t in hook.titles()) == 2  # li.ming and the duty contact
+    wait_for(lambda: sum("MY2026-0009" in t for t in hook.titles()) == 2, message="li.ming and the duty contact")
+    assert sorted(hook.paths) == ["/hook", "/hook?duty=1"]  # the webhook's own query reaches it
 
 
 def test_retry_after_5xx_then_success(notify, sinks):

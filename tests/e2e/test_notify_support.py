@@ -26,6 +26,7 @@ class WebhookSink:
         self.script: deque[int] = deque()
         self.received: list[dict] = []
         self.statuses: list[int] = []
+        self.paths: list[str] = []
         self._lock = threading.Lock()
         sink = self
 
@@ -35,6 +36,7 @@ class WebhookSink:
                 with sink._lock:
                     status = sink.script.popleft() if sink.script else sink.default
                     sink.statuses.append(status)
+                    sink.paths.append(self.path)
                     if status < 300:
                         sink.received.append(json.loads(body))
                 self.send_response(status)
