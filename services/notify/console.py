@@ -142,10 +142,20 @@ APPEAL_KINDS = {
 }
 
 
+def _fit(values: dict) -> dict:
+    """Texts cut to their columns (PostgreSQL refuses what does not fit; a long summary is no reason to fail)."""
+    out = {}
+    for key, value in values.items():
+        length = getattr(console_alerts.c[key].type, "length", None)
+        out[key] = value[:length] if isinstance(value, str) and length else value
+    return out
+
+
 def _upsert(session, owner: str, alert_id: str, values: dict, state: str, now) -> int:
     """Insert the alert, or bring it forward. Events of one alert arrive on separate queues, so an
     acknowledgement may come before the alert itself: the raising event names the alert best whenever it
     comes, the others add who and the note, and a state never goes back."""
+    values = _fit(values)
     row = session.execute(select(console_alerts).where(
         console_alerts.c.owner == owner, console_alerts.c.alert_id == alert_id)).mappings().first()
     if row is None:
@@ -153,8 +163,12 @@ def _upsert(session, owner: str, alert_id: str, values: dict, state: str, now) -
             owner=owner, alert_id=alert_id, state=state, updated_at=now, **values)).inserted_primary_key[0]
     raising = values["kind"] not in ANSWERS
     changes = {"updated_at": now}
+    # who answered is always kept; a note only from the latest answer (a late acknowledgement's note must not
+    # replace the resolution's)
+    kept = ("acknowledged_by", "resolved_by", "note") if _rank(state) >= _rank(row["state"]) else (
+        "acknowledged_by", "resolved_by")
     for key, value in values.items():
-        if value is not None and (raising or row[key] is None or key in ("acknowledged_by", "resolved_by", "note")):
+        if value is not None and (raising or row[key] is None or key in kept):
             changes[key] = value
     if _rank(state) > _rank(row["state"]):
         changes["state"] = state

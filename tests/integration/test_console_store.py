@@ -86,3 +86,18 @@ def test_a_red_alert_turns_the_light_red_until_it_is_resolved(db):
     with db.reader() as s:
         assert console.board(s) == [{"department": "SCJGJ", "light": "green", "total": 0,
                                      "counts": dict.fromkeys(console.LEVELS, 0)}]
+
+
+def test_a_late_acknowledgement_keeps_the_resolution_and_long_texts_are_cut(db):
+    take(db, approvals("monitor.alert_resolved", 6, "yellow", by="李监察", note="已纠正", resolved_at=AT))
+    take(db, approvals("monitor.alert_acknowledged", 6, "yellow", by="张监察", note="先确认", acknowledged_at=AT))
+    summary = "燃气" * 400
+    take(db, parse_event(make_event("appeal.emergency", {"appeal_id": "8", "case_no": "RX-8", "summary": summary},
+                                    service="appeals", occurred_at=AT)))
+    with db.reader() as s:
+        alerts = {a["alert_id"]: a for a in console.list_alerts(s, state="all")}
+    assert alerts["6"]["state"] == "resolved" and alerts["6"]["note"] == "已纠正"
+    assert alerts["6"]["acknowledged_by"] == "张监察" and alerts["6"]["resolved_by"] == "李监察"
+    emergency = alerts["8:emergency"]
+    assert len(emergency["title_zh"]) == 500 and emergency["title_zh"].startswith("紧急诉求：燃气燃气")
+    assert emergency["department"] is None and emergency["raised_at"] == AT
