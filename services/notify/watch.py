@@ -20,7 +20,7 @@ import time
 from datetime import datetime
 
 import pika
-from pika.exceptions import AMQPError
+from pika.exceptions import AMQPError, ProbableAccessDeniedError, ProbableAuthenticationError
 
 from services.kernel.clock import TZ
 from services.kernel.contracts import ContractError, parse_event
@@ -134,19 +134,30 @@ class Watcher:
 
     def run(self) -> int:
         delay = 0.5
+        ever_connected = False
         while True:
             try:
                 self.consume_once()
                 return 0  # start_consuming returns only when consuming was cancelled
-            except AMQPError as exc:
-                reason = str(exc) or type(exc).__name__
+            except (ProbableAuthenticationError, ProbableAccessDeniedError) as exc:
+                if not ever_connected:  # wrong user, password or vhost: retrying will not help
+                    self.close()
+                    status(f"无法登录消息服务器，请检查 --amqp-uri / the broker refused us: {exc}")
+                    return 1
+                self._lost(exc, delay)
+            except (AMQPError, OSError) as exc:
+                ever_connected = ever_connected or self.listening
                 if self.listening:  # it worked until now: try again soon
                     delay = 0.5
-                self.listening = False
-                self.close()
-                status(f"连接中断，{delay:g} 秒后重连 / connection lost ({reason[:200]}), retrying in {delay:g} s")
-                time.sleep(delay)
-                delay = min(delay * 2, MAX_BACKOFF)
+                self._lost(exc, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, MAX_BACKOFF)
+
+    def _lost(self, exc: Exception, delay: float) -> None:
+        reason = str(exc) or type(exc).__name__
+        self.listening = False
+        self.close()
+        status(f"连接中断，{delay:g} 秒后重连 / connection lost ({reason[:200]}), retrying in {delay:g} s")
 
     def close(self) -> None:
         conn, self.connection = self.connection, None

@@ -170,3 +170,12 @@ def test_a_bad_option_is_refused_with_usage(watch, fresh_amqp_uri):
     for gt in w._readers:
         gt.wait()
     assert w.proc.returncode == 2 and any("invalid choice" in line for line in w.err), w.err
+
+
+def test_a_broker_that_refuses_the_login_is_reported_not_retried(watch, fresh_amqp_uri):
+    w = watch(fresh_amqp_uri.rsplit("/", 1)[0] + "/no-such-vhost-" + os.urandom(4).hex())
+    wait_for(lambda: w.proc.poll() is not None, message=f"the watcher to give up; stderr: {w.err}")
+    for gt in w._readers:
+        gt.wait()
+    assert w.proc.returncode == 1 and w.status_count("无法登录消息服务器") == 1, w.err
+    assert not any("Traceback" in line for line in w.err), w.err
