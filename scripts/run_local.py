@@ -94,6 +94,7 @@ def service_env(var: Path) -> dict[str, str]:
     env.setdefault("SEED_ITEMS", str(Path(__file__).resolve().parent.parent / "services" / "approvals"
                                      / "items.demo.yaml"))
     env.setdefault("SEED_DEPARTMENTS", str(ROOT / "services" / "scoring" / "departments.demo.yaml"))
+    env.setdefault("SEED_NOTIFY", str(ROOT / "services" / "notify" / "recipients.demo.yaml"))
     env.setdefault("LATE_REPORT_GRACE_SECONDS", DEMO_LATE_REPORT_GRACE)
     return env
 
