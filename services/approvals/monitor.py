@@ -63,6 +63,9 @@ class MonitorTimer:
     # every 0.2 s: an idle tick is one indexed query, and a due alarm waits at most one interval
     @timer(interval=MONITOR_INTERVAL)
     def fire_alarms(self):
+        with self.platform.session() as s:
+            if not store.alarm_due(s, clock.now()):
+                return
         while self._fire_batch() >= ALARM_BATCH:
             eventlet.sleep(0)  # let the relay publish this batch while the next is prepared
 

@@ -30,6 +30,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    bindparam,
     func,
     insert,
     select,
@@ -360,6 +361,21 @@ def raise_project_alert(session: Session, subject: str, ref: str, department: st
 def milestone_rule(milestone: dict) -> str:
     # the deadline is part of the rule: a milestone missed, moved and missed again is two accountability alerts
     return f"milestone_missed:{milestone['id']}@{milestone['deadline'].isoformat()}"
+
+
+# whether each check of the timer has anything to do (one row, or none)
+_NOW = bindparam("now", type_=Moment())
+_DUE_MILESTONE = select(milestones.c.id).where(milestones.c.checked_at.is_(None),
+                                               milestones.c.check_at <= _NOW).limit(1)
+_DUE_SELF_CHECK = select(projects.c.code).where(projects.c.next_self_check_at <= _NOW).limit(1)
+_DUE_JOINT_ALARM = select(joint_alarms.c.id).where(joint_alarms.c.fired_at.is_(None),
+                                                   joint_alarms.c.fire_at <= _NOW).limit(1)
+_COMPLETE_JOINT = select(joint_approvals.c.id).where(
+    joint_approvals.c.state == "open",
+    ~select(joint_members.c.application_id).join(store.applications,
+                                                 store.applications.c.id == joint_members.c.application_id)
+    .where(joint_members.c.joint_id == joint_approvals.c.id, store.applications.c.state.not_in(CONCLUDED))
+    .exists()).limit(1)
 
 
 class ProjectEndpoints:
@@ -770,8 +786,12 @@ class ProjectEndpoints:
     @timer(interval=CHECK_INTERVAL)
     def check_projects(self):
         now = clock.now()
-        for step in (self._check_milestones, self._check_self_checks, self._fire_joint_alarms,
-                     self._complete_joints):
+        steps = {self._check_milestones: _DUE_MILESTONE, self._check_self_checks: _DUE_SELF_CHECK,
+                 self._fire_joint_alarms: _DUE_JOINT_ALARM, self._complete_joints: _COMPLETE_JOINT}
+        # asked in a reader first: an idle tick never takes SQLite's write lock, which window actions need
+        with self.platform.session() as s:
+            due = [step for step, query in steps.items() if s.execute(query, {"now": now}).first() is not None]
+        for step in due:
             try:
                 step(now)
             except Exception:

@@ -345,6 +345,16 @@ def schedule_new(session: Session, application_id: int, moments: list[tuple[str,
     alarm_times.add(session, [(application_id, kind, at) for kind, at in moments])
 
 
+_ANY_DUE_ALARM = select(alarms.c.id).where(alarms.c.fired_at.is_(None), alarms.c.cancelled.is_(False),
+                                           alarms.c.fire_at <= bindparam("now", type_=Moment())).limit(1)
+
+
+def alarm_due(session: Session, now: datetime) -> bool:
+    """Whether any alarm is due: asked in a reader first, so that an idle tick never takes SQLite's write lock
+    (which every window action needs)."""
+    return session.execute(_ANY_DUE_ALARM, {"now": now}).first() is not None
+
+
 def claim_due_alarms(session: Session, now: datetime, limit: int) -> list[dict]:
     """Alarms whose moment has come, claimed for this transaction (other instances skip them) and marked
     fired in it; each with `alarm_id`, `application_id`, `kind`, `fire_at`."""

@@ -15,7 +15,22 @@ from datetime import date, datetime, time, timedelta
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
 from nameko.timer import timer
-from sqlalchemy import Column, Date, ForeignKey, Index, Integer, String, Table, Text, and_, case, func, select, update
+from sqlalchemy import (
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    case,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from services.kernel import clock
@@ -140,6 +155,10 @@ def list_orders(session: Session, *, application_id=None, department=None, state
     return [dict(r) for r in rows.mappings()], total
 
 
+_ANY_DUE = select(supervision_orders.c.id).where(supervision_orders.c.checked_at.is_(None),
+                                                 supervision_orders.c.check_at <= bindparam("now", type_=Moment()))
+
+
 def claim_due_orders(session: Session, now: datetime, limit: int) -> list[dict]:
     """Orders whose moment has come, claimed for this transaction (other instances skip them)."""
     rows = session.execute(
@@ -193,6 +212,9 @@ class SupervisionEndpoints:
 
     @timer(interval=MONITOR_INTERVAL)
     def check_supervision_orders(self):
+        with self.platform.session() as s:  # a reader: an idle tick takes no write lock
+            if s.execute(_ANY_DUE.limit(1), {"now": clock.now()}).first() is None:
+                return
         while self._check_orders() >= ORDER_BATCH:
             pass
 
