@@ -274,7 +274,7 @@ class ProjectPatchIn(Schema):
     reason = fields.String(load_default=None, allow_none=True, validate=REASON)
 
     @validates_schema
-    def something(self, data, **kwargs):
+    def not_empty(self, data, **kwargs):
         if not set(data) - {"reason"}:
             raise ValidationError("nothing to change", "_body")
 
@@ -292,7 +292,7 @@ class MilestonePatchIn(Schema):
     reason = fields.String(load_default=None, allow_none=True, validate=REASON)
 
     @validates_schema
-    def something(self, data, **kwargs):
+    def not_empty(self, data, **kwargs):
         if not set(data) - {"reason"}:
             raise ValidationError("nothing to change", "_body")
 
