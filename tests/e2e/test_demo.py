@@ -163,8 +163,12 @@ def start_run_local(env, console):
 def wait_console(proc, console, text, timeout):
     """Wait until run_local.py has printed `text`; fail with what it printed when it dies or takes too long."""
     try:
-        wait_for(lambda: proc.poll() is None and text in console.read_text(), timeout=timeout, interval=0.5,
-                 message=repr(text))
+        def printed():
+            if proc.poll() is not None:
+                raise AssertionError(f"run_local.py exited with {proc.returncode}")
+            return text in console.read_text()
+
+        wait_for(printed, timeout=timeout, interval=0.5, message=repr(text))
     except AssertionError as exc:
         raise AssertionError(f"{exc}; run_local.py printed:\n{console.read_text()}") from None
     return console.read_text()
