@@ -21,6 +21,11 @@ TOWN_STREETS = {
     "QLZ": ("青林镇", ["青林村", "林场路", "青林中学", "青林农贸市场", "茶园路"]),
 }
 
+# the same problem at the same place, called about again and again in the last weeks (the hot-issue brief's
+# groups): (category, town-street, place)
+HOTSPOTS = [("environment", "DCJD", "东城农贸市场"), ("water", "NHJD", "湖滨花园"), ("road", "WCJD", "文昌路"),
+            ("sanitation", "BSZ", "白沙村"), ("housing", "WCJD", "新华里小区")]
+
 # appeal category -> (the catalogue's department, what people say); keep in step with catalogue.demo.yaml
 CATEGORIES = {
     "road": ("ZJJ", ["路灯不亮，晚上出行不安全", "路面坑洼积水", "井盖缺失，存在安全隐患", "人行道破损"]),

@@ -165,13 +165,16 @@ def _appeal(year: Year, n: int, phones: set[str]) -> _Chain:
     category = year.pick(CATEGORY_WEIGHTS)
     town = rng.choice(sorted(city.TOWN_STREETS))
     place = rng.choice(city.TOWN_STREETS[town][1])
+    hotspot = rng.random() < 0.1
+    if hotspot:
+        category, town, place = rng.choice(city.HOTSPOTS)
     department = city.TOWN_STREET_RULES.get((category, town)) or city.CATEGORIES[category][0]
     emergency = category in ("water", "road", "environment", "energy") and rng.random() < 0.06
     kind = "help" if emergency else year.pick(TYPES)
     limit = 0 if emergency else APPEAL_LIMITS[kind]
     days = year.days if channel in ("hotline", "web", "online_opinion") else year.working_days
     # a third in the last four weeks: the hot-issue brief's default week and the console have a live look
-    day = rng.choice(days[-28:] if rng.random() < 0.3 else days)
+    day = rng.choice(days[-10:] if hotspot else days[-28:] if rng.random() < 0.3 else days)
     received = year.on_day(day, 7.5, 21.5) if channel != "window" else year.on_day(day, 9, 17)
     name, phone = year.person()
     while phone in phones:  # one phone per case: only the intended repeats are linked as duplicates
