@@ -159,28 +159,33 @@ def _appeal(year: Year, n: int, phones: set[str]) -> _Chain:
     rng = year.rng
     ref = f"DEMO-{year.seed}-A{n:05d}"
     chain = _Chain(f"appeal:{ref}")
-    if rng.random() < 0.035:
+    # Every kind of case comes at least once in a small year (by the case's number), more by chance.
+    if n % 28 == 5 or rng.random() < 0.02:
         return _efficiency_complaint(year, n, ref, chain)
-    channel = year.pick(CHANNELS)
+    channel = list(CHANNELS)[n] if n < len(CHANNELS) else year.pick(CHANNELS)
     category = year.pick(CATEGORY_WEIGHTS)
     town = rng.choice(sorted(city.TOWN_STREETS))
     place = rng.choice(city.TOWN_STREETS[town][1])
     hotspot = rng.random() < 0.1
     if hotspot:
         category, town, place = rng.choice(city.HOTSPOTS)
+    if n % 30 == 11:
+        category = "water"
     department = city.TOWN_STREET_RULES.get((category, town)) or city.CATEGORIES[category][0]
-    emergency = category in ("water", "road", "environment", "energy") and rng.random() < 0.06
-    kind = "help" if emergency else year.pick(TYPES)
+    emergency = n % 30 == 11 or (category in ("water", "road", "environment", "energy") and rng.random() < 0.05)
+    kind = "help" if emergency else "complaint" if n % 12 == 4 else year.pick(TYPES)
     limit = 0 if emergency else APPEAL_LIMITS[kind]
     days = year.days if channel in ("hotline", "web", "online_opinion") else year.working_days
     # a third in the last four weeks: the hot-issue brief's default week and the console have a live look
-    day = rng.choice(days[-10:] if hotspot else days[-28:] if rng.random() < 0.3 else days)
+    hanging = n % 33 == 20  # signed for and never answered: long overdue
+    day = rng.choice(days[: len(days) // 2] if hanging else days[-10:] if hotspot
+                     else days[-28:] if rng.random() < 0.3 else days)
     received = year.on_day(day, 7.5, 21.5) if channel != "window" else year.on_day(day, 9, 17)
     name, phone = year.person()
     while phone in phones:  # one phone per case: only the intended repeats are linked as duplicates
         name, phone = year.person()
     phones.add(phone)
-    anonymous = rng.random() < 0.08
+    anonymous = n % 13 != 1 and rng.random() < 0.08
     content = f"{place}{rng.choice(city.CATEGORIES[category][1])}"
     body = {"channel": channel, "external_ref": ref, "type": kind, "urgency": "emergency" if emergency else "normal",
             "category": category, "content": content, "received_at": iso(received),
@@ -193,11 +198,11 @@ def _appeal(year: Year, n: int, phones: set[str]) -> _Chain:
 
     # a repeat call while the case is open (linked to it, not dispatched again)
     repeat_at = None
-    if not anonymous and rng.random() < 0.07:
+    if not anonymous and (n % 13 == 1 or rng.random() < 0.05):
         repeat_at = received + timedelta(hours=rng.randint(3, 96))
 
     # misassigned: the department returns it, an operator dispatches it to the right one
-    if rng.random() < 0.06:
+    if n % 16 == 2 or rng.random() < 0.04:
         moment = year.working_day_after(moment, rng.choice((0, 1)))
         if moment >= year.end:
             return step.done(repeat_at, body, phone)
@@ -219,11 +224,11 @@ def _appeal(year: Year, n: int, phones: set[str]) -> _Chain:
             break
         step.add(moment, step.handler(department, "accept", {}, "appeal.accept"))
         # left hanging: signed for, never answered (overdue, urged and escalated by the monitor)
-        if round_ == 0 and rng.random() < 0.03 * (1.6 - year.diligence[department]):
+        if round_ == 0 and (hanging or rng.random() < 0.02 * (1.6 - year.diligence[department])):
             break
         on_time = year.diligent(department, 1.05)
         due_day = year.add_working_days(dispatched.date(), limit)
-        if limit >= 8 and rng.random() < 0.08:  # asks for more time before the deadline
+        if limit >= 8 and (n % 12 == 4 or rng.random() < 0.05):  # asks for more time before the deadline
             asked = year.on_day(year.add_working_days(dispatched.date(), limit - rng.randint(1, 3)))
             if moment < asked < year.end:
                 days = rng.choice((3, 5, 7, 10))
@@ -251,7 +256,7 @@ def _appeal(year: Year, n: int, phones: set[str]) -> _Chain:
             break
         step.add(replied, step.handler(department, "reply", {"reply": _reply_text(rng, category)}, "appeal.reply"))
         # supervision of a slow case while it was open
-        if not on_time and rng.random() < 0.3:
+        if n % 14 == 8 or (not on_time and rng.random() < 0.3):
             ordered = moment + timedelta(hours=rng.randint(1, 6))
             if ordered < replied:
                 step.add(ordered, step.call("monitor", "supervise", {
@@ -262,6 +267,8 @@ def _appeal(year: Year, n: int, phones: set[str]) -> _Chain:
             break
         satisfaction = rng.choices(("satisfied", "basically_satisfied", "unsatisfied"),
                                    weights=(62 * year.diligence[department], 22, 12 if round_ == 0 else 6))[0]
+        if round_ == 0 and n % 9 == 6:
+            satisfaction = "unsatisfied"
         step.add(called, step.call("operator", "callback", {
             "satisfaction": satisfaction, "resolved": satisfaction != "unsatisfied" or rng.random() < 0.2},
             "appeal.callback"))
@@ -332,7 +339,7 @@ def _efficiency_complaint(year: Year, n: int, ref: str, chain: _Chain) -> _Chain
     found = year.working_day_after(accepted, rng.randint(3, 12))
     if found >= year.end:
         return chain
-    upheld = rng.random() < 0.45
+    upheld = (n // 28) % 2 == 0 if n % 28 == 5 else rng.random() < 0.45
     person = None
     if upheld and rng.random() < 0.5:  # sometimes a named member of staff (a warning to a person)
         person = f"{rng.choice(city.SURNAMES)}某某（{city.DEPARTMENTS[subject]}科员）"
@@ -350,26 +357,27 @@ def _application(year: Year, n: int) -> _Chain:
     rng = year.rng
     ref = f"DEMO-{year.seed}-P{n:05d}"
     chain = _Chain(f"application:{ref}")
-    code = year.pick(city.ITEM_WEIGHTS)
+    # every item and every scenario at least once in a small year, by the application's number
+    code = list(city.ITEMS)[n] if n < len(city.ITEMS) else year.pick(city.ITEM_WEIGHTS)
     department, materials = city.ITEMS[code]
     limit = {"SCJ-001": 5, "SCJ-002": 0, "ZJJ-001": 7, "HBJ-001": 10, "FGJ-001": 45, "SWJ-001": 10, "GAJ-001": 5,
              "RSJ-001": 10, "JYJ-001": 15, "WJW-001": 10, "ZWFW-001": 0, "CGJ-001": 5, "WCJD-001": 3,
              "DCJD-001": 15}[code]
-    submitted = year.on_day(rng.choice(year.working_days), 9, 16.5)
+    scenarios = ("normal", "late", "stalled", "supplement", "refused", "special", "extension", "irregular")
+    scenario = scenarios[n] if n < len(scenarios) else rng.choices(scenarios, weights=(
+        46, 9 * (1.5 - year.diligence[department]), 5 * (1.5 - year.diligence[department]), 12, 5, 6, 6, 6))[0]
+    days = year.working_days
+    submitted = year.on_day(rng.choice(days[:-30] if scenario == "stalled" else days), 9, 16.5)
     enterprise = rng.random() < 0.7
     name = (rng.choice(city.ENTERPRISE_WORDS) + rng.choice(city.ENTERPRISE_KINDS)) if enterprise else year.person()[0]
     id_number = (f"91330{rng.randint(10**12, 10**13 - 1)}" if enterprise
                  else f"330{rng.randint(10**14, 10**15 - 1)}")
     given = list(materials)
     missing = []
-    scenario = rng.choices(
-        ("normal", "late", "stalled", "supplement", "refused", "special", "extension", "irregular"),
-        weights=(46, 9 * (1.5 - year.diligence[department]), 5 * (1.5 - year.diligence[department]), 12, 5, 6, 6,
-                 6))[0]
     if scenario == "supplement" and len(materials) > 1:
         missing = rng.sample(materials, rng.randint(1, len(materials) - 1))
         given = [m for m in materials if m not in missing]
-    green = rng.random() < 0.08
+    green = n % 12 == 3 or rng.random() < 0.06
     body = {"external_ref": ref, "item_code": code, "materials": given, "green_channel": green,
             "applicant": {"name": name, "kind": "enterprise" if enterprise else "person", "id_number": id_number},
             "service_point": year.pick({"city_center": 6, "town_street_center": 3, "village_agent": 1}),
@@ -407,7 +415,8 @@ def _application(year: Year, n: int) -> _Chain:
                 moment += timedelta(minutes=10)
             act(moment, "refuse", {"reason": "申请事项不属于本机关职权范围"})
         return chain
-    if scenario == "irregular" and rng.random() < 0.5:  # a decision before acceptance: refused and recorded
+    # a decision before acceptance: refused, and recorded as an irregularity
+    if scenario == "irregular" and (n < len(scenarios) or rng.random() < 0.5):
         moment = year.later_on(moment, 17.5)
         act(moment, "decide", {"approved": True}, expect=(409,), what="application.decide.before_acceptance")
     moment = year.working_day_after(moment, rng.choice((0, 0, 1, 2)) if scenario != "supplement" else 0)
