@@ -150,6 +150,21 @@ def publish(uri: str, first: int, count: int, run: str, level: str = "yellow") -
     return numbers
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (from /proc)."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine so far."""
+    with open("/proc/stat") as fh:
+        values = [int(v) for v in fh.readline().split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
 def wait_delivered(sink: Sink, numbers: list[str], timeout: float, paths=("/hook?r=0",)) -> float | None:
     """Until every (recipient path, application number) has arrived at the sink; the moment it had."""
     wanted = {f"{path}|{no}" for path in paths for no in numbers}
@@ -263,6 +278,7 @@ def main() -> int:
             first = 1
             for level, paths, count in (("yellow", paths_1, args.events), ("red", paths_f, args.events // fanout)):
                 start = time.perf_counter()
+                cpu0, busy0 = cpu_seconds(notify.pid), machine_busy()
                 numbers = publish(uri, first, count, run, level)
                 published = time.perf_counter()
                 end = wait_delivered(sink, numbers, 600, paths)
@@ -271,12 +287,16 @@ def main() -> int:
                     print(f"1. {level} cards: NOT all delivered within 600 s")
                     return 1
                 n = count * len(paths)
+                cpu, busy1 = cpu_seconds(notify.pid) - cpu0, machine_busy()
+                busy = (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1])
                 rates.append(n / (end - start))
                 print(f"1. {count} {level} cards published at once ({published - start:.1f} s to publish), "
                       f"{len(paths)} webhook deliver{'y' if len(paths) == 1 else 'ies'} each")
                 print(f"   notify end to end : {rates[-1]:7.0f} deliveries/s ({count / (end - start):.0f} events/s; "
                       f"{n} deliveries, {end - start:.1f} s from the first publish to the last delivery), "
                       f"{rates[-1] / base_rate:.2f} of the baseline")
+                print(f"   notify CPU        : {cpu:.1f} s ({cpu / n * 1000:.1f} ms per delivery, "
+                      f"{cpu / count * 1000:.1f} ms per event); machine {busy:.0%} busy")
             verdict = ["met" if r >= 200 else "not met" for r in rates]
             print(f"   target ≥ 200/s    : {'met' if max(rates) >= 200 else 'NOT met'} (fan-out 1: {verdict[0]}; "
                   f"fan-out {fanout}: {verdict[1]})")
