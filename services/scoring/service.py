@@ -49,6 +49,7 @@ from .schemas import (
     VisitOut,
     VisitsQuery,
 )
+from .writer import FactWriter
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +70,12 @@ class ScoringSettings(DependencyProvider):
         self.rules = Rules.load(path)
 
     def start(self):
+        # after every dependency's setup (the database is the Platform's), before any entrypoint starts
+        db = next(d for d in self.container.dependencies if isinstance(d, base.Platform)).db
+        self.writer = FactWriter(db, f"{self.container.service_name}.on_event")
         path = self.container.config.get("SEED_DEPARTMENTS")
         if path:
-            db = next(d for d in self.container.dependencies if isinstance(d, base.Platform)).db
-            seed_departments(db, path)
+            seed_departments(self.writer.db, path)
 
     def get_dependency(self, worker_ctx):
         return self
@@ -122,13 +125,12 @@ class ScoringService(reports.ReportEndpoints, base.ServiceBase):
     def on_event(self, event):
         moment = business_moment(event.event_type, event.payload, event.occurred_at)
         period = month_of(moment)
-        now = clock.now()
         rows = [dict(department=f.department, period=period, metric=f.metric, value=f.value, ref=f.ref,
                      detail=f.detail, at=moment, source_event_id=event.event_id,
-                     source_event_type=event.event_type, occurred_at=event.occurred_at, recorded_at=now)
+                     source_event_type=event.event_type, occurred_at=event.occurred_at)
                 for f in facts_of(event.event_type, event.payload)]
-        with self.platform.consuming(event) as uow:
-            store.add_facts(uow.session, rows)
+        # the inbox record and the facts commit together, with those of the handlers running alongside
+        self.settings.writer.write(event, rows)
 
     def _own_fact(self, uow, kind: str, row_id: int, department: str, period: str, metrics: dict, at, now,
                   ref=None, detail=None):
