@@ -115,6 +115,7 @@ class Sender(DependencyProvider):
         self._results: list[tuple[dict, Outcome]] = []
         self._gt = None
         self._next_digest_check = 0.0
+        self._failing: set[tuple[str, str | None]] = set()  # (channel, address) whose last send failed
 
     def _database(self):
         from services.kernel.service import Platform
@@ -214,6 +215,13 @@ class Sender(DependencyProvider):
         with self.db.unit_of_work() as uow:
             s = uow.session
             store.mark_sent(s, [row["id"] for row, outcome in results if outcome.ok], now)
+            # An address that failed before answers again: its waiting rows go now, not at their next retry.
+            recovered = {(row["channel"], row["address"]) for row, outcome in results if outcome.ok} & self._failing
+            for channel, address in recovered:
+                moved = store.pull_forward(s, channel, address, now)
+                self._failing.discard((channel, address))
+                if moved:
+                    log.info("%s %s answers again: %d waiting deliveries sent now", channel, address, moved)
             for row, outcome in results:
                 if outcome.ok:
                     continue
@@ -221,6 +229,7 @@ class Sender(DependencyProvider):
                 delay = retry_delay(attempts, self.settings.retry_delays) if outcome.transient else None
                 if delay is not None:
                     store.mark_retry(s, row["id"], outcome.error, now + _seconds(delay))
+                    self._failing.add((row["channel"], row["address"]))
                     log.info("delivery %s to %s/%s failed (%s); retry %d in %.1f s", row["id"], row["recipient"],
                              row["channel"], outcome.error, attempts, delay)
                 elif store.mark_parked(s, row["id"], outcome.error, now):

@@ -264,6 +264,14 @@ def mark_retry(session: Session, row_id: int, error: str, at: datetime) -> None:
                     .values(status="pending", attempts=d.c.attempts + 1, last_error=error, next_attempt_at=at))
 
 
+def pull_forward(session: Session, channel: str, address: str | None, now: datetime) -> int:
+    """Deliveries waiting for a retry to this address become due now; returns how many."""
+    d = deliveries
+    where = [d.c.status == "pending", d.c.channel == channel, d.c.next_attempt_at > now, d.c.attempts > 0]
+    where.append(d.c.address.is_(None) if address is None else d.c.address == address)
+    return session.execute(update(d).where(*where).values(next_attempt_at=now)).rowcount or 0
+
+
 def mark_parked(session: Session, row_id: int, error: str, now: datetime) -> bool:
     d = deliveries
     return bool(session.execute(update(d).where(d.c.id == row_id, d.c.status == "sending").values(

@@ -162,6 +162,22 @@ def test_retry_after_5xx_then_success(notify, sinks):
     assert hook.statuses == [503, 502, 200] and len(hook.received) == 1
 
 
+def test_an_address_that_answers_again_gets_its_waiting_deliveries_at_once(notify, sinks):
+    hook, _ops, _mail = sinks
+    hook.script.append(503)
+    api = notify(SEND={"RETRY_DELAYS": [60, 60]})
+    first = publish(api.amqp_uri, "approvals", "monitor.warning", card("SP2026-0250", level="warning"))
+    [d] = api.wait_deliveries(lambda ds: ds and ds[0]["attempts"] == 1, "the first attempt failed",
+                              event_id=first["event_id"], channel="webhook")
+    assert d["status"] == "pending" and "HTTP 503" in d["last_error"]
+    # the next event's delivery to the same webhook succeeds: the first one goes now, not in a minute
+    publish(api.amqp_uri, "approvals", "monitor.warning", card("SP2026-0251", level="warning"))
+    [d] = api.wait_deliveries(lambda ds: ds and ds[0]["status"] == "sent", "the waiting delivery sent", timeout=10,
+                              event_id=first["event_id"], channel="webhook")
+    assert d["attempts"] == 2
+    assert sorted(hook.titles()) == sorted(f"【预警】预警：申请 SP2026-025{n} 即将超过办理时限" for n in (0, 1))
+
+
 def test_parked_after_the_retry_limit_with_an_ops_alert(notify, sinks, fresh_amqp_uri):
     hook, ops_hook, _mail = sinks
     hook.default = 500
