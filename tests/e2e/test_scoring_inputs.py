@@ -1,17 +1,23 @@
 """The scoring service's own inputs and outputs over HTTP: the department register and its seed, evaluations,
 monitoring points, the visit ledger, adjustments and criticisms; every bad input refused with a clear error
-that changes nothing; who may read and write; periods; red and black lists; CSV and the printable report."""
+that changes nothing; who may read and write; periods; red and black lists; CSV and the printable report;
+and the same service on PostgreSQL."""
 
 import csv
 import io
+import uuid
 from datetime import datetime
 
 import pytest
 import requests
+from sqlalchemy.engine import make_url
 
 from services.kernel.clock import TZ
+from services.kernel.contracts import make_event
 from services.scoring.service import ScoringService
+from tests.conftest import wait_for
 from tests.e2e.test_scoring_rules import Scoring
+from tests.support import publish_raw
 
 NOW = datetime(2026, 10, 12, 10, 0, tzinfo=TZ)
 
@@ -174,3 +180,46 @@ def test_red_and_black_lists_and_the_exports(scoring):
     assert "2026年9月机关效能考核结果" in text and text.count("<svg") == 8 and "住房和城乡建设局" in text
     assert "http://" not in text.replace('xmlns="http://www.w3.org/2000/svg"', "")  # nothing fetched from elsewhere
     assert scoring.ok("GET", "/api/v1/reports/scores", period="2026-09")["period"] == "2026-09"
+
+
+def test_the_same_service_on_postgresql(pg_admin, pg_url, service_config, start_service, api_keys, fresh_amqp_uri,
+                                        frozen):
+    """Events consumed (once, although sent twice), inputs, the ranking, close and a late fact on PostgreSQL."""
+    frozen(NOW)
+    name = f"xiaoneng_test_scoring_{uuid.uuid4().hex[:8]}"
+    with pg_admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    container = None
+    try:
+        url = make_url(pg_url).set(database=name).render_as_string(hide_password=False)
+        cfg = service_config("scoring", AMQP_URI=fresh_amqp_uri, DATABASE_URL=url)
+        container = start_service(ScoringService, cfg)
+        s = Scoring(cfg["base_url"], api_keys)
+        sept = datetime(2026, 9, 3, 10, tzinfo=TZ)
+        events = [make_event("application.decided", {
+            "application_id": str(i), "application_no": f"SP{i}", "item_code": "SCJ-001", "department": "SCJGJ",
+            "approved": True, "in_time": i != 0, "at": sept}, service="approvals") for i in range(4)]
+        events.append(make_event("efficiency_warning.issued", {"warning_id": "EW-1", "unit": "SCJGJ",
+                                                               "reason": "推诿"}, service="appeals",
+                                 occurred_at=sept))
+        for body in events + events:
+            publish_raw(fresh_amqp_uri, f"{body['source']['service']}.events", body["event_type"], body)
+        wait_for(lambda: len(s.facts()) == 13, message="13 facts on PostgreSQL")
+        s.ok("POST", "/api/v1/evaluations", body=EVALUATION, status=201)
+        assert s.call("POST", "/api/v1/evaluations", body=EVALUATION).status_code == 409
+        row = next(r for r in s.scores()["rows"] if r["department"] == "SCJGJ")
+        # 3 of 4 in time → 75 (w20), evaluation 80 (w15), penalties 100 (w30): (1500 + 1200 + 3000) / 65
+        assert (row["composite"], row["efficiency_warnings"], row["deduction"]) == (87.69, 1, 0.5)
+        closed = s.ok("POST", "/api/v1/periods/2026-09/close")
+        assert closed["replay_matches"] is True
+        frozen(datetime(2026, 10, 12, 11, tzinfo=TZ))
+        s.ok("POST", "/api/v1/adjustments", body={"department": "SCJGJ", "period": "2026-09", "value": 0.5,
+                                                   "reason": "补录", "approved_by": "主任"}, status=201)
+        result = s.scores()
+        assert [f["metric"] for f in result["late_facts"]] == ["adjustment"]
+        assert next(r for r in result["rows"] if r["department"] == "SCJGJ")["adjustment"] == 0.0
+    finally:
+        if container is not None:
+            container.kill()
+        with pg_admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
