@@ -24,9 +24,11 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    bindparam,
     create_engine,
     event,
     insert,
+    text,
 )
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
@@ -133,6 +135,14 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+# A text statement, the same on SQLite and PostgreSQL: SQLAlchemy compiles its dialect ON CONFLICT insert
+# anew on every execution (about 0.2 ms each, twice per consumed event where two consumers take it).
+_MARK_CONSUMED = text(
+    "INSERT INTO inbox (consumer, event_id, event_type, processed_at) "
+    "VALUES (:consumer, :event_id, :event_type, :processed_at) ON CONFLICT DO NOTHING"
+).bindparams(bindparam("processed_at", type_=Moment()))
+
+
 class UnitOfWork:
     """One transaction: the caller's changes, `publish`ed events and the inbox record commit together."""
 
@@ -171,15 +181,9 @@ class UnitOfWork:
 
     def mark_consumed(self, consumer: str, event: Event) -> None:
         """Record that `consumer` handled `event`; raises AlreadyProcessed if it had."""
-        dialect = self.session.get_bind().dialect.name
         values = dict(consumer=consumer, event_id=event.event_id, event_type=event.event_type,
                       processed_at=clock.now())
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        stmt = dialect_insert(self._inbox).values(**values).on_conflict_do_nothing()
-        if self.session.execute(stmt).rowcount == 0:
+        if self.session.execute(_MARK_CONSUMED, values).rowcount == 0:
             raise AlreadyProcessed(f"{consumer} already handled event {event.event_id}")
 
 
