@@ -9,6 +9,7 @@ exactly one relay per database file runs: the others wait on an OS file lock as 
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 
@@ -22,6 +23,21 @@ from .db import Database, is_sqlite
 from .messaging import ConfirmingPublisher, Outgoing, declare_topology
 
 log = logging.getLogger(__name__)
+
+
+# The department an event concerns, as a header: the broker cannot read bodies, and the city's federation
+# sends a department only its own events by this header (deploy/broker.py).
+DEPARTMENT_HEADER = "x-xiaoneng-department"
+
+
+def department_of(body: str) -> str:
+    """The payload's `department`, else the producing node's; "" for none."""
+    try:
+        event = json.loads(body)
+        return str((event.get("payload") or {}).get("department") or (event.get("source") or {}).get("department")
+                   or "")
+    except (ValueError, AttributeError):
+        return ""
 
 
 class SqliteRelayLock:
@@ -103,7 +119,8 @@ class OutboxRelay:
         the next pass; if the broker is unreachable this raises and nothing is marked."""
         results = self.publisher.publish_many([
             Outgoing(row.body.encode("utf-8"), row.exchange, row.routing_key, content_type="application/json",
-                     content_encoding="utf-8", message_id=row.event_id)
+                     content_encoding="utf-8", message_id=row.event_id,
+                     headers={DEPARTMENT_HEADER: department_of(row.body)})
             for row in rows])
         sent_ids = [row.id for row, error in zip(rows, results, strict=True) if error is None]
         failed = [(row.id, str(error)[:1000]) for row, error in zip(rows, results, strict=True) if error is not None]
