@@ -396,17 +396,20 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
                     if at is not None:
                         new_alarms.append((row["id"], ALARM_ESCALATION, at))
                 elif kind == ALARM_ESCALATION and row["overdue"]:
-                    escalated.append({"aid": row["id"]})
+                    # the moment it was due, also when a late report's alarm fired after its grace
+                    moment = min(now, (row["urged_at"] and escalation_moment(
+                        settings.calendar, settings.rules, row["urged_at"])) or now)
+                    escalated.append({"aid": row["id"], "at": moment})
                     history.append(self._system_history(row, now, "escalated"))
                     uow.publish("appeal.escalated", {**payload, "urged_at": row["urged_at"]},
-                                department=row["department"])
+                                department=row["department"], occurred_at=moment)
             appeals = store.appeals
             if overdue:
                 s.execute(update(appeals).where(appeals.c.id == bindparam("aid"))
                           .values(overdue=True, urged_at=bindparam("urged"), updated_at=now), overdue)
             if escalated:
                 s.execute(update(appeals).where(appeals.c.id == bindparam("aid"))
-                          .values(escalated_at=now, updated_at=now), escalated)
+                          .values(escalated_at=bindparam("at"), updated_at=now), escalated)
             store.add_history_many(s, history)
             store.add_alarms(s, new_alarms)
         return len(due)

@@ -115,6 +115,11 @@ def test_alarms_a_late_report_finds_due_wait_the_grace_then_fire_once(env, froze
     # the escalation (5 working days after 20 March) is due as well: it waits its own grace
     frozen(NOW + timedelta(seconds=2 * GRACE + 2))
     wait_for(lambda: "appeal.escalated" in types_of(tap, n), message="escalation after its grace")
+    view = api.ok("GET", f"/api/v1/appeals/{a['id']}", "monitor")
+    assert view["clock"]["escalated_at"].startswith("2026-03-28T00:00:00")  # five working days after urging
+    occurred = {m["event_type"]: m["occurred_at"][:19] for m in tap.drain() if m["payload"].get("case_no") == n}
+    assert occurred["appeal.overdue"] == occurred["appeal.urged"] == "2026-03-20T00:00:00"
+    assert occurred["appeal.escalated"] == "2026-03-28T00:00:00"
     kinds = types_of(tap, n)
     for t in ("appeal.overdue", "appeal.urged", "appeal.escalated"):
         assert kinds.count(t) == 1, kinds
