@@ -8,7 +8,7 @@ passwords the way RabbitMQ does, and posts the result; nothing filled in is ever
 Federation, and why there are no loops: department → city, the city's `<service>.events` exchanges federate
 from the same exchange of every department running that service. City → department, a department's
 `<service>.events` federates from `xiaoneng.down.<DEPT>.<service>` at the city, an internal exchange fed by a
-headers exchange that keeps only the events of that department (header `x-xiaoneng-department`, set by the
+headers exchange that keeps only the events of that department (header `xiaoneng-department`, set by the
 outbox relay) or of no department. Every upstream has `max-hops` 1, so an event that came up from a department
 is never passed on to another department nor back down.
 """
@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 from .inventory import Inventory, Node
 
-DEPARTMENT_HEADER = "x-xiaoneng-department"  # services/kernel/outbox.py sets it on every event
+DEPARTMENT_HEADER = "xiaoneng-department"  # services/kernel/outbox.py sets it on every event
 UNROUTED = "xiaoneng.unrouted"
 PARKED = "xiaoneng.parked"
 _PLACEHOLDER = re.compile(r"\$\{([A-Z0-9_]+)\}")

@@ -26,8 +26,9 @@ log = logging.getLogger(__name__)
 
 
 # The department an event concerns, as a header: the broker cannot read bodies, and the city's federation
-# sends a department only its own events by this header (deploy/broker.py).
-DEPARTMENT_HEADER = "x-xiaoneng-department"
+# sends a department only its own events by this header (deploy/broker.py). Not `x-…`: a headers exchange
+# ignores those when matching.
+DEPARTMENT_HEADER = "xiaoneng-department"
 
 
 def department_of(body: str) -> str:
