@@ -25,6 +25,7 @@ from .domain import (
     DUPLICATE,
     STATUS_ZH,
     Case,
+    deadline,
     escalation_moment,
     mask_name,
     mask_phone,
@@ -263,6 +264,7 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
                     raise IllegalTransition(
                         f"`at` ({at.isoformat()}) is before the case's previous step ({previous.isoformat()})",
                         f"办理时间早于该案件上一环节的时间（{previous.astimezone(clock.TZ):%Y-%m-%d %H:%M}）")
+                row = self._catch_up(uow, row, at, now)
             case = Case(row, self.settings.calendar, self.settings.rules)
             outcome = run(case, at, actor)  # IllegalTransition: 409, and the transaction rolls back
             row = store.apply(uow, row, outcome, actor, at, now)
@@ -270,6 +272,61 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
                 also(uow.session, at)
             return present(row, personal=sees_personal_data(call, row),
                            duplicate_case_no=store.case_no_of(uow.session, row["duplicate_of"]))
+
+    def _catch_up(self, uow, row: dict, at, now) -> dict:
+        """A late report's step at `at`: the case's alarms that were due before it fire first, at their real
+        moments, as the monitor would have fired them had the report come in time (a reply sent in after the
+        due time follows the overdue notice and the urging, as it did in fact)."""
+        if not store.is_clocked(row) or row["due_at"] is None:
+            return row
+        settings = self.settings
+        pending = store.pending_alarms(uow.session, row["id"])
+        if not pending:
+            return row
+        moments = dict(deadline(settings.calendar, settings.rules, row["clock_started_at"], row["limit_days"]).alarms)
+        fired = []
+        for alarm_id, kind in sorted(pending, key=lambda p: moments.get(p[1]) or now):
+            moment = moments.get(kind)
+            if kind == ALARM_ESCALATION and row["urged_at"] is not None:
+                moment = escalation_moment(settings.calendar, settings.rules, row["urged_at"])
+            if moment is None or moment > at:
+                continue
+            fired.append(alarm_id)
+            row = self._fire_late(uow, row, kind, moment, now)
+            if kind == ALARM_OVERDUE:  # the escalation it schedules may be due before `at` as well
+                escalate_at = escalation_moment(settings.calendar, settings.rules, moment)
+                if escalate_at is not None and escalate_at <= at:
+                    row = self._fire_late(uow, row, ALARM_ESCALATION, escalate_at, now)
+                else:
+                    store.add_alarms(uow.session, [(row["id"], ALARM_ESCALATION, escalate_at)])
+        store.mark_alarms_fired(uow.session, fired, now)
+        return row
+
+    def _fire_late(self, uow, row: dict, kind: str, moment, now) -> dict:
+        """One alarm's effects at its real moment `moment` (the monitor's, for a step reported late)."""
+        payload = store.case_payload(row)
+        department = row["department"]
+        changes = {}
+        if kind in (ALARM_LAST_DAY, ALARM_FRACTION):
+            uow.publish("appeal.deadline_warning", {**payload, "kind": "last_day" if kind == ALARM_LAST_DAY
+                                                    else "fraction"}, department=department, occurred_at=moment)
+        elif kind == ALARM_OVERDUE:
+            changes = {"overdue": True, "urged_at": moment}
+            uow.publish("appeal.overdue", payload, department=department, occurred_at=moment)
+            uow.publish("appeal.urged", payload, department=department, occurred_at=moment)
+        elif kind == ALARM_ESCALATION and row["overdue"]:
+            changes = {"escalated_at": moment}
+            uow.publish("appeal.escalated", {**payload, "urged_at": row["urged_at"]}, department=department,
+                        occurred_at=moment)
+        else:
+            return row
+        if changes:
+            uow.session.execute(update(store.appeals).where(store.appeals.c.id == row["id"]).values(
+                **changes, updated_at=now))
+        action = {ALARM_OVERDUE: "overdue_urged", ALARM_ESCALATION: "escalated"}.get(kind)
+        if action:
+            store.add_history_many(uow.session, [{**self._system_history(row, now, action), "at": moment}])
+        return {**row, **changes}
 
     @api("POST", "/api/v1/appeals/<int:appeal_id>/dispatch", roles=OPERATOR, body=DispatchIn, response=AppealOut,
          summary="(re-)dispatch to a department", tags=("handling",), responses=CONFLICT)

@@ -310,6 +310,20 @@ def claim_due_alarms(session: Session, now: datetime, limit: int) -> list[tuple[
              {c.name: r[c.name] for c in _ALARM_CASE_COLUMNS}) for r in rows]
 
 
+def pending_alarms(session: Session, appeal_id: int) -> list[tuple[int, str]]:
+    """(id, kind) of a case's alarms that have neither fired nor been cancelled; one the monitor is firing
+    right now is left to it (SKIP LOCKED on PostgreSQL)."""
+    t = alarms
+    q = (select(t.c.id, t.c.kind).where(t.c.appeal_id == appeal_id, t.c.fired_at.is_(None), t.c.cancelled.is_(False))
+         .with_for_update(skip_locked=True))
+    return [(r.id, r.kind) for r in session.execute(q)]
+
+
+def mark_alarms_fired(session: Session, alarm_ids: list[int], at: datetime) -> None:
+    if alarm_ids:
+        session.execute(update(alarms).where(alarms.c.id.in_(alarm_ids)).values(fired_at=at))
+
+
 def add_alarms(session: Session, entries) -> None:
     """Alarms of new cases or later stages, each (appeal id, kind, moment)."""
     alarm_times.add(session, entries)

@@ -64,14 +64,40 @@ def test_a_late_report_keeps_its_moments_and_in_time_verdicts(env, frozen):
     assert types_of(tap, n) == expected
 
 
-def test_a_late_reply_is_not_in_time(env, frozen):
+def test_a_late_reply_follows_the_warnings_overdue_notice_and_urging_it_came_after(env, frozen):
     api, tap = env
     frozen(NOW)
     a = api.intake(category="road", type="help", received_at=march(2))  # 3 working days: due 5 March
+    n = a["case_no"]
     api.act(a["id"], "accept", "ZJJ", {"at": march(3)})
-    api.act(a["id"], "reply", "ZJJ", {"reply": "已处理", "at": march(9)})
-    wait_types(tap, a["case_no"], ["appeal.received", "appeal.dispatched", "appeal.accepted", "appeal.replied"])
-    assert dict(events(tap, a["case_no"]))["appeal.replied"]["in_time"] is False
+    replied = api.act(a["id"], "reply", "ZJJ", {"reply": "已处理", "at": march(9)})
+    assert replied["clock"]["overdue"] is True and replied["clock"]["urged_at"].startswith("2026-03-06T00:00:00")
+    wait_types(tap, n, ["appeal.received", "appeal.dispatched", "appeal.accepted", "appeal.deadline_warning",
+                        "appeal.deadline_warning", "appeal.overdue", "appeal.urged", "appeal.replied"])
+    assert dict(events(tap, n))["appeal.replied"]["in_time"] is False
+    occurred = [m["occurred_at"][:16] for m in tap.drain() if m["payload"].get("case_no") == n]
+    assert occurred == ["2026-03-02T10:00", "2026-03-02T10:00", "2026-03-03T10:00", "2026-03-05T00:00",
+                        "2026-03-05T09:36", "2026-03-06T00:00", "2026-03-06T00:00", "2026-03-09T10:00"]
+    # the escalation (due 14 March) was not reached before the reply, which cancelled it
+    frozen(NOW + timedelta(seconds=GRACE + 1))
+    wait_for(lambda: api.ok("GET", "/health", "operator")["outbox"]["pending"] == 0, message="outbox drained")
+    assert "appeal.escalated" not in types_of(tap, n)
+    history = api.ok("GET", f"/api/v1/appeals/{a['id']}", "operator")["history"]
+    assert [(h["action"], h["at"][:10]) for h in history][-2:] == [("overdue_urged", "2026-03-06"),
+                                                                   ("reply", "2026-03-09")]
+
+
+def test_a_step_reported_long_after_the_urging_follows_the_escalation_too(env, frozen):
+    api, tap = env
+    frozen(NOW)
+    a = api.intake(category="road", type="help", received_at=march(2))
+    n = a["case_no"]
+    api.act(a["id"], "accept", "ZJJ", {"at": march(3)})
+    api.act(a["id"], "reply", "ZJJ", {"reply": "已处理", "at": march(20)})
+    wait_for(lambda: types_of(tap, n)[-4:] == ["appeal.overdue", "appeal.urged", "appeal.escalated",
+                                              "appeal.replied"], message="overdue, urged, escalated, replied")
+    assert api.ok("GET", f"/api/v1/appeals/{a['id']}", "operator")["clock"]["escalated_at"].startswith(
+        "2026-03-14T00:00:00")
 
 
 def test_times_in_the_future_or_before_the_previous_step_are_refused(env, frozen):
