@@ -150,3 +150,25 @@ def test_alarms_a_late_report_finds_due_wait_the_grace_then_fire_once(env, froze
     for t in ("appeal.overdue", "appeal.urged", "appeal.escalated"):
         assert kinds.count(t) == 1, kinds
     assert kinds.count("appeal.deadline_warning") == 2
+
+
+@pytest.mark.postgres
+def test_a_late_report_on_postgresql_fires_each_alarm_once(start_on_postgres, api_keys, keys_file, amqp_uri, frozen):
+    # no grace here: the monitor and the late reply race for the same alarms, and each fires once all the same
+    keys = {**api_keys, "ZJJ": KeyStore(keys_file).add("handler-ZJJ-pg", "department_handler", "ZJJ")}
+    frozen(NOW)
+    tap = Tap(amqp_uri, "appeals")
+    cfg = start_on_postgres(AppealsService)
+    api = Api(cfg["base_url"], keys)
+    cases = [api.intake(category="road", type="help", received_at=march(2), external_ref=f"PG-{i}",
+                        appellant={"name": "张三", "phone": f"1390000000{i}"}) for i in range(3)]
+    for a in cases:
+        api.act(a["id"], "accept", "ZJJ", {"at": march(3)})
+        replied = api.act(a["id"], "reply", "ZJJ", {"reply": "已处理", "at": march(20)})
+        assert replied["clock"]["overdue"] is True
+    for a in cases:
+        kinds = wait_for(lambda n=a["case_no"]: (t := types_of(tap, n)) and t[-1:] == ["appeal.replied"] and t,
+                         message="the reply's events")
+        for t in ("appeal.overdue", "appeal.urged"):
+            assert kinds.count(t) == 1, kinds
+        assert kinds.count("appeal.escalated") <= 1 and kinds.count("appeal.deadline_warning") == 2, kinds
