@@ -37,6 +37,8 @@ class Alarms:
         # passed; they fire this long after instead of at once, so that the rest of the late report (the
         # reply, the decision) can arrive first. Set from LATE_REPORT_GRACE_SECONDS by the Platform.
         self.late_grace = timedelta(0)
+        # called with the claimed rows and the moment of claiming (the Platform's alarm-latency metric)
+        self.on_claim = None
         metadata.info.setdefault("alarms", []).append(self)
         t = self.table = Table(
             "alarms", metadata,
@@ -88,6 +90,8 @@ class Alarms:
         rows = [dict(r) for r in session.execute(q).mappings()]
         if rows:
             session.execute(update(t).where(t.c.id.in_([r["alarm_id"] for r in rows])).values(fired_at=now))
+            if self.on_claim is not None:
+                self.on_claim(rows, now)
         return rows
 
     def unclaim(self, session: Session, alarm_ids: list[int]) -> None:

@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from kombu import Connection
 from nameko.extensions import DependencyProvider
+from werkzeug.wrappers import Response
 
-from . import logs, migrate
+from . import logs, metrics, migrate
 from .config import ConfigError, validate
-from .db import Database
+from .db import Database, Moment
 from .http import ApiEndpoint, api
-from .messaging import ConfirmingPublisher
+from .messaging import AlreadyProcessed, ConfirmingPublisher, EventConsumer
 from .openapi import build_spec
 from .outbox import OutboxRelay
 
@@ -50,6 +51,21 @@ class WorkerStore:
         """For reading: lists, look-ups, reports (changes go through `unit_of_work`)."""
         return self.db.reader()
 
+    @property
+    def metrics(self) -> metrics.Metrics:
+        """The service's Prometheus metrics, e.g. `self.platform.metrics.delivered(channel, status)`."""
+        return self.provider.metrics
+
+
+class _CountingRelay(OutboxRelay):
+    on_published = None
+
+    def relay_once(self) -> int:
+        sent = super().relay_once()
+        if sent and self.on_published is not None:
+            self.on_published(sent)
+        return sent
+
 
 class Platform(DependencyProvider):
     def __init__(self, metadata, *, required: dict[str, str] | None = None):
@@ -75,15 +91,20 @@ class Platform(DependencyProvider):
             log.critical("%s cannot start: %s", self.container.service_name, exc)
             raise
         outbox_cfg = cfg.get("OUTBOX") or {}
-        self.relay = OutboxRelay(
+        self.relay = _CountingRelay(
             self.db, ConfirmingPublisher(cfg["AMQP_URI"]),
             batch_size=int(outbox_cfg.get("BATCH_SIZE", 200)),
             poll_interval=float(outbox_cfg.get("POLL_INTERVAL", 0.5)),
         )
         self.db.on_commit_with_events(self.relay.notify)
         grace = timedelta(seconds=float(cfg.get("LATE_REPORT_GRACE_SECONDS") or 0))
+        self.metrics = metrics.Metrics(self.service)
+        self.relay.on_published = self.metrics.events_published
+        self.metrics.outbox_probe = self._outbox_probe
+        self.metrics.queue_probe = metrics.queue_probe(cfg["AMQP_URI"], self._queue_names)
         for alarms in self.metadata.info.get("alarms", []):
             alarms.late_grace = grace
+            alarms.on_claim = self.metrics.alarms_claimed
         self._relay_enabled = bool(outbox_cfg.get("RELAY", True))
         self._broker_checked_at = 0.0
         self._broker_ok: tuple[bool, str] = (False, "not checked")
@@ -112,12 +133,36 @@ class Platform(DependencyProvider):
         bound.__enter__()
         self._bound[worker_ctx] = bound
 
+    def worker_result(self, worker_ctx, result=None, exc_info=None):
+        entrypoint = worker_ctx.entrypoint
+        if isinstance(entrypoint, EventConsumer):
+            outcome = "processed" if exc_info is None else (
+                "duplicate" if isinstance(exc_info[1], AlreadyProcessed) else "failed")
+            self.metrics.event_consumed(entrypoint.event_type, outcome)
+
     def worker_teardown(self, worker_ctx):
         bound = self._bound.pop(worker_ctx, None)
         if bound is not None:
             bound.__exit__(None, None, None)
 
-    # -- health and API description -------------------------------------------------------------
+    # -- health, metrics and API description -----------------------------------------------------
+
+    def _outbox_probe(self):
+        from sqlalchemy import func, select
+
+        outbox = self.db.outbox
+        with self.db.read_engine.connect() as conn:
+            count, oldest = conn.execute(select(func.count(), func.min(outbox.c.created_at))
+                                         .where(outbox.c.published_at.is_(None))).one()
+        if isinstance(oldest, str):  # SQLite hands an aggregate back untyped
+            oldest = Moment().process_result_value(datetime.fromisoformat(oldest), self.db.engine.dialect)
+        elif oldest is not None and oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=UTC)
+        return count, oldest
+
+    def _queue_names(self) -> list[str]:
+        return sorted({e.queue.name for e in self.container.entrypoints
+                       if isinstance(e, EventConsumer) and e.queue is not None})
 
     def _broker_status(self) -> tuple[bool, str]:
         # Cached for a second so that a busy health checker cannot hammer the broker.
@@ -170,6 +215,12 @@ class ServiceBase:
          tags=("operations",), responses={503: "the broker or the database is down (same body as 200)"})
     def health(self, call):
         return self.platform.provider.health()
+
+    @api("GET", "/metrics", roles=None, summary="Prometheus metrics (text exposition format)",
+         tags=("operations",))
+    def metrics(self, call):
+        body, content_type = self.platform.provider.metrics.exposition()
+        return Response(body, status=200, content_type=content_type)
 
     @api("GET", "/api/openapi.json", roles=None, summary="this document", tags=("operations",))
     def openapi(self, call):

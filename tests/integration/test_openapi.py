@@ -27,7 +27,7 @@ EXPECTED = {
     "scoring": {("/api/v1/facts", "get")},
     "notify": {("/api/v1/deliveries", "get")},
 }
-PLATFORM = {("/health", "get"), ("/api/openapi.json", "get")}
+PLATFORM = {("/health", "get"), ("/metrics", "get"), ("/api/openapi.json", "get")}
 # what a browser opens without a key: the monitor console's page and files (no data in them), and its live
 # stream (EventSource sends no header: a short-lived stream token in the query authorises it, else 401)
 PUBLIC = {"notify": {("/console", "get"), ("/console/static/{name}", "get"), ("/api/v1/console/stream", "get")}}
