@@ -147,7 +147,8 @@ def compose(inv: Inventory, node: Node) -> dict:
             "depends_on": depends,
             "restart": "unless-stopped",
         }
-    return {"name": f"{inv.deployment}-{node.name}", "services": services, "volumes": volumes, "secrets": secrets}
+    # no top-level `name` (older Compose versions refuse it): `docker compose -p <deployment>-<node>` names it
+    return {"services": services, "volumes": volumes, "secrets": secrets}
 
 
 def postgres_init(node: Node) -> str:

@@ -1,0 +1,142 @@
+"""`python -m deploy render` on the example inventory: compose files valid against the Compose specification's
+schema, systemd units accepted by `systemd-analyze verify`, configs that load, and no secret anywhere in the
+output. (The definitions are proven on the real broker by tests/e2e/test_deploy_federation.py.)"""
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from deploy import broker
+from deploy.__main__ import main as deploy_main
+from deploy.inventory import InventoryError, load, parse
+from deploy.render import ROOT
+from services.kernel.config import load_config
+
+EXAMPLE = ROOT / "deploy" / "inventory.example.yaml"
+SCHEMA = json.loads((Path(__file__).parent / "test_deploy_data" / "compose-spec.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    out = tmp_path_factory.mktemp("rendered")
+    assert deploy_main(["render", str(EXAMPLE), "--out", str(out), "--install-dir", str(ROOT)]) == 0
+    return out
+
+
+def test_every_node_gets_its_files(rendered):
+    inv = load(EXAMPLE)
+    for node in inv.nodes:
+        d = rendered / node.name
+        assert (d / "definitions.json").exists() and (d / "docker-compose.yaml").exists()
+        for service in node.services:
+            assert (d / "config" / f"{service}.yaml").exists()
+            assert (d / "env" / f"{service}.env").exists()
+            assert (d / "systemd" / f"xiaoneng-{service}.service").exists()
+        assert sorted(p.stem for p in (d / "config").iterdir()) == sorted(node.services)
+
+
+def test_compose_files_follow_the_compose_specification(rendered):
+    validator = jsonschema.validators.validator_for(SCHEMA)(SCHEMA)
+    for path in rendered.glob("*/docker-compose.yaml"):
+        doc = yaml.safe_load(path.read_text())
+        errors = [f"{'/'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(doc)]
+        assert errors == [], (path, errors)
+        node = load(EXAMPLE).node(path.parent.name)
+        for service in node.services:
+            spec = doc["services"][service]
+            assert "/health" in " ".join(spec["healthcheck"]["test"])
+            assert spec["depends_on"]["broker-setup"] == {"condition": "service_completed_successfully"}
+            assert spec["command"][:3] == ["python", "-m", "deploy.entrypoint"]
+        assert ("postgres" in doc["services"]) == (node.database.kind == "postgresql")
+
+
+def test_the_schema_catches_a_broken_compose_file():
+    validator = jsonschema.validators.validator_for(SCHEMA)(SCHEMA)
+    broken = {"services": {"x": {"image": "a", "depends_on": {"y": {"condition": "when_ready"}}}}}
+    assert list(validator.iter_errors(broken))
+
+
+def test_systemd_units_verify(rendered):
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed")
+    units = sorted(str(p) for p in rendered.glob("*/systemd/*.service"))
+    assert units
+    result = subprocess.run(["systemd-analyze", "verify", "--man=no", *units], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0 and result.stderr.strip() == "", result.stderr
+
+
+def test_configs_load_and_take_secrets_from_the_environment_only(rendered, monkeypatch):
+    monkeypatch.setenv("XIAONENG_MQ_PASSWORD", "s3cr3t")
+    monkeypatch.setenv("XIAONENG_DB_PASSWORD", "dbs3cr3t")
+    cfg = load_config(rendered / "scjgj" / "config" / "approvals.yaml")
+    assert cfg["AMQP_URI"] == "amqp://scjgj.approvals:s3cr3t@mq.scjgj.example.gov.cn:5672/xiaoneng-scjgj"
+    assert cfg["DATABASE_URL"] == "postgresql://approvals:dbs3cr3t@db.scjgj.example.gov.cn:5432/approvals"
+    assert cfg["DEPARTMENT"] == "SCJGJ" and cfg["WEB_SERVER_ADDRESS"] == "0.0.0.0:8002"
+    assert load_config(rendered / "zjj" / "config" / "approvals.yaml")["DATABASE_URL"] == \
+        "sqlite:////var/lib/xiaoneng/approvals.db"
+    assert load_config(rendered / "city" / "config" / "scoring.yaml")["DEPARTMENT"] is None
+
+
+def test_nothing_rendered_holds_a_secret(rendered):
+    for path in rendered.rglob("*"):
+        if path.is_file():
+            text = path.read_text()
+            assert "s3cr3t" not in text and "password_hash\": \"" not in text.replace('"password_hash": ""', ""), path
+    for path in rendered.glob("*/definitions.json"):
+        defs = json.loads(path.read_text())
+        assert all(u["password_hash"] == "" for u in defs["users"])
+        for p in defs["parameters"]:
+            if p["component"] == "federation-upstream":
+                assert ":${XIAONENG_MQ_PASSWORD_" in p["value"]["uri"], p
+                assert p["value"]["max-hops"] == 1
+
+
+def test_least_privilege_in_the_definitions():
+    inv = load(EXAMPLE)
+    defs = broker.definitions(inv, inv.node("scjgj"))
+    assert {p["vhost"] for p in defs["permissions"]} == {"xiaoneng-scjgj"}
+    approvals = next(p for p in defs["permissions"] if p["user"] == "scjgj.approvals")
+    assert re.match(approvals["write"], "approvals.events") and not re.match(approvals["write"], "notify.events")
+    assert re.match(approvals["read"], "evt-notify-alert.action_requested--approvals.on_action")
+    assert not re.match(approvals["read"], "evt-approvals-monitor.warning--notify.on_warning")
+    assert not re.match(approvals["read"], "xiaoneng.parked")
+    city = broker.definitions(inv, inv.city)
+    fed = next(p for p in city["permissions"] if p["user"] == "scjgj.federation")
+    assert re.match(fed["read"], "xiaoneng.down.SCJGJ.approvals")
+    assert not re.match(fed["read"], "xiaoneng.down.ZJJ.notify")
+
+
+def test_secrets_are_filled_at_apply_time_only(tmp_path):
+    inv = load(EXAMPLE)
+    defs = broker.definitions(inv, inv.node("zjj"))
+    with pytest.raises(broker.SecretMissing, match="XIAONENG_MQ_PASSWORD_ZJJ_APPROVALS"):
+        broker.fill(defs, None, env={})
+    env = {broker.secret_env(u["name"]): f"pw-{u['name']}" for u in defs["users"]}
+    filled = broker.fill(defs, None, env=env)
+    assert all(u["password_hash"] for u in filled["users"])
+    assert "pw-zjj.federation@mq.city.example.gov.cn" in json.dumps(filled)
+    assert defs["users"][0]["password_hash"] == ""  # the rendered definitions are left as they were
+    code = deploy_main(["apply-broker", "--inventory", str(EXAMPLE), "--node", "zjj", "--write", str(tmp_path / "x")])
+    assert code == 2  # no secrets in this environment: a clear error, nothing written
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d["nodes"].append(dict(d["nodes"][0], name="city2")), "exactly one node must have role: city"),
+    (lambda d: d["nodes"][1].update(services=["approvals", "billing"]), "unknown: billing"),
+    (lambda d: d["nodes"][1].update(department="scjgj"), "its code in capitals"),
+    (lambda d: d["nodes"][1]["broker"].pop("host"), "`host` is required"),
+    (lambda d: d["nodes"][1]["broker"].update(vhsot="x"), "unknown setting"),
+])
+def test_a_bad_inventory_is_refused_with_a_clear_message(change, message):
+    data = yaml.safe_load(EXAMPLE.read_text())
+    change(data)
+    with pytest.raises(InventoryError, match=message):
+        parse(data)
