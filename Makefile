@@ -7,7 +7,7 @@ PYTEST := $(VENV)/bin/pytest
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint unit integration e2e venv rabbitmq chromium keys bench clean
+.PHONY: help run test lint unit integration e2e venv rabbitmq chromium keys bench clean migrate
 
 help:
 	@echo "make run          start RabbitMQ and the four services on SQLite under var/, with demo API keys"
@@ -21,6 +21,7 @@ help:
 	@echo "make keys [NAME=n ROLE=r [DEPARTMENT=d]]   list the API keys, or add one"
 	@echo "make bench        run every python file under bench/ (but _*.py helpers)"
 	@echo "make clean        remove var/ (databases, keys, logs)"
+	@echo "make migrate [SERVICES='a b']   upgrade each service's database to its head revision (Alembic)"
 
 venv:
 	@bash scripts/ensure-venv.sh
@@ -69,3 +70,8 @@ bench: venv rabbitmq
 
 clean:
 	rm -rf var/
+
+# Each service's database as its config says (services/<name>/config.yaml, env substituted): a fresh one is
+# created and stamped, one behind the head revision upgraded. Containers do the same before they start.
+migrate: venv
+	$(PYTHON) -m deploy migrate $(SERVICES)

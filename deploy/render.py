@@ -124,7 +124,7 @@ def compose(inv: Inventory, node: Node) -> dict:
         depends = {"rabbitmq": {"condition": "service_healthy"},
                    "broker-setup": {"condition": "service_completed_successfully"}}
         vols = [f"./config/{service}.yaml:{CONFIG_DIR}/config/{service}.yaml:ro",
-                f"./keys.yaml:{CONFIG_DIR}/keys.yaml:ro"]
+                f"./keys.yaml:{CONFIG_DIR}/keys.yaml:ro", f"./calendar:{CONFIG_DIR}/calendar:ro"]
         if pg:
             env.update({"XIAONENG_DB_HOST": "postgres", "XIAONENG_DB_PASSWORD_FILE": f"/run/secrets/db-{service}"})
             svc_secrets.append(f"db-{service}")
@@ -189,6 +189,8 @@ def render_node(inv: Inventory, node: Node, out: Path, *, install_dir: str = "/o
         write(f"env/{service}.env", env_file(inv, node, service))
     write("docker-compose.yaml", yaml.safe_dump(compose(inv, node), sort_keys=False, allow_unicode=True))
     write("rabbitmq/enabled_plugins", PLUGINS)
+    write("calendar/README.txt", "Next year's holiday schedule goes here as calendar.yaml (docs/calendar.md); then set\n"
+          f"CALENDAR_FILE={CONFIG_DIR}/calendar/calendar.yaml in env/<service>.env and restart the services.\n")
     if node.database.kind == "postgresql":
         write("postgres/init-databases.sh", postgres_init(node), 0o755)
     env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, keep_trailing_newline=True)

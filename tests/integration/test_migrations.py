@@ -100,3 +100,27 @@ def test_a_database_whose_tables_differ_is_not_adopted(approvals_db):
         conn.exec_driver_sql("ALTER TABLE outbox ADD COLUMN stray TEXT")
     with pytest.raises(migrate.SchemaError, match="differ from the code"):
         migrate.ensure_schema(engine, metadata, "approvals")
+
+
+def test_make_migrate_creates_then_finds_nothing_to_do(tmp_path, monkeypatch, capsys):
+    from deploy.__main__ import main as deploy_main
+
+    for service in SERVICES:
+        monkeypatch.setenv(f"{service.upper()}_DATABASE_URL", f"sqlite:///{tmp_path}/{service}.db")
+    assert deploy_main(["migrate"]) == 0
+    first = capsys.readouterr().out
+    assert deploy_main(["migrate"]) == 0
+    second = capsys.readouterr().out
+    for service in SERVICES:
+        assert f"{service}: created the tables at revision {migrate.head(service)}" in first
+        assert f"{service}: at revision {migrate.head(service)}, nothing to do" in second
+
+
+def test_the_container_entry_point_reads_secrets_from_files(tmp_path):
+    from deploy.entrypoint import secrets_from_files
+
+    (tmp_path / "mq").write_text("s3cr3t\n")
+    env = {"XIAONENG_MQ_PASSWORD_FILE": str(tmp_path / "mq"), "XIAONENG_DB_PASSWORD": "given", "OTHER_FILE": "x"}
+    secrets_from_files(env)
+    assert env["XIAONENG_MQ_PASSWORD"] == "s3cr3t" and env["XIAONENG_DB_PASSWORD"] == "given"
+    assert "OTHER" not in env
