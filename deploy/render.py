@@ -189,8 +189,8 @@ def render_node(inv: Inventory, node: Node, out: Path, *, install_dir: str = "/o
         write(f"env/{service}.env", env_file(inv, node, service))
     write("docker-compose.yaml", yaml.safe_dump(compose(inv, node), sort_keys=False, allow_unicode=True))
     write("rabbitmq/enabled_plugins", PLUGINS)
-    write("calendar/README.txt", "Next year's holiday schedule goes here as calendar.yaml (docs/calendar.md); then set\n"
-          f"CALENDAR_FILE={CONFIG_DIR}/calendar/calendar.yaml in env/<service>.env and restart the services.\n")
+    write("calendar/README.txt", "Next year's holiday schedule goes here as calendar.yaml (docs/calendar.md);\n"
+          f"then set CALENDAR_FILE={CONFIG_DIR}/calendar/calendar.yaml in env/<service>.env and restart.\n")
     if node.database.kind == "postgresql":
         write("postgres/init-databases.sh", postgres_init(node), 0o755)
     env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, keep_trailing_newline=True)
