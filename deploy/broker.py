@@ -79,7 +79,8 @@ def service_permission(vhost: str, user: str, service: str) -> dict:
     return _permission(
         vhost, user,
         configure=rf"^([a-z_]+\.events|{_x(UNROUTED)}|{_x(PARKED)}|{retry}|{own_queues})$",
-        write=rf"^({_x(service)}\.events|{_x(PARKED)}|amq\.default|{retry}|{own_queues})$",
+        # declaring an exchange with an alternate exchange needs write on the latter
+        write=rf"^({_x(service)}\.events|{_x(UNROUTED)}|{_x(PARKED)}|amq\.default|{retry}|{own_queues})$",
         read=rf"^([a-z_]+\.events|{_x(UNROUTED)}|{retry}|{own_queues})$",
     )
 

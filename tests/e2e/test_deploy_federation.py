@@ -23,6 +23,7 @@ from deploy.inventory import parse
 from deploy.render import ROOT
 from services.kernel import clock
 from services.kernel.config import load_config
+from services.kernel.messaging import events_exchange
 from tests.conftest import RABBIT_API, free_port, wait_for
 from tests.e2e.approvals_client import ApprovalsApi
 from tests.support import Tap, TcpProxy
@@ -110,7 +111,9 @@ def test_every_link_runs_and_users_are_confined_to_their_own_vhost_and_exchanges
         wait_for(lambda node=node: len(dep.links(node)) == 3 and all(x["status"] == "running" for x in dep.links(node)),
                  timeout=20, message=f"{node}'s links to the city running")
 
-    _connect(dep.uri("scjgj", "approvals"))  # its own vhost: fine
+    # its own vhost: fine, and it may declare what a consumer of a not yet known source declares
+    with Connection(dep.uri("scjgj", "approvals")) as conn:
+        events_exchange("newcomer")(conn.channel()).declare()
     wrong = dep.uri("scjgj", "approvals").rsplit("/", 1)[0] + "/" + quote(dep.vhost("zjj"), safe="")
     with pytest.raises(NotAllowed, match="access to vhost .* refused"):
         _connect(wrong)
