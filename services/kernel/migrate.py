@@ -111,7 +111,7 @@ def _adopt_or_create(conn: Connection, service: str, metadata: MetaData) -> str:
             raise SchemaError(
                 f"the {service} database has tables but no {version_table(service)} table, and they differ from "
                 f"the code ({len(diffs)} differences, first: {diffs[0]!r}); migrate it by hand or start from a "
-                "fresh database")
+                "fresh database (development: `make clean`)")
         _stamp(conn, service, metadata)
         return f"adopted the existing tables at revision {head(service)}"
     metadata.create_all(conn)

@@ -124,3 +124,18 @@ def test_the_container_entry_point_reads_secrets_from_files(tmp_path):
     secrets_from_files(env)
     assert env["XIAONENG_MQ_PASSWORD"] == "s3cr3t" and env["XIAONENG_DB_PASSWORD"] == "given"
     assert "OTHER" not in env
+
+
+def test_a_service_refuses_to_start_on_a_database_behind_the_code(service_config, container_factory):
+    from services.scoring.service import ScoringService
+
+    cfg = service_config("scoring")
+    engine = create_db_engine(cfg["DATABASE_URL"])
+    metadata = migrate._with_kernel_tables(service_metadata("scoring"))
+    with engine.connect() as conn, conn.begin():
+        command.upgrade(migrate.alembic_config("scoring", conn, metadata), "head")
+        command.downgrade(migrate.alembic_config("scoring", conn, metadata), "base")
+    engine.dispose()
+    container = container_factory(ScoringService, cfg)
+    with pytest.raises(migrate.SchemaError, match=r"scoring database is at revision none .* run `make migrate`"):
+        container.start()
