@@ -240,3 +240,46 @@ def test_events_cross_between_the_city_and_its_departments(deployment, start_ser
     wait_for(lambda: len(_inbox(scoring, "monitor.irregularity")) == 3, message="the third irregularity")
     ids = [m["event_id"] for m in city_tap.drain()]
     assert ids.count(second_id) == 1 and len(ids) == 3, json.dumps(ids)
+
+
+def test_rabbitmqctl_imports_the_filled_definitions(rabbit_admin):
+    """The other way to load a node's definitions: `apply-broker --write` fills them, `rabbitmqctl
+    import_definitions` loads them, and the service's user logs in with its password."""
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+
+    if shutil.which("rabbitmqctl") is None:
+        pytest.skip("rabbitmqctl is not installed")
+    run = uuid.uuid4().hex[:8]
+    inv = parse({"user_prefix": f"t{run}-", "nodes": [{"name": "city", "role": "city", "services": ["scoring"],
+                 "broker": {"host": "127.0.0.1", "vhost": f"xiaoneng-test-import-{run}"}}]})
+    defs = broker.definitions(inv, inv.city)
+    env = {broker.secret_env(u["name"]): uuid.uuid4().hex for u in defs["users"]}
+    folder = tempfile.mkdtemp(prefix="xiaoneng-import-")  # readable by the broker's own user
+    try:
+        os.chmod(folder, 0o755)
+        path = os.path.join(folder, "filled.json")
+        with open(path, "w") as fh:
+            json.dump(broker.fill(defs, None, env=env), fh)
+        os.chmod(path, 0o644)
+        result = subprocess.run(["rabbitmqctl", "import_definitions", path], capture_output=True, text=True,
+                                timeout=60)
+        assert result.returncode == 0, result.stderr
+        user = broker.user_name(inv, inv.city, "scoring")
+        uri = f"amqp://{user}:{env[broker.secret_env(user)]}@127.0.0.1:5672/xiaoneng-test-import-{run}"
+
+        def logs_in():
+            try:
+                _connect(uri)
+                return True
+            except Exception:  # the import is asynchronous
+                return False
+
+        wait_for(logs_in, timeout=15, message="the imported user logging in")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        rabbit_admin.delete_vhost(f"xiaoneng-test-import-{run}")
+        for u in defs["users"]:
+            rabbit_admin.http.delete(f"{RABBIT_API}/users/{quote(u['name'], safe='')}")
