@@ -216,10 +216,6 @@ def fill(defs: dict, secrets_dir: str | None = None, env=os.environ) -> dict:
     filled = json.loads(json.dumps(defs))
     for user in filled["users"]:
         user["password_hash"] = rabbit_hash(secret(user["name"], secrets_dir, env))
-    by_env = {}
-    for user in filled["users"]:
-        by_env[secret_env(user["name"])] = user["name"]
-
     def sub(match: re.Match) -> str:
         var = match.group(1)
         if env.get(var):
