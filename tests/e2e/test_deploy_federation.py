@@ -12,6 +12,7 @@ from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
+import requests
 import sqlalchemy as sa
 import yaml
 from amqp.exceptions import NotAllowed
@@ -240,6 +241,10 @@ def test_events_cross_between_the_city_and_its_departments(deployment, start_ser
     wait_for(lambda: len(_inbox(scoring, "monitor.irregularity")) == 3, message="the third irregularity")
     ids = [m["event_id"] for m in city_tap.drain()]
     assert ids.count(second_id) == 1 and len(ids) == 3, json.dumps(ids)
+    # and the city's scoring counted them in its metrics
+    metrics = requests.get(f"{scoring['base_url']}/metrics", timeout=10).text
+    assert 'xiaoneng_events_consumed_total{event_type="monitor.irregularity",outcome="processed",service="scoring"} 3.0' \
+        in metrics, metrics
 
 
 def test_rabbitmqctl_imports_the_filled_definitions(rabbit_admin):

@@ -140,3 +140,15 @@ def test_a_bad_inventory_is_refused_with_a_clear_message(change, message):
     change(data)
     with pytest.raises(InventoryError, match=message):
         parse(data)
+
+
+def test_the_relay_names_the_department_an_event_concerns():
+    from services.kernel.outbox import DEPARTMENT_HEADER, department_of
+
+    assert DEPARTMENT_HEADER == broker.DEPARTMENT_HEADER and not DEPARTMENT_HEADER.startswith("x-")
+    body = {"payload": {"department": "ZJJ"}, "source": {"service": "approvals", "department": None}}
+    assert department_of(json.dumps(body)) == "ZJJ"
+    body = {"payload": {"alert_id": "7"}, "source": {"service": "notify", "department": "SCJGJ"}}
+    assert department_of(json.dumps(body)) == "SCJGJ"
+    assert department_of(json.dumps({"payload": {}, "source": {"department": None}})) == ""
+    assert department_of("not json") == ""
