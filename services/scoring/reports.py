@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 from services.kernel import clock
 from services.kernel.http import api
 
-from .schemas import ReportQuery, ScoresOut
+from .schemas import ReportQuery, ScoresOut, period_or_400
 
 TEMPLATE = Path(__file__).with_name("templates") / "scores.html"
 MIMETYPES = {"application/json": "json", "text/csv": "csv", "text/html": "html"}
@@ -135,9 +135,7 @@ class ReportEndpoints:
                           "content": {"application/json": {"schema": ScoresOut},
                                       "text/csv": _STRING, "text/html": _STRING}}})
     def scores_report(self, call):
-        from .service import _period_or_400
-
-        period = _period_or_400(call.query["period"])
+        period = period_or_400(call.query["period"])
         fmt = call.query["format"] or MIMETYPES[call.request.accept_mimetypes.best_match(
             list(MIMETYPES), default="application/json")]
         with self.platform.session() as session:

@@ -2,7 +2,9 @@
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
-from .domain import PERIOD_HELP, parse_period
+from services.kernel.errors import BadRequest
+
+from .domain import PERIOD_HELP, Period, parse_period
 
 CODE = validate.Regexp(r"^[A-Za-z0-9_-]{1,64}$", error="letters, digits, _ and -, at most 64")
 TIERS = ("city", "town_street")
@@ -14,6 +16,13 @@ def _period_ok(value: str) -> None:
         parse_period(value)
     except ValueError:
         raise ValidationError(f"{PERIOD_HELP} / 考核期间格式应为 2026、2026-Q3 或 2026-09") from None
+
+
+def period_or_400(text: str, field: str = "period") -> Period:
+    try:
+        return parse_period(text)
+    except ValueError:
+        raise BadRequest({field: [f"{PERIOD_HELP} / 考核期间格式应为 2026、2026-Q3 或 2026-09"]}) from None
 
 
 def _month_ok(value: str) -> None:

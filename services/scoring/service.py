@@ -48,6 +48,7 @@ from .schemas import (
     VisitIn,
     VisitOut,
     VisitsQuery,
+    period_or_400,
 )
 from .writer import FactWriter
 
@@ -103,13 +104,6 @@ def consumes(fn):
         for event_type in types:
             fn = consume_event(source, event_type)(fn)
     return fn
-
-
-def _period_or_400(text: str, field: str = "period"):
-    try:
-        return parse_period(text)
-    except ValueError:
-        raise BadRequest({field: [f"{PERIOD_HELP} / 考核期间格式应为 2026、2026-Q3 或 2026-09"]}) from None
 
 
 class ScoringService(reports.ReportEndpoints, base.ServiceBase):
@@ -343,7 +337,7 @@ class ScoringService(reports.ReportEndpoints, base.ServiceBase):
     @api("GET", "/api/v1/scores", roles=READERS, query=ScoresQuery, response=ScoresOut,
          summary="a period's ranking (2026, 2026-Q3, 2026-09): one row per department", tags=("scores",))
     def get_scores(self, call):
-        period = _period_or_400(call.query["period"])
+        period = period_or_400(call.query["period"])
         with self.platform.session() as session:
             return self.scores(session, period)
 
@@ -351,7 +345,7 @@ class ScoringService(reports.ReportEndpoints, base.ServiceBase):
          summary="one department's score down to every fact and its source event", tags=("scores",),
          responses={404: "no such department in the register"})
     def get_department_score(self, call, department):
-        period = _period_or_400(call.query["period"])
+        period = period_or_400(call.query["period"])
         now = clock.now()
         with self.platform.session() as session:
             if store.get_department(session, department) is None:
@@ -382,7 +376,7 @@ class ScoringService(reports.ReportEndpoints, base.ServiceBase):
     @api("GET", "/api/v1/red-black-lists", roles=READERS, query=MonthQuery, response=ListsOut,
          summary="a month's red and black lists (红黑榜): the best five and the worst five", tags=("scores",))
     def red_black_lists(self, call):
-        period = _period_or_400(call.query["period"])
+        period = period_or_400(call.query["period"])
         with self.platform.session() as session:
             result = self.scores(session, period)
         return {"period": period.text, **lists_of(result["rows"], self.settings.rules.list_size)}
