@@ -249,7 +249,7 @@ class Sender(DependencyProvider):
             return
         context = {**payload, "failed_subject": row["subject"], "failed_recipient": row["recipient"],
                    "failed_channel_zh": CHANNEL_ZH.get(row["channel"], row["channel"]),
-                   "failed_event_type": row["event_type"]}
+                   "failed_event_type": row["event_type"], "failed_severity": row["severity"]}
         rows = plan(uow.session, self.settings, event_id=event["event_id"], event_type=PARKED_EVENT,
                     payload=context, source_department=row["department"], now=now)
         store.add_deliveries(uow.session, rows)

@@ -47,6 +47,9 @@ NEVER_HELD = frozenset({"appeal.emergency", "monitor.red_card", "monitor.supervi
 
 
 def severity_of(event_type: str, payload: dict) -> str:
+    if event_type == PARKED_EVENT:
+        # as urgent as what could not be delivered: a lost emergency wakes ops, a lost digest item does not
+        return payload.get("failed_severity") if payload.get("failed_severity") in RANK else "high"
     fixed = EVENTS.get(event_type, (None, "info"))[1]
     if fixed is not None:
         return fixed
@@ -67,6 +70,8 @@ def department_of(event_type: str, payload: dict, source_department: str | None 
 
 
 def never_held(event_type: str, payload: dict) -> bool:
+    if event_type == PARKED_EVENT:
+        return payload.get("failed_severity") == "critical"
     return event_type in NEVER_HELD or (event_type == "joint_approval.alert_raised" and payload.get("level") == "red")
 
 

@@ -8,14 +8,13 @@ from sqlalchemy.exc import IntegrityError
 
 from services.kernel import clock
 from services.kernel import service as base  # a module, so `nameko run` finds only our class
-from services.kernel.contracts import registered
 from services.kernel.errors import BadRequest, Conflict, NotFound
 from services.kernel.http import api
-from services.kernel.messaging import consume_event
 
-from . import console, store
-from .delivery import Sender, plan
-from .domain import DUTY, EVENTS
+# the intake and the console are mixin modules, so that `nameko run` finds only our class
+from . import console, intake, store
+from .delivery import Sender
+from .domain import DUTY
 from .schemas import (
     DeliveriesQuery,
     DeliveryOut,
@@ -30,40 +29,11 @@ from .schemas import (
 )
 
 EDITORS = ("monitor",)  # admin keys pass everywhere
-_CONTRACTS = {event_type for event_type, _version, _schema in registered()}
-# Event types whose contract is registered (scoring.results_published arrives with scoring's rules, #5).
-CONSUMED = {t: source for t, (source, _severity) in EVENTS.items() if t in _CONTRACTS}
-
-
-class EventIntake:
-    """One consumer per event type (nameko binds one queue per entrypoint), all doing `deliver`."""
-
-    def deliver(self, event) -> None:
-        with self.platform.consuming(event) as uow:
-            rows = plan(uow.session, self.sender.settings, event_id=event.event_id, event_type=event.event_type,
-                        payload=event.payload, source_department=event.source_department, now=clock.now())
-            store.add_deliveries(uow.session, rows)
-        if rows:
-            self.sender.notify()
-
-
-def _consumer(source: str, event_type: str):
-    def handler(self, event):
-        self.deliver(event)
-
-    handler.__name__ = "on_" + event_type.replace(".", "_")
-    handler.__doc__ = f"{event_type} from {source} → deliveries"
-    return consume_event(source, event_type)(handler)
-
-
-for _event_type, _source in sorted(CONSUMED.items()):
-    setattr(EventIntake, "on_" + _event_type.replace(".", "_"), _consumer(_source, _event_type))
-
 
 NOT_FOUND_RECIPIENT = "no such recipient"
 
 
-class NotifyService(base.ServiceBase, EventIntake, console.ConsoleEndpoints):
+class NotifyService(base.ServiceBase, intake.EventIntake, console.ConsoleEndpoints):
     """通知 — the right person, once, on the right channel."""
 
     name = "notify"

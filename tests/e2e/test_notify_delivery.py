@@ -191,7 +191,8 @@ def test_parked_after_the_retry_limit_with_an_ops_alert(notify, sinks, fresh_amq
     alerts = wait_for(lambda: tap.drain(), message="notify.delivery_parked")
     assert alerts[0]["payload"]["delivery_id"] == str(d["id"]) and alerts[0]["payload"]["permanent"] is False
     wait_for(lambda: ops_hook.received, message="the ops webhook")
-    assert ops_hook.titles() == ["【通知】通知发送失败：【预警】预警：申请 SP2026-0300 即将超过办理时限"]
+    # as urgent as the warning that could not be delivered
+    assert ops_hook.titles() == ["【预警】通知发送失败：【预警】预警：申请 SP2026-0300 即将超过办理时限"]
     assert "共尝试 4 次" in ops_hook.received[0]["message"]
 
     # fixed: the retry endpoint sends it again

@@ -40,6 +40,10 @@ def test_severities_of_the_ladder():
     assert severity_of("joint_approval.alert_raised", {"level": "warning"}) == "medium"
     assert never_held("joint_approval.alert_raised", {"level": "red"})
     assert not never_held("monitor.yellow_card", {})
+    assert severity_of("notify.delivery_parked", {"failed_severity": "critical"}) == "critical"
+    assert never_held("notify.delivery_parked", {"failed_severity": "critical"})
+    assert severity_of("notify.delivery_parked", {"failed_severity": "medium"}) == "medium"
+    assert not never_held("notify.delivery_parked", {"failed_severity": "medium"})
     assert department_of("efficiency_warning.issued", {"unit": "ZJJ"}) == "ZJJ"
     assert department_of("project.self_check_missing", {"responsible_units": ["FGJ", "ZJJ"]}) == "FGJ"
     assert department_of("scoring.results_published", {}, "HUB") == "HUB"
