@@ -259,7 +259,13 @@ class Republisher(SharedExtension):
         self.publisher = ConfirmingPublisher(cfg["AMQP_URI"])
 
     def start(self):
-        self.publisher.declare("topology", partial(declare_topology, retry_delays_ms=self.retry_delays_ms))
+        # A service started before its broker waits for it (nameko's consumers retry, /health says 503) rather
+        # than failing: the topology is declared again before every retry or park anyway.
+        try:
+            self.publisher.declare("topology", partial(declare_topology, retry_delays_ms=self.retry_delays_ms))
+        except (OperationalError, OSError) as exc:
+            self.publisher.close()
+            log.warning("broker unreachable at start (%s); retry and parking queues are declared on first use", exc)
 
     def stop(self):
         self.publisher.close()
@@ -345,6 +351,13 @@ class ParkingQueueConsumer(QueueConsumer):
             if self._gt is not None and not self._gt.dead:
                 self._gt.kill(QueueConsumerStopped())  # what nameko's own stop() expects
         ProviderCollector.unregister_provider(self, provider)
+
+    def kill(self):
+        """nameko's kill asks the consumer loop to end and waits for it; a loop that never reached the broker
+        is inside kombu's connection retries, which do not look, so the wait never ends. Kill that loop."""
+        if self._gt is not None and not self._gt.dead and not self._consumers_ready.ready():
+            self._gt.kill(QueueConsumerStopped())
+        super().kill()
 
 
 class EventConsumer(Consumer):
