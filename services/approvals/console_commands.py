@@ -15,6 +15,7 @@ from services.kernel.http import Call
 from services.kernel.keys import ApiKey
 from services.kernel.messaging import AlreadyProcessed, consume_event
 
+from . import store
 from .schemas import AckIn, ResolveIn
 
 log = logging.getLogger("services.approvals.console_commands")
@@ -62,6 +63,14 @@ class ConsoleCommands:
         alert_id = int(p["alert_id"]) if p["alert_id"].isdigit() else 0
         if not 0 < alert_id <= MAX_ID:
             raise IllegalTransition(f"no alert {p['alert_id']!r}", "告警不存在")
+        if p.get("department") is not None:
+            # another node's alert with the same id (the city's console reaches every node): not ours
+            db = self.platform.db
+            with db.reader() as s:
+                ours = s.execute(select(store.alerts.c.department).where(store.alerts.c.id == alert_id)).scalar()
+            if ours != p["department"]:
+                raise IllegalTransition(f"alert {alert_id} of {p['department']} is not this node's",
+                                        "告警不属于本节点")
         schema = ResolveIn if p["action"] == "resolve" else AckIn
         call = Call(request=None, request_id=request_id, body=schema().load({"note": p["note"]}),
                     principal=ApiKey(name=actor["name"], role=actor["role"], department=actor.get("department"),

@@ -610,7 +610,8 @@ class ConsoleEndpoints:
                 raise IllegalTransition(f"the alert is {row['state']}", "告警当前状态不允许此操作")
             p = call.principal
             uow.publish("alert.action_requested", {
-                "owner": row["owner"], "alert_id": row["alert_id"], "action": action, "note": call.body["note"],
+                "owner": row["owner"], "alert_id": row["alert_id"], "department": row["department"], "action": action,
+                "note": call.body["note"],
                 "actor": {"name": p.name, "role": p.role, "department": p.department}}, department=row["department"])
             uow.session.execute(update(console_alerts).where(console_alerts.c.id == item_id).values(
                 pending_action=action, updated_at=clock.now()))

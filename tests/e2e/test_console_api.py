@@ -304,12 +304,15 @@ def test_approvals_carries_out_a_command_once_and_refuses_what_it_must(env):
         {"owner": "approvals", "alert_id": "x1", "action": "resolve", "note": "不存在", "actor": actor},
         {"owner": "approvals", "alert_id": str(2**70), "action": "resolve", "note": "不存在", "actor": actor},
         {"owner": "appeals", "alert_id": str(stored["id"]), "action": "resolve", "note": "别人的", "actor": actor},
+        # the same id at another node: its department is not this alert's
+        {"owner": "approvals", "alert_id": str(stored["id"]), "department": "ZJJ", "action": "resolve",
+         "note": "别的节点的", "actor": actor},
     ]
     for payload in refused:
         publish_raw(console.amqp_uri, "notify.events", "alert.action_requested",
                     make_event("alert.action_requested", payload, service="notify"))
     marker = make_event("alert.action_requested", {"owner": "approvals", "alert_id": str(stored["id"]),
-                                                   "action": "resolve", "note": "最后一条", "actor": actor},
+                                                   "department": app["department"], "action": "resolve", "note": "最后一条", "actor": actor},
                         service="notify")
     publish_raw(console.amqp_uri, "notify.events", "alert.action_requested", marker)
     done = wait_for(lambda: (a := approvals.alerts(application_id=app["id"])[0])["state"] == "resolved" and a,

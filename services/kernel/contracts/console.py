@@ -25,6 +25,9 @@ class AlertActionRequested(Schema):
 
     owner = fields.String(required=True, validate=validate.OneOf(("approvals", "appeals")))
     alert_id = fields.String(required=True)
+    # the alert's department as the console has it: alert ids are unique per node only, so an owner whose alert
+    # of that id belongs to another department ignores the request
+    department = fields.String(load_default=None, allow_none=True)
     action = fields.String(required=True, validate=validate.OneOf(ALERT_ACTIONS))
     note = fields.String(load_default=None, allow_none=True)
     actor = fields.Nested(_Actor, required=True)
