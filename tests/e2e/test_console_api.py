@@ -312,7 +312,8 @@ def test_approvals_carries_out_a_command_once_and_refuses_what_it_must(env):
         publish_raw(console.amqp_uri, "notify.events", "alert.action_requested",
                     make_event("alert.action_requested", payload, service="notify"))
     marker = make_event("alert.action_requested", {"owner": "approvals", "alert_id": str(stored["id"]),
-                                                   "department": app["department"], "action": "resolve", "note": "最后一条", "actor": actor},
+                                                   "department": app["department"], "action": "resolve",
+                                                   "note": "最后一条", "actor": actor},
                         service="notify")
     publish_raw(console.amqp_uri, "notify.events", "alert.action_requested", marker)
     done = wait_for(lambda: (a := approvals.alerts(application_id=app["id"])[0])["state"] == "resolved" and a,
