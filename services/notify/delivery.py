@@ -117,13 +117,14 @@ class Sender(DependencyProvider):
         self._next_digest_check = 0.0
         self._failing: set[tuple[str, str | None]] = set()  # (channel, address) whose last send failed
 
-    def _database(self):
+    def _platform(self):
         from services.kernel.service import Platform
 
-        return next(d for d in self.container.dependencies if isinstance(d, Platform)).db
+        return next(d for d in self.container.dependencies if isinstance(d, Platform))
 
     def start(self):
-        self.db = self._database()
+        platform = self._platform()
+        self.db, self.metrics = platform.db, platform.metrics
         path = self.container.config.get("SEED_NOTIFY")
         if path:
             seed(self.db, path)
@@ -194,6 +195,9 @@ class Sender(DependencyProvider):
         results = self._take_results()
         if results:
             self._record(results)
+            for row, outcome in results:
+                status = "sent" if outcome.ok else "retried" if outcome.transient else "failed"
+                self.metrics.delivered(row["channel"], status, row.get("created_at"))
         return bool(claimed or results)
 
     def _send_one(self, row: dict) -> None:

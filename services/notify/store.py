@@ -238,7 +238,7 @@ def claim_due(session: Session, now: datetime, limit: int, lease: float) -> list
     SQLite the transaction holds the write lock, so claims queue."""
     d = deliveries
     q = (select(d.c.id, d.c.event_id, d.c.event_type, d.c.severity, d.c.recipient, d.c.channel, d.c.address,
-                d.c.department, d.c.subject, d.c.body, d.c.attempts)
+                d.c.department, d.c.subject, d.c.body, d.c.attempts, d.c.created_at)
          .where(d.c.status.in_(_CLAIMABLE), d.c.next_attempt_at <= now)
          .order_by(d.c.next_attempt_at, d.c.id).limit(limit).with_for_update(skip_locked=True))
     rows = [dict(r) for r in session.execute(q).mappings()]

@@ -160,6 +160,11 @@ def test_retry_after_5xx_then_success(notify, sinks):
                               event_id=event["event_id"], channel="webhook")
     assert d["attempts"] == 3 and d["last_error"] is None
     assert hook.statuses == [503, 502, 200] and len(hook.received) == 1
+    # the attempts in the service's Prometheus metrics (ops watch them for a channel that is down)
+    expected = ['xiaoneng_deliveries_total{channel="webhook",service="notify",status="retried"} 2.0',
+                'xiaoneng_deliveries_total{channel="webhook",service="notify",status="sent"} 1.0']
+    wait_for(lambda: all(line in api.call("GET", "/metrics").text for line in expected),
+             message="the webhook attempts in /metrics")
 
 
 def test_an_address_that_answers_again_gets_its_waiting_deliveries_at_once(notify, sinks):
