@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 
-import yaml
 from nameko.extensions import DependencyProvider
 
+from services.kernel.seed import read_list, seed_empty
+from services.kernel.service import Platform
 from services.kernel.workcal import WorkCalendar
 
 from .domain import Rules
@@ -34,12 +35,7 @@ class AppealSettings(DependencyProvider):
         # Dependencies start before entrypoints: the catalogue is there before the first request.
         path = self.container.config.get("SEED_CATALOGUE")
         if path:
-            seed_catalogue(self._database(), path)
-
-    def _database(self):
-        from services.kernel.service import Platform
-
-        return next(d for d in self.container.dependencies if isinstance(d, Platform)).db
+            seed_catalogue(Platform.of(self.container).db, path)
 
     def get_dependency(self, worker_ctx):
         return self.settings
@@ -47,24 +43,11 @@ class AppealSettings(DependencyProvider):
 
 def seed_catalogue(db, path: str) -> int:
     """Load a catalogue file into an empty catalogue; an edited catalogue is never touched."""
-    from services.kernel import clock
-
     from . import store
 
-    with db.unit_of_work() as uow:
-        if store.list_rules(uow.session):
-            return 0
-        rules = load_catalogue(path)
-        for rule in rules:
-            store.upsert_rule(uow.session, rule, clock.now())
-    log.info("dispatch catalogue seeded with %d rules from %s", len(rules), path)
-    return len(rules)
+    return seed_empty(db, path, what="dispatch catalogue", has_rows=store.list_rules, upsert=store.upsert_rule)
 
 
 def load_catalogue(path: str) -> list[dict]:
     """A catalogue seed file: a list of {category, category_name, department, town_street?, description?}."""
-    with open(path, encoding="utf-8") as fh:
-        data = yaml.safe_load(fh) or []
-    if not isinstance(data, list):
-        raise ValueError(f"{path}: the catalogue is a list of rules")
-    return data
+    return read_list(path, "dispatch catalogue")

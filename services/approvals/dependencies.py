@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import time
 
-import yaml
 from nameko.extensions import DependencyProvider
 
+from services.kernel.seed import seed_empty
+from services.kernel.service import Platform
 from services.kernel.workcal import WorkCalendar
 
 from .domain import Item, Rules
@@ -62,12 +63,7 @@ class ApprovalSettings(DependencyProvider):
         # Dependencies start before entrypoints: the catalogue is there before the first request.
         path = self.container.config.get("SEED_ITEMS")
         if path:
-            seed_items(self._database(), path)
-
-    def _database(self):
-        from services.kernel.service import Platform
-
-        return next(d for d in self.container.dependencies if isinstance(d, Platform)).db
+            seed_items(Platform.of(self.container).db, path)
 
     def get_dependency(self, worker_ctx):
         return self.settings
@@ -75,20 +71,8 @@ class ApprovalSettings(DependencyProvider):
 
 def seed_items(db, path: str) -> int:
     """Load an item file into an empty catalogue; an edited catalogue is never touched."""
-    from services.kernel import clock
-
     from . import store
     from .schemas import ItemIn
 
-    with db.unit_of_work() as uow:
-        if store.list_items(uow.session):
-            return 0
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh) or []
-        if not isinstance(data, list):
-            raise ValueError(f"{path}: the item catalogue is a list of items")
-        loaded = ItemIn(many=True).load(data)
-        for item in loaded:
-            store.upsert_item(uow.session, item, clock.now())
-    log.info("approval item catalogue seeded with %d items from %s", len(loaded), path)
-    return len(loaded)
+    return seed_empty(db, path, what="approval item catalogue", has_rows=store.list_items, upsert=store.upsert_item,
+                      schema=ItemIn)

@@ -72,6 +72,11 @@ class Platform(DependencyProvider):
         self.metadata = metadata
         self.required = {**REQUIRED_SETTINGS, **(required or {})}
 
+    @staticmethod
+    def of(container) -> Platform:
+        """The container's Platform, for a service's other dependency providers (seeds, senders)."""
+        return next(d for d in container.dependencies if isinstance(d, Platform))
+
     def setup(self):
         cfg = self.container.config
         try:

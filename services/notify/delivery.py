@@ -23,6 +23,7 @@ from eventlet.greenpool import GreenPool
 from nameko.extensions import DependencyProvider
 
 from services.kernel import clock
+from services.kernel.service import Platform
 
 from . import store
 from .channels import Channels, Outcome
@@ -117,13 +118,8 @@ class Sender(DependencyProvider):
         self._next_digest_check = 0.0
         self._failing: set[tuple[str, str | None]] = set()  # (channel, address) whose last send failed
 
-    def _platform(self):
-        from services.kernel.service import Platform
-
-        return next(d for d in self.container.dependencies if isinstance(d, Platform))
-
     def start(self):
-        platform = self._platform()
+        platform = Platform.of(self.container)
         self.db, self.metrics = platform.db, platform.metrics
         path = self.container.config.get("SEED_NOTIFY")
         if path:

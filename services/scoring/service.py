@@ -9,7 +9,6 @@ import logging
 from datetime import timedelta
 from pathlib import Path
 
-import yaml
 from nameko.extensions import DependencyProvider
 from sqlalchemy.exc import IntegrityError
 
@@ -18,6 +17,7 @@ from services.kernel import service as base  # a module, so `nameko run` finds o
 from services.kernel.errors import BadRequest, Conflict, NotFound
 from services.kernel.http import api
 from services.kernel.messaging import consume_event
+from services.kernel.seed import seed_empty
 
 # mixins imported as modules, so that `nameko run` finds only our class
 from . import ledger, reports, store
@@ -72,7 +72,7 @@ class ScoringSettings(DependencyProvider):
 
     def start(self):
         # after every dependency's setup (the database is the Platform's), before any entrypoint starts
-        db = next(d for d in self.container.dependencies if isinstance(d, base.Platform)).db
+        db = base.Platform.of(self.container).db
         self.writer = FactWriter(db, f"{self.container.service_name}.on_event")
         path = self.container.config.get("SEED_DEPARTMENTS")
         if path:
@@ -84,18 +84,8 @@ class ScoringSettings(DependencyProvider):
 
 def seed_departments(db, path: str) -> int:
     """Load a department file into an empty register; an edited register is never touched."""
-    with db.unit_of_work() as uow:
-        if store.list_departments(uow.session):
-            return 0
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh) or []
-        if not isinstance(data, list):
-            raise ValueError(f"{path}: the department register is a list of departments")
-        loaded = DepartmentIn(many=True).load(data)
-        for d in loaded:
-            store.upsert_department(uow.session, d, clock.now())
-    log.info("department register seeded with %d departments from %s", len(loaded), path)
-    return len(loaded)
+    return seed_empty(db, path, what="department register", has_rows=store.list_departments,
+                      upsert=store.upsert_department, schema=DepartmentIn)
 
 
 def consumes(fn):
