@@ -119,7 +119,7 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
             raise BadRequest({"received_at": ["cannot be in the future"]})
         settings = self.settings
         rules = settings.rules
-        with self.platform.unit_of_work() as uow:
+        with self.platform.unit_of_work(core=True) as uow:
             s = uow.session
             if data["external_ref"]:
                 existing = store.find_by_ref(s, data["channel"], data["external_ref"])

@@ -21,6 +21,7 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
+    literal_column,
     select,
     update,
 )
@@ -199,7 +200,9 @@ def _open_duplicate_query(with_town: bool):
     town = appeals.c.town_street == bindparam("town") if with_town else appeals.c.town_street.is_(None)
     return (select(appeals).where(appeals.c.appellant_phone == bindparam("phone"),
                                   appeals.c.category == bindparam("category"), town,
-                                  appeals.c.received_at >= bindparam("since"), appeals.c.status.in_(OPEN))
+                                  appeals.c.received_at >= bindparam("since"),
+                                  # constants in the SQL: an IN of bound values is re-rendered on every execution
+                                  appeals.c.status.in_([literal_column(f"'{status}'") for status in OPEN]))
             .order_by(appeals.c.received_at.desc()).limit(1))
 
 

@@ -38,8 +38,9 @@ class WorkerStore:
         self.db = provider.db
         self._ctx = worker_ctx
 
-    def unit_of_work(self):
-        return self.db.unit_of_work(correlation_id=self._ctx.data.get("correlation_id"))
+    def unit_of_work(self, *, core: bool = False):
+        """`core=True`: the unit of work runs on a Core Connection (see `Database.unit_of_work`)."""
+        return self.db.unit_of_work(correlation_id=self._ctx.data.get("correlation_id"), core=core)
 
     def consuming(self, event):
         """A unit of work that also records this handler as having processed `event` (idempotency);

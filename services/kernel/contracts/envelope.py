@@ -60,6 +60,7 @@ class Event:
 
 
 _REGISTRY: dict[tuple[str, int], type[Schema]] = {}
+_LATEST: dict[str, int] = {}
 
 
 def contract(event_type: str, version: int = 1):
@@ -71,6 +72,7 @@ def contract(event_type: str, version: int = 1):
         if key in _REGISTRY:
             raise RuntimeError(f"contract {event_type} v{version} registered twice")
         _REGISTRY[key] = schema_cls
+        _LATEST.pop(event_type, None)
         return schema_cls
 
     return register
@@ -81,10 +83,14 @@ def registered() -> list[tuple[str, int, type[Schema]]]:
 
 
 def latest_version(event_type: str) -> int:
-    versions = [v for (t, v) in _REGISTRY if t == event_type]
-    if not versions:
-        raise ContractError(f"no contract for event type {event_type!r}")
-    return max(versions)
+    # asked for every event published: remembered per type (a registration forgets its type's entry)
+    version = _LATEST.get(event_type)
+    if version is None:
+        versions = [v for (t, v) in _REGISTRY if t == event_type]
+        if not versions:
+            raise ContractError(f"no contract for event type {event_type!r}")
+        version = _LATEST[event_type] = max(versions)
+    return version
 
 
 _ENVELOPE = Envelope()
