@@ -113,11 +113,14 @@ def create_db_engine(url: str, *, read_only: bool = False) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
-        @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn):
+        def _sqlite_begin(dbapi_conn):
             # IMMEDIATE: take the write lock at BEGIN, so two writers queue instead of deadlocking.
-            # on the driver's connection: through SQLAlchemy's execution machinery it costs several times more
-            conn.connection.driver_connection.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
+            dbapi_conn.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+        # The dialect's own BEGIN (a no-op for pysqlite) of this engine alone, rather than a "begin" event
+        # listener: an engine with connection events takes the slower path on every statement it executes,
+        # and a failing BEGIN is still wrapped as SQLAlchemy's OperationalError.
+        engine.dialect.do_begin = _sqlite_begin
 
         return engine
     if parsed.get_backend_name() == "postgresql" and not _green_postgres:
