@@ -15,11 +15,11 @@ import os
 
 import eventlet
 from eventlet.event import Event as GreenEvent
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import make_url
 
 from . import clock
-from .db import Database, is_sqlite
+from .db import Database, Moment, is_sqlite
 from .messaging import ConfirmingPublisher, Outgoing, declare_topology
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,14 @@ class OutboxRelay:
         self._wakeup = GreenEvent()
         self._running = False
         self._lock = SqliteRelayLock(db.url) if is_sqlite(db.engine) else None
+        # Built once: constructing a statement costs more than running it, once per batch.
+        outbox = db.outbox
+        self._claim = select(outbox.c.id, outbox.c.event_id, outbox.c.exchange, outbox.c.routing_key, outbox.c.body) \
+            .where(outbox.c.published_at.is_(None)).order_by(outbox.c.id).limit(batch_size)
+        self._sent = update(outbox).where(outbox.c.id.in_(bindparam("ids", expanding=True))).values(
+            published_at=bindparam("at", type_=Moment()), attempts=outbox.c.attempts + 1, last_error=None)
+        self._failed = update(outbox).where(outbox.c.id == bindparam("row_id")).values(
+            attempts=outbox.c.attempts + 1, last_error=bindparam("error"))
 
     def notify(self) -> None:
         """Wake the relay now (called after a commit that wrote outbox rows in this process)."""
@@ -96,23 +104,21 @@ class OutboxRelay:
         if self._lock is not None and not self._lock.acquire():
             return 0
         self._declare()
-        outbox = self.db.outbox
-        claim = select(outbox.c.id, outbox.c.event_id, outbox.c.exchange, outbox.c.routing_key, outbox.c.body) \
-            .where(outbox.c.published_at.is_(None)).order_by(outbox.c.id).limit(self.batch_size)
+        # Core connections: the ORM Session would only add overhead to these few statements.
         if self._lock is None:
             # PostgreSQL: rows stay locked (and skipped by other relays) until their marks commit.
-            with self.db.session() as session, session.begin():
-                rows = session.execute(claim.with_for_update(skip_locked=True)).all()
-                return self._mark(session, *self._publish(rows))
+            with self.db.engine.connect() as conn, conn.begin():
+                rows = conn.execute(self._claim.with_for_update(skip_locked=True)).all()
+                return self._mark(conn, *self._publish(rows))
         # SQLite: the file lock already makes us the only relay, so publish outside any transaction and
         # keep the write lock only for the marks; requests are not held up while we wait for confirms.
-        with self.db.reader() as reader:
-            rows = reader.execute(claim).all()
+        with self.db.read_engine.connect() as reader, reader.begin():
+            rows = reader.execute(self._claim).all()
         if not rows:
             return 0
         sent_ids, failed = self._publish(rows)
-        with self.db.session() as session, session.begin():
-            return self._mark(session, sent_ids, failed)
+        with self.db.engine.connect() as conn, conn.begin():
+            return self._mark(conn, sent_ids, failed)
 
     def _publish(self, rows) -> tuple[list[int], list[tuple[int, str]]]:
         """Publish a batch with pipelined confirms. Rows the broker returned (unroutable even with the
@@ -129,14 +135,11 @@ class OutboxRelay:
             log.error("outbox row %s was not confirmed: %s", row_id, error)
         return sent_ids, failed
 
-    def _mark(self, session, sent_ids: list[int], failed: list[tuple[int, str]]) -> int:
-        outbox = self.db.outbox
+    def _mark(self, conn, sent_ids: list[int], failed: list[tuple[int, str]]) -> int:
         if sent_ids:
-            session.execute(update(outbox).where(outbox.c.id.in_(sent_ids)).values(
-                published_at=clock.now(), attempts=outbox.c.attempts + 1, last_error=None))
+            conn.execute(self._sent, {"ids": sent_ids, "at": clock.now()})
         for row_id, error in failed:
-            session.execute(update(outbox).where(outbox.c.id == row_id).values(
-                attempts=outbox.c.attempts + 1, last_error=error))
+            conn.execute(self._failed, {"row_id": row_id, "error": error})
         return len(sent_ids)
 
     def run(self) -> None:
