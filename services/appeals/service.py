@@ -212,17 +212,14 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
     @api("GET", "/api/v1/appeals", roles=READERS, query=AppealsQuery, response=AppealPage,
          summary="appeals, newest first (department handlers: their department's only)", tags=("appeals",))
     def list_appeals(self, call):
-        query = dict(call.query)
-        scope = call.department_scope
-        if scope is not None:
-            if query.get("department") not in (None, scope):
-                return {"items": [], "page": query["page"], "per_page": query["per_page"], "total": 0}
-            query["department"] = scope
+        query = call.scoped_query()
+        if query is None:
+            return call.page([], 0)
         with self.platform.session() as s:
             rows, total = store.list_appeals(s, **query)
             items = [present(r, personal=False, duplicate_case_no=store.case_no_of(s, r["duplicate_of"]))
                      for r in rows]
-        return {"items": items, "page": query["page"], "per_page": query["per_page"], "total": total}
+        return call.page(items, total)
 
     @api("GET", "/api/v1/appeals/<int:appeal_id>", roles=READERS, response=AppealDetailOut,
          summary="one appeal with its history", tags=("appeals",))

@@ -184,14 +184,10 @@ class ApprovalsService(base.ServiceBase, monitor.MonitorTimer, supervision.Super
          summary="applications, green channel first then newest (department handlers: their own only)",
          tags=("applications",))
     def list_applications(self, call):
-        query = dict(call.query)
+        query = call.scoped_query()
+        if query is None:
+            return call.page([], 0)
         page, per_page, light = query.pop("page"), query.pop("per_page"), query.pop("light")
-        scope = call.department_scope
-        empty = {"items": [], "page": page, "per_page": per_page, "total": 0}
-        if scope is not None:
-            if query.get("department") not in (None, scope):
-                return empty
-            query["department"] = scope
         now = clock.now()
         items: dict = {}
         with self.platform.session() as s:
@@ -204,7 +200,7 @@ class ApprovalsService(base.ServiceBase, monitor.MonitorTimer, supervision.Super
                 views = [v for v in views if v["clock"] is not None and v["clock"]["light"] == light]
                 total = len(views)
                 out = views[(page - 1) * per_page: page * per_page]
-        return {"items": out, "page": page, "per_page": per_page, "total": total}
+        return call.page(out, total)
 
     @api("GET", "/api/v1/applications/<int:application_id>", roles=READERS, response=ApplicationDetailOut,
          summary="one application: state, clock and history", tags=("applications",))
@@ -351,15 +347,11 @@ class ApprovalsService(base.ServiceBase, monitor.MonitorTimer, supervision.Super
     @api("GET", "/api/v1/alerts", roles=("monitor", "department_handler"), query=AlertsQuery, response=AlertPage,
          summary="the monitor's alerts, newest first (department handlers: their own only)", tags=("monitor",))
     def list_alerts(self, call):
-        query = dict(call.query)
-        scope = call.department_scope
-        if scope is not None:
-            if query.get("department") not in (None, scope):
-                return {"items": [], "page": query["page"], "per_page": query["per_page"], "total": 0}
-            query["department"] = scope
+        query = call.scoped_query()
+        if query is None:
+            return call.page([], 0)
         with self.platform.session() as s:
-            rows, total = store.list_alerts(s, **query)
-        return {"items": rows, "page": query["page"], "per_page": query["per_page"], "total": total}
+            return call.page(*store.list_alerts(s, **query))
 
     def _alert_command(self, call, alert_id, allowed: tuple[str, ...], values: dict, event_type: str):
         """Change an alert and publish `event_type` (who, and the note) in the same unit of work."""

@@ -200,15 +200,11 @@ class SupervisionEndpoints:
     @api("GET", "/api/v1/supervision-orders", roles=READERS, query=SupervisionQuery, response=SupervisionPage,
          summary="supervision orders (督办), newest first (department handlers: their own only)", tags=("monitor",))
     def list_supervision_orders(self, call):
-        query = dict(call.query)
-        scope = call.department_scope
-        if scope is not None:
-            if query.get("department") not in (None, scope):
-                return {"items": [], "page": query["page"], "per_page": query["per_page"], "total": 0}
-            query["department"] = scope
+        query = call.scoped_query()
+        if query is None:
+            return call.page([], 0)
         with self.platform.session() as s:
-            rows, total = list_orders(s, **query)
-        return {"items": rows, "page": query["page"], "per_page": query["per_page"], "total": total}
+            return call.page(*list_orders(s, **query))
 
     @timer(interval=MONITOR_INTERVAL)
     def check_supervision_orders(self):

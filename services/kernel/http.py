@@ -161,6 +161,21 @@ class Call:
             return self.principal.department
         return None
 
+    def scoped_query(self) -> dict | None:
+        """A copy of the query with a department handler confined to its own department; None when it asks for
+        another department's (the list is then empty, as for a department with nothing)."""
+        query = dict(self.query)
+        scope = self.department_scope
+        if scope is not None:
+            if query.get("department") not in (None, scope):
+                return None
+            query["department"] = scope
+        return query
+
+    def page(self, items: list, total: int) -> dict:
+        """A page of a paged list, as every list endpoint answers it."""
+        return {"items": items, "page": self.query["page"], "per_page": self.query["per_page"], "total": total}
+
     def require_department(self, department: str | None, not_found: NotFound | None = None) -> None:
         """Refuse as 404, so that other departments' cases are not even confirmed to exist. Pass the very
         `not_found` the endpoint raises for a missing id, or the two answers tell the cases apart."""

@@ -143,11 +143,8 @@ class NotifyService(base.ServiceBase, intake.EventIntake, console.ConsoleEndpoin
     @api("GET", "/api/v1/deliveries", roles=EDITORS, query=DeliveriesQuery, response=DeliveryPage,
          summary="the delivery log, newest first: status, attempts, last error", tags=("deliveries",))
     def list_deliveries(self, call):
-        query = dict(call.query)
-        page, per_page = query.pop("page"), query.pop("per_page")
         with self.platform.session() as s:
-            items, total = store.list_deliveries(s, **query, page=page, per_page=per_page)
-        return {"items": items, "page": page, "per_page": per_page, "total": total}
+            return call.page(*store.list_deliveries(s, **call.query))
 
     @api("GET", "/api/v1/deliveries/<int:delivery_id>", roles=EDITORS, response=DeliveryOut,
          summary="one delivery", tags=("deliveries",))
