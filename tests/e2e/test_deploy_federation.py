@@ -75,8 +75,25 @@ class Deployment:
     def admin_uri(self, node: str) -> str:
         return self.admin.amqp_uri(self.vhost(node))
 
-    def links(self, node: str) -> list[dict]:
-        return self.admin.http.get(f"{RABBIT_API}/federation-links/{quote(self.vhost(node), safe='')}").json()
+    def api(self, what: str, node: str) -> list[dict] | None:
+        """A management API listing for the node's vhost, or None while the API cannot say: it answers 500
+        when it asks a federation link that is just going down (seen in CI right after the proxy cut), and
+        the callers poll again."""
+        r = self.admin.http.get(f"{RABBIT_API}/{what}/{quote(self.vhost(node), safe='')}")
+        return r.json() if r.status_code == 200 else None
+
+    def links(self, node: str) -> list[dict] | None:
+        return self.api("federation-links", node)
+
+    def link_states(self, node: str) -> dict[str, list[str]] | None:
+        """upstream -> the statuses of its links (one per federated exchange), or None (see links)."""
+        links = self.links(node)
+        if links is None:
+            return None
+        states: dict[str, list[str]] = {}
+        for x in links:
+            states.setdefault(x["upstream"], []).append(x["status"])
+        return states
 
     def cleanup(self):
         for node in self.inv.nodes:
@@ -106,11 +123,13 @@ def _connect(uri):
 
 def test_every_link_runs_and_users_are_confined_to_their_own_vhost_and_exchanges(deployment):
     dep = deployment
-    wait_for(lambda: len(dep.links("city")) == 3 and all(x["status"] == "running" for x in dep.links("city")),
-             timeout=20, message="the city's links to the departments running")
+    def all_running(node):
+        links = dep.links(node)
+        return links is not None and len(links) == 3 and all(x["status"] == "running" for x in links)
+
+    wait_for(lambda: all_running("city"), timeout=20, message="the city's links to the departments running")
     for node in ("scjgj", "zjj"):
-        wait_for(lambda node=node: len(dep.links(node)) == 3 and all(x["status"] == "running" for x in dep.links(node)),
-                 timeout=20, message=f"{node}'s links to the city running")
+        wait_for(lambda node=node: all_running(node), timeout=20, message=f"{node}'s links to the city running")
 
     # its own vhost: fine, and it may declare what a consumer of a not yet known source declares
     with Connection(dep.uri("scjgj", "approvals")) as conn:
@@ -164,9 +183,9 @@ def _inbox(cfg, event_type):
 
 def _upstream_binding(dep, node, source, key):
     """Has the federation link bound `key` on its upstream exchange `source` (a binding mirrored from below)?"""
-    r = dep.admin.http.get(f"{RABBIT_API}/bindings/{quote(dep.vhost(node), safe='')}").json()
-    return any(b["source"] == source and b["destination"].startswith("federation: ") and b["routing_key"] == key
-               for b in r)
+    r = dep.api("bindings", node)
+    return r is not None and any(b["source"] == source and b["destination"].startswith("federation: ")
+                                 and b["routing_key"] == key for b in r)
 
 
 def test_events_cross_between_the_city_and_its_departments(deployment, start_service, tmp_path, keys_file, api_keys,
@@ -218,15 +237,18 @@ def test_events_cross_between_the_city_and_its_departments(deployment, start_ser
 
     # 3. The link from the city to the department is cut: the department's events wait there, and arrive once.
     dep.proxy.cut()
-    wait_for(lambda: any(x["upstream"] == "dept-scjgj" and x["status"] != "running" for x in dep.links("city"))
-             or not any(x["upstream"] == "dept-scjgj" for x in dep.links("city")), timeout=15,
-             message="the city's link to scjgj down")
+    def scjgj_link_down():
+        states = dep.link_states("city")
+        return states is not None and any(s != "running" for s in states.get("dept-scjgj", ["gone"]))
+
+    wait_for(scjgj_link_down, timeout=15, message="the city's link to scjgj down")
     b = scjgj.submit("SCJ-001")
     scjgj.act(b["id"], "refuse", {"reason": ""}, status=409)
 
     def waiting_at_department():
-        queues = dep.admin.http.get(f"{RABBIT_API}/queues/{quote(dep.vhost('scjgj'), safe='')}").json()
-        return any(q["name"].startswith("federation: approvals.events") and q.get("messages", 0) >= 1 for q in queues)
+        queues = dep.api("queues", "scjgj")
+        return queues is not None and any(q["name"].startswith("federation: approvals.events")
+                                          and q.get("messages", 0) >= 1 for q in queues)
 
     wait_for(waiting_at_department, timeout=15, message="the irregularity waiting in the department's link queue")
     assert _inbox(scoring, "monitor.irregularity") == first
