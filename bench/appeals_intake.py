@@ -7,6 +7,7 @@ load comes from threads of this process (keep-alive http.client). At the end, th
 bus (and the outbox rows marked published) must equal the 201s: nothing lost.
 
     .venv/bin/python bench/appeals_intake.py [--seconds 15] [--rounds 3] [--clients 20] [--warmup 3] [--max-workers 10]
+        [--relay process|in-service]
 """
 
 import argparse
@@ -193,6 +194,7 @@ class Result:
     broker_cpu_s: float | None = None
     machine_busy: int = 0
     machine_total: int = 0
+    relay_cpu_s: float = 0.0  # the outbox relay's process, when it runs apart from the service
 
     @property
     def count(self) -> int:
@@ -227,10 +229,11 @@ class Result:
         return Result(self.latencies_ms + other.latencies_ms, statuses, self.errors + other.errors,
                       self.elapsed + other.elapsed, self.server_cpu_s + other.server_cpu_s,
                       self.client_cpu_s + other.client_cpu_s, broker, self.machine_busy + other.machine_busy,
-                      self.machine_total + other.machine_total)
+                      self.machine_total + other.machine_total, self.relay_cpu_s + other.relay_cpu_s)
 
 
-def drive(port: int, seconds: float, clients: int, bodies, headers: dict, server_pid: int | None) -> Result:
+def drive(port: int, seconds: float, clients: int, bodies, headers: dict, server_pid: int | None,
+          relay_pid: int | None = None) -> Result:
     """`clients` threads, each posting back to back on its own keep-alive connection for `seconds`."""
     result = Result()
     if seconds <= 0:
@@ -267,7 +270,7 @@ def drive(port: int, seconds: float, clients: int, bodies, headers: dict, server
                 result.statuses[status] = result.statuses.get(status, 0) + n
 
     threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
-    return run_clients(threads, server_pid, seconds, stop_at, start, result)
+    return run_clients(threads, server_pid, seconds, stop_at, start, result, relay_pid)
 
 
 def clean_up(broker, processes, vhost: str, tmp: str, keep: bool) -> None:
@@ -284,14 +287,14 @@ def clean_up(broker, processes, vhost: str, tmp: str, keep: bool) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run_clients(threads, server_pid, seconds, stop_at, start, result):
+def run_clients(threads, server_pid, seconds, stop_at, start, result, relay_pid=None):
     """Start the client threads, open the measuring window of `seconds` (`stop_at[0]`, `start` released),
     wait for them, and record the elapsed time and the CPU of the server, the broker, the clients and the
     whole machine in `result`."""
     for t in threads:
         t.start()
     broker = broker_pid()
-    server_cpu0, broker_cpu0 = cpu_seconds(server_pid), cpu_seconds(broker)
+    server_cpu0, broker_cpu0, relay_cpu0 = cpu_seconds(server_pid), cpu_seconds(broker), cpu_seconds(relay_pid)
     client_cpu0 = time.process_time()
     busy0, total0 = machine_busy()
     t0 = time.perf_counter()
@@ -301,7 +304,9 @@ def run_clients(threads, server_pid, seconds, stop_at, start, result):
         t.join()
     result.elapsed = time.perf_counter() - t0
     result.client_cpu_s = time.process_time() - client_cpu0
-    server_cpu1, broker_cpu1 = cpu_seconds(server_pid), cpu_seconds(broker)
+    server_cpu1, broker_cpu1, relay_cpu1 = cpu_seconds(server_pid), cpu_seconds(broker), cpu_seconds(relay_pid)
+    if relay_cpu0 is not None and relay_cpu1 is not None:
+        result.relay_cpu_s = relay_cpu1 - relay_cpu0
     if server_cpu0 is not None and server_cpu1 is not None:
         result.server_cpu_s = server_cpu1 - server_cpu0
     if broker_cpu0 is not None and broker_cpu1 is not None:  # None as well if the broker restarted meanwhile
@@ -411,9 +416,12 @@ def report(name: str, r: Result, base: Result | None = None) -> None:
     print(line)
     cpus = os.cpu_count() or 1
     machine = r.machine_busy / max(1, r.machine_total) * cpus
-    ours = r.share(r.server_cpu_s) + r.share(r.client_cpu_s) + r.share(r.broker_cpu_s)
+    ours = r.share(r.server_cpu_s) + r.share(r.client_cpu_s) + r.share(r.broker_cpu_s) + r.share(r.relay_cpu_s)
     line = (f"{'':9} cpu (1.00 = one core): server {r.share(r.server_cpu_s):4.2f} = "
             f"{r.server_ms_per_request:5.2f} ms per request, load generator {r.client_share:4.2f}")
+    if r.relay_cpu_s:
+        line += (f", outbox relay process {r.share(r.relay_cpu_s):4.2f} = "
+                 f"{r.relay_cpu_s / max(1, r.count) * 1000:5.2f} ms per request")
     if r.broker_cpu_s is not None:
         line += f", rabbitmq {r.share(r.broker_cpu_s):4.2f}"
     line += f", whole machine {machine:4.2f} of {cpus} (other processes {max(0.0, machine - ours):4.2f})"
@@ -434,6 +442,9 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3, help="alternating slices the measured seconds are cut into")
     ap.add_argument("--max-workers", type=int, default=10, help="nameko max_workers of both (appeals' default)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (configs, logs, the SQLite file)")
+    ap.add_argument("--relay", choices=("process", "in-service"), default="process",
+                    help="where appeals' outbox relay runs: a process of its own (the busy-intake set-up) or in "
+                         "the service (the default set-up)")
     args = ap.parse_args()
 
     vhost = create_vhost()
@@ -458,7 +469,8 @@ def main() -> int:
             "DEPARTMENT": None,
             "SEED_CATALOGUE": os.path.join(ROOT, "services", "appeals", "catalogue.demo.yaml"),
             "RETRY_DELAYS_MS": [5000, 15000, 40000],
-            "OUTBOX": {"POLL_INTERVAL": 0.5, "BATCH_SIZE": 200},  # as services/appeals/config.yaml
+            # as services/appeals/config.yaml, the relay in the service or in a process of its own
+            "OUTBOX": {"POLL_INTERVAL": 0.5, "BATCH_SIZE": 200, "RELAY": args.relay == "in-service"},
             "max_workers": args.max_workers,
             "LOGGING": QUIET_LOGGING,
         })
@@ -489,6 +501,11 @@ def main() -> int:
         appeals = Process("appeals", [nameko, "run", "--config", appeals_cfg, APPEALS_SERVICE], env,
                           os.path.join(tmp, "appeals.log"), appeals_port)
         processes.append(appeals)
+        relay = None
+        if args.relay == "process":
+            relay = Process("relay", [python, "-m", "services.kernel.relay", "--config", appeals_cfg,
+                                      "--service", "appeals"], env, os.path.join(tmp, "relay.log"))
+            processes.append(relay)
         baseline = Process("baseline", [nameko, "run", "--config", baseline_cfg, "intake_baseline"], env,
                            os.path.join(tmp, "baseline.log"), baseline_port)
         processes.append(baseline)
@@ -503,7 +520,8 @@ def main() -> int:
         print(f"intake throughput: POST {PATH}, {args.clients} concurrent clients, {args.seconds:.0f} s measured per "
               f"service in {rounds} alternating rounds, after {args.warmup:.0f} s warm-up; max_workers="
               f"{args.max_workers} for both")
-        print(f"  appeals : {APPEALS_SERVICE} on SQLite (WAL), demo catalogue, outbox relay in-process")
+        print(f"  appeals : {APPEALS_SERVICE} on SQLite (WAL), demo catalogue, outbox relay "
+              + ("in a process of its own (python -m services.kernel.relay)" if relay else "in the service"))
         print("  baseline: bare nameko @http + json.loads + one EventDispatcher event (publisher confirms)")
         print(f"  machine : {os.cpu_count()} CPUs shared by the load generator (threads of this process, keep-alive "
               "http.client), both services, RabbitMQ and whatever else runs here: absolute figures are this box's "
@@ -528,8 +546,11 @@ def main() -> int:
             slice_ = {}
             for name in order:
                 process, port, bodies, headers = targets[name]
-                slice_[name] = drive(port, args.seconds / rounds, args.clients, bodies, headers, process.pid)
+                slice_[name] = drive(port, args.seconds / rounds, args.clients, bodies, headers, process.pid,
+                                     relay.pid if relay and name == "appeals" else None)
                 process.check_alive()
+                if relay and name == "appeals":
+                    relay.check_alive()
                 measured[name] += slice_[name]
             print(f"  round {i + 1}/{rounds}: baseline {slice_['baseline'].rate:6.1f} req/s, appeals "
                   f"{slice_['appeals'].rate:6.1f} req/s, ratio {slice_['appeals'].rate / slice_['baseline'].rate:4.2f}",

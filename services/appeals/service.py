@@ -119,7 +119,8 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
             raise BadRequest({"received_at": ["cannot be in the future"]})
         settings = self.settings
         rules = settings.rules
-        with self.platform.unit_of_work(core=True) as uow:
+
+        def work(uow):
             s = uow.session
             if data["external_ref"]:
                 existing = store.find_by_ref(s, data["channel"], data["external_ref"])
@@ -181,6 +182,9 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
                                                  "summary": row["content"][:200]}, department=row["department"],
                             occurred_at=taken_at)
             return 201, present(row, personal=sees_personal_data(call, row))
+
+        # concurrent intakes share one commit; the work may run twice (see GroupCommit), so it only writes
+        return self.platform.grouped(work)
 
     def _publish_received(self, uow, row, taken_at=None):
         uow.publish("appeal.received", {

@@ -42,6 +42,12 @@ class WorkerStore:
         """`core=True`: the unit of work runs on a Core Connection (see `Database.unit_of_work`)."""
         return self.db.unit_of_work(correlation_id=self._ctx.data.get("correlation_id"), core=core)
 
+    def grouped(self, work):
+        """Run `work(uow)` in a unit of work shared with the requests running at the same moment (one
+        commit for all; see `GroupCommit`) and return its result. For a busy write path whose work has no
+        effect outside the unit of work: it may run twice."""
+        return self.db.group.run(work, correlation_id=self._ctx.data.get("correlation_id"))
+
     def consuming(self, event):
         """A unit of work that also records this handler as having processed `event` (idempotency);
         raises AlreadyProcessed on a redelivery, which the consumer acknowledges without effect."""
