@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from services.kernel.alarms import Alarms
 from services.kernel.db import Moment, kernel_tables
+from services.kernel.direct import Direct
 from services.kernel.domain import Actor
 
 from .domain import CLOCKED, OPEN, Deadline, Outcome
@@ -154,12 +155,13 @@ def get(session: Session, appeal_id: int, *, lock: bool = False) -> dict | None:
     return dict(row) if row is not None else None
 
 
-# Statements of the intake, built once: building a SQLAlchemy construct costs more than running it.
-_BY_REF = select(appeals).where(appeals.c.channel == bindparam("channel"),
-                                appeals.c.external_ref == bindparam("ref"))
-_INSERT_CASE = insert(appeals)
-_SET_CASE_NO = update(appeals).where(appeals.c.id == bindparam("aid")).values(case_no=bindparam("no"))
-_INSERT_HISTORY = insert(history)
+# Statements of the intake, built once: building a SQLAlchemy construct costs more than running it, and
+# run Direct (services/kernel/direct.py): SQLAlchemy's execution costs more than SQLite's.
+_BY_REF = Direct(select(appeals.c.id).where(appeals.c.channel == bindparam("channel"),
+                                            appeals.c.external_ref == bindparam("ref")))
+_INSERT_CASE = Direct(insert(appeals))
+_SET_CASE_NO = Direct(update(appeals).where(appeals.c.id == bindparam("aid")).values(case_no=bindparam("no")))
+_INSERT_HISTORY = Direct(insert(history))
 _DEFAULTS = {c.name: (c.default.arg if c.default is not None and not callable(c.default.arg) else None)
              for c in appeals.columns}
 
@@ -173,10 +175,9 @@ def blank_row(**values) -> dict:
 
 def insert_case(session: Session, row: dict, number) -> None:
     """Insert a new case and give it its number (`number(id, received_at)`), in place in `row`."""
-    values = {k: v for k, v in row.items() if k not in ("id", "case_no")}
-    row["id"] = session.execute(_INSERT_CASE, values).inserted_primary_key[0]
+    row["id"] = _INSERT_CASE.run(session, {k: v for k, v in row.items() if k not in ("id", "case_no")})
     row["case_no"] = number(row["id"], row["received_at"])
-    session.execute(_SET_CASE_NO, {"aid": row["id"], "no": row["case_no"]})
+    _SET_CASE_NO.run(session, {"aid": row["id"], "no": row["case_no"]})
 
 
 def history_row(appeal_id: int, at: datetime, actor: Actor, action: str, from_status, to_status,
@@ -186,8 +187,8 @@ def history_row(appeal_id: int, at: datetime, actor: Actor, action: str, from_st
 
 
 def find_by_ref(session: Session, channel: str, external_ref: str) -> dict | None:
-    row = session.execute(_BY_REF, {"channel": channel, "ref": external_ref}).mappings().first()
-    return dict(row) if row is not None else None
+    found = _BY_REF.first(session, {"channel": channel, "ref": external_ref})
+    return get(session, found[0]) if found is not None else None
 
 
 def case_no_of(session: Session, appeal_id: int | None) -> str | None:
@@ -198,12 +199,13 @@ def case_no_of(session: Session, appeal_id: int | None) -> str | None:
 
 def _open_duplicate_query(with_town: bool):
     town = appeals.c.town_street == bindparam("town") if with_town else appeals.c.town_street.is_(None)
-    return (select(appeals).where(appeals.c.appellant_phone == bindparam("phone"),
-                                  appeals.c.category == bindparam("category"), town,
-                                  appeals.c.received_at >= bindparam("since"),
-                                  # constants in the SQL: an IN of bound values is re-rendered on every execution
-                                  appeals.c.status.in_([literal_column(f"'{status}'") for status in OPEN]))
-            .order_by(appeals.c.received_at.desc()).limit(1))
+    return Direct(
+        select(appeals.c.id).where(appeals.c.appellant_phone == bindparam("phone"),
+                                   appeals.c.category == bindparam("category"), town,
+                                   appeals.c.received_at >= bindparam("since"),
+                                   # constants in the SQL: an IN of bound values is re-rendered on every execution
+                                   appeals.c.status.in_([literal_column(f"'{status}'") for status in OPEN]))
+        .order_by(appeals.c.received_at.desc()).limit(1))
 
 
 _OPEN_DUPLICATE = {True: _open_duplicate_query(True), False: _open_duplicate_query(False)}
@@ -215,8 +217,8 @@ def find_open_duplicate(session: Session, phone: str, category: str, town_street
     params = {"phone": phone, "category": category, "since": since}
     if town_street is not None:
         params["town"] = town_street
-    row = session.execute(_OPEN_DUPLICATE[town_street is not None], params).mappings().first()
-    return dict(row) if row is not None else None
+    found = _OPEN_DUPLICATE[town_street is not None].first(session, params)
+    return get(session, found[0]) if found is not None else None
 
 
 def case_payload(row: dict) -> dict:
@@ -333,8 +335,7 @@ def add_alarms(session: Session, entries) -> None:
 
 
 def add_history_many(session: Session, rows: list[dict]) -> None:
-    if rows:
-        session.execute(_INSERT_HISTORY, rows)
+    _INSERT_HISTORY.run_many(session, rows)
 
 
 class Catalogue:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from . import clock
 from .db import Moment
+from .direct import Direct
 
 
 class Alarms:
@@ -52,7 +53,7 @@ class Alarms:
         Index("ix_alarms_due", t.c.fired_at, t.c.cancelled, t.c.fire_at)
         Index(f"ix_alarms_{owner_key.removesuffix('_id')}", t.c[owner_key])
         # built once: building a SQLAlchemy construct costs more than running it
-        self._insert = insert(t)
+        self._insert = Direct(insert(t))  # the intake adds alarms to every case
         self._cancel = update(t).where(t.c[owner_key] == bindparam("owner"), t.c.fired_at.is_(None),
                                        t.c.cancelled.is_(False)).values(cancelled=True)
 
@@ -70,7 +71,7 @@ class Alarms:
                 if row["fire_at"] < now:
                     row["fire_at"] = now + self.late_grace
         if rows:
-            session.execute(self._insert, rows)
+            self._insert.run_many(session, rows)
 
     def schedule(self, session: Session, owner_id: int, moments: Iterable[tuple[str, datetime | None]]) -> None:
         """Replace the unfired alarms of a record with these moments (past ones fire at the next tick)."""

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 
 from . import clock
 from .contracts import Event, make_event
+from .direct import Direct
 from .messaging import AlreadyProcessed, events_exchange
 
 _green_postgres = False
@@ -151,6 +152,12 @@ _MARK_CONSUMED = text(
 
 
 @functools.cache
+def _outbox_insert(outbox: Table) -> Direct:
+    # every unit of work that publishes runs it
+    return Direct(insert(outbox))
+
+
+@functools.cache
 def _exchange_name(service: str) -> str:
     # building a kombu Exchange for its name on every event costs more than the rest of the outbox row
     return events_exchange(service).name
@@ -189,7 +196,7 @@ class UnitOfWork:
 
     def flush_events(self) -> None:
         if self._rows:
-            self.session.execute(insert(self._outbox), self._rows)
+            _outbox_insert(self._outbox).run_many(self.session, self._rows)
             self._rows = []
 
     def mark_consumed(self, consumer: str, event: Event) -> None:
