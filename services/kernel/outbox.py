@@ -4,6 +4,12 @@ A row is marked only after the broker confirmed it, so a crash between commit an
 event, never loses it (it may go out twice after such a crash; consumers deduplicate on event_id).
 On PostgreSQL any number of relays may run: each claims rows with FOR UPDATE SKIP LOCKED. On SQLite
 exactly one relay per database file runs: the others wait on an OS file lock as warm standbys.
+
+On SQLite the marks are written together, at most every `mark_interval` seconds (and at once when the
+outbox is drained or a row failed): each mark is a write transaction, which holds up the service's own
+writers, and a busy service writes its outbox many times a second. Meanwhile the relay remembers what it
+has sent and reads only rows after it. A relay that dies loses only the unwritten marks: those events go
+out a second time (deduplicated by consumers), and the outbox lag of /health counts them until then.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import fcntl
 import json
 import logging
 import os
+import time
 
 import eventlet
 from eventlet.event import Event as GreenEvent
@@ -72,7 +79,7 @@ class OutboxRelay:
     """Moves outbox rows to the broker. `relay_once` is the whole algorithm; `run` loops it."""
 
     def __init__(self, db: Database, publisher: ConfirmingPublisher, *, batch_size: int = 200,
-                 poll_interval: float = 0.5, max_backoff: float = 10.0):
+                 poll_interval: float = 0.5, max_backoff: float = 10.0, mark_interval: float = 0.2):
         self.db = db
         self.publisher = publisher
         self.batch_size = batch_size
@@ -81,6 +88,9 @@ class OutboxRelay:
         self._wakeup = GreenEvent()
         self._running = False
         self._lock = SqliteRelayLock(db.url) if is_sqlite(db.engine) else None
+        self.mark_interval = mark_interval
+        self._unmarked: list[int] = []  # SQLite: confirmed, mark not yet written; all ids below the next rows
+        self._marked_at = 0.0
         # Built once: constructing a statement costs more than running it, once per batch.
         outbox = db.outbox
         self._claim = select(outbox.c.id, outbox.c.event_id, outbox.c.exchange, outbox.c.routing_key, outbox.c.body) \
@@ -89,6 +99,7 @@ class OutboxRelay:
             published_at=bindparam("at", type_=Moment()), attempts=outbox.c.attempts + 1, last_error=None)
         self._failed = update(outbox).where(outbox.c.id == bindparam("row_id")).values(
             attempts=outbox.c.attempts + 1, last_error=bindparam("error"))
+        self._claim_after = self._claim.where(outbox.c.id > bindparam("after"))
 
     def notify(self) -> None:
         """Wake the relay now (called after a commit that wrote outbox rows in this process)."""
@@ -113,12 +124,27 @@ class OutboxRelay:
         # SQLite: the file lock already makes us the only relay, so publish outside any transaction and
         # keep the write lock only for the marks; requests are not held up while we wait for confirms.
         with self.db.read_engine.connect() as reader, reader.begin():
-            rows = reader.execute(self._claim).all()
+            if self._unmarked:
+                rows = reader.execute(self._claim_after, {"after": self._unmarked[-1]}).all()
+            else:
+                rows = reader.execute(self._claim).all()
         if not rows:
+            self.write_marks()
             return 0
         sent_ids, failed = self._publish(rows)
-        with self.db.engine.connect() as conn, conn.begin():
-            return self._mark(conn, sent_ids, failed)
+        self._unmarked += sent_ids
+        if failed or time.monotonic() - self._marked_at >= self.mark_interval:
+            self.write_marks(failed)
+        return len(sent_ids)
+
+    def write_marks(self, failed: list[tuple[int, str]] = ()) -> None:
+        """SQLite: write the marks of the rows confirmed so far (and the errors of failed ones); the next
+        pass then reads every row not marked again, failed ones included."""
+        if self._unmarked or failed:
+            with self.db.engine.connect() as conn, conn.begin():
+                self._mark(conn, self._unmarked, list(failed))
+            self._unmarked = []
+        self._marked_at = time.monotonic()
 
     def _publish(self, rows) -> tuple[list[int], list[tuple[int, str]]]:
         """Publish a batch with pipelined confirms. Rows the broker returned (unroutable even with the
@@ -157,13 +183,19 @@ class OutboxRelay:
                 log.warning("outbox relay of %s failed (%s); retrying in %.1f s", self.db.service, exc, backoff)
             if not self._running:
                 break
-            with eventlet.Timeout(backoff or self.poll_interval, False):
+            # rows sent but not yet marked: back within mark_interval to write the marks, even if idle
+            with eventlet.Timeout(backoff or (self.mark_interval if self._unmarked else self.poll_interval), False):
                 self._wakeup.wait()
 
     def stop(self) -> None:
         self._running = False
         self.notify()
         if self._lock is not None:
+            try:
+                self.write_marks()
+            except Exception as exc:  # the database is going away too: these events go out again, once more
+                log.warning("outbox relay of %s could not write its last marks: %s", self.db.service, exc)
+                self._unmarked = []
             self._lock.release()
 
     def pending(self) -> int:
@@ -171,6 +203,7 @@ class OutboxRelay:
         from sqlalchemy import func
 
         with self.db.read_engine.connect() as conn:
-            return conn.execute(
+            unpublished = conn.execute(
                 select(func.count()).select_from(self.db.outbox).where(self.db.outbox.c.published_at.is_(None))
             ).scalar_one()
+        return max(0, unpublished - len(self._unmarked))
