@@ -30,9 +30,10 @@ class _Plan:
 
 
 class Direct:
-    """A Core statement (insert, update, select) to run with `run`, `run_many` or `first`."""
+    """A Core statement (insert, update, select) to run with `run`, `run_many` or `first`. An insert
+    names every column but the generated key (`with_key`: that too; the caller chose it)."""
 
-    def __init__(self, statement):
+    def __init__(self, statement, *, with_key: bool = False):
         self.statement = statement
         self._plans: dict[str, _Plan] = {}
         self._defaults: dict[str, Any] = {}
@@ -40,7 +41,7 @@ class Direct:
         if isinstance(statement, Insert):
             # every column but the generated key, so that one compiled form serves every row
             table = statement.table
-            auto = table.autoincrement_column
+            auto = None if with_key else table.autoincrement_column
             columns = [c for c in table.columns if c is not auto]
             self._keys = [c.key for c in columns]
             for c in columns:
@@ -76,7 +77,7 @@ class Direct:
                 value = self._defaults[name]  # KeyError: a parameter nobody gave
                 if callable(value):
                     value = value(None)
-            values.append(process(value) if process is not None else value)
+            values.append(process(value) if process is not None and value is not None else value)
         return tuple(values)
 
     @staticmethod
@@ -93,15 +94,15 @@ class Direct:
         return cursor
 
     def run(self, conn: Connection | Session, params: dict) -> int | None:
-        """Execute once; for an insert, the new row's generated key."""
+        """Execute once; for an insert the new row's key, else the number of rows it touched."""
         conn = self._connection(conn)
         if conn.dialect.name != "sqlite":
             result = conn.execute(self.statement, params)
-            return result.inserted_primary_key[0] if self._keys is not None else None
+            return result.inserted_primary_key[0] if self._keys is not None else result.rowcount
         plan = self._plan(conn.dialect)
         cursor = self._cursor_call(conn, plan, "execute", self._row(plan, params))
         try:
-            return cursor.lastrowid if self._keys is not None else None
+            return cursor.lastrowid if self._keys is not None else cursor.rowcount
         finally:
             cursor.close()
 

@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import time
+from datetime import UTC, datetime
 
 import eventlet
 from eventlet.event import Event as GreenEvent
@@ -200,10 +201,20 @@ class OutboxRelay:
 
     def pending(self) -> int:
         """Rows not yet confirmed by the broker (the outbox lag, for /health and metrics)."""
+        return self.lag()[0]
+
+    def lag(self):
+        """(rows not yet confirmed by the broker, the creation time of the oldest of them or None). Rows
+        this relay has sent and not yet marked (SQLite) are not lag."""
         from sqlalchemy import func
 
+        outbox = self.db.outbox
+        after = self._unmarked[-1] if self._unmarked else 0
         with self.db.read_engine.connect() as conn:
-            unpublished = conn.execute(
-                select(func.count()).select_from(self.db.outbox).where(self.db.outbox.c.published_at.is_(None))
-            ).scalar_one()
-        return max(0, unpublished - len(self._unmarked))
+            count, oldest = conn.execute(select(func.count(), func.min(outbox.c.created_at))
+                                         .where(outbox.c.published_at.is_(None), outbox.c.id > after)).one()
+        if isinstance(oldest, str):  # SQLite hands an aggregate back untyped
+            oldest = Moment().process_result_value(datetime.fromisoformat(oldest), self.db.engine.dialect)
+        elif oldest is not None and oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=UTC)
+        return count, oldest

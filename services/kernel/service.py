@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from kombu import Connection
 from nameko.extensions import DependencyProvider
@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 
 from . import logs, metrics, migrate
 from .config import ConfigError, validate
-from .db import Database, Moment
+from .db import Database
 from .http import ApiEndpoint, api
 from .messaging import AlreadyProcessed, ConfirmingPublisher, EventConsumer
 from .openapi import build_spec
@@ -160,17 +160,7 @@ class Platform(DependencyProvider):
     # -- health, metrics and API description -----------------------------------------------------
 
     def _outbox_probe(self):
-        from sqlalchemy import func, select
-
-        outbox = self.db.outbox
-        with self.db.read_engine.connect() as conn:
-            count, oldest = conn.execute(select(func.count(), func.min(outbox.c.created_at))
-                                         .where(outbox.c.published_at.is_(None))).one()
-        if isinstance(oldest, str):  # SQLite hands an aggregate back untyped
-            oldest = Moment().process_result_value(datetime.fromisoformat(oldest), self.db.engine.dialect)
-        elif oldest is not None and oldest.tzinfo is None:
-            oldest = oldest.replace(tzinfo=UTC)
-        return count, oldest
+        return self.relay.lag()
 
     def _queue_names(self) -> list[str]:
         return sorted({e.queue.name for e in self.container.entrypoints
