@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -40,6 +41,8 @@ from . import clock
 from .contracts import Event, make_event
 from .direct import Direct
 from .messaging import AlreadyProcessed, events_exchange
+
+log = logging.getLogger(__name__)
 
 _green_postgres = False
 
@@ -93,7 +96,12 @@ def kernel_tables(metadata: MetaData) -> tuple[Table, Table]:
     return outbox, inbox
 
 
-def create_db_engine(url: str, *, read_only: bool = False) -> Engine:
+# Pages of WAL after which a committing request checkpoints it itself (SQLite's default is 1000): a service
+# that checkpoints in the background (WalCheckpointer) leaves this to its requests only as a fallback.
+BACKGROUND_CHECKPOINT_FALLBACK_PAGES = 20000
+
+
+def create_db_engine(url: str, *, read_only: bool = False, autocheckpoint: int | None = None) -> Engine:
     """An engine that behaves under eventlet: SQLite in WAL mode with a busy timeout; PostgreSQL made
     cooperative with psycogreen (psycopg2 would otherwise block every green thread of the process).
     `read_only` (SQLite): transactions begin DEFERRED, so that readers never take the write lock; in WAL
@@ -114,6 +122,8 @@ def create_db_engine(url: str, *, read_only: bool = False) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            if autocheckpoint is not None:
+                cur.execute(f"PRAGMA wal_autocheckpoint={int(autocheckpoint)}")
             cur.close()
 
         def _sqlite_begin(dbapi_conn):
@@ -137,6 +147,48 @@ def create_db_engine(url: str, *, read_only: bool = False) -> Engine:
     # A host that silently drops packets must not hang requests and /health until the OS gives up.
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10,
                          connect_args={"connect_timeout": 5})
+
+
+class WalCheckpointer:
+    """Checkpoints a SQLite WAL every `interval` seconds in an OS thread, off the requests' way.
+
+    SQLite checkpoints the WAL in whichever connection's commit takes it past 1000 pages: that commit then
+    copies the pages into the database file and syncs it, tens of milliseconds during which, under
+    eventlet, the whole process waits. Here a PASSIVE checkpoint (it never waits for, or blocks, readers
+    and writers) runs in eventlet's thread pool, where sqlite3 releases the GIL, so the process goes on
+    serving meanwhile. The service's own connections then checkpoint only past
+    BACKGROUND_CHECKPOINT_FALLBACK_PAGES, should this thread not keep up."""
+
+    def __init__(self, url: str, interval: float = 0.5):
+        self.path = make_url(url).database
+        self.interval = interval
+        self.running = False
+        self.checkpoints = 0
+        self._conn = None
+
+    def _checkpoint(self) -> None:
+        import sqlite3
+
+        if self._conn is None:
+            self._conn = sqlite3.connect(self.path, timeout=5, check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        self.checkpoints += 1
+
+    def run(self) -> None:
+        from eventlet import tpool
+
+        self.running = True
+        while self.running:
+            eventlet.sleep(self.interval)
+            if not self.running:
+                break
+            try:
+                tpool.execute(self._checkpoint)
+            except Exception as exc:  # a locked or missing file: the requests' fallback checkpoints meanwhile
+                log.debug("background checkpoint of %s failed: %s", self.path, exc)
+
+    def stop(self) -> None:
+        self.running = False
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -268,7 +320,8 @@ class GroupCommit:
 class Database:
     """A service's database: engine, its metadata (with outbox and inbox) and units of work."""
 
-    def __init__(self, url: str, metadata: MetaData, *, service: str, department: str | None = None):
+    def __init__(self, url: str, metadata: MetaData, *, service: str, department: str | None = None,
+                 background_checkpoint: bool = False):
         self.url = url
         self.metadata = metadata
         if "outbox" not in metadata.tables:
@@ -277,8 +330,13 @@ class Database:
         self.inbox = metadata.tables["inbox"]
         self.service = service
         self.department = department
-        self.engine = create_db_engine(url)
+        sqlite = make_url(url).get_backend_name() == "sqlite" and make_url(url).database not in (None, "", ":memory:")
+        background_checkpoint = background_checkpoint and sqlite
+        self.engine = create_db_engine(
+            url, autocheckpoint=BACKGROUND_CHECKPOINT_FALLBACK_PAGES if background_checkpoint else None)
         self.read_engine = create_db_engine(url, read_only=True) if is_sqlite(self.engine) else self.engine
+        # started by the service (Platform.start): a green thread handing the work to an OS thread
+        self.checkpointer = WalCheckpointer(url) if background_checkpoint else None
         self._after_commit: list[Callable[[], None]] = []
         self.group = GroupCommit(self)
 

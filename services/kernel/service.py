@@ -93,7 +93,7 @@ class Platform(DependencyProvider):
             raise
         self.service = self.container.service_name
         self.db = Database(cfg["DATABASE_URL"], self.metadata, service=self.service,
-                           department=cfg.get("DEPARTMENT"))
+                           department=cfg.get("DEPARTMENT"), background_checkpoint=True)
         # A fresh database gets its tables (stamped at the head revision); one behind the head is refused:
         # `make migrate` first (services/kernel/migrate.py says why).
         try:
@@ -126,8 +126,12 @@ class Platform(DependencyProvider):
     def start(self):
         if self._relay_enabled:
             self._relay_gt = self.container.spawn_managed_thread(self.relay.run)
+        if self.db.checkpointer is not None:
+            self.container.spawn_managed_thread(self.db.checkpointer.run)
 
     def stop(self):
+        if self.db.checkpointer is not None:
+            self.db.checkpointer.stop()
         self.relay.stop()
         self.relay.publisher.close()
         self.db.dispose()
