@@ -1,5 +1,6 @@
 """How a container (or a systemd unit) starts one service: secrets read from `*_FILE` variables, the database
-migrated to the head revision, then `nameko run` in place of this process."""
+migrated to the head revision, then `nameko run` in place of this process. With `--relay`: the service's
+outbox relay as a process of its own instead (no migration: the service does that)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,13 @@ def main(argv=None) -> int:
     parser.add_argument("service")
     parser.add_argument("--config", required=True)
     parser.add_argument("--no-migrate", action="store_true")
+    parser.add_argument("--relay", action="store_true", help="run the service's outbox relay, not the service")
     args = parser.parse_args(argv)
     secrets_from_files()
+    if args.relay:
+        os.execv(sys.executable, [sys.executable, "-m", "services.kernel.relay", "--config", args.config,
+                                  "--service", args.service])
+        return 0  # not reached
     if not args.no_migrate:
         from .migrations import migrate_services
 

@@ -62,6 +62,9 @@ class Node:
     broker: Broker
     database: DatabaseSpec
     down: list[str] = field(default_factory=list)  # city: services whose events go down to departments
+    # services whose outbox relay runs as a process of its own (python -m services.kernel.relay), for a busy
+    # intake; the others publish from inside the service
+    relay_process: list[str] = field(default_factory=list)
 
     @property
     def is_city(self) -> bool:
@@ -143,11 +146,17 @@ def parse(data: Any, path: Path | None = None) -> Inventory:
         if database.kind not in ("postgresql", "sqlite"):
             raise InventoryError(f"{where}.database: kind must be postgresql or sqlite")
         down = raw.get("down", list(DEFAULT_DOWN) if role == "city" else [])
-        unknown = sorted(set(raw) - {"name", "role", "department", "services", "broker", "database", "down"})
+        unknown = sorted(set(raw) - {"name", "role", "department", "services", "broker", "database", "down",
+                                     "relay_process"})
         if unknown:
             raise InventoryError(f"{where}: unknown setting(s) {', '.join(unknown)}")
+        relay_process = raw.get("relay_process") or []
+        if not isinstance(relay_process, list) or set(relay_process) - set(services):
+            raise InventoryError(f"{where}: `relay_process` must list some of the node's services "
+                                 f"({', '.join(services)})")
         nodes.append(Node(name=name, role=role, department=department, services=list(services), broker=broker,
-                          database=database, down=[s for s in down if s in services]))
+                          database=database, down=[s for s in down if s in services],
+                          relay_process=list(relay_process)))
     if [n.role for n in nodes].count("city") != 1:
         raise InventoryError("exactly one node must have role: city (the hub)")
     names = [n.name for n in nodes]

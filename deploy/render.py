@@ -46,6 +46,8 @@ def nameko_config(inv: Inventory, node: Node, service: str) -> dict:
         "KEYS_FILE": f"${{KEYS_FILE:{CONFIG_DIR}/keys.yaml}}",
         "DEPARTMENT": node.department or None,
     })
+    if service in node.relay_process:  # its relay is a process of its own (compose service / systemd unit)
+        raw["OUTBOX"] = {**(raw.get("OUTBOX") or {}), "RELAY": False}
     return raw
 
 
@@ -147,6 +149,19 @@ def compose(inv: Inventory, node: Node) -> dict:
             "depends_on": depends,
             "restart": "unless-stopped",
         }
+        if service in node.relay_process:
+            # the same image, settings, secrets and volumes; no port. It waits for the service's tables.
+            services[f"{service}-relay"] = {
+                "image": inv.image,
+                "command": ["python", "-m", "deploy.entrypoint", service, "--relay",
+                            "--config", f"{CONFIG_DIR}/config/{service}.yaml"],
+                "env_file": [f"./env/{service}.env"],
+                "environment": dict(env),
+                "secrets": list(svc_secrets),
+                "volumes": list(vols),
+                "depends_on": {service: {"condition": "service_started"}},
+                "restart": "unless-stopped",
+            }
     # no top-level `name` (older Compose versions refuse it): `docker compose -p <deployment>-<node>` names it
     return {"services": services, "volumes": volumes, "secrets": secrets}
 
@@ -196,9 +211,10 @@ def render_node(inv: Inventory, node: Node, out: Path, *, install_dir: str = "/o
     env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, keep_trailing_newline=True)
     unit = env.get_template("xiaoneng-service.service.j2")
     for service in node.services:
-        write(f"systemd/xiaoneng-{service}.service", unit.render(
-            service=service, node=node, install_dir=install_dir, config_dir=CONFIG_DIR,
-            mq_user=broker.user_name(inv, node, service), postgres=node.database.kind == "postgresql"))
+        for relay in (False, True) if service in node.relay_process else (False,):
+            write(f"systemd/xiaoneng-{service}{'-relay' if relay else ''}.service", unit.render(
+                service=service, node=node, install_dir=install_dir, config_dir=CONFIG_DIR, relay=relay,
+                mq_user=broker.user_name(inv, node, service), postgres=node.database.kind == "postgresql"))
     write("systemd/xiaoneng-broker-setup.service", env.get_template("xiaoneng-broker-setup.service.j2").render(
         node=node, install_dir=install_dir, config_dir=CONFIG_DIR))
     return written

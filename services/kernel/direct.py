@@ -31,7 +31,8 @@ class _Plan:
 
 class Direct:
     """A Core statement (insert, update, select) to run with `run`, `run_many` or `first`. An insert
-    names every column but the generated key (`with_key`: that too; the caller chose it)."""
+    names every column but the generated key (`with_key`: that too; the caller chose it); a column a row
+    leaves out gets its Python default or NULL (server defaults are not for Direct inserts)."""
 
     def __init__(self, statement, *, with_key: bool = False):
         self.statement = statement
@@ -80,6 +81,15 @@ class Direct:
             values.append(process(value) if process is not None and value is not None else value)
         return tuple(values)
 
+    def _complete(self, row: dict) -> dict:
+        """An insert's row with every column, the missing ones at their defaults."""
+        full = dict(row)
+        for key in self._keys:
+            if key not in full:
+                value = self._defaults[key]
+                full[key] = value(None) if callable(value) else value
+        return full
+
     @staticmethod
     def _connection(conn: Connection | Session) -> Connection:
         return conn.connection() if isinstance(conn, Session) else conn
@@ -111,7 +121,8 @@ class Direct:
             return
         conn = self._connection(conn)
         if conn.dialect.name != "sqlite":
-            conn.execute(self.statement, rows)
+            # SQLAlchemy compiles an executemany for the first row's keys: give every row all of them
+            conn.execute(self.statement, [self._complete(r) for r in rows] if self._keys is not None else rows)
             return
         plan = self._plan(conn.dialect)
         self._cursor_call(conn, plan, "executemany", [self._row(plan, r) for r in rows]).close()

@@ -134,12 +134,45 @@ def test_secrets_are_filled_at_apply_time_only(tmp_path):
     (lambda d: d["nodes"][1].update(department="scjgj"), "its code in capitals"),
     (lambda d: d["nodes"][1]["broker"].pop("host"), "`host` is required"),
     (lambda d: d["nodes"][1]["broker"].update(vhsot="x"), "unknown setting"),
+    (lambda d: d["nodes"][1].update(relay_process=["appeals"]), "`relay_process` must list some of the node's"),
 ])
 def test_a_bad_inventory_is_refused_with_a_clear_message(change, message):
     data = yaml.safe_load(EXAMPLE.read_text())
     change(data)
     with pytest.raises(InventoryError, match=message):
         parse(data)
+
+
+def test_a_relay_process_is_rendered_where_the_inventory_asks(rendered, monkeypatch):
+    """The city's appeals publishes through a relay process of its own: its config turns the relay inside
+    off, compose runs `deploy.entrypoint appeals --relay` beside it and systemd has a unit for it; the other
+    services keep theirs inside."""
+    monkeypatch.setenv("XIAONENG_MQ_PASSWORD", "x")
+    monkeypatch.setenv("XIAONENG_DB_PASSWORD", "y")
+    city = rendered / "city"
+    assert load_config(city / "config" / "appeals.yaml")["OUTBOX"]["RELAY"] is False
+    assert load_config(city / "config" / "scoring.yaml")["OUTBOX"].get("RELAY", True) is True
+    doc = yaml.safe_load((city / "docker-compose.yaml").read_text())
+    relay = doc["services"]["appeals-relay"]
+    assert relay["command"] == ["python", "-m", "deploy.entrypoint", "appeals", "--relay",
+                                "--config", "/etc/xiaoneng/config/appeals.yaml"]
+    assert relay["secrets"] == doc["services"]["appeals"]["secrets"] and "ports" not in relay
+    assert not any(name.endswith("-relay") for name in yaml.safe_load(
+        (rendered / "scjgj" / "docker-compose.yaml").read_text())["services"])
+    unit = (city / "systemd" / "xiaoneng-appeals-relay.service").read_text()
+    assert "deploy.entrypoint appeals --relay --config" in unit and "After=" in unit
+    assert sorted(p.name for p in (city / "systemd").glob("*-relay.service")) == ["xiaoneng-appeals-relay.service"]
+
+
+def test_the_entrypoint_starts_the_relay_process(monkeypatch):
+    from deploy import entrypoint
+
+    calls = []
+    monkeypatch.setattr(entrypoint.os, "execv", lambda path, argv: calls.append(argv))
+    monkeypatch.setattr(entrypoint, "secrets_from_files", lambda: None)
+    entrypoint.main(["appeals", "--relay", "--config", "/etc/xiaoneng/config/appeals.yaml"])
+    assert calls[0][1:] == ["-m", "services.kernel.relay", "--config", "/etc/xiaoneng/config/appeals.yaml",
+                            "--service", "appeals"]
 
 
 def test_the_relay_names_the_department_an_event_concerns():
