@@ -100,6 +100,39 @@ def run_outbox(db_url, uri, listener, n, interval, wake):
     return [(listener.arrived[i] - t) * 1000 for i, t in committed.items()]
 
 
+def run_relay_process(db_url, uri, listener, n, interval, tmp):
+    """The relay as a process of its own (`python -m services.kernel.relay`), woken by SQLite's data_version."""
+    import signal
+    import subprocess
+
+    import yaml
+
+    db = Database(db_url, MetaData(), service="appeals")
+    db.create_all()
+    config = os.path.join(tmp, "relay.yaml")
+    with open(config, "w") as fh:
+        yaml.safe_dump({"AMQP_URI": uri, "DATABASE_URL": db_url}, fh)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.Popen([sys.executable, "-m", "services.kernel.relay", "--config", config, "--service",
+                             "appeals"], cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        with db.unit_of_work() as uow:  # warm-up: the process is up and publishing
+            first = uow.publish("appeal.received", PAYLOAD)
+        listener.wait([first["event_id"]])
+        committed = {}
+        for _ in range(n):
+            with db.unit_of_work() as uow:
+                body = uow.publish("appeal.received", PAYLOAD)
+            committed[body["event_id"]] = time.perf_counter()
+            eventlet.sleep(interval)
+        listener.wait(list(committed))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+        db.dispose()
+    return [(listener.arrived[i] - t) * 1000 for i, t in committed.items()]
+
+
 def run_direct(uri, listener, n, interval):
     pub = ConfirmingPublisher(uri)
     sent = {}
@@ -139,6 +172,8 @@ def main():
         with tempfile.TemporaryDirectory() as tmp:
             report("outbox, SQLite, same-process wake-up", run_outbox(
                 f"sqlite:///{tmp}/a.db", uri, listener, args.events, args.interval, True), base_p95)
+            report("outbox, SQLite, relay process (5 ms tick)", run_relay_process(
+                f"sqlite:///{tmp}/c.db", uri, listener, args.events, args.interval, tmp), base_p95)
             report("outbox, SQLite, poll only (other process)", run_outbox(
                 f"sqlite:///{tmp}/b.db", uri, listener, min(args.events, 100), args.interval, False), base_p95)
         pg = os.environ.get("XIAONENG_BENCH_PG")
