@@ -87,6 +87,15 @@ def run_outbox(db_url, uri, listener, n, interval, wake):
     if wake:
         db.on_commit_with_events(relay.notify)
     gt = eventlet.spawn(relay.run)
+    latencies = commit_events(db, listener, n, interval)
+    relay.stop()
+    gt.kill()
+    db.dispose()
+    return latencies
+
+
+def commit_events(db, listener, n, interval):
+    """Commit `n` events `interval` apart; the milliseconds from each commit to its arrival on the bus."""
     committed = {}
     for _ in range(n):
         with db.unit_of_work() as uow:
@@ -94,9 +103,6 @@ def run_outbox(db_url, uri, listener, n, interval, wake):
         committed[body["event_id"]] = time.perf_counter()
         eventlet.sleep(interval)
     listener.wait(list(committed))
-    relay.stop()
-    gt.kill()
-    db.dispose()
     return [(listener.arrived[i] - t) * 1000 for i, t in committed.items()]
 
 
@@ -119,18 +125,11 @@ def run_relay_process(db_url, uri, listener, n, interval, tmp):
         with db.unit_of_work() as uow:  # warm-up: the process is up and publishing
             first = uow.publish("appeal.received", PAYLOAD)
         listener.wait([first["event_id"]])
-        committed = {}
-        for _ in range(n):
-            with db.unit_of_work() as uow:
-                body = uow.publish("appeal.received", PAYLOAD)
-            committed[body["event_id"]] = time.perf_counter()
-            eventlet.sleep(interval)
-        listener.wait(list(committed))
+        return commit_events(db, listener, n, interval)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(20)
         db.dispose()
-    return [(listener.arrived[i] - t) * 1000 for i, t in committed.items()]
 
 
 def run_direct(uri, listener, n, interval):

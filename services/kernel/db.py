@@ -259,7 +259,34 @@ class UnitOfWork:
             raise AlreadyProcessed(f"{consumer} already handled event {event.event_id}")
 
 
-class GroupCommit:
+class Batched:
+    """Group commit's leader: the first caller to arrive commits for everyone queued behind it, until none
+    is left, and each caller gets its own result (or exception) once the commit holding its item is done.
+    A subclass's `commit(batch)` sends each item's outcome to the item's last element, a GreenEvent."""
+
+    def __init__(self):
+        self.pending: list[tuple] = []
+        self.flushing = False
+
+    def submit(self, *item) -> Any:
+        done = GreenEvent()
+        self.pending.append((*item, done))
+        if not self.flushing:
+            self.flushing = True
+            try:
+                eventlet.sleep(0)  # the callers already running add theirs to this batch
+                while self.pending:
+                    batch, self.pending = self.pending, []
+                    self.commit(batch)
+            finally:
+                self.flushing = False
+        return done.wait()
+
+    def commit(self, batch: list[tuple]) -> None:
+        raise NotImplementedError
+
+
+class GroupCommit(Batched):
     """Units of work of requests that run at the same moment, committed as one transaction.
 
     On SQLite a commit (the WAL write) and the transaction around it cost more than the few statements of a
@@ -271,27 +298,15 @@ class GroupCommit:
     may run twice). A request alone does exactly what `Database.unit_of_work` does."""
 
     def __init__(self, db: Database):
+        super().__init__()
         self.db = db
-        self.pending: list[tuple[Callable[[UnitOfWork], Any], str | None, GreenEvent]] = []
-        self.flushing = False
         self.batches = 0
         self.units = 0
 
     def run(self, work: Callable[[UnitOfWork], Any], *, correlation_id: str | None = None) -> Any:
-        item = (work, correlation_id, GreenEvent())
-        self.pending.append(item)
-        if not self.flushing:
-            self.flushing = True
-            try:
-                eventlet.sleep(0)  # the requests already running add theirs to this batch
-                while self.pending:
-                    batch, self.pending = self.pending, []
-                    self._commit(batch)
-            finally:
-                self.flushing = False
-        return item[2].wait()
+        return self.submit(work, correlation_id)
 
-    def _commit(self, batch) -> None:
+    def commit(self, batch) -> None:
         self.batches += 1
         self.units += len(batch)
         if len(batch) > 1:

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import logging
 
-import eventlet
-from eventlet.event import Event as GreenEvent
 from sqlalchemy import insert, select
 
 from services.kernel import clock
+from services.kernel.db import Batched
 
 from . import store
 
@@ -20,30 +19,17 @@ log = logging.getLogger(__name__)
 inbox = store.metadata.tables["inbox"]
 
 
-class FactWriter:
+class FactWriter(Batched):
     def __init__(self, db, consumer: str):
+        super().__init__()
         self.db = db
         self.consumer = consumer
-        self.pending: list[tuple] = []
-        self.flushing = False
 
     def write(self, event, rows: list[dict]) -> bool:
         """Record `event` as consumed with its fact rows; False when it had been consumed before."""
-        item = (event, rows, GreenEvent())
-        self.pending.append(item)
-        if not self.flushing:
-            # the first handler to arrive commits for everyone queued behind it, until none is left
-            self.flushing = True
-            try:
-                eventlet.sleep(0)  # let the handlers already running add theirs to this batch
-                while self.pending:
-                    batch, self.pending = self.pending, []
-                    self._commit(batch)
-            finally:
-                self.flushing = False
-        return item[2].wait()
+        return self.submit(event, rows)
 
-    def _commit(self, batch: list[tuple]) -> None:
+    def commit(self, batch: list[tuple]) -> None:
         try:
             results = self._transaction(batch)
         except Exception:
