@@ -50,6 +50,7 @@ class Settings:
         self.rules = rules
         self.calendar = calendar
         self.items = ItemCache()
+        self.recalculated_for: tuple[int, ...] | None = None  # the calendar years the monitor recalculated for
 
 
 class ApprovalSettings(DependencyProvider):

@@ -419,6 +419,17 @@ class Application:
             alarms.append((SPECIAL_PROCEDURE_OVERRUN, self._overrun_moment()))
         return alarms
 
+    def recalculated(self, now: datetime) -> Outcome | None:
+        """The clock and the monitor's moments computed again, after the calendar gained a year (a due
+        time, a card or a deemed acceptance that could not be computed before); None while a moment still
+        falls in a year without a schedule, or for a closed application."""
+        if self.state not in OPEN:
+            return None
+        if any(kind == CALENDAR_UNAVAILABLE for kind, _ in self.pending_alarms(now)):
+            return None
+        return self._outcome("recalculate", now, SYSTEM, {}, None, {"reason": "calendar"}, alarms="recompute",
+                             counter_action=False)
+
     def clock_status(self, now: datetime) -> dict[str, Any] | None:
         """The clock for the API: limit, start, due, pauses, working days elapsed and remaining, the light."""
         clock = self.clock()

@@ -108,6 +108,50 @@ class MonitorTimer:
             store.unclaim(s, busy)
         return len(due) - len(busy)
 
+    # At start (and, harmlessly, every hour after): the calendar is read when the service starts, so a
+    # year added to CALENDAR_FILE arrives with a restart. Then the open applications whose clock or monitor
+    # moments could not be computed for want of that year get them now, and their calendar_unavailable
+    # alerts are resolved by the system.
+    @timer(interval=3600, eager=True)
+    def recalculate_after_calendar(self):
+        years = tuple(self.settings.calendar.years_covered())
+        if self.settings.recalculated_for == years:
+            return
+        done = skipped = 0
+        with self.platform.session() as s:
+            pending = store.calendar_pending(s, OPEN, CALENDAR_UNAVAILABLE)
+        for start in range(0, len(pending), ALARM_BATCH):
+            batch_done, batch_skipped = self._recalculate(pending[start:start + ALARM_BATCH])
+            done, skipped = done + batch_done, skipped + batch_skipped
+            eventlet.sleep(0)
+        if not skipped:  # rows a window action held are looked at again in an hour
+            self.settings.recalculated_for = years
+        if pending:
+            log.info("calendar covers %s: %d of %d applications waiting for it recalculated",
+                     f"{years[0]}-{years[-1]}" if years else "no year", done, len(pending))
+
+    def _recalculate(self, ids: list[int]) -> tuple[int, int]:
+        """(recalculated, skipped because another transaction held them)."""
+        now = clock.now()
+        done = 0
+        with self.platform.unit_of_work() as uow:
+            s = uow.session
+            items: dict = {}
+            rows = store.get_many(s, ids)
+            for row in rows.values():
+                app = self._app(s, row, now, items)
+                outcome = app.recalculated(now)
+                if outcome is None:
+                    continue  # still a year short, or closed meanwhile
+                self.apply(uow, app, outcome, SYSTEM, now, now)
+                for alert in store.unresolved_alerts(s, row["id"], CALENDAR_UNAVAILABLE):
+                    self.change_alert(uow, alert, {"state": "resolved", "resolved_by": SYSTEM.name,
+                                                   "resolved_at": now,
+                                                   "note": "节假日安排已载入，期限已重新计算"},
+                                      "monitor.alert_resolved", SYSTEM.name)
+                done += 1
+        return done, len(ids) - len(rows)
+
     def _missing_year(self) -> str:
         """Why a moment could not be computed before the application had a clock: the year after the last
         one the calendar holds (the only one a near deadline can run into)."""

@@ -355,20 +355,23 @@ class ApprovalsService(base.ServiceBase, monitor.MonitorTimer, supervision.Super
 
     def _alert_command(self, call, alert_id, allowed: tuple[str, ...], values: dict, event_type: str):
         """Change an alert and publish `event_type` (who, and the note) in the same unit of work."""
-        now = values.get("resolved_at") or values.get("acknowledged_at") or clock.now()
         with self.platform.unit_of_work() as uow:
             alert = store.get_alert(uow.session, alert_id, lock=True)
             if alert is None:
                 raise NotFound(f"no alert {alert_id}", message_zh="告警不存在")
             if alert["state"] not in allowed:
                 raise IllegalTransition(f"the alert is {alert['state']}", "告警当前状态不允许此操作")
-            out = store.update_alert(uow.session, alert_id, **values)
-            uow.publish(event_type, {
-                **self._alert_figures(uow.session, alert, now), "alert_id": str(alert_id), "level": out["level"],
-                "rule": out["rule"], "raised_at": out["raised_at"], "by": call.principal.name, "note": out["note"],
-                **{k: values[k] for k in ("resolved_at", "acknowledged_at") if k in values}},
-                department=alert["department"])
-            return out
+            return self.change_alert(uow, alert, values, event_type, call.principal.name)
+
+    def change_alert(self, uow, alert: dict, values: dict, event_type: str, by: str) -> dict:
+        now = values.get("resolved_at") or values.get("acknowledged_at") or clock.now()
+        out = store.update_alert(uow.session, alert["id"], **values)
+        uow.publish(event_type, {
+            **self._alert_figures(uow.session, alert, now), "alert_id": str(alert["id"]), "level": out["level"],
+            "rule": out["rule"], "raised_at": out["raised_at"], "by": by, "note": out["note"],
+            **{k: values[k] for k in ("resolved_at", "acknowledged_at") if k in values}},
+            department=alert["department"])
+        return out
 
     def _alert_figures(self, session, alert: dict, now) -> dict:
         """What an alert's events say about its subject: an application's figures, or the project, joint case or

@@ -23,6 +23,7 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
+    or_,
     select,
     text,
     update,
@@ -225,6 +226,22 @@ def get(session: Session, application_id: int, *, lock: bool = False, skip_locke
     q = _BY_ID_LOCKED[skip_locked] if lock else _BY_ID
     row = session.execute(q, {"aid": application_id}).mappings().first()
     return _load(row) if row is not None else None
+
+
+def calendar_pending(session: Session, open_states: tuple[str, ...], rule: str) -> list[int]:
+    """Open applications whose clock, or a moment of the monitor, could not be computed for want of a calendar
+    year: those with a clock error, and those with an unresolved alert of `rule` (calendar_unavailable)."""
+    flagged = select(alerts.c.application_id).where(alerts.c.rule == rule, alerts.c.state != "resolved",
+                                                    alerts.c.application_id.is_not(None))
+    q = select(applications.c.id).where(applications.c.state.in_(open_states),
+                                        or_(applications.c.clock_error.is_not(None), applications.c.id.in_(flagged)))
+    return list(session.execute(q.order_by(applications.c.id)).scalars())
+
+
+def unresolved_alerts(session: Session, application_id: int, rule: str) -> list[dict]:
+    q = select(alerts).where(alerts.c.application_id == application_id, alerts.c.rule == rule,
+                             alerts.c.state != "resolved")
+    return [dict(r) for r in session.execute(q).mappings()]
 
 
 def get_many(session: Session, ids: list[int]) -> dict[int, dict]:
