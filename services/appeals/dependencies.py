@@ -22,6 +22,7 @@ class Settings:
         self.rules = rules
         self.calendar = calendar
         self.catalogue = CatalogueCache()
+        self.recalculated_for: tuple[int, ...] | None = None  # the calendar years the monitor recalculated for
 
 
 class AppealSettings(DependencyProvider):

@@ -1,6 +1,7 @@
 """The appeals service (民意直通): one intake for every channel, dispatch by the catalogue, handling by the
 departments, call-back, supervision, efficiency complaints, and the deadline monitor."""
 
+import logging
 from datetime import timedelta
 
 import eventlet
@@ -54,6 +55,7 @@ READERS = ("operator", "window_system", "department_handler", "monitor")
 HANDLER = ("department_handler",)
 OPERATOR = ("operator",)
 MONITOR = ("monitor",)
+log = logging.getLogger(__name__)
 ALARM_BATCH = 500
 MONITOR_INTERVAL = 0.2
 CONFLICT = {409: "not allowed in the case's current state, or `at` before the case's previous step (reason in "
@@ -419,6 +421,54 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
         return 204, None
 
     # -- the deadline monitor -----------------------------------------------------------------------
+
+    # At start (and, harmlessly, every hour after): the calendar is read when the service starts, so a
+    # year added to CALENDAR_FILE arrives with a restart. Then the open cases whose due time, or escalation,
+    # could not be computed for want of that year get them now (moments already past fire at the next tick).
+    @timer(interval=3600, eager=True)
+    def recalculate_after_calendar(self):
+        years = tuple(self.settings.calendar.years_covered())
+        if self.settings.recalculated_for == years:
+            return
+        with self.platform.session() as s:
+            pending = store.calendar_pending(s)
+        done = 0
+        for start in range(0, len(pending), ALARM_BATCH):
+            done += self._recalculate(pending[start:start + ALARM_BATCH])
+            eventlet.sleep(0)
+        self.settings.recalculated_for = years
+        if pending:
+            log.info("calendar covers %s: %d of %d cases waiting for it recalculated",
+                     f"{years[0]}-{years[-1]}" if years else "no year", done, len(pending))
+
+    def _recalculate(self, ids: list[int]) -> int:
+        settings, now, done = self.settings, clock.now(), 0
+        with self.platform.unit_of_work() as uow:
+            s = uow.session
+            for appeal_id in ids:
+                row = store.get(s, appeal_id, lock=True)
+                if row is None or not store.is_clocked(row):
+                    continue
+                details = {"reason": "calendar"}
+                if row["clock_error"] is not None:
+                    dl = deadline(settings.calendar, settings.rules, row["clock_started_at"], row["limit_days"])
+                    if dl.error is not None:
+                        continue  # still a year short
+                    s.execute(update(store.appeals).where(store.appeals.c.id == appeal_id).values(
+                        due_at=dl.due_at, clock_error=None, updated_at=now))
+                    store.add_alarms(s, [(appeal_id, kind, moment) for kind, moment in dl.alarms])
+                    details["due_at"] = dl.due_at.isoformat()
+                elif row["urged_at"] is not None and row["escalated_at"] is None:
+                    moment = escalation_moment(settings.calendar, settings.rules, row["urged_at"])
+                    if moment is None:
+                        continue
+                    store.add_alarms(s, [(appeal_id, ALARM_ESCALATION, moment)])
+                    details["escalation_at"] = moment.isoformat()
+                else:
+                    continue
+                store.add_history(s, appeal_id, now, SYSTEM, "recalculate", row["status"], row["status"], details)
+                done += 1
+        return done
 
     # every 0.2 s: an idle tick is one indexed query, and a due alarm waits at most one interval
     @timer(interval=MONITOR_INTERVAL)

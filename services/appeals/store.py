@@ -22,6 +22,7 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
+    or_,
     select,
     update,
 )
@@ -32,7 +33,7 @@ from services.kernel.db import Moment, kernel_tables
 from services.kernel.direct import Direct
 from services.kernel.domain import Actor
 
-from .domain import CLOCKED, OPEN, Deadline, Outcome
+from .domain import ALARM_ESCALATION, CLOCKED, OPEN, Deadline, Outcome
 
 metadata = MetaData()
 kernel_tables(metadata)
@@ -413,6 +414,18 @@ def upsert_rule(session: Session, data: dict, at: datetime) -> dict:
 
 def delete_rule(session: Session, rule_id: int) -> bool:
     return session.execute(dispatch_rules.delete().where(dispatch_rules.c.id == rule_id)).rowcount > 0
+
+
+def calendar_pending(session: Session) -> list[int]:
+    """Cases that wait for a calendar year: a running clock without a due time (its limit runs into a year
+    with no schedule), or an urged case without an escalation alarm (its moment did)."""
+    escalation = select(alarms.c.appeal_id).where(alarms.c.kind == ALARM_ESCALATION, alarms.c.fired_at.is_(None),
+                                                  alarms.c.cancelled.is_(False))
+    q = select(appeals.c.id).where(appeals.c.status.in_(CLOCKED), or_(
+        appeals.c.clock_error.is_not(None),
+        and_(appeals.c.overdue.is_(True), appeals.c.urged_at.is_not(None), appeals.c.escalated_at.is_(None),
+             appeals.c.id.not_in(escalation))))
+    return list(session.execute(q.order_by(appeals.c.id)).scalars())
 
 
 def is_clocked(row: dict) -> bool:

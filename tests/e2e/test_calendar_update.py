@@ -83,3 +83,58 @@ def test_an_application_waiting_for_next_years_calendar_gets_its_clock_after_the
     frozen(at(2027, 1, 20, 9, 0))
     wait_for(lambda: any(x["level"] == "yellow" for x in api.alerts(application_id=waiting["id"])),
              message="the yellow card after the due time")
+
+
+@pytest.fixture
+def appeals(service_config, start_service, api_keys, fresh_amqp_uri, tmp_path):
+    from services.appeals.service import AppealsService
+    from tests.e2e.test_appeal_lifecycle import Api
+
+    cfg = service_config("appeals", AMQP_URI=fresh_amqp_uri)
+    tap = Tap(fresh_amqp_uri, "appeals")
+    first = start_service(AppealsService, cfg)
+
+    def restart_with_next_year():
+        first.stop()
+        path = tmp_path / "calendar.yaml"
+        path.write_text(CALENDAR_2027, encoding="utf-8")
+        port = free_port()
+        again = {**cfg, "CALENDAR_FILE": str(path), "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
+                 "base_url": f"http://127.0.0.1:{port}"}
+        start_service(AppealsService, again)
+        return Api(again["base_url"], api_keys)
+
+    return Api(cfg["base_url"], api_keys), tap, restart_with_next_year
+
+
+def _events(tap, event_type, appeal_id):
+    return [m for m in tap.drain() if m["event_type"] == event_type and m["payload"]["appeal_id"] == str(appeal_id)]
+
+
+def test_cases_waiting_for_next_years_calendar_get_their_moments_after_the_restart(appeals, frozen):
+    api, tap, restart = appeals
+    frozen(at(2026, 12, 21, 10, 0))
+    # a complaint has 13 working days: 8 left in 2026, the rest in a year the package has no schedule for
+    case = api.intake(category="road", type="complaint")
+    assert case["clock"]["due_at"] is None and "2027" in case["clock"]["error"]
+    frozen(at(2026, 12, 22, 10, 0))
+    urged = api.intake(category="road", type="help", appellant={"name": "李四", "phone": "13900000000"})
+    assert urged["clock"]["due_at"] == "2026-12-25" + END_OF_DAY  # within 2026: a due time at once
+    frozen(at(2026, 12, 28, 9, 0))  # overdue and urged; escalation 5 working days later runs into 2027
+    wait_for(lambda: _events(tap, "appeal.urged", urged["id"]), message="the urging")
+
+    api = restart()
+    view = wait_for(lambda: (v := api.ok("GET", f"/api/v1/appeals/{case['id']}", "operator"))["clock"]["due_at"]
+                    and v, message="the due time computed with the 2027 schedule")
+    # Dec 22–31 are 8 working days, New Year's Day is off, Jan 4–8 the other 5
+    assert view["clock"]["due_at"] == "2027-01-08" + END_OF_DAY and view["clock"]["error"] is None
+    assert [(h["action"], h["actor"]) for h in view["history"]][-1] == ("recalculate", "system")
+    last = api.ok("GET", f"/api/v1/appeals/{urged['id']}", "operator")["history"][-1]
+    assert (last["action"], last["actor"]) == ("recalculate", "system") and "escalation_at" in last["details"]
+
+    # the monitor now watches both: the complaint overdue after Jan 8, the urged case escalated
+    frozen(at(2027, 1, 11, 9, 0))
+    wait_for(lambda: _events(tap, "appeal.overdue", case["id"]), message="the complaint's overdue notice")
+    wait_for(lambda: _events(tap, "appeal.escalated", urged["id"]), message="the escalation")
+    assert len(_events(tap, "appeal.overdue", case["id"])) == 1
+    assert len(_events(tap, "appeal.escalated", urged["id"])) == 1
