@@ -93,6 +93,8 @@ def kernel_tables(metadata: MetaData) -> tuple[Table, Table]:
         Column("event_type", String(100), nullable=False),
         Column("processed_at", Moment(), nullable=False),
     )
+    # retention: the relay prunes what is older than INBOX.RETENTION_DAYS (outbox.py)
+    Index("ix_inbox_processed", inbox.c.processed_at)
     return outbox, inbox
 
 

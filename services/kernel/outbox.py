@@ -10,6 +10,11 @@ outbox is drained or a row failed): each mark is a write transaction, which hold
 writers, and a busy service writes its outbox many times a second. Meanwhile the relay remembers what it
 has sent and reads only rows after it. A relay that dies loses only the unwritten marks: those events go
 out a second time (deduplicated by consumers), and the outbox lag of /health counts them until then.
+
+Retention: every `prune_interval` seconds the relay deletes published outbox rows older than
+`outbox_retention_days` and inbox records older than `inbox_retention_days` (0: keep), a thousand at a time.
+An inbox record is what makes a redelivered event a no-op, so keep it longer than any redelivery can take
+(a federation link down for days brings its buffered events late, once).
 """
 
 from __future__ import annotations
@@ -19,11 +24,11 @@ import json
 import logging
 import os
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import eventlet
 from eventlet.event import Event as GreenEvent
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, select, tuple_, update
 from sqlalchemy.engine import make_url
 
 from . import clock
@@ -31,6 +36,8 @@ from .db import Database, Moment, is_sqlite
 from .messaging import ConfirmingPublisher, Outgoing, declare_topology
 
 log = logging.getLogger(__name__)
+
+PRUNE_BATCH = 1000
 
 
 # The department an event concerns, as a header: the broker cannot read bodies, and the city's federation
@@ -47,6 +54,13 @@ def department_of(body: str) -> str:
                    or "")
     except (ValueError, AttributeError):
         return ""
+
+
+def retention(cfg: dict) -> dict:
+    """The relay's retention settings from a service config: `OUTBOX.RETENTION_DAYS` (published rows, 7) and
+    `INBOX.RETENTION_DAYS` (consumed-event records, 90; 0 keeps them)."""
+    return {"outbox_retention_days": float((cfg.get("OUTBOX") or {}).get("RETENTION_DAYS", 7)),
+            "inbox_retention_days": float((cfg.get("INBOX") or {}).get("RETENTION_DAYS", 90))}
 
 
 class SqliteRelayLock:
@@ -80,7 +94,8 @@ class OutboxRelay:
     """Moves outbox rows to the broker. `relay_once` is the whole algorithm; `run` loops it."""
 
     def __init__(self, db: Database, publisher: ConfirmingPublisher, *, batch_size: int = 200,
-                 poll_interval: float = 0.5, max_backoff: float = 10.0, mark_interval: float = 0.2):
+                 poll_interval: float = 0.5, max_backoff: float = 10.0, mark_interval: float = 0.2,
+                 outbox_retention_days: float = 7, inbox_retention_days: float = 90, prune_interval: float = 600):
         self.db = db
         self.publisher = publisher
         self.batch_size = batch_size
@@ -91,7 +106,19 @@ class OutboxRelay:
         self._lock = SqliteRelayLock(db.url) if is_sqlite(db.engine) else None
         self.mark_interval = mark_interval
         self._unmarked: list[int] = []  # SQLite: confirmed, mark not yet written; all ids below the next rows
-        self._marked_at = 0.0
+        self._marked_at = time.monotonic()
+        self.outbox_retention_days = outbox_retention_days
+        self.inbox_retention_days = inbox_retention_days
+        self.prune_interval = prune_interval
+        self._pruned_at = 0.0
+        outbox, inbox = db.outbox, db.inbox
+        self._stopped = False
+        self._old_outbox = delete(outbox).where(outbox.c.id.in_(
+            select(outbox.c.id).where(outbox.c.published_at < bindparam("before", type_=Moment()))
+            .order_by(outbox.c.id).limit(PRUNE_BATCH).scalar_subquery()))
+        self._old_inbox = delete(inbox).where(tuple_(inbox.c.consumer, inbox.c.event_id).in_(
+            select(inbox.c.consumer, inbox.c.event_id).where(
+                inbox.c.processed_at < bindparam("before", type_=Moment())).limit(PRUNE_BATCH)))
         # Built once: constructing a statement costs more than running it, once per batch.
         outbox = db.outbox
         self._claim = select(outbox.c.id, outbox.c.event_id, outbox.c.exchange, outbox.c.routing_key, outbox.c.body) \
@@ -169,6 +196,30 @@ class OutboxRelay:
             conn.execute(self._failed, {"row_id": row_id, "error": error})
         return len(sent_ids)
 
+    def prune(self) -> tuple[int, int]:
+        """Delete what retention lets go: (outbox rows, inbox records) deleted. On SQLite only the relay
+        holding the file lock prunes."""
+        if self._lock is not None and not self._lock.acquire():
+            return 0, 0
+        now = clock.now()
+        counts = []
+        for statement, days in ((self._old_outbox, self.outbox_retention_days),
+                                (self._old_inbox, self.inbox_retention_days)):
+            deleted = 0
+            while days and not self._stopped:
+                with self.db.engine.connect() as conn, conn.begin():
+                    n = conn.execute(statement, {"before": now - timedelta(days=days)}).rowcount
+                deleted += n
+                if n < PRUNE_BATCH:
+                    break
+                eventlet.sleep(0)  # short transactions: the service's writers go in between
+            counts.append(deleted)
+        if any(counts):
+            log.info("%s: pruned %d published outbox rows older than %s days, %d inbox records older than %s "
+                     "days", self.db.service, counts[0], self.outbox_retention_days, counts[1],
+                     self.inbox_retention_days)
+        return counts[0], counts[1]
+
     def run(self) -> None:
         self._running = True
         backoff = 0.0
@@ -178,6 +229,9 @@ class OutboxRelay:
             try:
                 while self._running and self.relay_once() >= self.batch_size:
                     pass
+                if time.monotonic() - self._pruned_at >= self.prune_interval:
+                    self._pruned_at = time.monotonic()
+                    self.prune()
                 backoff = 0.0
             except Exception as exc:
                 backoff = min(self.max_backoff, max(0.5, backoff * 2))
@@ -190,6 +244,7 @@ class OutboxRelay:
 
     def stop(self) -> None:
         self._running = False
+        self._stopped = True
         self.notify()
         if self._lock is not None:
             try:

@@ -31,7 +31,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from .config import ConfigError, load_config  # noqa: E402
 from .db import Database, is_sqlite  # noqa: E402
 from .messaging import ConfirmingPublisher  # noqa: E402
-from .outbox import OutboxRelay  # noqa: E402
+from .outbox import OutboxRelay, retention  # noqa: E402
 
 log = logging.getLogger("xiaoneng.relay")
 
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     db = Database(url, MetaData(), service=args.service, department=cfg.get("DEPARTMENT"))
     sqlite = is_sqlite(db.engine)
     relay = OutboxRelay(db, ConfirmingPublisher(amqp), batch_size=int(outbox_cfg.get("BATCH_SIZE", 200)),
-                        poll_interval=args.tick * 20 if sqlite else args.poll)
+                        poll_interval=args.tick * 20 if sqlite else args.poll, **retention(cfg))
     stop = [False]
     watch = CommitWatch(url, relay, args.tick) if sqlite else None
 

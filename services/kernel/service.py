@@ -18,7 +18,7 @@ from .db import Database
 from .http import ApiEndpoint, api
 from .messaging import AlreadyProcessed, ConfirmingPublisher, EventConsumer
 from .openapi import build_spec
-from .outbox import OutboxRelay
+from .outbox import OutboxRelay, retention
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,7 @@ class Platform(DependencyProvider):
             self.db, ConfirmingPublisher(cfg["AMQP_URI"]),
             batch_size=int(outbox_cfg.get("BATCH_SIZE", 200)),
             poll_interval=float(outbox_cfg.get("POLL_INTERVAL", 0.5)),
+            **retention(cfg),
         )
         self.db.on_commit_with_events(self.relay.notify)
         grace = timedelta(seconds=float(cfg.get("LATE_REPORT_GRACE_SECONDS") or 0))

@@ -103,3 +103,38 @@ def test_marks_are_written_together_and_a_dead_relays_unmarked_rows_go_out_again
         relay.publisher.close()
         relay.db.dispose()
     second.stop()
+
+
+def test_the_relay_prunes_what_retention_lets_go(tmp_path, amqp_uri):
+    from datetime import timedelta
+
+    from sqlalchemy import insert, update
+
+    from services.kernel import clock
+
+    url = f"sqlite:///{tmp_path}/prune.db"
+    relay = OutboxRelay(Database(url, MetaData(), service="appeals"), ConfirmingPublisher(amqp_uri),
+                        outbox_retention_days=7, inbox_retention_days=90)
+    db = relay.db
+    db.create_all()
+    _fill(db, 0, 5)
+    assert relay.relay_once() == 5 and relay.relay_once() == 0  # published and marked
+    _fill(db, 5, 1)  # not published yet: never pruned, however old
+    now = clock.now()
+    with db.engine.begin() as conn:
+        conn.execute(update(db.outbox).where(db.outbox.c.id <= 3).values(published_at=now - timedelta(days=8)))
+        conn.execute(update(db.outbox).where(db.outbox.c.id == 6).values(created_at=now - timedelta(days=30)))
+        conn.execute(insert(db.inbox), [
+            {"consumer": "scoring.on_event", "event_id": f"e{i}", "event_type": "appeal.received",
+             "processed_at": now - timedelta(days=days)} for i, days in enumerate((100, 91, 89, 1))])
+    assert relay.prune() == (3, 2)
+    with db.engine.connect() as conn:
+        assert sorted(conn.execute(select(db.outbox.c.id)).scalars()) == [4, 5, 6]
+        assert sorted(conn.execute(select(db.inbox.c.event_id)).scalars()) == ["e2", "e3"]
+    assert relay.prune() == (0, 0)
+    keeper = OutboxRelay(db, relay.publisher, outbox_retention_days=0, inbox_retention_days=0)
+    relay.stop()  # the file lock passes to the keeper
+    assert keeper.prune() == (0, 0)
+    keeper.stop()
+    relay.publisher.close()
+    db.dispose()
