@@ -136,6 +136,23 @@ class Outcome:
     alarms: Any = None
 
 
+def normalize_phone(phone: str | None) -> str | None:
+    """One spelling per number, so that a repeat caller is recognised however the channel wrote it:
+    spaces, dashes and brackets go, and the country code of a Chinese number (+86, 0086, 86 before a
+    mobile number or an area code) is dropped. "+86 138-1234-5678" and "13812345678" are the same caller;
+    a foreign number keeps its "+"."""
+    if not phone:
+        return phone
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    plus = phone.strip().startswith("+")
+    for prefix in ("0086", "86"):
+        rest = digits[len(prefix):]
+        if digits.startswith(prefix) and (plus or prefix == "0086" or len(rest) == 11) and \
+                (len(rest) == 11 and rest.startswith("1") or 9 <= len(rest) <= 11 and rest[0] != "1"):
+            return rest if rest.startswith("1") else "0" + rest
+    return ("+" if plus else "") + digits
+
+
 def mask_phone(phone: str | None) -> str | None:
     if not phone:
         return phone

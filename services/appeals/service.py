@@ -30,6 +30,7 @@ from .domain import (
     escalation_moment,
     mask_name,
     mask_phone,
+    normalize_phone,
 )
 from .schemas import (
     AppealDetailOut,
@@ -139,7 +140,8 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
                 channel=data["channel"], external_ref=data["external_ref"], type=data["type"],
                 urgency=data["urgency"], category=data["category"], content=data["content"],
                 appellant_name=None if anonymous else appellant.get("name"),
-                appellant_phone=None if anonymous else appellant.get("phone"), anonymous=anonymous,
+                appellant_phone=None if anonymous else normalize_phone(appellant.get("phone")),
+                anonymous=anonymous,
                 address=location.get("address"), town_street=location.get("town_street"),
                 latitude=location.get("latitude"), longitude=location.get("longitude"),
                 attachments=data["attachments"],

@@ -120,6 +120,11 @@ def test_a_repeat_call_is_linked_to_the_open_case_not_dispatched_again(env, froz
                       message="appeal.duplicate_linked")
     assert linked[0]["duplicate_case_no"] == repeat["case_no"] and linked[0]["repeat_count"] == 1
     assert "appeal.dispatched" not in types_of(tap, repeat["case_no"])
+    # the same caller however the channel wrote the number: spaces, dashes, the country code
+    again = api.intake(category="sanitation", location=where, appellant={"name": "张三", "phone": "+86 138-1234-5678"})
+    assert again["status"] == "duplicate" and again["duplicate_of"] == first["case_no"]
+    assert api.ok("GET", f"/api/v1/appeals/{again['id']}", "operator")["appellant"]["phone"] == "13812345678"
+    assert api.ok("GET", f"/api/v1/appeals/{first['id']}", "operator")["repeat_count"] == 2
     # another town-street, or after the window, is a case of its own
     other = api.intake(category="sanitation", location={"town_street": "DCJD"})
     assert other["status"] == "dispatched" and other["department"] == "DCJD"

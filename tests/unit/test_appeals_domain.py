@@ -14,6 +14,7 @@ from services.appeals.domain import (
     escalation_moment,
     mask_name,
     mask_phone,
+    normalize_phone,
 )
 from services.kernel.clock import TZ
 from services.kernel.domain import SYSTEM, Actor, IllegalTransition
@@ -89,3 +90,13 @@ def test_unsatisfied_reopens_only_up_to_the_limit():
     out = Case(_row(status="replied", reopen_count=1), CAL, RULES).record_callback("unsatisfied", False, at, SYSTEM)
     assert out.changes["status"] == "closed"
     assert [t for t, _ in out.events] == ["appeal.callback_recorded", "appeal.closed"]
+
+
+@pytest.mark.parametrize("written, stored", [
+    ("13812345678", "13812345678"), ("138-1234-5678", "13812345678"), ("+86 138 1234 5678", "13812345678"),
+    ("008613812345678", "13812345678"), ("8613812345678", "13812345678"),
+    ("0571-8888 1234", "057188881234"), ("+86 571 8888 1234", "057188881234"),
+    ("+1 415 555 0100", "+14155550100"), ("12345", "12345"), (None, None), ("", ""),
+])
+def test_a_phone_number_has_one_spelling(written, stored):
+    assert normalize_phone(written) == stored
