@@ -455,6 +455,13 @@ def main() -> int:
     failed: Service | None = None
     demo = DemoRun(services, env, var) if load_demo else None
     try:
+        # a var/ from an earlier version: its databases are brought to this code's schema first (as the
+        # containers do), rather than each service refusing to start on an old revision
+        migrated = subprocess.run([sys.executable, "-m", "deploy", "migrate", *SERVICES], cwd=ROOT, env=env,
+                                  capture_output=True, text=True)
+        if migrated.returncode != 0:
+            warn(f"run_local: migrating the databases under {var} failed:\n{migrated.stderr or migrated.stdout}")
+            return 1
         say(f"Starting {', '.join(SERVICES)} (logs in {var / 'log'}) ...")
         for s in services:
             s.start(env, nameko)

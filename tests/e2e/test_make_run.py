@@ -111,3 +111,50 @@ def test_make_run_starts_serves_and_stops_cleanly(tmp_path, rabbit_admin, vhost)
         if proc.poll() is None:
             proc.kill()  # the services follow (they get SIGTERM when their parent dies)
             proc.wait()
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the services' processes in /proc")
+def test_make_run_brings_a_var_of_an_earlier_version_to_this_codes_schema(tmp_path, rabbit_admin, vhost):
+    """A var/ left by an earlier version (here appeals one revision behind): the databases are migrated
+    before the services start, instead of appeals refusing to start on an old revision."""
+    import sqlite3
+
+    from services.kernel.migrate import head
+
+    var = tmp_path / "var"
+    var.mkdir()
+    env = {**os.environ, "XIAONENG_VAR_DIR": str(var), "AMQP_URI": rabbit_admin.amqp_uri(vhost),
+           "KEYS_FILE": str(var / "keys.yaml"), "XIAONENG_START_TIMEOUT": "90", "XIAONENG_DEMO": "0"}
+    urls = {}
+    for name in SERVICES:
+        port = free_port()
+        env[f"{name.upper()}_HTTP"] = f"127.0.0.1:{port}"
+        env[f"{name.upper()}_DATABASE_URL"] = f"sqlite:///{var / f'{name}.db'}"
+        urls[name] = f"http://127.0.0.1:{port}"
+    made = subprocess.run([sys.executable, "-m", "deploy", "migrate", "appeals"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    with sqlite3.connect(var / "appeals.db") as db:  # as revision 0002 left it
+        db.execute("DROP INDEX ix_inbox_processed")
+        db.execute("UPDATE alembic_version_appeals SET version_num = '0002'")
+
+    console = tmp_path / "console.txt"
+    with open(console, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "scripts/run_local.py"], cwd=ROOT, env=env,
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        def all_healthy():
+            if proc.poll() is not None:
+                raise AssertionError(f"run_local.py exited with {proc.returncode}:\n{console.read_text()}")
+            return all(health_ok(url) for url in urls.values())
+
+        wait_for(all_healthy, timeout=120, interval=0.25, message="all four /health to answer 200")
+        with sqlite3.connect(var / "appeals.db") as db:
+            assert db.execute("SELECT version_num FROM alembic_version_appeals").fetchone()[0] == head("appeals")
+            assert db.execute("SELECT 1 FROM sqlite_master WHERE name = 'ix_inbox_processed'").fetchone()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0, console.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
