@@ -30,11 +30,11 @@ def at(*parts):
     return datetime(*parts, tzinfo=TZ)
 
 
-@pytest.fixture
-def approvals(service_config, start_service, api_keys, fresh_amqp_uri, tmp_path):
-    cfg = service_config("approvals", AMQP_URI=fresh_amqp_uri)
-    tap = Tap(fresh_amqp_uri, "approvals")
-    first = start_service(ApprovalsService, cfg)
+def _restartable(service_cls, service, service_config, start_service, amqp_uri, tmp_path):
+    """Start the service; and a function that stops it and starts it again with the 2027 calendar file (on
+    the same database), returning the new base URL."""
+    cfg = service_config(service, AMQP_URI=amqp_uri)
+    first = start_service(service_cls, cfg)
 
     def restart_with_next_year():
         first.stop()
@@ -43,10 +43,18 @@ def approvals(service_config, start_service, api_keys, fresh_amqp_uri, tmp_path)
         port = free_port()
         again = {**cfg, "CALENDAR_FILE": str(path), "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
                  "base_url": f"http://127.0.0.1:{port}"}
-        start_service(ApprovalsService, again)
-        return ApprovalsApi(again["base_url"], api_keys)
+        start_service(service_cls, again)
+        return again["base_url"]
 
-    return ApprovalsApi(cfg["base_url"], api_keys), tap, restart_with_next_year
+    return cfg["base_url"], restart_with_next_year
+
+
+@pytest.fixture
+def approvals(service_config, start_service, api_keys, fresh_amqp_uri, tmp_path):
+    tap = Tap(fresh_amqp_uri, "approvals")
+    base, restart = _restartable(ApprovalsService, "approvals", service_config, start_service, fresh_amqp_uri,
+                                 tmp_path)
+    return ApprovalsApi(base, api_keys), tap, lambda: ApprovalsApi(restart(), api_keys)
 
 
 def test_an_application_waiting_for_next_years_calendar_gets_its_clock_after_the_restart(approvals, frozen):
@@ -90,21 +98,9 @@ def appeals(service_config, start_service, api_keys, fresh_amqp_uri, tmp_path):
     from services.appeals.service import AppealsService
     from tests.e2e.test_appeal_lifecycle import Api
 
-    cfg = service_config("appeals", AMQP_URI=fresh_amqp_uri)
     tap = Tap(fresh_amqp_uri, "appeals")
-    first = start_service(AppealsService, cfg)
-
-    def restart_with_next_year():
-        first.stop()
-        path = tmp_path / "calendar.yaml"
-        path.write_text(CALENDAR_2027, encoding="utf-8")
-        port = free_port()
-        again = {**cfg, "CALENDAR_FILE": str(path), "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
-                 "base_url": f"http://127.0.0.1:{port}"}
-        start_service(AppealsService, again)
-        return Api(again["base_url"], api_keys)
-
-    return Api(cfg["base_url"], api_keys), tap, restart_with_next_year
+    base, restart = _restartable(AppealsService, "appeals", service_config, start_service, fresh_amqp_uri, tmp_path)
+    return Api(base, api_keys), tap, lambda: Api(restart(), api_keys)
 
 
 def _events(tap, event_type, appeal_id):

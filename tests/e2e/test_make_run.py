@@ -52,6 +52,20 @@ def health_ok(url: str) -> bool:
         return False
 
 
+def run_env(var: Path, amqp_uri: str) -> tuple[dict, dict]:
+    """run_local.py's environment for a test: a var/ of its own, free ports, no demo load; and the URLs."""
+    env = {**os.environ, "XIAONENG_VAR_DIR": str(var), "AMQP_URI": amqp_uri, "KEYS_FILE": str(var / "keys.yaml"),
+           "XIAONENG_START_TIMEOUT": "90",
+           "XIAONENG_DEMO": "0"}  # the demo's first-start load: tests/e2e/test_demo.py
+    urls = {}
+    for name in SERVICES:
+        port = free_port()
+        env[f"{name.upper()}_HTTP"] = f"127.0.0.1:{port}"
+        env[f"{name.upper()}_DATABASE_URL"] = f"sqlite:///{var / f'{name}.db'}"
+        urls[name] = f"http://127.0.0.1:{port}"
+    return env, urls
+
+
 @pytest.fixture
 def vhost(rabbit_admin):
     name = rabbit_admin.create_vhost("xiaoneng-test-run")
@@ -62,15 +76,7 @@ def vhost(rabbit_admin):
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the services' processes in /proc")
 def test_make_run_starts_serves_and_stops_cleanly(tmp_path, rabbit_admin, vhost):
     var = tmp_path / "var"
-    env = {**os.environ, "XIAONENG_VAR_DIR": str(var), "AMQP_URI": rabbit_admin.amqp_uri(vhost),
-           "KEYS_FILE": str(var / "keys.yaml"), "XIAONENG_START_TIMEOUT": "90",
-           "XIAONENG_DEMO": "0"}  # the demo's first-start load: tests/e2e/test_demo.py
-    urls = {}
-    for name in SERVICES:
-        port = free_port()
-        env[f"{name.upper()}_HTTP"] = f"127.0.0.1:{port}"
-        env[f"{name.upper()}_DATABASE_URL"] = f"sqlite:///{var / f'{name}.db'}"
-        urls[name] = f"http://127.0.0.1:{port}"
+    env, urls = run_env(var, rabbit_admin.amqp_uri(vhost))
 
     console = tmp_path / "console.txt"
     with open(console, "wb") as out:
@@ -123,14 +129,7 @@ def test_make_run_brings_a_var_of_an_earlier_version_to_this_codes_schema(tmp_pa
 
     var = tmp_path / "var"
     var.mkdir()
-    env = {**os.environ, "XIAONENG_VAR_DIR": str(var), "AMQP_URI": rabbit_admin.amqp_uri(vhost),
-           "KEYS_FILE": str(var / "keys.yaml"), "XIAONENG_START_TIMEOUT": "90", "XIAONENG_DEMO": "0"}
-    urls = {}
-    for name in SERVICES:
-        port = free_port()
-        env[f"{name.upper()}_HTTP"] = f"127.0.0.1:{port}"
-        env[f"{name.upper()}_DATABASE_URL"] = f"sqlite:///{var / f'{name}.db'}"
-        urls[name] = f"http://127.0.0.1:{port}"
+    env, urls = run_env(var, rabbit_admin.amqp_uri(vhost))
     made = subprocess.run([sys.executable, "-m", "deploy", "migrate", "appeals"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
     assert made.returncode == 0, made.stderr
