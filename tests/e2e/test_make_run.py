@@ -66,6 +66,26 @@ def run_env(var: Path, amqp_uri: str) -> tuple[dict, dict]:
     return env, urls
 
 
+def start_run_local(env: dict, urls: dict, console: Path) -> subprocess.Popen:
+    """scripts/run_local.py started (output to `console`), once all four services answer /health."""
+    with open(console, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "scripts/run_local.py"], cwd=ROOT, env=env,
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+
+    def all_healthy():
+        if proc.poll() is not None:
+            raise AssertionError(f"run_local.py exited with {proc.returncode}:\n{console.read_text()}")
+        return all(health_ok(url) for url in urls.values())
+
+    try:
+        wait_for(all_healthy, timeout=120, interval=0.25, message="all four /health to answer 200")
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc
+
+
 @pytest.fixture
 def vhost(rabbit_admin):
     name = rabbit_admin.create_vhost("xiaoneng-test-run")
@@ -79,16 +99,8 @@ def test_make_run_starts_serves_and_stops_cleanly(tmp_path, rabbit_admin, vhost)
     env, urls = run_env(var, rabbit_admin.amqp_uri(vhost))
 
     console = tmp_path / "console.txt"
-    with open(console, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "scripts/run_local.py"], cwd=ROOT, env=env,
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+    proc = start_run_local(env, urls, console)
     try:
-        def all_healthy():
-            if proc.poll() is not None:
-                raise AssertionError(f"run_local.py exited with {proc.returncode}:\n{console.read_text()}")
-            return all(health_ok(url) for url in urls.values())
-
-        wait_for(all_healthy, timeout=120, interval=0.25, message="all four /health to answer 200")
         services = children_of(proc.pid)
         assert len(services) == len(SERVICES), services
 
@@ -138,16 +150,8 @@ def test_make_run_brings_a_var_of_an_earlier_version_to_this_codes_schema(tmp_pa
         db.execute("UPDATE alembic_version_appeals SET version_num = '0002'")
 
     console = tmp_path / "console.txt"
-    with open(console, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "scripts/run_local.py"], cwd=ROOT, env=env,
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+    proc = start_run_local(env, urls, console)
     try:
-        def all_healthy():
-            if proc.poll() is not None:
-                raise AssertionError(f"run_local.py exited with {proc.returncode}:\n{console.read_text()}")
-            return all(health_ok(url) for url in urls.values())
-
-        wait_for(all_healthy, timeout=120, interval=0.25, message="all four /health to answer 200")
         with sqlite3.connect(var / "appeals.db") as db:
             assert db.execute("SELECT version_num FROM alembic_version_appeals").fetchone()[0] == head("appeals")
             assert db.execute("SELECT 1 FROM sqlite_master WHERE name = 'ix_inbox_processed'").fetchone()
