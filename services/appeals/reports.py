@@ -40,6 +40,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
+import eventlet
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 from sqlalchemy import and_, bindparam, case, func, literal, or_, select, text, union_all
 from sqlalchemy.engine import Connection
@@ -329,6 +330,7 @@ def _cells(conn: Connection, period: Period) -> list[dict]:
             tuple(int(v or 0) for v in row) for row in conn.execute(FIGURES_SQL[town is None], params))
         cells.append({"category": category, "town_street": town, "count": count, "previous": previous,
                       "open": open_, "overdue": overdue, "repeat_calls": calls - count})
+        eventlet.sleep(0)  # between cells, the service's other work goes on (the deadline monitor, intake)
     return cells
 
 
@@ -379,6 +381,7 @@ def _groups(conn: Connection, period: Period, cells: list[dict], names: dict[str
             found.append({"category": cell["category"], "town_street": cell["town_street"], "address": address,
                           "count": count})
             (heapq.heappush if len(best) < TOP_GROUPS else heapq.heappushpop)(best, count)
+        eventlet.sleep(0)
     found.sort(key=lambda g: (-g["count"], g["category"], g["town_street"] is None, g["town_street"] or "",
                               g["address"] is None, g["address"] or ""))
     groups = found[:TOP_GROUPS]
@@ -389,6 +392,7 @@ def _groups(conn: Connection, period: Period, cells: list[dict], names: dict[str
         g.update(category_name=names.get(g["category"], g["category"]), repeat_calls=calls - g["count"],
                  open=int(open_ or 0), overdue=int(overdue or 0), first_received_at=first, last_received_at=last,
                  case_nos=[c for c in conn.execute(CASE_NOS_SQL[place], params).scalars() if c])
+        eventlet.sleep(0)
     return groups
 
 
