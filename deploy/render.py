@@ -60,7 +60,12 @@ def env_file(inv: Inventory, node: Node, service: str) -> str:
     ]
     if node.database.kind == "postgresql":
         lines.append(f"#   PostgreSQL password of role {service}: secrets/db-{service}")
-    lines += ["LOG_LEVEL=INFO", f"KEYS_FILE={CONFIG_DIR}/keys.yaml", "CALENDAR_FILE=", ""]
+    lines += ["LOG_LEVEL=INFO", f"KEYS_FILE={CONFIG_DIR}/keys.yaml", "CALENDAR_FILE="]
+    if service == "notify":
+        lines += ["# department names for messages and the console: a list of {code, name} (the department",
+                  f"# register's export) or code: name, e.g. {CONFIG_DIR}/departments.yaml; empty shows the codes",
+                  "NOTIFY_DEPARTMENTS_FILE="]
+    lines.append("")
     return "\n".join(lines)
 
 

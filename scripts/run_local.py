@@ -101,6 +101,8 @@ def service_env(var: Path) -> dict[str, str]:
                                      / "items.demo.yaml"))
     env.setdefault("SEED_DEPARTMENTS", str(ROOT / "services" / "scoring" / "departments.demo.yaml"))
     env.setdefault("SEED_NOTIFY", str(ROOT / "services" / "notify" / "recipients.demo.yaml"))
+    # the department names notify's messages and console show: the demo register's
+    env.setdefault("NOTIFY_DEPARTMENTS_FILE", str(ROOT / "services" / "scoring" / "departments.demo.yaml"))
     env.setdefault("LATE_REPORT_GRACE_SECONDS", DEMO_LATE_REPORT_GRACE)
     return env
 

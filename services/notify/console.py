@@ -178,10 +178,12 @@ def _upsert(session, owner: str, alert_id: str, values: dict, state: str, now) -
     return row["id"]
 
 
-def record_event(session, event, now) -> int | None:
-    """Take one event into the console: the alert it raises or moves, and a feed line. Returns the feed id,
-    or None when the event concerns nothing the console shows."""
+def record_event(session, event, now, names: dict[str, str] | None = None) -> int | None:
+    """Take one event into the console: the alert it raises or moves, and a feed line (naming the department
+    by its name where `names` knows it). Returns the feed id, or None when the event concerns nothing the
+    console shows."""
     p, t = event.payload, event.event_type
+    dept = (names or {}).get(p.get("department"), p.get("department")) or "—"
     if t.startswith("monitor."):
         ref_no = p.get("application_no") or p.get("external_ref") or p.get("project_code") or p.get("joint_id")
         values = {"kind": t, "level": p["level"], "department": p.get("department"), "ref_no": ref_no,
@@ -197,7 +199,7 @@ def record_event(session, event, now) -> int | None:
             state, verb = "open", None
         item = _upsert(session, "approvals", str(p["alert_id"]), values, state, now)
         level_zh = LEVEL_ZH.get(p["level"], p["level"])
-        where = f"{p.get('department') or '—'} {ref_no or ''}".strip()
+        where = f"{dept} {ref_no or ''}".strip()
         if verb:
             note = f"：{p['note']}" if p.get("note") else ""
             text = f"{verb}【{level_zh}】{where}（{p.get('by') or '—'}{note}）"
@@ -212,7 +214,7 @@ def record_event(session, event, now) -> int | None:
                   "ref_id": p["appeal_id"], "rule": suffix, "raised_at": raised or event.occurred_at,
                   "title_zh": title}
         item = _upsert(session, "appeals", f"{p['appeal_id']}:{suffix}", values, "open", now)
-        text = f"【{LEVEL_ZH[level]}】{p.get('department') or '—'} {p['case_no']}：{title}"
+        text = f"【{LEVEL_ZH[level]}】{dept} {p['case_no']}：{title}"
     elif t == "appeal.closed":
         # the case is closed: its console alerts are done with
         rows = session.execute(select(console_alerts.c.id).where(
@@ -223,7 +225,7 @@ def record_event(session, event, now) -> int | None:
         session.execute(update(console_alerts).where(console_alerts.c.id.in_(rows)).values(
             state="resolved", updated_at=now, pending_action=None))
         item = rows[0]
-        text = f"已办结 {p.get('department') or '—'} {p['case_no']}：诉求已办结"
+        text = f"已办结 {dept} {p['case_no']}：诉求已办结"
     else:
         return None
     return session.execute(insert(console_feed).values(
@@ -231,15 +233,17 @@ def record_event(session, event, now) -> int | None:
         occurred_at=event.occurred_at)).inserted_primary_key[0]
 
 
-def alert_view(row) -> dict:
+def alert_view(row, names: dict[str, str] | None = None) -> dict:
     out = dict(row)
+    out["department_name"] = (names or {}).get(out["department"], out["department"])
     out["level_zh"] = LEVEL_ZH.get(out["level"], out["level"])
     out["state_zh"] = STATE_ZH.get(out["state"], out["state"])
     out["actionable"] = out["owner"] in ACTIONABLE_OWNERS
     return out
 
 
-def list_alerts(session, *, department=None, level=None, state="active", limit=200) -> list[dict]:
+def list_alerts(session, *, department=None, level=None, state="active", limit=200,
+                names: dict[str, str] | None = None) -> list[dict]:
     q = select(console_alerts).order_by(console_alerts.c.raised_at.desc(), console_alerts.c.id.desc())
     if department is not None:
         q = q.where(console_alerts.c.department == department)
@@ -249,18 +253,18 @@ def list_alerts(session, *, department=None, level=None, state="active", limit=2
         q = q.where(console_alerts.c.state != "resolved")
     elif state != "all":
         q = q.where(console_alerts.c.state == state)
-    return [alert_view(r) for r in session.execute(q.limit(limit)).mappings()]
+    return [alert_view(r, names) for r in session.execute(q.limit(limit)).mappings()]
 
 
-def board(session) -> list[dict]:
+def board(session, names: dict[str, str] | None = None) -> list[dict]:
     """Per department: alerts not yet resolved, by level, and the light."""
     rows = session.execute(
         select(console_alerts.c.department, console_alerts.c.level, func.count())
         .where(console_alerts.c.state != "resolved")
         .group_by(console_alerts.c.department, console_alerts.c.level)).all()
     seen = session.execute(select(console_alerts.c.department).distinct()).scalars().all()
-    depts: dict[str, dict] = {d or "": {"department": d or "", "counts": {lv: 0 for lv in LEVELS}, "total": 0}
-                              for d in seen}
+    depts: dict[str, dict] = {d or "": {"department": d or "", "department_name": (names or {}).get(d, d or ""),
+                                        "counts": {lv: 0 for lv in LEVELS}, "total": 0} for d in seen}
     for dept, level, n in rows:
         entry = depts[dept or ""]
         entry["counts"][level] = entry["counts"].get(level, 0) + n
@@ -273,21 +277,21 @@ def board(session) -> list[dict]:
     return sorted(depts.values(), key=lambda e: (order[e["light"]], -e["total"], e["department"]))
 
 
-def feed_after(session, after: int, limit: int = 100) -> list[dict]:
+def feed_after(session, after: int, limit: int = 100, names: dict[str, str] | None = None) -> list[dict]:
     lines = session.execute(select(console_feed).where(console_feed.c.id > after)
                             .order_by(console_feed.c.id).limit(limit)).mappings().all()
-    return _with_alerts(session, lines)
+    return _with_alerts(session, lines, names)
 
 
-def feed_latest(session, limit: int) -> list[dict]:
+def feed_latest(session, limit: int, names: dict[str, str] | None = None) -> list[dict]:
     lines = session.execute(select(console_feed).order_by(console_feed.c.id.desc()).limit(limit)).mappings().all()
-    return _with_alerts(session, lines[::-1])
+    return _with_alerts(session, lines[::-1], names)
 
 
-def _with_alerts(session, lines) -> list[dict]:
+def _with_alerts(session, lines, names: dict[str, str] | None = None) -> list[dict]:
     """Each feed line with its alert as it is now."""
     ids = {line["console_alert_id"] for line in lines}
-    alerts = {r["id"]: alert_view(r) for r in session.execute(
+    alerts = {r["id"]: alert_view(r, names) for r in session.execute(
         select(console_alerts).where(console_alerts.c.id.in_(ids))).mappings()} if ids else {}
     return [{**line, "alert": alerts[line["console_alert_id"]]} for line in lines]
 
@@ -351,6 +355,8 @@ class ConsoleAlertOut(Schema):
     level = fields.String()
     level_zh = fields.String()
     department = fields.String(allow_none=True)
+    department_name = fields.String(allow_none=True, metadata={"description": "its name (NOTIFY.DEPARTMENTS_FILE), "
+                                                                              "else the code"})
     ref_no = fields.String(allow_none=True, metadata={"description": "application no. or case no."})
     ref_id = fields.String(allow_none=True)
     rule = fields.String(allow_none=True)
@@ -368,6 +374,7 @@ class ConsoleAlertOut(Schema):
 
 class BoardOut(Schema):
     department = fields.String()
+    department_name = fields.String(metadata={"description": "its name (NOTIFY.DEPARTMENTS_FILE), else the code"})
     light = fields.String(metadata={"description": "green, yellow or red"})
     total = fields.Integer()
     counts = fields.Dict(keys=fields.String(), values=fields.Integer())
@@ -428,7 +435,7 @@ class ConsoleEndpoints:
         for attempt in (1, 2):
             try:
                 with self.platform.consuming(event) as uow:
-                    feed_id = record_event(uow.session, event, clock.now())
+                    feed_id = record_event(uow.session, event, clock.now(), self.sender.settings.department_names)
                 break
             except IntegrityError:
                 # two events of one alert inserted it at the same moment (PostgreSQL): the other won; once more
@@ -513,19 +520,19 @@ class ConsoleEndpoints:
          many=True, summary="the console's alerts, newest first (state active: not yet resolved)", tags=("console",))
     def console_alerts(self, call):
         with self.platform.session() as s:
-            return list_alerts(s, **call.query)
+            return list_alerts(s, **call.query, names=self.sender.settings.department_names)
 
     @api("GET", "/api/v1/console/board", roles=MONITOR, response=BoardOut, many=True,
          summary="per department: alerts not yet resolved by level, and its light", tags=("console",))
     def console_board(self, call):
         with self.platform.session() as s:
-            return board(s)
+            return board(s, self.sender.settings.department_names)
 
     @api("GET", "/api/v1/console/feed", roles=MONITOR, query=FeedQuery, response=FeedOut, many=True,
          summary="the latest feed lines, oldest first", tags=("console",))
     def console_feed(self, call):
         with self.platform.session() as s:
-            return feed_latest(s, call.query["limit"])
+            return feed_latest(s, call.query["limit"], self.sender.settings.department_names)
 
     @api("POST", "/api/v1/console/stream-tokens", roles=MONITOR, response=StreamTokenOut, status=201,
          summary="a token to open the live stream with (EventSource cannot send the key); valid 60 s",
@@ -579,7 +586,7 @@ class ConsoleEndpoints:
         while not runtime.stopping:
             armed = runtime.current()
             with db.reader() as s:
-                lines = feed_after(s, after)
+                lines = feed_after(s, after, names=self.sender.settings.department_names)
             for line in lines:
                 after = line["id"]
                 data = json.dumps(FEED_OUT.dump(line), ensure_ascii=False)
@@ -616,7 +623,7 @@ class ConsoleEndpoints:
             uow.session.execute(update(console_alerts).where(console_alerts.c.id == item_id).values(
                 pending_action=action, updated_at=clock.now()))
             out = dict(row, pending_action=action)
-        return 202, alert_view(out)
+        return 202, alert_view(out, self.sender.settings.department_names)
 
     @api("POST", "/api/v1/console/alerts/<int:item_id>/acknowledge", roles=MONITOR, body=AcknowledgeIn,
          response=ConsoleAlertOut, status=202, summary="ask the owner to acknowledge the alert (answered by its "

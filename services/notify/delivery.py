@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import eventlet
 import yaml
@@ -39,7 +39,7 @@ from .domain import (
     severity_of,
     targets,
 )
-from .messages import console_link, render
+from .messages import console_link, load_department_names, render
 
 log = logging.getLogger("services.notify.delivery")
 
@@ -57,6 +57,8 @@ class Settings:
     concurrency: int
     lease: float
     gather: float
+    # department code → its name, for the messages and the console (NOTIFY.DEPARTMENTS_FILE; else the codes)
+    department_names: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, cfg: dict | None) -> Settings:
@@ -76,6 +78,7 @@ class Settings:
             concurrency=int(send.get("CONCURRENCY") or 50),
             lease=float(send.get("LEASE_SECONDS") or 120),
             gather=float(send.get("GATHER_SECONDS", 0.05) or 0.0),
+            department_names=load_department_names(cfg.get("DEPARTMENTS_FILE")),
         )
 
 
@@ -89,7 +92,9 @@ def plan(session, settings: Settings, *, event_id: str, event_type: str, payload
     if not found:
         return []
     link = console_link(settings.console_url, event_type, payload, department)
-    subject, body = render(event_type, {**payload, "severity": severity, "link": link})
+    code = payload.get("department")
+    subject, body = render(event_type, {**payload, "department": settings.department_names.get(code, code),
+                                        "department_code": code, "severity": severity, "link": link})
     urgent = never_held(event_type, payload)
     rows = []
     for t in found:

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
+import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from services.kernel import clock
@@ -62,3 +63,24 @@ def console_link(console_url: str, event_type: str, payload: dict, department: s
             query[param] = str(payload[key])
     base = f"{console_url.rstrip('/')}/console"
     return f"{base}?{urlencode(query)}" if query else base
+
+
+def load_department_names(path: str | None) -> dict[str, str]:
+    """Department code → name from a YAML file: the department register's list (`- {code: ZJJ, name:
+    市住房和城乡建设局, ...}`, other keys ignored) or a plain mapping (`ZJJ: 市住房和城乡建设局`). No path: {}."""
+    if not path:
+        return {}
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"NOTIFY.DEPARTMENTS_FILE {path}: {exc}") from exc
+    if isinstance(data, dict):
+        pairs = list(data.items())
+    elif isinstance(data, list) and all(isinstance(d, dict) and "code" in d and "name" in d for d in data):
+        pairs = [(d["code"], d["name"]) for d in data]
+    else:
+        raise ValueError(f"NOTIFY.DEPARTMENTS_FILE {path}: a list of {{code, name}} or a mapping code: name")
+    if not all(isinstance(c, str) and c and isinstance(n, str) and n for c, n in pairs):
+        raise ValueError(f"NOTIFY.DEPARTMENTS_FILE {path}: every code and name must be a non-empty string")
+    return dict(pairs)

@@ -6,6 +6,7 @@ approvals through `alert.action_requested`."""
 import json
 import time
 from datetime import datetime
+from pathlib import Path
 
 import eventlet
 import pytest
@@ -18,6 +19,9 @@ from services.notify.service import NotifyService
 from tests.conftest import wait_for
 from tests.e2e.approvals_client import start_approvals
 from tests.support import publish_raw
+
+# the department names the console shows: the demo register (SCJGJ: 市市场监督管理局)
+REGISTER = str(Path(__file__).resolve().parents[2] / "services" / "scoring" / "departments.demo.yaml")
 
 
 class Console:
@@ -80,7 +84,7 @@ class Stream:
 @pytest.fixture
 def env(service_config, start_service, api_keys, keys_file, fresh_amqp_uri):
     approvals, approvals_tap = start_approvals(service_config, start_service, api_keys, keys_file, fresh_amqp_uri)
-    cfg = service_config("notify", AMQP_URI=fresh_amqp_uri)
+    cfg = service_config("notify", AMQP_URI=fresh_amqp_uri, NOTIFY={"DEPARTMENTS_FILE": REGISTER})
     start_service(NotifyService, cfg)
     console = Console(cfg["base_url"], approvals.keys)
     console.amqp_uri = fresh_amqp_uri
@@ -178,12 +182,17 @@ def test_an_alert_of_approvals_reaches_the_stream_the_board_and_the_feed(env):
     assert line["event_type"] == "monitor.irregularity" and line["alert"]["level"] == "irregularity"
     assert line["alert"]["state"] == "open" and line["alert"]["actionable"] is True
     assert "纠错" in line["text_zh"] and app["application_no"] in line["text_zh"]
+    # the department by its name, its code kept beside it
+    assert "市市场监督管理局" in line["text_zh"] and line["alert"]["department_name"] == "市市场监督管理局"
+    assert line["alert"]["department"] == "SCJGJ"
     [stored] = approvals.alerts(application_id=app["id"])
     assert line["alert"]["alert_id"] == str(stored["id"])
 
     board = console.ok("GET", "/api/v1/console/board")
     [dept] = [d for d in board if d["department"] == app["department"]]
     assert dept["light"] == "yellow" and dept["counts"]["irregularity"] == 1 and dept["total"] == 1
+    assert dept["department_name"] == "市市场监督管理局"
+    assert console.alerts(department="SCJGJ")[0]["department_name"] == "市市场监督管理局"
     feed = console.ok("GET", "/api/v1/console/feed")
     assert [f["id"] for f in feed] == [line["id"]]
     # filters

@@ -36,7 +36,8 @@ def no_browser(reason: str):
 @pytest.fixture
 def env(service_config, start_service, api_keys, keys_file, fresh_amqp_uri):
     approvals, _ = start_approvals(service_config, start_service, api_keys, keys_file, fresh_amqp_uri)
-    cfg = service_config("notify", AMQP_URI=fresh_amqp_uri)
+    names = os.path.join(ROOT, "services", "scoring", "departments.demo.yaml")  # the department names shown
+    cfg = service_config("notify", AMQP_URI=fresh_amqp_uri, NOTIFY={"DEPARTMENTS_FILE": names})
     start_service(NotifyService, cfg)
     return approvals, cfg["base_url"], fresh_amqp_uri
 
@@ -89,6 +90,7 @@ def test_the_console_in_a_real_browser(env, tmp_path):
     assert seen["bad_key_message"] == "API 密钥无效或已吊销"
     assert seen["seconds_to_show"] < 2.0, seen
     assert "纠错" in seen["row_text"] and seen["light"] in ("yellow", "red")
+    assert "市市场监督管理局" in seen["row_text"]  # the department by its name (NOTIFY.DEPARTMENTS_FILE)
     assert seen["page_errors"] == [], seen["page_errors"]
 
     print(f"console: the irregularity was on the page {seen['seconds_to_show']} s after approvals raised it")

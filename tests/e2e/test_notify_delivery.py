@@ -99,9 +99,11 @@ def by(deliveries, **match):
     return [d for d in deliveries if all(d[k] == v for k, v in match.items())]
 
 
-def test_a_card_reaches_each_subscribed_channel_once_even_when_redelivered(notify, sinks):
+def test_a_card_reaches_each_subscribed_channel_once_even_when_redelivered(notify, sinks, tmp_path):
     hook, _ops, mail = sinks
-    api = notify()
+    names = tmp_path / "departments.yaml"  # a plain mapping: the register's list works as well
+    names.write_text("ZJJ: 市住房和城乡建设局\n", encoding="utf-8")
+    api = notify(DEPARTMENTS_FILE=str(names))
     event = publish(api.amqp_uri, "approvals", "monitor.yellow_card", card("SP2026-0001"))
     done = api.wait_deliveries(lambda ds: len(by(ds, status="sent")) == 3, "three deliveries sent",
                                event_id=event["event_id"])
@@ -112,7 +114,8 @@ def test_a_card_reaches_each_subscribed_channel_once_even_when_redelivered(notif
     assert d["link"] == "http://console.test/console?department=ZJJ&application=SP2026-0001&alert=A-SP2026-0001"
     wait_for(lambda: mail.messages and hook.received, message="the mail and the webhook")
     assert hook.titles() == ["【重要】黄牌：申请 SP2026-0001 已超期"]
-    assert "承办单位：ZJJ" in hook.received[0]["message"] and d["link"] in hook.received[0]["message"]
+    # the department by its name in the text; its code stays in the delivery and the link
+    assert "承办单位：市住房和城乡建设局" in hook.received[0]["message"] and d["link"] in hook.received[0]["message"]
     assert mail.messages[0]["to"] == ["li.ming@zjj.example.cn"]
     assert mail.messages[0]["subject"] == "【重要】黄牌：申请 SP2026-0001 已超期"
     assert "办结期限：2026-11-27 23:59" in mail.messages[0]["body"]

@@ -20,7 +20,7 @@ from services.notify.domain import (
     severity_of,
     targets,
 )
-from services.notify.messages import console_link, has_template, render
+from services.notify.messages import console_link, has_template, load_department_names, render
 
 TZ = clock.TZ
 CONTRACTS = {t for t, _v, _s in registered()}
@@ -183,3 +183,29 @@ def test_consoles_links_name_what_the_message_is_about():
         "http://c/console?department=ZJJ&application=SP1&alert=7"
     assert console_link("http://c", "appeal.emergency", {"case_no": "MY1"}, None) == "http://c/console?case=MY1"
     assert console_link("http://c", "scoring.results_published", {}, None) == "http://c/console"
+
+
+def test_department_names_come_from_the_register_or_a_mapping(tmp_path):
+    register = tmp_path / "register.yaml"
+    register.write_text("- {code: ZJJ, name: 市住房和城乡建设局, tier: city}\n- {code: WCJD, name: 文昌街道}\n",
+                        encoding="utf-8")
+    assert load_department_names(str(register)) == {"ZJJ": "市住房和城乡建设局", "WCJD": "文昌街道"}
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text("ZJJ: 市住房和城乡建设局\n", encoding="utf-8")
+    assert load_department_names(str(mapping)) == {"ZJJ": "市住房和城乡建设局"}
+    assert load_department_names(None) == {} and load_department_names("") == {}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("- {code: ZJJ}\n", "a list of {code, name}"),
+    ("just text\n", "a list of {code, name}"),
+    ("ZJJ: ''\n", "non-empty string"),
+    ("ZJJ: [1, 2\n", "DEPARTMENTS_FILE"),
+])
+def test_a_bad_department_names_file_is_refused_with_its_name(tmp_path, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError, match=message):
+        load_department_names(str(path))
+    with pytest.raises(ValueError, match="missing.yaml"):
+        load_department_names(str(tmp_path / "missing.yaml"))

@@ -142,12 +142,12 @@ async function loadBoard() {
       className: `dept${d.department === selected ? " selected" : ""}`, "data-department": d.department,
       "data-light": d.light, title: "点击按部门筛选",
       onclick: () => { $("filter-department").value = d.department === selected ? "" : d.department; refresh(); },
-    }, el("div", { className: "name" }, el("span", { className: `light ${d.light}` }), d.department || "（未指定部门）"),
+    }, el("div", { className: "name" }, el("span", { className: `light ${d.light}` }), d.department_name || d.department || "（未指定部门）"),
     el("div", { className: "counts" }, ...(counts.length ? counts : ["无未办结告警"])));
   }));
   $("board-empty").hidden = board.length > 0;
   const options = [el("option", { value: "" }, "全部部门"),
-    ...board.map((d) => el("option", { value: d.department }, d.department || "（未指定部门）"))];
+    ...board.map((d) => el("option", { value: d.department }, d.department_name || d.department || "（未指定部门）"))];
   $("filter-department").replaceChildren(...options);
   $("filter-department").value = selected;
   return board;
@@ -180,7 +180,7 @@ function alertRow(a) {
     "data-state": a.state, "data-version": "0", className: `state-${a.state}`,
   },
   el("td", {}, el("span", { className: `level ${a.level}` }, a.level_zh || LEVEL_ZH[a.level] || a.level)),
-  el("td", {}, a.department || "—"),
+  el("td", { title: a.department || "" }, a.department_name || a.department || "—"),
   el("td", {}, a.ref_no || "—"),
   el("td", { title: a.rule || "" }, a.title_zh, a.note ? el("div", { className: "hint" }, `说明：${a.note}`) : ""),
   el("td", {}, shortTime(a.raised_at)),
