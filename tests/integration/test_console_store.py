@@ -84,8 +84,9 @@ def test_a_red_alert_turns_the_light_red_until_it_is_resolved(db):
         assert console.board(s)[0]["light"] == "red"
     take(db, approvals("monitor.alert_resolved", 5, "red", by="李监察", note="已纠正", resolved_at=AT))
     with db.reader() as s:
-        assert console.board(s) == [{"department": "SCJGJ", "light": "green", "total": 0,
-                                     "counts": dict.fromkeys(console.LEVELS, 0)}]
+        assert console.board(s) == [{"department": "SCJGJ", "department_name": "SCJGJ", "light": "green",
+                                     "total": 0, "counts": dict.fromkeys(console.LEVELS, 0)}]
+        assert console.board(s, {"SCJGJ": "市市场监督管理局"})[0]["department_name"] == "市市场监督管理局"
 
 
 def test_a_late_acknowledgement_keeps_the_resolution_and_long_texts_are_cut(db):
