@@ -104,6 +104,9 @@ def service_env(var: Path) -> dict[str, str]:
     # the department names notify's messages and console show: the demo register's
     env.setdefault("NOTIFY_DEPARTMENTS_FILE", str(ROOT / "services" / "scoring" / "departments.demo.yaml"))
     env.setdefault("LATE_REPORT_GRACE_SECONDS", DEMO_LATE_REPORT_GRACE)
+    # appeals publishes through an outbox relay process of its own, as the city runs it (deploy's
+    # relay_process; docs/adr/0006-intake-write-path.md); APPEALS_OUTBOX_RELAY=true keeps it inside
+    env.setdefault("APPEALS_OUTBOX_RELAY", "false")
     return env
 
 
@@ -278,6 +281,7 @@ class Service:
     proc: subprocess.Popen | None = None
     pump: threading.Thread | None = None
     last_health: str = "no answer yet"
+    argv: list[str] | None = None  # a process without HTTP (the appeals outbox relay): healthy while it runs
 
     @property
     def base_url(self) -> str:
@@ -287,8 +291,8 @@ class Service:
         if self.log_path.exists():
             self.log_path.replace(self.log_path.with_name(self.log_path.name + ".1"))
         self.proc = subprocess.Popen(
-            [nameko, "run", "--config", f"services/{self.name}/config.yaml",
-             f"services.{self.name}.service:{SERVICE_CLASSES[self.name]}"],
+            self.argv or [nameko, "run", "--config", f"services/{self.name}/config.yaml",
+                          f"services.{self.name}.service:{SERVICE_CLASSES[self.name]}"],
             cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             # Its own process group: a Ctrl-C in the terminal reaches only this supervisor, which then
             # stops the services in order instead of all of them racing to shut down.
@@ -317,6 +321,9 @@ class Service:
         return self.proc is not None and self.proc.poll() is None
 
     def healthy(self) -> bool:
+        if self.argv is not None:
+            self.last_health = "running" if self.running() else "exited"
+            return self.running()
         try:
             with _http.open(f"{self.base_url}/health", timeout=3) as resp:
                 self.last_health = f"{resp.status}"
@@ -449,7 +456,12 @@ def main() -> int:
     say(keys_table(keys).rstrip())
     say()
 
-    supervisor = Supervisor(services)
+    helpers = []
+    if env["APPEALS_OUTBOX_RELAY"].strip().lower() in ("false", "no", "off", "0"):
+        helpers.append(Service("appeals-relay", "", 0, var / "log" / "appeals-relay.log", argv=[
+            sys.executable, "-m", "services.kernel.relay", "--config", "services/appeals/config.yaml",
+            "--service", "appeals"]))
+    supervisor = Supervisor(services + helpers)
     signal.signal(signal.SIGINT, supervisor.on_signal)
     signal.signal(signal.SIGTERM, supervisor.on_signal)
     timeout = float(os.environ.get("XIAONENG_START_TIMEOUT") or 60)
@@ -464,8 +476,8 @@ def main() -> int:
         if migrated.returncode != 0:
             warn(f"run_local: migrating the databases under {var} failed:\n{migrated.stderr or migrated.stdout}")
             return 1
-        say(f"Starting {', '.join(SERVICES)} (logs in {var / 'log'}) ...")
-        for s in services:
+        say(f"Starting {', '.join(s.name for s in services + helpers)} (logs in {var / 'log'}) ...")
+        for s in services + helpers:
             s.start(env, nameko)
         failed = supervisor.wait_healthy(timeout)
         if failed is not None:
@@ -474,7 +486,7 @@ def main() -> int:
             else:
                 warn(f"[{failed.name}] exited with code {failed.proc.returncode} while starting")
             failed.print_tail()
-            for s in services:
+            for s in services + helpers:
                 if s is not failed and s.proc is not None and not s.running():
                     warn(f"[{s.name}] exited too, with code {s.proc.returncode} (see {s.log_path})")
         elif not supervisor.stop_requested.is_set():

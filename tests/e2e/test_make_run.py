@@ -102,7 +102,7 @@ def test_make_run_starts_serves_and_stops_cleanly(tmp_path, rabbit_admin, vhost)
     proc = start_run_local(env, urls, console)
     try:
         services = children_of(proc.pid)
-        assert len(services) == len(SERVICES), services
+        assert len(services) == len(SERVICES) + 1, services  # and the appeals outbox relay process
 
         keys_file = var / "demo-keys.txt"
         assert stat.S_IMODE(keys_file.stat().st_mode) == 0o600
@@ -118,6 +118,9 @@ def test_make_run_starts_serves_and_stops_cleanly(tmp_path, rabbit_admin, vhost)
                              timeout=10)
         assert resp.status_code == 201, resp.text
         assert resp.json()["status"] == "dispatched" and resp.json()["department"] == "ZJJ"  # demo catalogue
+        # its events leave through the relay process: the outbox drains
+        wait_for(lambda: requests.get(f"{urls['appeals']}/health", timeout=3).json()["outbox"]["pending"] == 0,
+                 message="the appeal's events published by the relay process")
 
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=20) == 0, console.read_text()
@@ -125,6 +128,7 @@ def test_make_run_starts_serves_and_stops_cleanly(tmp_path, rabbit_admin, vhost)
         assert not left, f"services still running after run_local.py exited: {left}"
         assert not any(health_ok(url) for url in urls.values())
         assert (var / "log" / "appeals.log").stat().st_size > 0
+        assert "relay of appeals publishing" in (var / "log" / "appeals-relay.log").read_text()
     finally:
         if proc.poll() is None:
             proc.kill()  # the services follow (they get SIGTERM when their parent dies)
