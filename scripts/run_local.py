@@ -40,6 +40,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script, services/ is not otherwise importable from a checkout
 
@@ -457,7 +459,9 @@ def main() -> int:
     say()
 
     helpers = []
-    if env["APPEALS_OUTBOX_RELAY"].strip().lower() in ("false", "no", "off", "0"):
+    # read as appeals' config reads `RELAY: ${APPEALS_OUTBOX_RELAY:true}`: the helper runs exactly when appeals' own
+    # relay does not
+    if not yaml.safe_load(env["APPEALS_OUTBOX_RELAY"]):
         helpers.append(Service("appeals-relay", "", 0, var / "log" / "appeals-relay.log", argv=[
             sys.executable, "-m", "services.kernel.relay", "--config", "services/appeals/config.yaml",
             "--service", "appeals"]))

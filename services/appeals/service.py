@@ -1,7 +1,6 @@
 """The appeals service (民意直通): one intake for every channel, dispatch by the catalogue, handling by the
 departments, call-back, supervision, efficiency complaints, and the deadline monitor."""
 
-import logging
 from datetime import timedelta
 
 import eventlet
@@ -56,7 +55,6 @@ READERS = ("operator", "window_system", "department_handler", "monitor")
 HANDLER = ("department_handler",)
 OPERATOR = ("operator",)
 MONITOR = ("monitor",)
-log = logging.getLogger(__name__)
 ALARM_BATCH = 500
 MONITOR_INTERVAL = 0.2
 CONFLICT = {409: "not allowed in the case's current state, or `at` before the case's previous step (reason in "
@@ -429,21 +427,14 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
     # could not be computed for want of that year get them now (moments already past fire at the next tick).
     @timer(interval=3600, eager=True)
     def recalculate_after_calendar(self):
-        years = tuple(self.settings.calendar.years_covered())
-        if self.settings.recalculated_for == years:
-            return
-        with self.platform.session() as s:
-            pending = store.calendar_pending(s)
-        done = 0
-        for start in range(0, len(pending), ALARM_BATCH):
-            done += self._recalculate(pending[start:start + ALARM_BATCH])
-            eventlet.sleep(0)
-        self.settings.recalculated_for = years
-        if pending:
-            log.info("calendar covers %s: %d of %d cases waiting for it recalculated",
-                     f"{years[0]}-{years[-1]}" if years else "no year", done, len(pending))
+        def pending():
+            with self.platform.session() as s:
+                return store.calendar_pending(s)
 
-    def _recalculate(self, ids: list[int]) -> int:
+        base.catch_up_with_calendar(self.settings, "cases", pending, self._recalculate, ALARM_BATCH)
+
+    def _recalculate(self, ids: list[int]) -> tuple[int, int]:
+        """(recalculated, skipped): each case is waited for, none is skipped."""
         settings, now, done = self.settings, clock.now(), 0
         with self.platform.unit_of_work() as uow:
             s = uow.session
@@ -470,7 +461,7 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
                     continue
                 store.add_history(s, appeal_id, now, SYSTEM, "recalculate", row["status"], row["status"], details)
                 done += 1
-        return done
+        return done, 0
 
     # every 0.2 s: an idle tick is one indexed query, and a due alarm waits at most one interval
     @timer(interval=MONITOR_INTERVAL)

@@ -13,6 +13,7 @@ from nameko.timer import timer
 
 from services.kernel import clock
 from services.kernel.domain import SYSTEM
+from services.kernel.service import catch_up_with_calendar
 from services.kernel.workcal import CalendarUnavailable
 
 from . import store
@@ -114,21 +115,12 @@ class MonitorTimer:
     # alerts are resolved by the system.
     @timer(interval=3600, eager=True)
     def recalculate_after_calendar(self):
-        years = tuple(self.settings.calendar.years_covered())
-        if self.settings.recalculated_for == years:
-            return
-        done = skipped = 0
-        with self.platform.session() as s:
-            pending = store.calendar_pending(s, OPEN, CALENDAR_UNAVAILABLE)
-        for start in range(0, len(pending), ALARM_BATCH):
-            batch_done, batch_skipped = self._recalculate(pending[start:start + ALARM_BATCH])
-            done, skipped = done + batch_done, skipped + batch_skipped
-            eventlet.sleep(0)
-        if not skipped:  # rows a window action held are looked at again in an hour
-            self.settings.recalculated_for = years
-        if pending:
-            log.info("calendar covers %s: %d of %d applications waiting for it recalculated",
-                     f"{years[0]}-{years[-1]}" if years else "no year", done, len(pending))
+        def pending():
+            with self.platform.session() as s:
+                return store.calendar_pending(s, OPEN, CALENDAR_UNAVAILABLE)
+
+        # rows a window action held are skipped and looked at again in an hour
+        catch_up_with_calendar(self.settings, "applications", pending, self._recalculate, ALARM_BATCH)
 
     def _recalculate(self, ids: list[int]) -> tuple[int, int]:
         """(recalculated, skipped because another transaction held them)."""

@@ -347,8 +347,9 @@ class Database:
         self.inbox = metadata.tables["inbox"]
         self.service = service
         self.department = department
-        sqlite = make_url(url).get_backend_name() == "sqlite" and make_url(url).database not in (None, "", ":memory:")
-        background_checkpoint = background_checkpoint and sqlite
+        parsed = make_url(url)
+        background_checkpoint = background_checkpoint and parsed.get_backend_name() == "sqlite" and \
+            parsed.database not in (None, "", ":memory:")
         self.engine = create_db_engine(
             url, autocheckpoint=BACKGROUND_CHECKPOINT_FALLBACK_PAGES if background_checkpoint else None)
         self.read_engine = create_db_engine(url, read_only=True) if is_sqlite(self.engine) else self.engine

@@ -45,13 +45,10 @@ class Direct:
             auto = None if with_key else table.autoincrement_column
             columns = [c for c in table.columns if c is not auto]
             self._keys = [c.key for c in columns]
-            for c in columns:
-                if c.default is not None and c.default.is_scalar:
-                    self._defaults[c.key] = c.default.arg
-                elif c.default is not None and c.default.is_callable:
-                    self._defaults[c.key] = c.default.arg  # called with no context per row (list, dict...)
-                else:
-                    self._defaults[c.key] = None
+            # a value, or a callable (list, dict...) called with no context per row; a SQL default: NULL
+            self._defaults = {c.key: c.default.arg if c.default is not None and (c.default.is_scalar or
+                                                                                 c.default.is_callable) else None
+                              for c in columns}
 
     def _plan(self, dialect) -> _Plan:
         plan = self._plans.get(dialect.name)
@@ -75,20 +72,17 @@ class Direct:
             elif name in plan.values:
                 value = plan.values[name]
             else:
-                value = self._defaults[name]  # KeyError: a parameter nobody gave
-                if callable(value):
-                    value = value(None)
+                value = self._default(name)
             values.append(process(value) if process is not None and value is not None else value)
         return tuple(values)
 
+    def _default(self, key: str) -> Any:
+        value = self._defaults[key]  # KeyError: a parameter nobody gave
+        return value(None) if callable(value) else value
+
     def _complete(self, row: dict) -> dict:
         """An insert's row with every column, the missing ones at their defaults."""
-        full = dict(row)
-        for key in self._keys:
-            if key not in full:
-                value = self._defaults[key]
-                full[key] = value(None) if callable(value) else value
-        return full
+        return {**{key: self._default(key) for key in self._keys if key not in row}, **row}
 
     @staticmethod
     def _connection(conn: Connection | Session) -> Connection:

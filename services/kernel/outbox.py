@@ -56,10 +56,13 @@ def department_of(body: str) -> str:
         return ""
 
 
-def retention(cfg: dict) -> dict:
-    """The relay's retention settings from a service config: `OUTBOX.RETENTION_DAYS` (published rows, 7) and
-    `INBOX.RETENTION_DAYS` (consumed-event records, 90; 0 keeps them)."""
-    return {"outbox_retention_days": float((cfg.get("OUTBOX") or {}).get("RETENTION_DAYS", 7)),
+def relay_settings(cfg: dict) -> dict:
+    """The relay's settings from a service config, wherever the relay runs: `OUTBOX.BATCH_SIZE` (200),
+    `OUTBOX.RETENTION_DAYS` (published rows, 7) and `INBOX.RETENTION_DAYS` (consumed-event records, 90; 0
+    keeps them)."""
+    outbox = cfg.get("OUTBOX") or {}
+    return {"batch_size": int(outbox.get("BATCH_SIZE", 200)),
+            "outbox_retention_days": float(outbox.get("RETENTION_DAYS", 7)),
             "inbox_retention_days": float((cfg.get("INBOX") or {}).get("RETENTION_DAYS", 90))}
 
 
@@ -120,7 +123,6 @@ class OutboxRelay:
             select(inbox.c.consumer, inbox.c.event_id).where(
                 inbox.c.processed_at < bindparam("before", type_=Moment())).limit(PRUNE_BATCH)))
         # Built once: constructing a statement costs more than running it, once per batch.
-        outbox = db.outbox
         self._claim = select(outbox.c.id, outbox.c.event_id, outbox.c.exchange, outbox.c.routing_key, outbox.c.body) \
             .where(outbox.c.published_at.is_(None)).order_by(outbox.c.id).limit(batch_size)
         self._sent = update(outbox).where(outbox.c.id.in_(bindparam("ids", expanding=True))).values(

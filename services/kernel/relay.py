@@ -31,7 +31,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from .config import ConfigError, load_config  # noqa: E402
 from .db import Database, is_sqlite  # noqa: E402
 from .messaging import ConfirmingPublisher  # noqa: E402
-from .outbox import OutboxRelay, retention  # noqa: E402
+from .outbox import OutboxRelay, relay_settings  # noqa: E402
 
 log = logging.getLogger("xiaoneng.relay")
 
@@ -85,11 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    outbox_cfg = cfg.get("OUTBOX") or {}
     db = Database(url, MetaData(), service=args.service, department=cfg.get("DEPARTMENT"))
     sqlite = is_sqlite(db.engine)
-    relay = OutboxRelay(db, ConfirmingPublisher(amqp), batch_size=int(outbox_cfg.get("BATCH_SIZE", 200)),
-                        poll_interval=args.tick * 20 if sqlite else args.poll, **retention(cfg))
+    relay = OutboxRelay(db, ConfirmingPublisher(amqp), poll_interval=args.tick * 20 if sqlite else args.poll,
+                        **relay_settings(cfg))
     stop = [False]
     watch = CommitWatch(url, relay, args.tick) if sqlite else None
 

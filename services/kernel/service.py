@@ -8,6 +8,7 @@ import logging
 import time
 from datetime import timedelta
 
+import eventlet
 from kombu import Connection
 from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Response
@@ -18,7 +19,7 @@ from .db import Database
 from .http import ApiEndpoint, api
 from .messaging import AlreadyProcessed, ConfirmingPublisher, EventConsumer
 from .openapi import build_spec
-from .outbox import OutboxRelay, retention
+from .outbox import OutboxRelay, relay_settings
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,28 @@ class WorkerStore:
         return self.provider.metrics
 
 
+def catch_up_with_calendar(settings, what: str, find_pending, recalculate, batch: int) -> None:
+    """Once per calendar (the years `settings.calendar` covers; the service reads it at start, so a new year
+    comes with a restart): `find_pending()` lists the ids of the records whose deadlines waited for a year
+    without schedule, and `recalculate(ids)` gives them their moments, `batch` at a time, answering (done,
+    skipped because another transaction held them). With any skipped, the next call tries again.
+    `settings.recalculated_for` remembers the calendar done."""
+    years = tuple(settings.calendar.years_covered())
+    if settings.recalculated_for == years:
+        return
+    pending = find_pending()
+    done = skipped = 0
+    for start in range(0, len(pending), batch):
+        batch_done, batch_skipped = recalculate(pending[start:start + batch])
+        done, skipped = done + batch_done, skipped + batch_skipped
+        eventlet.sleep(0)
+    if not skipped:
+        settings.recalculated_for = years
+    if pending:
+        log.info("calendar covers %s: %d of %d %s waiting for it recalculated",
+                 f"{years[0]}-{years[-1]}" if years else "no year", done, len(pending), what)
+
+
 class _CountingRelay(OutboxRelay):
     on_published = None
 
@@ -105,9 +128,8 @@ class Platform(DependencyProvider):
         outbox_cfg = cfg.get("OUTBOX") or {}
         self.relay = _CountingRelay(
             self.db, ConfirmingPublisher(cfg["AMQP_URI"]),
-            batch_size=int(outbox_cfg.get("BATCH_SIZE", 200)),
             poll_interval=float(outbox_cfg.get("POLL_INTERVAL", 0.5)),
-            **retention(cfg),
+            **relay_settings(cfg),
         )
         self.db.on_commit_with_events(self.relay.notify)
         grace = timedelta(seconds=float(cfg.get("LATE_REPORT_GRACE_SECONDS") or 0))

@@ -41,6 +41,7 @@ from services.kernel.http import api
 from services.kernel.keys import KeyStore
 from services.kernel.messaging import consume_event
 
+from .messages import department_label
 from .store import metadata
 
 log = logging.getLogger("services.notify.console")
@@ -183,7 +184,7 @@ def record_event(session, event, now, names: dict[str, str] | None = None) -> in
     by its name where `names` knows it). Returns the feed id, or None when the event concerns nothing the
     console shows."""
     p, t = event.payload, event.event_type
-    dept = (names or {}).get(p.get("department"), p.get("department")) or "—"
+    dept = department_label(names, p.get("department")) or "—"
     if t.startswith("monitor."):
         ref_no = p.get("application_no") or p.get("external_ref") or p.get("project_code") or p.get("joint_id")
         values = {"kind": t, "level": p["level"], "department": p.get("department"), "ref_no": ref_no,
@@ -235,7 +236,7 @@ def record_event(session, event, now, names: dict[str, str] | None = None) -> in
 
 def alert_view(row, names: dict[str, str] | None = None) -> dict:
     out = dict(row)
-    out["department_name"] = (names or {}).get(out["department"], out["department"])
+    out["department_name"] = department_label(names, out["department"])
     out["level_zh"] = LEVEL_ZH.get(out["level"], out["level"])
     out["state_zh"] = STATE_ZH.get(out["state"], out["state"])
     out["actionable"] = out["owner"] in ACTIONABLE_OWNERS
@@ -263,7 +264,7 @@ def board(session, names: dict[str, str] | None = None) -> list[dict]:
         .where(console_alerts.c.state != "resolved")
         .group_by(console_alerts.c.department, console_alerts.c.level)).all()
     seen = session.execute(select(console_alerts.c.department).distinct()).scalars().all()
-    depts: dict[str, dict] = {d or "": {"department": d or "", "department_name": (names or {}).get(d, d or ""),
+    depts: dict[str, dict] = {d or "": {"department": d or "", "department_name": department_label(names, d) or "",
                                         "counts": {lv: 0 for lv in LEVELS}, "total": 0} for d in seen}
     for dept, level, n in rows:
         entry = depts[dept or ""]

@@ -39,7 +39,7 @@ from .domain import (
     severity_of,
     targets,
 )
-from .messages import console_link, load_department_names, render
+from .messages import console_link, department_label, load_department_names, render
 
 log = logging.getLogger("services.notify.delivery")
 
@@ -93,7 +93,7 @@ def plan(session, settings: Settings, *, event_id: str, event_type: str, payload
         return []
     link = console_link(settings.console_url, event_type, payload, department)
     code = payload.get("department")
-    subject, body = render(event_type, {**payload, "department": settings.department_names.get(code, code),
+    subject, body = render(event_type, {**payload, "department": department_label(settings.department_names, code),
                                         "department_code": code, "severity": severity, "link": link})
     urgent = never_held(event_type, payload)
     rows = []

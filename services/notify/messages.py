@@ -65,6 +65,11 @@ def console_link(console_url: str, event_type: str, payload: dict, department: s
     return f"{base}?{urlencode(query)}" if query else base
 
 
+def department_label(names: dict[str, str] | None, code: str | None) -> str | None:
+    """A department as people read it: its name where `names` knows it, else its code."""
+    return (names or {}).get(code, code)
+
+
 def load_department_names(path: str | None) -> dict[str, str]:
     """Department code → name from a YAML file: the department register's list (`- {code: ZJJ, name:
     市住房和城乡建设局, ...}`, other keys ignored) or a plain mapping (`ZJJ: 市住房和城乡建设局`). No path: {}."""
