@@ -24,11 +24,14 @@ import secrets
 from pathlib import Path
 from urllib.parse import quote
 
+from services.kernel.messaging import UnroutedBound
+
 from .inventory import Inventory, Node
 
 DEPARTMENT_HEADER = "xiaoneng-department"  # services/kernel/outbox.py sets it on every event
 UNROUTED = "xiaoneng.unrouted"
-PARKED = "xiaoneng.parked"
+PARKED = "xiaoneng.parked"  # failures, for an operator
+UNROUTED_KEPT = "xiaoneng.unrouted.kept"  # the newest unrouted events, bounded (services/kernel/messaging.py)
 _PLACEHOLDER = re.compile(r"\$\{([A-Z0-9_]+)\}")
 
 
@@ -78,9 +81,10 @@ def service_permission(vhost: str, user: str, service: str) -> dict:
     retry = r"xiaoneng\.retry\.\d+ms"
     return _permission(
         vhost, user,
-        configure=rf"^([a-z_]+\.events|{_x(UNROUTED)}|{_x(PARKED)}|{retry}|{own_queues})$",
-        # declaring an exchange with an alternate exchange needs write on the latter
-        write=rf"^({_x(service)}\.events|{_x(UNROUTED)}|{_x(PARKED)}|amq\.default|{retry}|{own_queues})$",
+        configure=rf"^([a-z_]+\.events|{_x(UNROUTED)}|{_x(PARKED)}|{_x(UNROUTED_KEPT)}|{retry}|{own_queues})$",
+        # declaring an exchange with an alternate exchange needs write on the latter; binding a queue, write on it
+        write=rf"^({_x(service)}\.events|{_x(UNROUTED)}|{_x(PARKED)}|{_x(UNROUTED_KEPT)}|amq\.default|{retry}|"
+              rf"{own_queues})$",
         read=rf"^([a-z_]+\.events|{_x(UNROUTED)}|{retry}|{own_queues})$",
     )
 
@@ -106,9 +110,14 @@ def definitions(inv: Inventory, node: Node) -> dict:
     # The operators' tool (`xiaoneng dlq`, `xiaoneng events`): everything, but only in this vhost.
     perms.append(_permission(vhost, add_user(user_name(inv, node, "ops"), ["management"]), ".*", ".*", ".*"))
 
+    # Failures and unrouted events apart (ADR 0003): the parking queue is bound to nothing, the alternate
+    # exchange feeds a bounded queue, declared with the services' default bounds (or the broker refuses one of
+    # the two declarations; the services then use the queue as it is).
     exchanges.append(_exchange(vhost, UNROUTED, "fanout"))
     queues.append({"name": PARKED, "vhost": vhost, "durable": True, "auto_delete": False, "arguments": {}})
-    bindings.append(_binding(vhost, UNROUTED, PARKED, "queue"))
+    queues.append({"name": UNROUTED_KEPT, "vhost": vhost, "durable": True, "auto_delete": False,
+                   "arguments": UnroutedBound().arguments()})
+    bindings.append(_binding(vhost, UNROUTED, UNROUTED_KEPT, "queue"))
 
     city = inv.city
     if node.is_city:
@@ -174,9 +183,11 @@ def definitions(inv: Inventory, node: Node) -> dict:
 
     # Consumer queues: durable (nameko declares them so), and what the broker itself rejects or expires goes to
     # the parking queue rather than nowhere; on quorum queues a message that keeps crashing its consumer is
-    # parked after 20 deliveries.
+    # parked after 20 deliveries. Straight to the failures' queue (default exchange), not through the alternate
+    # exchange: its queue is bounded and would drop them with the unrouted events.
     policies.append({"vhost": vhost, "name": "consumer-queues", "pattern": r"^evt-", "apply-to": "queues",
-                     "priority": 5, "definition": {"dead-letter-exchange": UNROUTED, "delivery-limit": 20}})
+                     "priority": 5, "definition": {"dead-letter-exchange": "", "dead-letter-routing-key": PARKED,
+                                                   "delivery-limit": 20}})
     vhost_def = {"name": vhost}
     if node.broker.queue_type == "quorum":
         vhost_def["default_queue_type"] = "quorum"

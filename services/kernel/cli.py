@@ -2,8 +2,8 @@
 
     xiaoneng keys add NAME --role ROLE [--department D]   prints a new API key once
     xiaoneng keys list | revoke NAME
-    xiaoneng dlq list [--json]                            parked messages of this node's broker
-    xiaoneng dlq replay (--all | EVENT_ID ...)
+    xiaoneng dlq list [--json] [--reason R]               parked messages of this node's broker, failures first
+    xiaoneng dlq replay (--all | EVENT_ID ...) [--reason R]
     xiaoneng events [--markdown]                          the event contracts
     xiaoneng demo [--seed N --appeals N --applications N] a demo year sent to the running services
 """
@@ -52,29 +52,39 @@ def cmd_keys(args) -> int:
     return 2
 
 
+def _reasons(chosen: str | None) -> tuple[str, ...]:
+    from .dlq import FAILURES, REASONS
+
+    return {None: REASONS, "failures": FAILURES}.get(chosen, (chosen,))
+
+
 def cmd_dlq(args) -> int:
     from . import dlq
 
     uri = _amqp_uri(args)
+    reasons = _reasons(args.reason)
     if args.action == "list":
-        parked = dlq.list_parked(uri)
+        parked = dlq.list_parked(uri, reasons=reasons)
         if args.json:
             print(json.dumps([p.as_dict() for p in parked], ensure_ascii=False, indent=2))
             return 0
         if not parked:
             print("no parked messages")
             return 0
+        failures = sum(1 for p in parked if p.reason in dlq.FAILURES)
+        print(f"# {failures} failed or invalid (in {dlq.PARKED_QUEUE}), {len(parked) - failures} unrouted "
+              f"(the newest kept, in {dlq.UNROUTED_QUEUE})")
         for p in parked:
             print(f"{p.position:>4}  {p.event_id or '-':36}  {p.event_type or '-':28}  {p.reason:8}  "
                   f"{p.queue or p.exchange + ' ' + p.routing_key}  attempts={p.attempts}  {p.parked_at or ''}")
-            if p.error:
-                print(f"      {p.error.splitlines()[-1][:200]}")
+            if p.cause:
+                print(f"      {p.cause[:200]}")
         return 0
     if args.action == "replay":
         if not args.all and not args.event_ids:
             print("error: name event ids, or --all", file=sys.stderr)
             return 2
-        done = dlq.replay(uri, event_ids=args.event_ids, replay_all=args.all)
+        done = dlq.replay(uri, event_ids=args.event_ids, replay_all=args.all, reasons=reasons)
         for p in done:
             print(f"replayed {p.event_id or '-'} ({p.event_type or '?'}) → {p.queue or p.exchange}")
         missing = set(args.event_ids or ()) - {p.event_id for p in done}
@@ -117,11 +127,15 @@ def main(argv: list[str] | None = None) -> int:
     dlq = sub.add_parser("dlq", help="parked (dead-lettered) messages")
     dlq.add_argument("--amqp-uri", help="default: $AMQP_URI or the local broker")
     dsub = dlq.add_subparsers(dest="action", required=True)
+    reason = {"choices": ("failures", "failed", "invalid", "unrouted"),
+              "help": "only these (failures: failed and invalid); default: all, failures first"}
     lst = dsub.add_parser("list")
     lst.add_argument("--json", action="store_true")
+    lst.add_argument("--reason", **reason)
     rep = dsub.add_parser("replay")
     rep.add_argument("event_ids", nargs="*")
     rep.add_argument("--all", action="store_true")
+    rep.add_argument("--reason", **reason)
 
     sub.add_parser("events", help="print the event contracts as Markdown")
     sub.add_parser("demo", help="send a demo year to the running services (xiaoneng demo --help)")

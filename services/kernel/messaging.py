@@ -4,8 +4,10 @@ Why our own consumer: nameko acknowledges and drops a message whose handler rais
 through delay queues (TTL, then dead-lettered straight back to the consumer's queue) and finally parks
 it in `xiaoneng.parked` with the error; a message that breaks its contract is parked at once.
 Why an alternate exchange: RabbitMQ drops a message no queue is bound for; every `<service>.events`
-exchange hands such messages to `xiaoneng.unrouted`, whose queue is the same parking queue, so an event
-published before its consumers ever ran is kept and can be replayed (`xiaoneng dlq replay`).
+exchange hands such messages to `xiaoneng.unrouted`, whose queue `xiaoneng.unrouted.kept` keeps the most
+recent of them (bounded in number and age: most are events nobody consumes by design), so an event published
+before its consumers ever ran can still be replayed (`xiaoneng dlq replay`). Failures have the parking queue
+to themselves, unbounded: each one wants an operator (ADR 0003).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from functools import partial
 from typing import Any
 
 import eventlet
+from amqp.exceptions import ConnectionError as AmqpConnectionError
+from amqp.exceptions import PreconditionFailed
 from eventlet.event import Event as GreenEvent
 from eventlet.semaphore import Semaphore
 from kombu import Connection, Exchange, Queue
@@ -33,7 +37,10 @@ from .contracts import ContractError, parse_event
 log = logging.getLogger(__name__)
 
 UNROUTED_EXCHANGE = "xiaoneng.unrouted"
-PARKED_QUEUE = "xiaoneng.parked"
+PARKED_QUEUE = "xiaoneng.parked"  # failures (failed, invalid): kept until an operator acts
+# A queue of its own for unrouted events, bounded. A new name rather than new arguments on the parking queue:
+# RabbitMQ refuses to change a queue's arguments in place, and the parking queue keeps what it holds.
+UNROUTED_QUEUE = "xiaoneng.unrouted.kept"
 DEFAULT_RETRY_DELAYS_MS = (5_000, 15_000, 40_000)
 
 # Headers our consumer side adds; their names are part of the parking format `xiaoneng dlq` reads.
@@ -44,6 +51,15 @@ H_QUEUE = "x-xiaoneng-queue"
 H_EXCHANGE = "x-xiaoneng-exchange"
 H_ROUTING_KEY = "x-xiaoneng-routing-key"
 H_PARKED_AT = "x-xiaoneng-parked-at"
+
+
+def clip_error(error: str, limit: int = 2000) -> str:
+    """An error text short enough for a header. Its head says what went wrong (SQLAlchemy puts the statement
+    and a link after the cause, a traceback ends with it): keep both ends."""
+    if len(error) <= limit:
+        return error
+    half = (limit - 5) // 2
+    return f"{error[:half]}\n...\n{error[-half:]}"
 
 
 class Undeliverable(Exception):
@@ -66,7 +82,66 @@ def unrouted_exchange() -> Exchange:
 
 
 def parked_queue() -> Queue:
-    return Queue(PARKED_QUEUE, exchange=unrouted_exchange(), durable=True, auto_delete=False)
+    """The failures' queue. Published to through the default exchange; bound to no exchange any more."""
+    return Queue(PARKED_QUEUE, durable=True, auto_delete=False)
+
+
+# RabbitMQ takes x-message-ttl in milliseconds as an unsigned 32-bit number: 49.7 days at most.
+_MAX_TTL_DAYS = (2**32 - 1) / 86_400_000
+
+
+@dataclass(frozen=True)
+class UnroutedBound:
+    """What `xiaoneng.unrouted.kept` keeps: the newest `max_length` events (older ones are dropped first), none
+    older than `max_age_days`; 0 means no bound of that kind."""
+
+    max_length: int = 10_000
+    max_age_days: float = 14.0
+
+    def arguments(self) -> dict:
+        args = {}
+        if self.max_length:
+            args["x-max-length"] = int(self.max_length)
+        if self.max_age_days:
+            args["x-message-ttl"] = int(self.max_age_days * 86_400_000)
+        return args
+
+
+def unrouted_bound(cfg: dict) -> UnroutedBound:
+    """From the config's `UNROUTED: {MAX_LENGTH: 10000, MAX_AGE_DAYS: 14}` (the defaults). Every service of a
+    node should say the same: the first to declare the queue sets its bounds (ADR 0003)."""
+    section = cfg.get("UNROUTED") or {}
+    default = UnroutedBound()
+    bound = UnroutedBound(int(section.get("MAX_LENGTH", default.max_length)),
+                          float(section.get("MAX_AGE_DAYS", default.max_age_days)))
+    if bound.max_length < 0 or not 0 <= bound.max_age_days <= _MAX_TTL_DAYS:
+        raise ValueError(f"UNROUTED: MAX_LENGTH must be >= 0 and MAX_AGE_DAYS between 0 and {_MAX_TTL_DAYS:.1f} "
+                         f"(0: no bound), not {section}")
+    return bound
+
+
+def unrouted_queue(bound: UnroutedBound = UnroutedBound()) -> Queue:
+    return Queue(UNROUTED_QUEUE, exchange=unrouted_exchange(), durable=True, auto_delete=False,
+                 queue_arguments=bound.arguments())
+
+
+def declare_unrouted_queue(channel, bound: UnroutedBound = UnroutedBound()) -> None:
+    """Declare the bounded queue of unrouted events, on a channel of its own: a queue that exists with other
+    bounds (another service's setting, or the broker's definitions) makes the broker close the channel, and
+    that queue is then used as it is."""
+    side = channel.connection.channel()
+    try:
+        unrouted_queue(bound)(side).declare()
+    except PreconditionFailed as exc:
+        log.warning("%s exists with other bounds than UNROUTED %s asks for; keeping it as it is (%s)",
+                    UNROUTED_QUEUE, bound.arguments(), exc)
+        side = channel.connection.channel()
+        side.queue_bind(UNROUTED_QUEUE, UNROUTED_EXCHANGE, "")
+    finally:
+        try:
+            side.close()
+        except Exception:  # closed by the broker already
+            log.debug("closing the side channel failed", exc_info=True)
 
 
 def retry_exchange(delay_ms: int) -> Exchange:
@@ -85,11 +160,18 @@ def retry_queue(delay_ms: int) -> Queue:
     )
 
 
-def declare_topology(channel, *, service: str | None = None, retry_delays_ms=()) -> None:
-    """Declare what every node needs (idempotent): the parking place and, if given, the events exchange
-    of `service` and the retry queues."""
+def declare_topology(channel, *, service: str | None = None, retry_delays_ms=(),
+                     unrouted: UnroutedBound | None = UnroutedBound()) -> None:
+    """Declare what every node needs (idempotent): the parking queue, the alternate exchange with its bounded
+    queue (`unrouted=None`: leave that queue alone) and, if given, the events exchange of `service` and the
+    retry queues."""
     unrouted_exchange()(channel).declare()
     parked_queue()(channel).declare()
+    # Deployments from before the split had the parking queue bound to the alternate exchange: undo that, so
+    # that unrouted events go to their bounded queue only (unbinding what is not bound is no error).
+    channel.queue_unbind(PARKED_QUEUE, UNROUTED_EXCHANGE, "")
+    if unrouted is not None:
+        declare_unrouted_queue(channel, unrouted)
     if service:
         events_exchange(service)(channel).declare()
     for delay in retry_delays_ms:
@@ -256,13 +338,15 @@ class Republisher(SharedExtension):
     def setup(self):
         cfg = self.container.config
         self.retry_delays_ms = tuple(int(d) for d in cfg.get("RETRY_DELAYS_MS") or DEFAULT_RETRY_DELAYS_MS)
+        self.unrouted = unrouted_bound(cfg)
         self.publisher = ConfirmingPublisher(cfg["AMQP_URI"])
+        self._topology = partial(declare_topology, retry_delays_ms=self.retry_delays_ms, unrouted=self.unrouted)
 
     def start(self):
         # A service started before its broker waits for it (nameko's consumers retry, /health says 503) rather
         # than failing: the topology is declared again before every retry or park anyway.
         try:
-            self.publisher.declare("topology", partial(declare_topology, retry_delays_ms=self.retry_delays_ms))
+            self.publisher.declare("topology", self._topology)
         except (OperationalError, OSError) as exc:
             self.publisher.close()
             log.warning("broker unreachable at start (%s); retry and parking queues are declared on first use", exc)
@@ -271,7 +355,7 @@ class Republisher(SharedExtension):
         self.publisher.close()
 
     def _declared_publish(self, body, **kwargs):
-        self.publisher.declare("topology", partial(declare_topology, retry_delays_ms=self.retry_delays_ms))
+        self.publisher.declare("topology", self._topology)
         self.publisher.publish(body, **kwargs)
 
     def retry_or_park(self, message, queue_name: str, error: str) -> str:
@@ -279,7 +363,7 @@ class Republisher(SharedExtension):
         headers = dict(message.headers or {})
         attempts = int(headers.get(H_ATTEMPTS, 0)) + 1
         headers[H_ATTEMPTS] = attempts
-        headers[H_ERROR] = error[-2000:]
+        headers[H_ERROR] = clip_error(error)
         if attempts <= len(self.retry_delays_ms):
             delay = self.retry_delays_ms[attempts - 1]
             self._declared_publish(
@@ -299,7 +383,7 @@ class Republisher(SharedExtension):
         info = message.delivery_info or {}
         headers.update({
             H_REASON: reason,
-            H_ERROR: error[-2000:],
+            H_ERROR: clip_error(error),
             H_QUEUE: queue_name,
             H_EXCHANGE: headers.get(H_EXCHANGE) or info.get("exchange", ""),
             H_ROUTING_KEY: headers.get(H_ROUTING_KEY) or info.get("routing_key", ""),
@@ -333,6 +417,30 @@ class ParkingQueueConsumer(QueueConsumer):
 
     #: seconds to wait at stop for the consumer loop to cancel a consumer
     stop_timeout = 10.0
+
+    def ack_message(self, message):
+        self._settle_on_the_wire(message, "ack")
+
+    def requeue_message(self, message):
+        self._settle_on_the_wire(message, "requeue")
+
+    @staticmethod
+    def _settle_on_the_wire(message, action: str) -> None:
+        """nameko catches only amqp's ConnectionError here; a link cut while the message was in flight raises
+        BrokenPipeError, ConnectionResetError or another OSError from the socket, which ends the worker's
+        thread with an error and so kills the whole container. The broker returns every unacknowledged
+        message of a dead connection to its queue, so the message is delivered again (to this instance once
+        the consumer loop has reconnected, or another): consumers deduplicate (inbox), nothing is lost."""
+        if not message.channel.connection:
+            return  # the connection is gone already: the broker has taken the message back
+        try:
+            if action == "ack":
+                message.ack()
+            else:
+                message.requeue()
+        except (OSError, AmqpConnectionError, OperationalError) as exc:
+            log.warning("could not %s message %s (%s): the broker will deliver it again", action,
+                        (message.properties or {}).get("message_id") or message.delivery_tag, exc)
 
     def unregister_provider(self, provider):
         """nameko waits, without limit, for its consumer loop to cancel the consumer; with the broker out of

@@ -1,5 +1,6 @@
-"""Prometheus metrics of one service, served at `GET /metrics`: outbox lag, depths of its own queues, events
-published and consumed, alarm latency, and deliveries (a hook notify's channels call).
+"""Prometheus metrics of one service, served at `GET /metrics`: outbox lag, depths of its own queues and of the
+node's parking queues (with the bound of the unrouted one), events published and consumed, alarm latency, and
+deliveries (a hook notify's channels call).
 
 Counters are counted where things happen (the Platform counts consumed events and confirmed publications, the
 kernel's alarms their latency); gauges that need a query (outbox, queues) are read when Prometheus scrapes,
@@ -16,8 +17,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily
 
 from . import clock
+from .messaging import PARKED_QUEUE, UNROUTED_QUEUE, UnroutedBound
 
 log = logging.getLogger(__name__)
+
+# The node's two parking queues, by the kind of message each holds (ADR 0003).
+PARKING_QUEUES = {PARKED_QUEUE: "failures", UNROUTED_QUEUE: "unrouted"}
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0)
 
@@ -45,9 +50,26 @@ class _Scraped:
         yield age
         depth = GaugeMetricFamily("xiaoneng_queue_messages", "messages ready in this service's queues",
                                   labels=["service", "queue"])
+        parked = GaugeMetricFamily("xiaoneng_parked_messages", "messages parked on this node's broker: failures "
+                                   "(failed, invalid) in xiaoneng.parked, the newest unrouted events in "
+                                   "xiaoneng.unrouted.kept", labels=["service", "queue", "kind"])
         for queue, count in m.queue_depths():
-            depth.add_metric([m.service, queue], count)
+            if queue in PARKING_QUEUES:
+                parked.add_metric([m.service, queue, PARKING_QUEUES[queue]], count)
+            else:
+                depth.add_metric([m.service, queue], count)
         yield depth
+        yield parked
+        if m.unrouted_bound is not None:
+            # At the bound, the oldest unrouted events are being dropped: alert on depth near this.
+            most = GaugeMetricFamily("xiaoneng_unrouted_kept_max_messages", "how many unrouted events "
+                                     "xiaoneng.unrouted.kept keeps at most (0: no bound)", labels=["service"])
+            most.add_metric([m.service], m.unrouted_bound.max_length)
+            oldest = GaugeMetricFamily("xiaoneng_unrouted_kept_max_age_seconds", "how long xiaoneng.unrouted.kept "
+                                       "keeps an unrouted event at most (0: no bound)", labels=["service"])
+            oldest.add_metric([m.service], m.unrouted_bound.max_age_days * 86_400)
+            yield most
+            yield oldest
 
 
 class Metrics:
@@ -70,6 +92,7 @@ class Metrics:
                                           ["service", "channel"], buckets=LATENCY_BUCKETS, registry=self.registry)
         self.outbox_probe: Callable[[], tuple[int, datetime | None]] | None = None
         self.queue_probe: Callable[[], Iterable[tuple[str, int]]] | None = None
+        self.unrouted_bound: UnroutedBound | None = None  # the service's UNROUTED setting, shown as gauges
         self.queue_cache_seconds = 5.0
         self._queues: list[tuple[str, int]] = []
         self._queues_at = 0.0
@@ -116,7 +139,8 @@ class Metrics:
 
 
 def queue_probe(amqp_uri: str, queue_names: Callable[[], list[str]]) -> Callable[[], list[tuple[str, int]]]:
-    """Depths by passive declares (no management API needed; one connection per scrape)."""
+    """Depths by passive declares (no management API needed; one connection per scrape): the service's own
+    queues and the node's parking queues."""
 
     def probe() -> list[tuple[str, int]]:
         from kombu import Connection
@@ -124,7 +148,7 @@ def queue_probe(amqp_uri: str, queue_names: Callable[[], list[str]]) -> Callable
         out = []
         with Connection(amqp_uri, connect_timeout=2) as conn:
             conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)
-            for name in queue_names():
+            for name in [*queue_names(), *PARKING_QUEUES]:
                 channel = conn.channel()
                 try:
                     _, count, _ = channel.queue_declare(name, passive=True)

@@ -33,7 +33,7 @@ from sqlalchemy.engine import make_url
 
 from . import clock
 from .db import Database, Moment, is_sqlite
-from .messaging import ConfirmingPublisher, Outgoing, declare_topology
+from .messaging import ConfirmingPublisher, Outgoing, UnroutedBound, declare_topology, unrouted_bound
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +59,12 @@ def department_of(body: str) -> str:
 def relay_settings(cfg: dict) -> dict:
     """The relay's settings from a service config, wherever the relay runs: `OUTBOX.BATCH_SIZE` (200),
     `OUTBOX.RETENTION_DAYS` (published rows, 7) and `INBOX.RETENTION_DAYS` (consumed-event records, 90; 0
-    keeps them)."""
+    keeps them), and `UNROUTED` (the bounds of the queue its unrouted events go to, messaging.unrouted_bound)."""
     outbox = cfg.get("OUTBOX") or {}
     return {"batch_size": int(outbox.get("BATCH_SIZE", 200)),
             "outbox_retention_days": float(outbox.get("RETENTION_DAYS", 7)),
-            "inbox_retention_days": float((cfg.get("INBOX") or {}).get("RETENTION_DAYS", 90))}
+            "inbox_retention_days": float((cfg.get("INBOX") or {}).get("RETENTION_DAYS", 90)),
+            "unrouted": unrouted_bound(cfg)}
 
 
 class SqliteRelayLock:
@@ -98,13 +99,16 @@ class OutboxRelay:
 
     def __init__(self, db: Database, publisher: ConfirmingPublisher, *, batch_size: int = 200,
                  poll_interval: float = 0.5, max_backoff: float = 10.0, mark_interval: float = 0.2,
-                 outbox_retention_days: float = 7, inbox_retention_days: float = 90, prune_interval: float = 600):
+                 outbox_retention_days: float = 7, inbox_retention_days: float = 90, prune_interval: float = 600,
+                 unrouted: UnroutedBound = UnroutedBound()):
         self.db = db
         self.publisher = publisher
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.max_backoff = max_backoff
+        self.unrouted = unrouted
         self._wakeup = GreenEvent()
+        self._stopping = GreenEvent()
         self._running = False
         self._lock = SqliteRelayLock(db.url) if is_sqlite(db.engine) else None
         self.mark_interval = mark_interval
@@ -138,7 +142,8 @@ class OutboxRelay:
 
     def _declare(self) -> None:
         self.publisher.declare("topology:" + self.db.service,
-                               lambda channel: declare_topology(channel, service=self.db.service))
+                               lambda channel: declare_topology(channel, service=self.db.service,
+                                                                unrouted=self.unrouted))
 
     def relay_once(self) -> int:
         """Publish one batch of unpublished rows; returns how many were confirmed."""
@@ -240,14 +245,23 @@ class OutboxRelay:
                 log.warning("outbox relay of %s failed (%s); retrying in %.1f s", self.db.service, exc, backoff)
             if not self._running:
                 break
+            if backoff:
+                # The broker or the database is in trouble: a commit's wake-up must not bring the next attempt
+                # forward, or a busy service reconnects once per commit (86 a second were seen against a broker
+                # coming back). Only stop() ends the wait early; rows committed meanwhile go in the next pass.
+                with eventlet.Timeout(backoff, False):
+                    self._stopping.wait()
+                continue
             # rows sent but not yet marked: back within mark_interval to write the marks, even if idle
-            with eventlet.Timeout(backoff or (self.mark_interval if self._unmarked else self.poll_interval), False):
+            with eventlet.Timeout(self.mark_interval if self._unmarked else self.poll_interval, False):
                 self._wakeup.wait()
 
     def stop(self) -> None:
         self._running = False
         self._stopped = True
         self.notify()
+        if not self._stopping.ready():
+            self._stopping.send(True)
         if self._lock is not None:
             try:
                 self.write_marks()

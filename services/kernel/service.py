@@ -137,6 +137,7 @@ class Platform(DependencyProvider):
         self.relay.on_published = self.metrics.events_published
         self.metrics.outbox_probe = self._outbox_probe
         self.metrics.queue_probe = metrics.queue_probe(cfg["AMQP_URI"], self._queue_names)
+        self.metrics.unrouted_bound = self.relay.unrouted
         for alarms in self.metadata.info.get("alarms", []):
             alarms.late_grace = grace
             alarms.on_claim = self.metrics.alarms_claimed

@@ -1,7 +1,8 @@
 """Group commit of consumed events: the handlers running at the same moment (up to max_workers) write their
 facts and inbox records in one transaction instead of one each, which is what lets the service keep up with
 a city's event stream on SQLite. Each handler still returns (and its message is acknowledged) only after
-the transaction holding its event committed; an event already in the inbox adds nothing (idempotent)."""
+the transaction holding its event committed; an event already in the inbox adds nothing (idempotent). The kernel's
+Batched bounds each handler's wait to the batch in progress and its own, however long the stream lasts."""
 
 from __future__ import annotations
 

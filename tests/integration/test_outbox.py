@@ -215,3 +215,47 @@ def test_a_row_the_broker_returns_stays_in_the_outbox_with_its_reason(tmp_path, 
     assert rows[0].published_at is None and "no route" in rows[0].last_error
     assert rows[1].published_at is not None and rows[1].last_error is None
     relay.stop()
+
+
+class _CountingPublisher(ConfirmingPublisher):
+    """Counts connection attempts (every `_ensure` without a channel opens a connection)."""
+
+    attempts = 0
+
+    def _ensure(self):
+        if self._channel is None:
+            self.attempts += 1
+        return super()._ensure()
+
+
+def test_commits_do_not_cut_the_relays_backoff_short(tmp_path, amqp_uri):
+    """Every commit wakes the relay; after a failure that wake-up must not bring the next attempt forward, or a
+    busy service hammers a broker that is coming back with a reconnect per commit."""
+    tap = Tap(amqp_uri, "appeals", "appeal.received")
+    proxy, via_proxy = _proxy_for(amqp_uri)
+    db = Database(f"sqlite:///{tmp_path}/busy.db", MetaData(), service="appeals")
+    db.create_all()
+    publisher = _CountingPublisher(via_proxy, connect_timeout=1)
+    relay = OutboxRelay(db, publisher, poll_interval=0.05, max_backoff=10)
+    db.on_commit_with_events(relay.notify)
+    runner = eventlet.spawn(relay.run)
+    try:
+        _fill_outbox(db, 1)
+        wait_for(lambda: len(tap.event_ids()) == 1, message="the first event")
+        proxy.cut()
+        before = publisher.attempts
+        for _ in range(40):  # two seconds of a service committing twenty times a second
+            _fill_outbox(db, 1)
+            eventlet.sleep(0.05)
+        attempts = publisher.attempts - before
+        # backoff 0.5 s, 1 s, 2 s: at most four attempts in two seconds (one per commit without the fix)
+        assert 1 <= attempts <= 4, f"{attempts} connection attempts in two seconds of commits"
+        proxy.restore()
+        wait_for(lambda: len(tap.event_ids()) == 41, timeout=30, message="every event once the broker is back")
+        assert len(set(tap.event_ids())) == 41
+    finally:
+        relay.stop()
+        runner.wait()
+        publisher.close()
+        proxy.close()
+        db.dispose()
