@@ -61,10 +61,18 @@ def env_file(inv: Inventory, node: Node, service: str) -> str:
     if node.database.kind == "postgresql":
         lines.append(f"#   PostgreSQL password of role {service}: secrets/db-{service}")
     lines += ["LOG_LEVEL=INFO", f"KEYS_FILE={CONFIG_DIR}/keys.yaml", "CALENDAR_FILE="]
+    if service == "appeals":
+        lines += ["# the department register dispatch and the catalogue are checked against: a list of {code, name}",
+                  f"# (the register's export) or code: name, e.g. {CONFIG_DIR}/departments.yaml; empty accepts any",
+                  "# code (a warning at start)",
+                  "DEPARTMENTS_FILE="]
     if service == "notify":
         lines += ["# department names for messages and the console: a list of {code, name} (the department",
                   f"# register's export) or code: name, e.g. {CONFIG_DIR}/departments.yaml; empty shows the codes",
-                  "NOTIFY_DEPARTMENTS_FILE="]
+                  "NOTIFY_DEPARTMENTS_FILE=",
+                  "# webhook/robot receivers inside this network notify may post to (hosts, IPs, CIDRs, comma-",
+                  "# separated); loopback and private addresses are refused unless listed",
+                  "NOTIFY_WEBHOOK_ALLOW="]
     lines.append("")
     return "\n".join(lines)
 
@@ -73,6 +81,12 @@ def _health_test(service: str) -> list[str]:
     port = SERVICE_PORTS[service]
     return ["CMD", "python", "-c",
             f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/health', timeout=3)"]
+
+
+# The services log JSON lines to stderr; Docker keeps them in files that would grow without bound. Rotated by
+# size, configurable when the node is brought up (compose interpolates the variables).
+LOG_ROTATION = {"driver": "json-file",
+                "options": {"max-size": "${XIAONENG_LOG_MAX_SIZE:-10m}", "max-file": "${XIAONENG_LOG_MAX_FILES:-5}"}}
 
 
 def compose(inv: Inventory, node: Node) -> dict:
@@ -153,6 +167,7 @@ def compose(inv: Inventory, node: Node) -> dict:
                             "start_period": "30s"},
             "depends_on": depends,
             "restart": "unless-stopped",
+            "logging": LOG_ROTATION,
         }
         if service in node.relay_process:
             # the same image, settings, secrets and volumes; no port. It waits for the service's tables.
@@ -166,6 +181,7 @@ def compose(inv: Inventory, node: Node) -> dict:
                 "volumes": list(vols),
                 "depends_on": {service: {"condition": "service_started"}},
                 "restart": "unless-stopped",
+                "logging": LOG_ROTATION,
             }
     # no top-level `name` (older Compose versions refuse it): `docker compose -p <deployment>-<node>` names it
     return {"services": services, "volumes": volumes, "secrets": secrets}

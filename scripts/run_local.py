@@ -16,7 +16,8 @@ On the first start (fresh databases) the demo city's year is sent to the service
 they are healthy (its own keys, made in KEYS_FILE); <var>/demo.done records that it was, so the next start
 does not send it again (`make clean` starts afresh).
 
-Each service's stdout and stderr go to <var>/log/<service>.log (the previous run's to .log.1). Only
+Each service's stdout and stderr go to <var>/log/<service>.log (mode 0640; rotated at XIAONENG_LOG_MAX_BYTES,
+default 10 MB, keeping XIAONENG_LOG_BACKUPS, default 5; the previous run's to .log.1). Only
 log records at ERROR or above are echoed to the console, one line each; when a service fails to
 start or dies, the end of its log is printed.
 """
@@ -45,6 +46,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script, services/ is not otherwise importable from a checkout
 
+from services.kernel import logs  # noqa: E402  (after the path is set)
+
 SERVICES = {"appeals": 8001, "approvals": 8002, "scoring": 8003, "notify": 8004}
 # named, so that a mixin with entrypoints of its own in a service module is never taken for a service
 SERVICE_CLASSES = {"appeals": "AppealsService", "approvals": "ApprovalsService", "scoring": "ScoringService",
@@ -58,6 +61,7 @@ DEMO_KEYS = (
     ("demo-monitor", "monitor", None),
     ("demo-assessor", "assessor", None),
     ("demo-admin", "admin", None),
+    ("demo-web-portal", "open311_client", None),  # files through Open311 (form field api_key) and nothing else
 )
 STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
 DEMO_MARKER = "demo.done"
@@ -105,6 +109,10 @@ def service_env(var: Path) -> dict[str, str]:
     env.setdefault("SEED_NOTIFY", str(ROOT / "services" / "notify" / "recipients.demo.yaml"))
     # the department names notify's messages and console show: the demo register's
     env.setdefault("NOTIFY_DEPARTMENTS_FILE", str(ROOT / "services" / "scoring" / "departments.demo.yaml"))
+    # the department register appeals checks dispatch and the catalogue against: the demo register too
+    env.setdefault("DEPARTMENTS_FILE", str(ROOT / "services" / "scoring" / "departments.demo.yaml"))
+    # a developer's webhook receiver runs on this machine; a deployment lists only its real receivers
+    env.setdefault("NOTIFY_WEBHOOK_ALLOW", "127.0.0.1, ::1, localhost")
     env.setdefault("LATE_REPORT_GRACE_SECONDS", DEMO_LATE_REPORT_GRACE)
     # appeals publishes through an outbox relay process of its own, as the city runs it (deploy's
     # relay_process; docs/adr/0006-intake-write-path.md); APPEALS_OUTBOX_RELAY=true keeps it inside
@@ -284,14 +292,19 @@ class Service:
     pump: threading.Thread | None = None
     last_health: str = "no answer yet"
     argv: list[str] | None = None  # a process without HTTP (the appeals outbox relay): healthy while it runs
+    log: logs.RotatingFile | None = None
 
     @property
     def base_url(self) -> str:
         return f"http://{url_host(self.host)}:{self.port}"
 
     def start(self, env: dict[str, str], nameko: str) -> None:
-        if self.log_path.exists():
-            self.log_path.replace(self.log_path.with_name(self.log_path.name + ".1"))
+        # private (0640) and rotated by size; the previous run's log becomes .log.1
+        self.log = logs.RotatingFile(self.log_path, max_bytes=int(env.get("XIAONENG_LOG_MAX_BYTES") or
+                                                                  logs.DEFAULT_MAX_BYTES),
+                                     backups=int(env.get("XIAONENG_LOG_BACKUPS") or logs.DEFAULT_BACKUPS))
+        if self.log_path.stat().st_size:
+            self.log.rotate()
         self.proc = subprocess.Popen(
             self.argv or [nameko, "run", "--config", f"services/{self.name}/config.yaml",
                           f"services.{self.name}.service:{SERVICE_CLASSES[self.name]}"],
@@ -307,10 +320,9 @@ class Service:
     def _pump(self) -> None:
         """Copy the service's output to its log file; echo errors to the console."""
         assert self.proc is not None and self.proc.stdout is not None
-        with open(self.log_path, "ab") as log:
+        with self.log as log:
             for raw in self.proc.stdout:
                 log.write(raw)
-                log.flush()
                 line = raw.decode("utf-8", "replace").rstrip()
                 if line.startswith("{"):
                     with contextlib.suppress(ValueError):
@@ -434,7 +446,7 @@ def print_urls(services: list[Service], amqp_uri: str, var: Path, demo_keys_file
 
 def main() -> int:
     var = var_dir()
-    (var / "log").mkdir(parents=True, exist_ok=True)
+    (var / "log").mkdir(mode=0o750, parents=True, exist_ok=True)
     env = service_env(var)
     nameko = str(Path(sys.executable).with_name("nameko"))
     if not os.access(nameko, os.X_OK):

@@ -40,6 +40,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.kernel import clock
+from services.kernel import fields as kfields
 from services.kernel.db import Moment
 from services.kernel.errors import BadRequest, NotFound
 from services.kernel.http import api
@@ -244,7 +245,7 @@ class AgentIn(Schema):
 
 class MilestoneIn(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    deadline = fields.Date(required=True)
+    deadline = kfields.Day(years_ahead=10, required=True)
     responsible_unit = fields.String(required=True, validate=CODE)
 
 
@@ -287,7 +288,7 @@ class MilestonePatchIn(Schema):
     """Any of the milestone's fields; at least one. A new deadline reschedules its check."""
 
     name = fields.String(validate=validate.Length(min=1, max=200))
-    deadline = fields.Date()
+    deadline = kfields.Day(years_ahead=10)
     responsible_unit = fields.String(validate=CODE)
     reason = fields.String(load_default=None, allow_none=True, validate=REASON)
 
@@ -302,7 +303,7 @@ class CancelIn(Schema):
 
 
 class AtIn(Schema):
-    at = fields.AwareDateTime(load_default=None, allow_none=True)
+    at = kfields.Moment(load_default=None, allow_none=True)
 
 
 class SelfCheckIn(Schema):
@@ -314,7 +315,7 @@ class InspectionIn(Schema):
     quarter = fields.String(required=True, validate=validate.Regexp(r"^\d{4}-Q[1-4]$"))
     findings = fields.String(required=True, validate=validate.Length(min=1, max=10000))
     rectification = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=10000))
-    at = fields.AwareDateTime(load_default=None, allow_none=True)
+    at = kfields.Moment(load_default=None, allow_none=True)
 
 
 class JointApprovalIn(Schema):
@@ -328,7 +329,7 @@ class JointApprovalIn(Schema):
     service_point = fields.String(load_default="city_center",
                                   validate=validate.OneOf(SERVICE_POINTS))
     green_channel = fields.Boolean(load_default=True)
-    at = fields.AwareDateTime(load_default=None, allow_none=True)
+    at = kfields.Moment(load_default=None, allow_none=True)
 
     @validates_schema
     def distinct_items(self, data, **kwargs):
@@ -413,11 +414,14 @@ class ProjectEndpoints:
          tags=("projects",))
     def show_project(self, call, code):
         with self.platform.session() as s:
-            return self._project_view(s, self._project(s, code))
+            return self._project_view(s, self._project(s, code, call=call))
 
-    def _project(self, session, code, lock: bool = False):
+    def _project(self, session, code, lock: bool = False, call=None):
+        """The project, or 404; with `call`, also 404 for a department handler whose department is not one of
+        its responsible units (the plan names the agent and his phone), as for a project that does not exist."""
         row = get_project(session, code, lock=lock)
-        if row is None:
+        scope = call.department_scope if call is not None else None
+        if row is None or (scope is not None and scope not in (row["responsible_units"] or ())):
             raise NotFound(f"no project {code}", message_zh="重点项目不存在")
         return row
 
@@ -558,7 +562,8 @@ class ProjectEndpoints:
             return self._project_view(s, project)
 
     @api("POST", "/api/v1/projects/<code>/milestones/<int:milestone_id>/done", roles=UNIT_REPORTERS, body=AtIn,
-         summary="a milestone reached (by its responsible unit)", tags=("projects",))
+         summary="a milestone reached (by its responsible unit)", tags=("projects",),
+         responses={409: "the milestone was cancelled"})
     def milestone_done(self, call, code, milestone_id):
         now = clock.now()
         with self.platform.unit_of_work() as uow:
@@ -669,7 +674,9 @@ class ProjectEndpoints:
                     joint_approvals.c.external_ref == b["external_ref"])).scalar_one_or_none()
                 if existing is not None:
                     return existing, False
-                project = self._project(s, b["project_code"])
+                project = get_project(s, b["project_code"])
+                if project is None:  # a field of the body, as an unknown item code is: 400, not 404
+                    raise BadRequest({"project_code": [f"no key project {b['project_code']}"]})
                 unknown = [c for c in b["item_codes"] if self._item(s, c) is None]
                 if unknown:
                     raise BadRequest({"item_codes": [f"unknown approval items: {', '.join(unknown)}"]})

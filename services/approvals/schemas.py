@@ -3,6 +3,7 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.kernel.contracts.approvals import ALERT_LEVELS, ALERT_SUBJECTS
+from services.kernel.fields import Day, Id, Moment
 
 from .domain import KINDS, SPECIAL_PROCEDURES, STATES
 
@@ -15,7 +16,7 @@ LIGHTS = ("green", "yellow", "red")
 class At(Schema):
     """Every window action: when it happened at the counter (default: now)."""
 
-    at = fields.AwareDateTime(load_default=None, allow_none=True)
+    at = Moment(load_default=None, allow_none=True)
 
 
 # -- the catalogue --------------------------------------------------------------------------------------
@@ -50,7 +51,7 @@ class ItemIn(Schema):
 
 
 class ItemOut(ItemIn):
-    updated_at = fields.AwareDateTime()
+    updated_at = Moment()
 
 
 # -- applications ---------------------------------------------------------------------------------------
@@ -106,16 +107,16 @@ class ApplicantOut(Schema):
 
 class PauseOut(Schema):
     kind = fields.String()
-    started_at = fields.AwareDateTime()
-    ended_at = fields.AwareDateTime(allow_none=True)
+    started_at = Moment()
+    ended_at = Moment(allow_none=True)
 
 
 class ClockOut(Schema):
     limit_days = fields.Integer(allow_none=True)
-    started_at = fields.AwareDateTime(allow_none=True, metadata={"description": "acceptance (the count starts "
+    started_at = Moment(allow_none=True, metadata={"description": "acceptance (the count starts "
                                                                                 "the working day after)"})
-    start_date = fields.Date(allow_none=True)
-    due_at = fields.AwareDateTime(allow_none=True)
+    start_date = Day(allow_none=True)
+    due_at = Moment(allow_none=True)
     paused = fields.Boolean()
     paused_intervals = fields.List(fields.Nested(PauseOut))
     elapsed = fields.Float(allow_none=True, metadata={"description": "working days"})
@@ -140,23 +141,23 @@ class ApplicationOut(Schema):
     service_point = fields.String()
     green_channel = fields.Boolean()
     project_code = fields.String(allow_none=True)
-    received_at = fields.AwareDateTime()
-    accepted_at = fields.AwareDateTime(allow_none=True)
+    received_at = Moment()
+    accepted_at = Moment(allow_none=True)
     deemed_accepted = fields.Boolean()
     supplement_count = fields.Integer()
     refusal_reason = fields.String(allow_none=True)
     approved = fields.Boolean(allow_none=True)
     decision_reason = fields.String(allow_none=True)
-    decided_at = fields.AwareDateTime(allow_none=True)
+    decided_at = Moment(allow_none=True)
     decided_in_time = fields.Boolean(allow_none=True)
-    delivered_at = fields.AwareDateTime(allow_none=True)
-    due_at = fields.AwareDateTime(allow_none=True)
+    delivered_at = Moment(allow_none=True)
+    due_at = Moment(allow_none=True)
     clock = fields.Nested(ClockOut, allow_none=True)
 
 
 class HistoryOut(Schema):
-    at = fields.AwareDateTime()
-    recorded_at = fields.AwareDateTime()
+    at = Moment()
+    recorded_at = Moment()
     actor = fields.String()
     role = fields.String()
     action = fields.String()
@@ -198,21 +199,21 @@ class AlertOut(Schema):
     department = fields.String(allow_none=True, metadata={"description": "None: a joint case's own clock"})
     level = fields.String()
     rule = fields.String()
-    raised_at = fields.AwareDateTime()
+    raised_at = Moment()
     details = fields.Dict()
     state = fields.String()
     acknowledged_by = fields.String(allow_none=True)
-    acknowledged_at = fields.AwareDateTime(allow_none=True)
+    acknowledged_at = Moment(allow_none=True)
     resolved_by = fields.String(allow_none=True)
-    resolved_at = fields.AwareDateTime(allow_none=True)
+    resolved_at = Moment(allow_none=True)
     note = fields.String(allow_none=True)
 
 
 class AlertsQuery(Schema):
     subject = fields.String(load_default=None, validate=validate.OneOf(ALERT_SUBJECTS))
-    application_id = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    application_id = Id(load_default=None)
     project_code = fields.String(load_default=None, validate=CODE)
-    joint_id = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    joint_id = Id(load_default=None)
     department = fields.String(load_default=None, validate=CODE)
     level = fields.String(load_default=None, validate=validate.OneOf(ALERT_LEVELS))
     state = fields.String(load_default=None, validate=validate.OneOf(("open", "acknowledged", "resolved")))

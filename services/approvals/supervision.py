@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from services.kernel import clock
+from services.kernel import fields as kfields
 from services.kernel.db import Moment
 from services.kernel.http import api
 
@@ -79,7 +80,7 @@ def check_moment(act_by: date) -> datetime:
 
 
 class SupervisionIn(Schema):
-    act_by = fields.Date(required=True, metadata={"description": "the department acts by the end of this day"})
+    act_by = kfields.Day(required=True, metadata={"description": "the department acts by the end of this day"})
     note = fields.String(required=True, validate=validate.Length(min=2, max=2000),
                          metadata={"description": "what is to be done"})
 
@@ -94,17 +95,17 @@ class SupervisionOut(Schema):
     application_id = fields.Integer()
     application_no = fields.String()
     department = fields.String()
-    act_by = fields.Date()
+    act_by = kfields.Day()
     note = fields.String()
     ordered_by = fields.String()
-    ordered_at = fields.AwareDateTime()
+    ordered_at = kfields.Moment()
     state = fields.String(metadata={"description": "open, overdue, fulfilled (decided), closed (refused)"})
-    fulfilled_at = fields.AwareDateTime(allow_none=True)
+    fulfilled_at = kfields.Moment(allow_none=True)
     overdue_alert_id = fields.Integer(allow_none=True)
 
 
 class SupervisionQuery(Schema):
-    application_id = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    application_id = kfields.Id(load_default=None)
     department = fields.String(load_default=None, validate=CODE)
     state = fields.String(load_default=None, validate=validate.OneOf(ORDER_STATES))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))

@@ -67,7 +67,7 @@ class Moment(TypeDecorator):
             return None
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
-        return value.astimezone(clock.TZ)
+        return clock.local(value)  # whole-minute offsets even for a moment stored before 1901
 
 
 def kernel_tables(metadata: MetaData) -> tuple[Table, Table]:
@@ -103,6 +103,27 @@ def kernel_tables(metadata: MetaData) -> tuple[Table, Table]:
 BACKGROUND_CHECKPOINT_FALLBACK_PAGES = 20000
 
 
+# A service's database holds citizens' names, phones and addresses: owner only. SQLite creates the -wal and -shm
+# files with the mode of the database file, so making that one private makes all three so.
+DATABASE_FILE_MODE = 0o600
+
+
+def private_sqlite_files(path: str) -> None:
+    """Create the SQLite file 0600 before SQLite does (it would follow the umask, usually 0644), and take group
+    and world bits off an existing one and its -wal/-shm, left by an older version."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, DATABASE_FILE_MODE)
+    os.close(fd)
+    for name in (path, f"{path}-wal", f"{path}-shm", f"{path}-journal"):
+        try:
+            mode = os.stat(name).st_mode & 0o777
+            if mode & 0o077:
+                os.chmod(name, mode & 0o700)
+        except FileNotFoundError:
+            pass
+        except PermissionError:  # another user's file: SQLite will say what it thinks of it
+            log.warning("cannot make %s private", name)
+
+
 def create_db_engine(url: str, *, read_only: bool = False, autocheckpoint: int | None = None) -> Engine:
     """An engine that behaves under eventlet: SQLite in WAL mode with a busy timeout; PostgreSQL made
     cooperative with psycogreen (psycopg2 would otherwise block every green thread of the process).
@@ -112,7 +133,9 @@ def create_db_engine(url: str, *, read_only: bool = False, autocheckpoint: int |
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(parsed.database)), exist_ok=True)
+            os.makedirs(os.path.dirname(os.path.abspath(parsed.database)), mode=0o750, exist_ok=True)
+            if not parsed.database.startswith("file:"):  # a URI filename is opened as given
+                private_sqlite_files(parsed.database)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
@@ -262,9 +285,14 @@ class UnitOfWork:
 
 
 class Batched:
-    """Group commit's leader: the first caller to arrive commits for everyone queued behind it, until none
-    is left, and each caller gets its own result (or exception) once the commit holding its item is done.
-    A subclass's `commit(batch)` sends each item's outcome to the item's last element, a GreenEvent."""
+    """Group commit's leader: the first caller to arrive commits its own item together with everyone queued
+    behind it, and each caller gets its own result (or exception) once the commit holding its item is done.
+    A subclass's `commit(batch)` sends each item's outcome to the item's last element, a GreenEvent.
+
+    A leader commits one batch, the one holding its own item, and then returns: what queued meanwhile is
+    committed by a new leader. A leader that went on until the queue was empty would, where commits yield (on
+    PostgreSQL), commit other callers' batches for as long as the load lasts (one request waited 40 s while
+    p99 was 0.2 s). So a caller waits for at most the batch in progress and its own."""
 
     def __init__(self):
         self.pending: list[tuple] = []
@@ -277,12 +305,36 @@ class Batched:
             self.flushing = True
             try:
                 eventlet.sleep(0)  # the callers already running add theirs to this batch
-                while self.pending:
-                    batch, self.pending = self.pending, []
-                    self.commit(batch)
-            finally:
-                self.flushing = False
+            except BaseException:
+                self._hand_on()
+                raise
+            self._lead()
         return done.wait()
+
+    def _lead(self) -> None:
+        batch, self.pending = self.pending, []
+        try:
+            self.commit(batch)
+        except BaseException as exc:
+            # commit() settles every item itself; should it fail anyway (or the leader be killed), no caller of
+            # this batch waits forever. Not the GreenletExit itself: it would end the callers' threads silently.
+            error = exc if isinstance(exc, Exception) else RuntimeError(f"group commit interrupted: {exc!r}")
+            for entry in batch:
+                if not entry[-1].ready():
+                    entry[-1].send_exception(error)
+            if error is not exc:
+                raise
+            log.exception("group commit of %d items failed", len(batch))
+        finally:
+            self._hand_on()
+
+    def _hand_on(self) -> None:
+        # A green thread of its own rather than one of the waiting callers: a caller may be killed while it
+        # waits, and leadership handed to it would be lost with it.
+        if self.pending:
+            eventlet.spawn_n(self._lead)
+        else:
+            self.flushing = False
 
     def commit(self, batch: list[tuple]) -> None:
         raise NotImplementedError

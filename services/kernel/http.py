@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sqlite3
+import time
 import uuid
 from dataclasses import dataclass, field
 from functools import partial
@@ -20,12 +22,14 @@ from typing import Any
 from eventlet.event import Event as GreenEvent
 from marshmallow import Schema, ValidationError
 from nameko.extensions import SharedExtension
+from nameko.timer import Timer
 from nameko.web.handlers import HttpRequestHandler
-from nameko.web.server import WebServer, WsgiApp
+from nameko.web.server import HttpOnlyProtocol, WebServer, WsgiApp
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import ClientDisconnected, HTTPException
 from werkzeug.exceptions import MethodNotAllowed as WzMethodNotAllowed
 from werkzeug.exceptions import NotFound as WzNotFound
-from werkzeug.routing import IntegerConverter, Map, Rule
+from werkzeug.routing import IntegerConverter, Map, PathConverter, Rule
 from werkzeug.wrappers import Request, Response
 
 from . import logs
@@ -48,6 +52,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY_BYTES = 1_000_000
 REQUEST_ID_HEADER = "X-Request-Id"
+# What a 503 asks a client to wait before retrying (seconds): long enough for a database restart to begin.
+RETRY_AFTER_SECONDS = 5
 # Text no column can hold: PostgreSQL refuses NUL, and no UTF-8 encoder takes an unpaired surrogate.
 _UNFIT_TEXT = re.compile("[\x00\ud800-\udfff]")
 
@@ -58,9 +64,125 @@ def json_response(status: int, body: Any, request_id: str, headers: dict | None 
     resp = Response(json.dumps(body, ensure_ascii=False, default=str), status=status,
                     mimetype="application/json")
     resp.headers[REQUEST_ID_HEADER] = request_id
+    if status == 503:
+        resp.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     for k, v in (headers or {}).items():
         resp.headers[k] = v
     return resp
+
+
+# -- the database being away: 503, logged once per outage ---------------------------------------------------
+
+# The DB-API's own classes too: kernel/direct.py runs hot statements straight on SQLite's cursor.
+_DB_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, sqlite3.OperationalError,
+            sqlite3.InterfaceError)
+try:
+    import psycopg2
+
+    _DB_DOWN += (psycopg2.OperationalError, psycopg2.InterfaceError)
+except ImportError:  # pragma: no cover  the image always has it; a SQLite-only checkout may not
+    pass
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Is `exc` the database being away (stopped, unreachable, unreadable, locked past its timeout)? Such an
+    error is nobody's request's fault: 503, and the client may retry. Follows explicit causes (`raise … from`),
+    since a use case may wrap what the database raised; not the context, or a bug in an `except` block that
+    handles a database error would pass for an outage."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, _DB_DOWN):
+            return True
+        if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+            return True
+        exc, seen = exc.__cause__, seen + 1
+    return False
+
+
+class DatabaseOutage:
+    """One WARNING when a service's database goes away and one INFO when it is back, instead of a traceback
+    per request: during an outage every request would otherwise log the same story. It is back when a request
+    succeeds and a ping (the service's own `db.ping`, found on its dependencies) confirms it, at most once a
+    second, so that requests which never touch the database cannot end an outage early."""
+
+    _down: dict[str, tuple[float, str]] = {}  # service → (since, first error), per process
+    _probed: dict[str, float] = {}
+
+    @classmethod
+    def failed(cls, service: str, exc: BaseException) -> Unavailable:
+        if service not in cls._down:
+            reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+            cls._down[service] = (time.monotonic(), reason)
+            log.warning("database unavailable, answering 503 until it is back: %s", reason,
+                        extra={"outage": "database", "state": "started"})
+        return Unavailable("the database is unavailable; retry later", message_zh="数据库暂不可用，请稍后重试")
+
+    @classmethod
+    def succeeded(cls, service: str, container) -> None:
+        if service not in cls._down:
+            return
+        now = time.monotonic()
+        if now - cls._probed.get(service, 0.0) < 1.0:
+            return
+        cls._probed[service] = now
+        ping = _database_ping(container)
+        if ping is not None:
+            try:
+                ping()
+            except Exception:  # still away: the outage goes on, already logged
+                return
+        since, _ = cls._down.pop(service, (now, ""))
+        log.info("database available again after %.1f s", now - since,
+                 extra={"outage": "database", "state": "ended"})
+
+
+def _database_ping(container):
+    # Duck-typed, so that the HTTP conventions need not import the service base (which imports them).
+    for dependency in getattr(container, "dependencies", ()):
+        ping = getattr(getattr(dependency, "db", None), "ping", None)
+        if callable(ping):
+            return ping
+    return None
+
+
+class _AnsweredErrors(logging.Filter):
+    """Drops nameko's "error handling worker" traceback for an HTTP worker whose exception the endpoint answers
+    itself: a client's mistake (logged at INFO, without a traceback, by the endpoint) or the database being away
+    (logged once per outage). A timer's tick (the deadline monitors) that finds the database away joins the
+    outage too, instead of a traceback a second. Every other error keeps its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.exc_info or not record.args or not isinstance(record.args, tuple):
+            return True
+        worker_ctx = record.args[0]
+        entrypoint = getattr(worker_ctx, "entrypoint", None)
+        exc = record.exc_info[1]
+        if isinstance(entrypoint, HttpRequestHandler):
+            return not (is_client_error(exc) or database_unavailable(exc))
+        if isinstance(entrypoint, Timer) and database_unavailable(exc):
+            DatabaseOutage.failed(worker_ctx.container.service_name, exc)
+            return False
+        return True
+
+
+def is_client_error(exc: BaseException) -> bool:
+    return (isinstance(exc, ApiError) and exc.status < 500) or isinstance(exc, IllegalTransition)
+
+
+_answered_errors = _AnsweredErrors()
+
+
+def quiet_answered_errors() -> None:
+    """Install the filter on nameko's container logger (once per process; idempotent)."""
+    logger = logging.getLogger("nameko.containers")
+    if _answered_errors not in logger.filters:
+        logger.addFilter(_answered_errors)
+
+
+def log_client_error(request: Request, status: int, code: str) -> None:
+    """A 4xx at INFO, one line, no traceback: the client's mistake, worth a line, not an alarm."""
+    log.info("%s %s answered %d %s", request.method, request.path, status, code,
+             extra={"status": status, "code": code})
 
 
 def request_id_of(request: Request) -> str:
@@ -76,6 +198,13 @@ class IdConverter(IntegerConverter):
 
     def __init__(self, map, fixed_digits=0, min=None, max=2**63 - 1, signed=False):
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+class AnyPathConverter(PathConverter):
+    """`<path:x>` that also matches a path holding a newline (werkzeug's stops at one), so a catch-all route
+    catches every path under it."""
+
+    regex = "[^/][\\s\\S]*?"
 
 
 class JsonWsgiApp(WsgiApp):
@@ -105,13 +234,27 @@ class JsonWsgiApp(WsgiApp):
         return provider.handle_request(request)(environ, start_response)
 
 
+class _RedactedAccessLog(logging.LoggerAdapter):
+    """eventlet's access log writes the whole request line, query string included: a key or token sent there
+    (Open311's api_key, the console's stream token) must not reach the log. Redacted here, where the line is
+    made, whatever formatter the deployment's logging uses."""
+
+    def process(self, msg, kwargs):
+        return logs.redact(str(msg)), kwargs
+
+
 class JsonWebServer(WebServer):
     def get_wsgi_app(self):
         return JsonWsgiApp(self)
 
+    def get_wsgi_server(self, sock, wsgi_app, protocol=HttpOnlyProtocol, debug=False):
+        server = super().get_wsgi_server(sock, wsgi_app, protocol=protocol, debug=debug)
+        server.log = _RedactedAccessLog(logging.getLogger("nameko.web.server"), {})
+        return server
+
     def make_url_map(self):
         # No redirects: an API client that sends "//" gets a 404, not a 308 to follow.
-        url_map = Map(merge_slashes=False, converters={"int": IdConverter})
+        url_map = Map(merge_slashes=False, converters={"int": IdConverter, "path": AnyPathConverter})
         for provider in self._providers:
             rule = provider.get_url_rule()
             rule.endpoint = provider
@@ -210,6 +353,10 @@ class ApiEndpoint(HttpRequestHandler):
     def get_url_rule(self):
         return Rule(self.url, methods=[self.method])
 
+    def setup(self):
+        super().setup()
+        quiet_answered_errors()
+
     def _schema(self, which: str) -> Schema:
         # Building a marshmallow schema costs more than using it, and load/dump keep no state: one each.
         cache = self.__dict__.setdefault("_schemas", {})
@@ -239,16 +386,24 @@ class ApiEndpoint(HttpRequestHandler):
                 result, exc_info = done.wait()
                 if exc_info is not None:
                     raise exc_info[1]
-                return self._response(result, request_id)
+                response = self._response(result, request_id)
+                DatabaseOutage.succeeded(self.container.service_name, self.container)
+                return response
             except ApiError as exc:
                 # RFC 9110: a 401 names the scheme that would be accepted.
                 headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+                if exc.status < 500:
+                    log_client_error(request, exc.status, exc.code)
                 return json_response(exc.status, exc.body(), request_id, headers=headers)
             except IllegalTransition as exc:
                 # the domain's refusal of a state change: 409, with its reasons
                 err = Conflict(exc.message, message_zh=exc.message_zh)
+                log_client_error(request, err.status, err.code)
                 return json_response(err.status, err.body(), request_id)
-            except Exception:
+            except Exception as exc:
+                if database_unavailable(exc):
+                    err = DatabaseOutage.failed(self.container.service_name, exc)
+                    return json_response(err.status, err.body(), request_id)
                 log.exception("unhandled error in %s %s", request.method, request.path)
                 return json_response(500, {"error": {"code": "internal_error",
                                                      "message": "internal error; quote the request id",
@@ -284,6 +439,11 @@ class ApiEndpoint(HttpRequestHandler):
         principal = self.keyring.verify(token.strip())
         if principal is None:
             raise Unauthorized("unknown or revoked API key", message_zh="API 密钥无效或已吊销")
+        if principal.role == "open311_client":
+            # it sits in a city app or a web server: it files Open311 requests and opens nothing here, not even
+            # what any valid key may read (roles=())
+            raise Forbidden("an open311_client key only files requests at /open311/v2/requests",
+                            message_zh="Open311 客户端密钥只能用于提交诉求")
         if self.roles and principal.role not in self.roles and principal.role != "admin":
             raise Forbidden(f"role {principal.role} may not do this; allowed: {', '.join(self.roles)}",
                             message_zh="无权执行此操作")

@@ -1,12 +1,15 @@
 """JSON-lines logging: one JSON object per record, carrying the service name and the
-correlation/request ids bound to the current (green) thread."""
+correlation/request ids bound to the current (green) thread; secrets in URLs redacted from every line; log files
+private (0640) and rotated."""
 
 from __future__ import annotations
 
 import json
 import logging
 import logging.config
+import logging.handlers
 import os
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,12 +17,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 __all__ = [
+    "LOG_FILE_MODE",
     "SERVICE_ENV_VAR",
     "ContextFilter",
     "JsonFormatter",
+    "PrivateRotatingFileHandler",
+    "RotatingFile",
     "bind",
     "current",
     "logging_config",
+    "redact",
     "setup_logging",
 ]
 
@@ -69,7 +76,27 @@ class ContextFilter(logging.Filter):
         return True
 
 
+# A parameter whose name says it is a secret (api_key, token, access_token, client_secret, password, signature, …),
+# in a query string, a form body or a plain `name=value`: its value never reaches a log line. Access logs write the
+# whole request line, and the Open311 api_key and the console's stream token travel in query strings.
+_SECRET_PARAM = re.compile(
+    r"""((?:^|(?<=[\s?&;"'(,]))[\w.\-\[\]%]*?(?:key|token|secret|passw|pwd|signature|credential|auth)"""
+    r"""[\w.\-\[\]%]*=)[^&\s"'#,;)]+""",
+    re.IGNORECASE,
+)
+REDACTED = "[REDACTED]"
+
+
+def redact(text: str) -> str:
+    """`text` with the values of secret-like parameters replaced by [REDACTED]."""
+    if "=" not in text:
+        return text
+    return _SECRET_PARAM.sub(lambda m: m.group(1) + REDACTED, text)
+
+
 def _jsonable(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
     try:
         json.dumps(value)
     except (TypeError, ValueError):
@@ -91,7 +118,7 @@ class JsonFormatter(logging.Formatter):
             .isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact(record.getMessage()),
         }
         service = getattr(record, "service", None) or self.service
         if service:
@@ -103,7 +130,7 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:
-            entry["exc"] = record.exc_text
+            entry["exc"] = redact(record.exc_text)
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
         for key, value in record.__dict__.items():
@@ -144,3 +171,71 @@ def logging_config(service: str, level: str = "INFO") -> dict:
 def setup_logging(service: str, level: str = "INFO") -> None:
     """Apply logging_config() to this process."""
     logging.config.dictConfig(logging_config(service, level))
+
+
+# -- log files: private and rotated ---------------------------------------------------------------------------
+
+# Owner reads and writes, its group (the operators) reads, nobody else: a log holds case numbers and names.
+LOG_FILE_MODE = 0o640
+DEFAULT_MAX_BYTES = 10_000_000
+DEFAULT_BACKUPS = 5
+
+
+def _open_private(path: str | os.PathLike, mode: int = LOG_FILE_MODE) -> int:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, mode)
+    os.fchmod(fd, mode)  # a file left by an older version with looser bits, or a umask that let more through
+    return fd
+
+
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A RotatingFileHandler whose files are created 0640 (not the umask's usual 0644), for a service that
+    writes its log to a file itself: a `LOGGING` handler with `class: services.kernel.logs.PrivateRotatingFileHandler`,
+    `filename`, `maxBytes`, `backupCount`."""
+
+    def __init__(self, filename, mode="a", maxBytes=DEFAULT_MAX_BYTES, backupCount=DEFAULT_BACKUPS,  # noqa: N803
+                 encoding="utf-8", delay=False, errors=None):
+        super().__init__(filename, mode, int(maxBytes), int(backupCount), encoding, delay, errors)
+
+    def _open(self):
+        return os.fdopen(_open_private(self.baseFilename), "a", encoding=self.encoding, errors=self.errors)
+
+
+class RotatingFile:
+    """Bytes appended to a log file created 0640 and rotated at `max_bytes` into `backups` numbered copies
+    (`x.log.1` the newest): what `make run` writes each service's output to. Not thread-safe; one writer."""
+
+    def __init__(self, path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES, backups: int = DEFAULT_BACKUPS):
+        self.path = os.fspath(path)
+        self.max_bytes = max(int(max_bytes), 1)
+        self.backups = max(int(backups), 0)
+        self._fd = _open_private(self.path)
+        self._size = os.fstat(self._fd).st_size
+
+    def write(self, data: bytes) -> None:
+        if self._size and self._size + len(data) > self.max_bytes:
+            self.rotate()
+        os.write(self._fd, data)
+        self._size += len(data)
+
+    def rotate(self) -> None:
+        """Close the file, shift `x.log.N-1` → `x.log.N` (dropping the oldest), `x.log` → `x.log.1`, start afresh."""
+        os.close(self._fd)
+        if self.backups:
+            for n in range(self.backups - 1, 0, -1):
+                older = f"{self.path}.{n}"
+                if os.path.exists(older):
+                    os.replace(older, f"{self.path}.{n + 1}")
+            os.replace(self.path, f"{self.path}.1")
+        else:
+            os.truncate(self.path, 0)
+        self._fd = _open_private(self.path)
+        self._size = 0
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+    def __enter__(self) -> RotatingFile:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

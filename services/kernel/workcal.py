@@ -23,6 +23,7 @@ __all__ = [
     "WorkCalendar",
     "YearSchedule",
     "local_date",
+    "moment_bounds",
 ]
 
 from .clock import TZ  # noqa: E402  one time zone for the whole platform
@@ -53,6 +54,16 @@ def local_date(value: date | datetime) -> date:
     if isinstance(value, date):
         return value
     raise TypeError(f"expected a date or datetime, got {type(value).__name__}")
+
+
+def moment_bounds(now: datetime, years_ahead: int = 1) -> tuple[datetime, datetime]:
+    """The span a time given to the platform may fall in, `[earliest, latest)`: from the first year the
+    package's calendar covers (an earlier case could get no clock, no warning, no card) to the end of the
+    `years_ahead`-th year after the later of its last year and this year (next year's schedule arrives as an
+    override file, and a deadline may lie there)."""
+    first, last = _package_years()
+    last_allowed = max(last, now.astimezone(TZ).year) + years_ahead
+    return _midnight(date(first, 1, 1)), _midnight(date(last_allowed + 1, 1, 1))
 
 
 def _aware(value: datetime, what: str = "datetime") -> datetime:

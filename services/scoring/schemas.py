@@ -3,6 +3,7 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from services.kernel.errors import BadRequest
+from services.kernel.fields import Moment
 
 from .domain import PERIOD_HELP, Period, parse_period
 
@@ -46,11 +47,11 @@ class FactOut(Schema):
     value = fields.Float()
     ref = fields.String(allow_none=True)
     detail = fields.String(allow_none=True)
-    at = fields.AwareDateTime(allow_none=True)
+    at = Moment(allow_none=True)
     source_event_id = fields.String()
     source_event_type = fields.String()
-    occurred_at = fields.AwareDateTime()
-    recorded_at = fields.AwareDateTime()
+    occurred_at = Moment()
+    recorded_at = Moment()
     late = fields.Boolean(metadata={"description": "recorded after its period was closed (published)"})
 
 
@@ -70,7 +71,7 @@ class DepartmentOut(Schema):
     approval_functions = fields.Boolean()
     enforcement_functions = fields.Boolean()
     tier = fields.String()
-    updated_at = fields.AwareDateTime()
+    updated_at = Moment()
 
 
 # -- own inputs -------------------------------------------------------------------------------------
@@ -100,7 +101,7 @@ class EvaluationOut(Schema):
     scores = fields.Dict(keys=fields.String(), values=fields.Float())
     score = fields.Float(metadata={"description": "the mean of the criteria's scores"})
     recorded_by = fields.String()
-    recorded_at = fields.AwareDateTime()
+    recorded_at = Moment()
 
 
 class ListQuery(Schema):
@@ -120,21 +121,21 @@ class PointOut(Schema):
     name = fields.String()
     kind = fields.String()
     town_street = fields.String(allow_none=True)
-    updated_at = fields.AwareDateTime()
+    updated_at = Moment()
 
 
 class VisitIn(Schema):
     department = fields.String(required=True, validate=validate.Length(min=1, max=64))
     point_code = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=64))
-    visited_at = fields.AwareDateTime(required=True)
+    visited_at = Moment(required=True)
     finding = fields.String(required=True, validate=validate.Length(min=1, max=5000))
-    due_at = fields.AwareDateTime(required=True)
+    due_at = Moment(required=True)
     visitor = fields.String(required=True, validate=validate.Length(min=1, max=100))
 
 
 class VisitCloseIn(Schema):
     evidence = fields.String(required=True, validate=validate.Length(min=1, max=5000))
-    closed_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    closed_at = Moment(load_default=None, allow_none=True)
 
 
 class VisitsQuery(Schema):
@@ -146,16 +147,16 @@ class VisitOut(Schema):
     id = fields.Integer()
     department = fields.String()
     point_code = fields.String(allow_none=True)
-    visited_at = fields.AwareDateTime()
+    visited_at = Moment()
     finding = fields.String()
-    due_at = fields.AwareDateTime()
+    due_at = Moment()
     visitor = fields.String()
     state = fields.String()
     evidence = fields.String(allow_none=True)
-    closed_at = fields.AwareDateTime(allow_none=True)
+    closed_at = Moment(allow_none=True)
     closed_by = fields.String(allow_none=True)
     overdue = fields.Boolean(metadata={"description": "past its due time without being closed by then"})
-    recorded_at = fields.AwareDateTime()
+    recorded_at = Moment()
 
 
 class AdjustmentIn(Schema):
@@ -175,12 +176,12 @@ class AdjustmentOut(Schema):
     reason = fields.String()
     approved_by = fields.String()
     recorded_by = fields.String()
-    recorded_at = fields.AwareDateTime()
+    recorded_at = Moment()
 
 
 class CriticismIn(Schema):
     department = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    issued_at = fields.AwareDateTime(required=True)
+    issued_at = Moment(required=True)
     document = fields.String(required=True, validate=validate.Length(min=1, max=200))
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
@@ -188,11 +189,11 @@ class CriticismIn(Schema):
 class CriticismOut(Schema):
     id = fields.Integer()
     department = fields.String()
-    issued_at = fields.AwareDateTime()
+    issued_at = Moment()
     document = fields.String()
     reason = fields.String()
     recorded_by = fields.String()
-    recorded_at = fields.AwareDateTime()
+    recorded_at = Moment()
 
 
 # -- scores -----------------------------------------------------------------------------------------
@@ -244,8 +245,8 @@ class ScoresOut(Schema):
     state = fields.String(metadata={"description": "open (computed live from the ledger) or closed (published)"})
     revision = fields.Integer()
     rules_version = fields.String()
-    as_of = fields.AwareDateTime(metadata={"description": "the moment red cards and visits are judged at"})
-    closed_at = fields.AwareDateTime(allow_none=True)
+    as_of = Moment(metadata={"description": "the moment red cards and visits are judged at"})
+    closed_at = Moment(allow_none=True)
     rows = fields.List(fields.Nested(ScoreRow))
     metrics = fields.List(fields.Nested(MetricRuleOut))
     late_facts = fields.List(fields.Nested(FactOut), metadata={
@@ -284,14 +285,14 @@ class AuditOut(Schema):
     revision = fields.Integer()
     by = fields.String()
     reason = fields.String(allow_none=True)
-    at = fields.AwareDateTime()
+    at = Moment()
 
 
 class PeriodOut(Schema):
     period = fields.String()
     state = fields.String()
     revision = fields.Integer()
-    closed_at = fields.AwareDateTime(allow_none=True)
+    closed_at = Moment(allow_none=True)
     closed_by = fields.String(allow_none=True)
     rules_version = fields.String(allow_none=True)
     event_id = fields.String(allow_none=True)

@@ -223,3 +223,16 @@ def test_two_instances_on_postgresql_alert_and_complete_once(start_on_postgres, 
     assert len(of_type(tap, "project.milestone_missed", project_code=code)) == 1
     assert len(of_type(tap, "joint_approval.completed", joint_id=str(joint["id"]))) == 1
     assert api.ok("GET", "/api/v1/project-alerts", "monitor")["total"] == 1
+
+
+def test_a_project_is_shown_to_its_responsible_units_only(env, frozen):
+    api, _ = env
+    frozen(datetime(2026, 11, 2, 9, 0, tzinfo=TZ))
+    api.project("XM-S", units=("FGJ", "SCJGJ"))
+    assert api.ok("GET", "/api/v1/projects/XM-S", "SCJGJ")["agent"]["phone"] == "0571-87000001"
+    assert api.ok("GET", "/api/v1/projects/XM-S", "monitor")["code"] == "XM-S"
+    for department in ("ZJJ", "HBJ"):  # not responsible: as if it did not exist, the agent's phone unread
+        hidden, missing = (api.call("GET", f"/api/v1/projects/{code}", department) for code in ("XM-S", "XM-NONE"))
+        assert (hidden.status_code, missing.status_code) == (404, 404), hidden.text
+        assert hidden.json()["error"] == {**missing.json()["error"], "message": "no project XM-S"}
+        assert "0571" not in hidden.text

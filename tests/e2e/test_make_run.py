@@ -151,6 +151,9 @@ def test_make_run_brings_a_var_of_an_earlier_version_to_this_codes_schema(tmp_pa
     assert made.returncode == 0, made.stderr
     with sqlite3.connect(var / "appeals.db") as db:  # as revision 0002 left it
         db.execute("DROP INDEX ix_inbox_processed")
+        db.execute("DROP INDEX ix_appeals_public_id")
+        for column in ("public_id", "public_address", "public"):
+            db.execute(f"ALTER TABLE appeals DROP COLUMN {column}")
         db.execute("UPDATE alembic_version_appeals SET version_num = '0002'")
 
     console = tmp_path / "console.txt"

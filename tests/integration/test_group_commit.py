@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from services.kernel import clock
-from services.kernel.db import BACKGROUND_CHECKPOINT_FALLBACK_PAGES, Database, Moment
+from services.kernel.db import BACKGROUND_CHECKPOINT_FALLBACK_PAGES, Batched, Database, Moment
 from services.kernel.direct import Direct
 from tests.conftest import wait_for
 
@@ -118,6 +118,103 @@ def test_a_unit_alone_is_a_plain_unit_of_work(sqlite_db):
     with pytest.raises(ValueError):
         sqlite_db.group.run(_unit(sqlite_db, "alone-bad", fail=True))
     assert len(commits) == 1 and _names(sqlite_db) == ["alone"]
+
+
+class _YieldingCommits(Batched):
+    """A group commit whose commits yield to other green threads, as PostgreSQL's do (psycogreen)."""
+
+    def __init__(self):
+        super().__init__()
+        self.rounds = 0
+
+    def commit(self, batch):
+        self.rounds += 1
+        eventlet.sleep(0.001)
+        for item, done in batch:
+            done.send(item)
+
+
+def _rounds_waited(rounds, call, calls=200, gap=0.0002):
+    """Callers arriving one every `gap` seconds (several during each commit), each running `call(i)`; answers
+    the most commit rounds (`rounds()` counts them) any one call waited through. The gap paces the load; it
+    synchronises nothing."""
+    waited = []
+
+    def caller(i):
+        before = rounds()
+        call(i)
+        waited.append(rounds() - before)
+
+    pool = eventlet.GreenPool(calls)
+    for i in range(calls):
+        pool.spawn(caller, i)
+        eventlet.sleep(gap)
+    pool.waitall()
+    assert len(waited) == calls
+    return max(waited)
+
+
+def test_a_group_commit_leader_returns_after_its_own_batch_under_continuous_load():
+    """A leader that committed until the queue was empty held its caller for as long as the load lasted."""
+    batched = _YieldingCommits()
+
+    def call(i):
+        assert batched.submit(i) == i
+
+    assert _rounds_waited(lambda: batched.rounds, call) <= 2  # the batch in progress when it came, then its own
+    assert batched.rounds < 200  # and still batched
+    assert batched.pending == [] and not batched.flushing
+
+
+@pytest.mark.postgres
+def test_group_commit_on_postgres_keeps_every_callers_wait_bounded(pg_url):
+    db = Database(pg_url, _metadata(), service="appeals")
+    db.create_all()
+    things = db.metadata.tables["things"]
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(things.delete())
+        group = db.group
+
+        def call(i):
+            assert group.run(_unit(db, f"p{i}")) == f"done p{i}"
+
+        assert _rounds_waited(lambda: group.batches, call) <= 2
+        assert len(_names(db)) == 200 and group.units == 200 and group.batches < 200
+    finally:
+        db.dispose()
+
+
+def test_the_scoring_writers_leader_is_bounded_too(tmp_path, monkeypatch):
+    from services.kernel.contracts import make_event, parse_event
+    from services.scoring import store
+    from services.scoring.writer import FactWriter
+
+    db = Database(f"sqlite:///{tmp_path}/scoring.db", store.metadata, service="scoring")
+    db.create_all()
+    writer = FactWriter(db, "scoring.on_event")
+    rounds = []
+    original = writer._transaction
+
+    def yielding(batch):  # as on PostgreSQL: while one commits, the other handlers run and queue
+        rounds.append(len(batch))
+        eventlet.sleep(0.001)
+        return original(batch)
+
+    monkeypatch.setattr(writer, "_transaction", yielding)
+
+    def call(i):
+        event = parse_event(make_event("appeal.received", {
+            "appeal_id": str(i), "case_no": f"MY{i}", "department": "ZJJ", "type": "help",
+            "urgency": "normal", "category": "road", "channel": "hotline",
+            "received_at": "2026-09-01T09:00:00+08:00"}, service="appeals"))
+        assert writer.write(event, []) is True
+
+    try:
+        assert _rounds_waited(lambda: len(rounds), call) <= 2
+        assert sum(rounds) == 200 and len(rounds) < 200
+    finally:
+        db.dispose()
 
 
 def _direct_vs_sqlalchemy(db):

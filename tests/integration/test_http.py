@@ -3,6 +3,7 @@
 request id; no client mistake is ever a 5xx, and no refused request changes anything."""
 
 import json
+import logging
 import random
 import string
 import uuid
@@ -487,3 +488,121 @@ def test_junk_bodies_never_cause_a_5xx_and_only_valid_appeals_change_anything(ap
     assert statuses.get(400, 0) > 100 and created > 0, statuses  # junk got past the door, near-misses further
     after = appeals.counts()
     assert (after[0] - before[0], after[1] - before[1]) == (created, created), statuses
+
+
+# -- times and ids at the edge, the database away, what is logged --------------------------------------------
+
+EDGE_TIMES = ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00", "1900-01-01T08:00:00+08:00"]
+
+
+@pytest.mark.parametrize("moment", EDGE_TIMES)
+def test_a_time_at_the_edge_or_before_the_calendar_is_a_400_in_queries_and_bodies(appeals, moment):
+    for name in ("from", "to"):
+        r = appeals.request("GET", APPEALS, params={name: moment})
+        assert set(error_body(r, 400)["errors"]) == {name}, r.text
+    with appeals.unchanged():  # a case received in 1900 would have no clock: refused, not stored
+        r = appeals.post({**VALID, "external_ref": f"EDGE-{moment}", "received_at": moment})
+        assert set(error_body(r, 400)["errors"]) == {"received_at"}, r.text
+    r = appeals.post({**VALID, "external_ref": f"EDGE-OK-{moment}"})
+    assert r.status_code == 201, r.text
+    r = appeals.request("POST", f"{APPEALS}/{r.json()['id']}/dispatch", json={"department": "D1", "at": moment})
+    assert set(error_body(r, 400)["errors"]) == {"at"}, r.text
+
+
+def test_times_are_written_with_the_offset_plus_0800(appeals):
+    r = appeals.post({**VALID, "external_ref": "OFFSET-1", "received_at": "2026-01-05T01:00:00Z"})
+    assert r.status_code == 201, r.text
+    assert r.json()["received_at"] == "2026-01-05T09:00:00+08:00"
+
+
+def test_a_query_id_beyond_64_bits_is_a_400(service_config, start_service, api_keys):
+    from services.approvals.service import ApprovalsService
+
+    cfg = service_config("approvals")
+    start_service(ApprovalsService, cfg)
+    monitor = {"Authorization": f"Bearer {api_keys['monitor']}"}
+    for path, name in (("/api/v1/alerts", "application_id"), ("/api/v1/alerts", "joint_id"),
+                       ("/api/v1/supervision-orders", "application_id")):
+        for value in (2**63, 2**70, 10**30):
+            r = requests.get(cfg["base_url"] + path, params={name: value}, headers=monitor, timeout=10)
+            assert set(error_body(r, 400)["errors"]) == {name}, (path, r.text)
+        r = requests.get(cfg["base_url"] + path, params={name: 2**63 - 1}, headers=monitor, timeout=10)
+        assert r.status_code == 200 and r.json()["total"] == 0, r.text
+
+
+def _records(caplog, *, service_loggers=("services.kernel.http", "services.appeals.open311", "nameko.containers")):
+    return [r for r in caplog.records if r.name in service_loggers]
+
+
+def test_a_client_error_is_logged_at_info_without_a_traceback(appeals, caplog):
+    caplog.set_level(logging.INFO)
+    r = appeals.get(2**40)  # not found, raised inside the worker
+    error_body(r, 404, "not_found")
+    r = appeals.post({"channel": "fax"})
+    error_body(r, 400)
+    lines = [r for r in _records(caplog) if r.levelno >= logging.INFO]
+    assert [(r.levelno, r.status) for r in lines] == [(logging.INFO, 404), (logging.INFO, 400)], [
+        (r.name, r.levelname, r.getMessage()) for r in lines]
+    assert not any(r.exc_info for r in lines)
+
+
+def _set_database_open(pg_admin, database: str, open_: bool) -> None:
+    """A database outage as the services see it: existing connections cut, new ones refused (or allowed)."""
+    with pg_admin.connect() as conn:
+        conn.exec_driver_sql(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS {str(open_).lower()}')
+        if not open_:
+            conn.exec_driver_sql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'")
+
+
+def test_a_database_outage_is_503_with_retry_after_on_every_path_and_logged_once(
+        start_on_postgres, pg_admin, api_keys, caplog):
+    from services.kernel.http import DatabaseOutage
+
+    DatabaseOutage._down.pop("appeals", None)  # another test's outage in this process is not this one
+    cfg = start_on_postgres(AppealsService)
+    database = cfg["DATABASE_URL"].rsplit("/", 1)[1]
+    operator = {"Authorization": f"Bearer {api_keys['operator']}"}
+    base = cfg["base_url"]
+    calls = [("GET", APPEALS, {}), ("POST", APPEALS, {"json": {**VALID, "external_ref": "PG-OUT"}}),
+             ("GET", f"{APPEALS}/1", {}), ("GET", "/open311/v2/requests.json", {}),
+             ("GET", "/open311/v2/requests.xml", {}), ("GET", "/open311/v2/services.json", {})]
+    r = requests.post(base + APPEALS, json={**VALID, "external_ref": "PG-1"}, headers=operator, timeout=10)
+    assert r.status_code == 201, r.text
+    caplog.set_level(logging.INFO)
+    caplog.clear()
+    _set_database_open(pg_admin, database, False)
+    try:
+        for _ in range(3):
+            for method, path, kwargs in calls:
+                r = requests.request(method, base + path, headers=operator, timeout=30, **kwargs)
+                assert r.status_code == 503, (method, path, r.status_code, r.text)
+                assert int(r.headers["Retry-After"]) > 0 and r.headers["X-Request-Id"], (path, r.headers)
+        assert requests.get(base + "/health", timeout=30).status_code == 503
+        http_lines = _records(caplog)
+        assert [(r.name, r.levelname, r.getMessage().split(",")[0]) for r in http_lines] == [
+            ("services.kernel.http", "WARNING", "database unavailable")], [
+            (r.name, r.levelname, r.getMessage()) for r in http_lines]
+        assert not any(r.exc_info for r in http_lines)
+    finally:
+        _set_database_open(pg_admin, database, True)
+
+    def ended():
+        assert requests.get(base + APPEALS, headers=operator, timeout=30).status_code == 200
+        return [r.levelname for r in _records(caplog) if "available again" in r.getMessage()]
+
+    # the end is confirmed by a ping at most once a second, so it may take a request or two more
+    wait_for(ended, timeout=30, message="the service answers again and says so once the database is back")
+    assert ended() == ["INFO"]
+
+
+def test_keys_and_tokens_in_query_strings_never_reach_the_access_log(appeals, caplog):
+    caplog.set_level(logging.DEBUG)
+    secrets = {"api_key": "Zq-open311-key", "token": "Zq-stream-token", "access_token": "Zq-access"}
+    for path in ("/open311/v2/requests.json", APPEALS, "/api/v1/console/stream", "/no/such/path"):
+        for name, value in secrets.items():
+            appeals.request("GET", path, params={name: value, "status": "open"})
+    access = [r.getMessage() for r in caplog.records if r.name == "nameko.web.server"]
+    assert len(access) >= 12 and all("status=open" in line for line in access if "?" in line), access
+    leaked = [(r.name, r.getMessage()) for r in caplog.records if not r.name.startswith("urllib3")  # the client's
+              and any(v in r.getMessage() for v in secrets.values())]
+    assert not leaked, leaked

@@ -2,9 +2,15 @@ import io
 import json
 import logging
 import logging.config
+import os
+import stat
+import string
+import sys
 from datetime import datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.kernel import logs
 from services.kernel.logs import ContextFilter, JsonFormatter, bind, current, logging_config
@@ -170,3 +176,81 @@ def test_setup_logging_applies_config(restore_logging):
     handler = next(h for h in root.handlers if isinstance(h.formatter, JsonFormatter))
     assert handler.formatter.service == "notify"
     assert any(isinstance(f, ContextFilter) for f in handler.filters)
+
+
+# -- secrets never reach a line; log files private and rotated ----------------------------------------------
+
+SECRET_NAMES = ["api_key", "API_KEY", "apikey", "token", "access_token", "client_secret", "password", "signature",
+                "x-auth", "attribute[api_key]", "stream_token", "secret"]
+# "Zq": a value that appears nowhere else in the line, so finding it means it leaked
+SECRET_VALUE = st.text(alphabet=string.ascii_letters + string.digits + "-_.~%+/", min_size=4, max_size=60).map(
+    lambda v: "Zq" + v)
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.sampled_from(SECRET_NAMES), value=SECRET_VALUE, path=st.sampled_from(
+    ["/open311/v2/requests.json", "/api/v1/console/stream", "/x"]), first=st.booleans(), exc=st.booleans())
+def test_a_secret_in_a_query_string_never_reaches_a_log_line(name, value, path, first, exc):
+    query = f"{name}={value}&status=open" if first else f"status=open&{name}={value}"
+    line = f'127.0.0.1 - - "GET {path}?{query} HTTP/1.1" 200 12 0.001'
+    exc_info = None
+    if exc:
+        try:
+            raise ValueError(f"while fetching {path}?{query}")
+        except ValueError:
+            exc_info = sys.exc_info()
+    record = logging.LogRecord("nameko.web.server", logging.INFO, "", 0, "%s", (line,), exc_info)
+    text = JsonFormatter(service="appeals").format(record)
+    assert value not in text and "status=open" in text and logs.REDACTED in text
+
+
+@given(st.from_regex(r"(department|page|per_page|status|from|to|after)=[A-Za-z0-9]{1,20}", fullmatch=True))
+def test_ordinary_parameters_are_left_alone(pair):
+    assert logs.redact(f"GET /api/v1/appeals?{pair}&x=1") == f"GET /api/v1/appeals?{pair}&x=1"
+
+
+def test_log_files_are_private_and_rotate(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = tmp_path / "svc.log"
+        with logs.RotatingFile(path, max_bytes=100, backups=2) as log:
+            for i in range(50):
+                log.write(f"line {i:03d} {'x' * 20}\n".encode())
+        names = sorted(p.name for p in tmp_path.iterdir())
+        assert names == ["svc.log", "svc.log.1", "svc.log.2"]  # the oldest dropped
+        for p in tmp_path.iterdir():
+            assert stat.S_IMODE(p.stat().st_mode) == logs.LOG_FILE_MODE, p
+            assert p.stat().st_size <= 100
+        assert b"line 049" in path.read_bytes()
+
+        handler = logs.PrivateRotatingFileHandler(str(tmp_path / "h.log"), maxBytes=200, backupCount=1)
+        record = logging.LogRecord("t", logging.INFO, "", 0, "x" * 150, (), None)
+        for _ in range(3):
+            handler.emit(record)
+        handler.close()
+        for name in ("h.log", "h.log.1"):
+            assert stat.S_IMODE((tmp_path / name).stat().st_mode) == logs.LOG_FILE_MODE
+    finally:
+        os.umask(old)
+
+
+def test_a_sqlite_database_and_its_wal_are_private(tmp_path):
+    from services.kernel.db import DATABASE_FILE_MODE, create_db_engine
+
+    old = os.umask(0o022)
+    try:
+        loose = tmp_path / "old.db"
+        loose.write_bytes(b"")
+        loose.chmod(0o644)  # left by an older version
+        for path in (tmp_path / "new" / "svc.db", loose):
+            engine = create_db_engine(f"sqlite:///{path}")
+            with engine.begin() as conn:
+                conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+                conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+            files = [p for p in path.parent.iterdir() if p.name.startswith(path.name)]
+            assert {p.name for p in files} >= {path.name, f"{path.name}-wal", f"{path.name}-shm"}
+            for p in files:
+                assert stat.S_IMODE(p.stat().st_mode) == DATABASE_FILE_MODE, p
+            engine.dispose()
+    finally:
+        os.umask(old)
