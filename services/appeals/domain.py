@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from services.kernel.domain import Actor, IllegalTransition
+from services.kernel.privacy import mask_name  # noqa: F401  (re-exported: the one masking of names)
 from services.kernel.workcal import CalendarUnavailable, DeadlineClock, WorkCalendar
 
 AWAITING_DISPATCH = "awaiting_dispatch"
@@ -162,10 +163,22 @@ def mask_phone(phone: str | None) -> str | None:
     return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
 
 
-def mask_name(name: str | None) -> str | None:
-    if not name:
-        return name
-    return name[0] + "*" * max(1, len(name) - 1)
+# Whether a channel's cases are public (listed by the Open311 facade) when the intake does not say, and why:
+# a call to the hotline, the mayor's line or a broadcast dialogue, or a visit to a window, is a conversation
+# with the government, not a notice to the public; a web filing is public only if the filer ticks the box;
+# the online opinion board (网络问政) shows its messages in public already, and its bridge sends public=false
+# for one its poster marked private. services/appeals/README.md, "Public cases".
+PUBLIC_BY_DEFAULT = {"hotline": False, "mayor_line": False, "sunshine_dialogue": False, "window": False,
+                     "web": False, "online_opinion": True}
+CONFIDENTIAL_TYPES = ("efficiency_complaint",)
+
+
+def is_public(channel: str, requested: bool | None, appeal_type: str, confidential_category: bool) -> bool:
+    """Whether a case may be shown in public. Efficiency complaints and the discipline office's categories
+    name officials and complainants: never, whatever was asked."""
+    if appeal_type in CONFIDENTIAL_TYPES or confidential_category:
+        return False
+    return PUBLIC_BY_DEFAULT.get(channel, False) if requested is None else bool(requested)
 
 
 class Case:

@@ -1,6 +1,7 @@
 """The Open311 GeoReport v2 facade of the appeals service: any Open311 client files appeals (channel `web`)
-through the one intake and looks them up — in the spec's JSON or XML, with the spec's error lists, and never
-with the appellant's name or phone.
+through the one intake and looks them up — in the spec's JSON or XML, with the spec's error lists. It is the
+public face of the service: it shows only public cases (`appeals.public`), by an opaque id, with their text
+scrubbed of personal data and their address cut to the street unless the citizen agreed to show it.
 
 `Open311Endpoints` is a mixin of `AppealsService` (it uses the service's `platform` and `create_appeal`).
 Mapping, defaults and examples: docs/open311.md.
@@ -22,7 +23,7 @@ from eventlet.event import Event as GreenEvent
 from marshmallow import ValidationError
 from nameko.dependency_providers import Config
 from nameko.web.handlers import HttpRequestHandler
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import MethodNotAllowed as WzMethodNotAllowed
 from werkzeug.formparser import FormDataParser
@@ -33,32 +34,41 @@ from services.kernel import clock, logs
 from services.kernel.errors import ApiError, BadRequest, Forbidden, MethodNotAllowed, NotFound
 from services.kernel.http import (
     REQUEST_ID_HEADER,
+    RETRY_AFTER_SECONDS,
     ApiEndpoint,
     Call,
+    DatabaseOutage,
     JsonWebServer,
     KeyRing,
+    database_unavailable,
     has_unfit_text,
     json_response,
+    log_client_error,
     request_id_of,
 )
+from services.kernel.privacy import coarsen_address, public_text
 
 from . import store
-from .domain import CLOSED, DUPLICATE, REPLIED, STATUS_ZH
+from .domain import CLOSED, CONFIDENTIAL_TYPES, DUPLICATE, REPLIED, STATUS_ZH
 from .schemas import AppealIn
 
 log = logging.getLogger(__name__)
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 # when this facade last changed (discovery's `changeset`): bump it with any change of the API
-CHANGESET = "2026-11-26T00:00:00+08:00"
+CHANGESET = "2026-12-02T00:00:00+08:00"
 FORMATS = ("application/json", "text/xml")
 # discovery's defaults; a deployment sets OPEN311: {BASE_URL, CONTACT, KEY_SERVICE}
 CONTACT = "12345 政务服务便民热线"
-KEY_SERVICE = "api_key 由本系统管理员签发 (xiaoneng keys add NAME --role operator)"
-# roles whose API keys may file requests; GET endpoints are public
-SUBMITTERS = ("operator", "window_system", "admin")
+KEY_SERVICE = "api_key 由本系统管理员签发 (xiaoneng keys add NAME --role open311_client)"
+# Only keys made for Open311 clients may file: such a key sits in a city app or a web server, and one that
+# also opened the JSON API (an operator's reads every case in full) would hand out the whole database. An
+# open311_client key opens nothing else (kernel/http.py). GET endpoints are public.
+SUBMITTERS = ("open311_client",)
 # Efficiency complaints (投诉举报) name officials and are confidential to the discipline office: never public.
-PRIVATE_TYPES = ("efficiency_complaint",)
+PRIVATE_TYPES = CONFIDENTIAL_TYPES
+# Coordinates of a case whose exact address is not shown: 3 decimals, about 100 m, a street rather than a door.
+COARSE_DEGREES = 3
 CLOSED_STATUSES = (CLOSED, DUPLICATE)
 DEFAULT_SPAN = timedelta(days=90)
 MAX_RESULTS = 1000
@@ -68,6 +78,8 @@ MAX_FORM_FIELDS = 200
 TYPES = {"report": "反映问题", "complaint": "投诉", "suggestion": "建议", "consultation": "咨询", "help": "求助"}
 URGENCIES = {"normal": "一般", "emergency": "紧急"}
 DEFAULT_TYPE = "report"
+# Consent, asked by the client's form; without it a request is filed but not shown (docs/open311.md)
+CONSENT = {"false": "不同意", "true": "同意"}
 ATTRIBUTES = [
     {"variable": True, "code": "type", "datatype": "singlevaluelist", "required": False,
      "datatype_description": "one of the keys; default report", "order": 1,
@@ -77,6 +89,15 @@ ATTRIBUTES = [
      "datatype_description": "one of the keys; default normal", "order": 2,
      "description": "紧急程度：紧急件当日办理 (emergency: handled the same day)",
      "values": [{"key": k, "name": v} for k, v in URGENCIES.items()]},
+    {"variable": True, "code": "public", "datatype": "singlevaluelist", "required": False,
+     "datatype_description": "true or false; default false", "order": 3,
+     "description": "是否同意公开本诉求（公开时隐去联系方式、证件号码，地址只显示到街道）"
+                    " (show this request in public; contacts hidden, address to the street)",
+     "values": [{"key": k, "name": v} for k, v in CONSENT.items()]},
+    {"variable": True, "code": "public_address", "datatype": "singlevaluelist", "required": False,
+     "datatype_description": "true or false; default false", "order": 4,
+     "description": "是否同意公开详细地址 (show the exact address of a public request)",
+     "values": [{"key": k, "name": v} for k, v in CONSENT.items()]},
 ]
 
 V2 = "/open311/v2"
@@ -103,7 +124,8 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 # AppealIn's field paths → the GeoReport field a client sent, for error descriptions
 FIELD_NAMES = {
     "category": "service_code", "content": "description", "type": "attribute[type]",
-    "urgency": "attribute[urgency]", "location.address": "address_string", "location.latitude": "lat",
+    "urgency": "attribute[urgency]", "public": "attribute[public]", "public_address": "attribute[public_address]",
+    "location.address": "address_string", "location.latitude": "lat",
     "location.longitude": "long", "appellant.name": "first_name/last_name", "appellant.phone": "phone",
     "attachments": "media_url", "_body": "body",
 }
@@ -209,12 +231,21 @@ class Open311Endpoint(HttpRequestHandler):
                 if exc_info is not None:
                     raise exc_info[1]
                 status, body = result if isinstance(result, tuple) else (200, result)
+                DatabaseOutage.succeeded(self.container.service_name, self.container)
                 return render(status, body, self.xml_root, fmt, request_id)
             except ApiError as exc:
                 allow = exc.details.get("allow") if isinstance(exc, MethodNotAllowed) else None
-                return render(exc.status, error_list(exc), "errors", fmt, request_id,
-                              headers={"Allow": ", ".join(allow)} if allow else None)
-            except Exception:
+                headers = {"Allow": ", ".join(allow)} if allow else {}
+                if exc.status < 500:
+                    log_client_error(request, exc.status, exc.code)
+                elif exc.status == 503:
+                    headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+                return render(exc.status, error_list(exc), "errors", fmt, request_id, headers=headers or None)
+            except Exception as exc:
+                if database_unavailable(exc):  # the JSON API's answer: 503, logged once per outage
+                    err = DatabaseOutage.failed(self.container.service_name, exc)
+                    return render(err.status, error_list(err), "errors", fmt, request_id,
+                                  headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
                 log.exception("unhandled error in %s %s", request.method, request.path)
                 body = [{"code": 500, "description": f"internal error; quote the request id {request_id} / "
                                                      "内部错误，请提供请求编号"}]
@@ -226,8 +257,14 @@ class Open311Endpoint(HttpRequestHandler):
 
     def _prepare(self, request: Request, request_id: str, path: dict) -> Call:
         query = request.args.to_dict(flat=True)
-        fields = {**query, **(self._form(request) if self.method == "POST" else {})}
-        principal = self._authenticate(fields.get("api_key")) if self.roles is not None else None
+        if "api_key" in query:
+            # URLs end up in access logs, proxies and browser histories: a key there is refused, never used
+            raise BadRequest({"api_key": ["send api_key in the form body, never in the URL; a key that was "
+                                          "sent in a URL should be revoked / api_key 只能放在表单正文中提交，"
+                                          "出现在网址中的密钥应予吊销"]})
+        form = self._form(request) if self.method == "POST" else {}
+        fields = {**query, **form}
+        principal = self._authenticate(form.get("api_key")) if self.roles is not None else None
         # PostgreSQL refuses NUL in text: the client's mistake, not a 500
         unfit = sorted(name for name, value in [*fields.items(), *path.items()] if has_unfit_text([name, value]))
         if unfit:
@@ -277,10 +314,15 @@ def iso(moment: datetime | None) -> str | None:
     return moment.astimezone(clock.TZ).isoformat(timespec="seconds") if moment is not None else None
 
 
-def catalogue(session) -> dict[str, dict]:
-    """One entry per category: the general rule where there is one (else a town-street rule)."""
+def catalogue(session, discipline_office: str) -> dict[str, dict]:
+    """One entry per category: the general rule where there is one (else a town-street rule). The discipline
+    office's categories are not offered: their cases name officials and complainants and are never public
+    (they are filed on the hotline or the JSON API)."""
+    hidden = store.confidential_categories(session, discipline_office)
     out: dict[str, dict] = {}
     for rule in store.list_rules(session):
+        if rule["category"] in hidden:
+            continue
         if rule["category"] not in out or rule["town_street"] is None:
             out[rule["category"]] = rule
     return out
@@ -304,31 +346,42 @@ def notice_of(row: dict) -> str | None:
 
 
 def request_of(row: dict, names: dict[str, str], duplicate_of: str | None) -> dict:
-    """A service request as the spec shows it. Built field by field from a whitelist: the appellant's name
-    and phone are never read here."""
+    """A public case as the spec shows it. Built field by field from a whitelist: the appellant's name and
+    phone are read only to be masked where the text repeats them; free text is scrubbed (phone, id and card
+    numbers, e-mail addresses); the address and coordinates are cut to the street unless the citizen agreed
+    to show them. `duplicate_of`: the public id of the case it joined, None when that one is not public."""
     status = row["status"]
     closed = status in CLOSED_STATUSES
     notes = STATUS_ZH.get(status, status)
-    if status == DUPLICATE and duplicate_of:
-        notes += f"：与 {duplicate_of} 合并办理"
+    exact = row["public_address"]
+    address = row["address"]
+
+    def text(value):
+        return public_text(value, names=[row["appellant_name"]], address=None if exact else address)
+
+    if status == DUPLICATE:
+        notes += f"：与 {duplicate_of} 合并办理" if duplicate_of else "：已与在办的同一诉求合并办理"
     if status in (REPLIED, CLOSED) and row["reply"]:
-        notes += f"；答复：{row['reply']}"
+        notes += f"；答复：{text(row['reply'])}"
     attachments = row["attachments"] or []
+    lat, long = row["latitude"], row["longitude"]
+    if not exact and lat is not None and long is not None:
+        lat, long = round(lat, COARSE_DEGREES), round(long, COARSE_DEGREES)
     return {
-        "service_request_id": row["case_no"],
+        "service_request_id": row["public_id"],
         "status": "closed" if closed else "open",
         "status_notes": notes,
         "service_name": names.get(row["category"]),
         "service_code": row["category"],
-        "description": row["content"],
+        "description": text(row["content"]),
         "agency_responsible": row["department"],
         "service_notice": None if closed else notice_of(row),
         "requested_datetime": iso(row["received_at"]),
         "updated_datetime": iso((row["closed_at"] if closed else None) or row["updated_at"]),
         "expected_datetime": iso(row["due_at"]),
-        "address": row["address"],
-        "lat": row["latitude"],
-        "long": row["longitude"],
+        "address": address if exact else coarsen_address(address),
+        "lat": lat,
+        "long": long,
         "media_url": attachments[0] if attachments else None,
     }
 
@@ -343,6 +396,12 @@ def appeal_from_form(fields: dict) -> dict:
     urgency = f.get("attribute[urgency]", "normal")
     if urgency not in URGENCIES:
         errors["attribute[urgency]"] = [f"must be one of: {', '.join(URGENCIES)}"]
+    consent = {}
+    for name in ("public", "public_address"):
+        value = f.get(f"attribute[{name}]", "false").lower()
+        if value not in CONSENT:
+            errors[f"attribute[{name}]"] = [f"must be one of: {', '.join(CONSENT)}"]
+        consent[name] = value == "true"  # no consent unless given
     if "service_code" not in f:
         errors["service_code"] = ["was not provided"]
     if "description" not in f:
@@ -357,7 +416,7 @@ def appeal_from_form(fields: dict) -> dict:
         appellant["name"] = name
     if "phone" in f:
         appellant["phone"] = f["phone"]
-    body = {"channel": "web", "type": kind, "urgency": urgency, "category": f.get("service_code"),
+    body = {"channel": "web", "type": kind, "urgency": urgency, "category": f.get("service_code"), **consent,
             "content": f.get("description"), "location": location, "appellant": appellant,
             "attachments": [f["media_url"]] if "media_url" in f else []}
     try:
@@ -418,7 +477,7 @@ def request_filters(query: dict, now: datetime) -> list:
     if ids:  # "overrides all other arguments"
         if len(ids) > MAX_RESULTS:
             raise BadRequest({"service_request_id": [f"at most {MAX_RESULTS} ids"]})
-        return [a.c.case_no.in_(ids)]
+        return [a.c.public_id.in_(ids)]
     conds = []
     codes = comma_list(query.get("service_code"))
     if codes:
@@ -483,18 +542,22 @@ class Open311Endpoints:
     @open311(*ROUTES["services"], xml="services")
     def open311_services(self, call):
         with self.platform.session() as s:
-            return [service_of(rule) for rule in catalogue(s).values()]
+            return [service_of(rule) for rule in catalogue(s, self.settings.rules.discipline_office).values()]
 
     @open311(*ROUTES["service"], xml="service_definition")
     def open311_service_definition(self, call, service_code):
         with self.platform.session() as s:
-            if service_code not in catalogue(s):
+            if service_code not in catalogue(s, self.settings.rules.discipline_office):
                 raise NotFound(f"service_code {service_code} not found", message_zh="服务类型不存在")
         return {"service_code": service_code, "attributes": ATTRIBUTES}
 
     @open311(*ROUTES["create"], xml="service_requests", roles=SUBMITTERS)
     def open311_create_request(self, call):
         body = appeal_from_form(call.body)
+        with self.platform.session() as s:
+            if body["category"] not in catalogue(s, self.settings.rules.discipline_office):
+                # not offered (the discipline office's categories) or unknown: the same answer
+                raise NotFound(f"service_code {body['category']} not found", message_zh="服务类型不存在")
         intake = Call(request=call.request, request_id=call.request_id, principal=call.principal, body=body)
         token = secrets.token_urlsafe(16)
         try:
@@ -504,9 +567,11 @@ class Open311Endpoints:
             if "category" in exc.errors:
                 raise NotFound(f"service_code {body['category']} not found", message_zh="服务类型不存在") from None
             raise
-        return [{"service_request_id": appeal["case_no"], "token": token,
+        # the case number (for the 12345 hotline) goes to the filer only; the public id is what the facade shows
+        return [{"service_request_id": appeal["public_id"], "token": token,
                  "service_notice": f"诉求已受理（{appeal['status_zh']}），编号 {appeal['case_no']}"
-                                   + (f"；{notice_of(appeal)}" if notice_of(appeal) else "")}]
+                                   + (f"；{notice_of(appeal)}" if notice_of(appeal) else "")
+                                   + ("" if appeal["public"] else "；未公开，可凭编号致电 12345 查询")}]
 
     @open311(*ROUTES["requests"], xml="service_requests")
     def open311_requests(self, call):
@@ -515,16 +580,17 @@ class Open311Endpoints:
 
     @open311(*ROUTES["request"], xml="service_requests")
     def open311_request(self, call, request_id):
-        found = self._open311_read([store.appeals.c.case_no == request_id], limit=1)
+        found = self._open311_read([store.appeals.c.public_id == request_id], limit=1)
         if not found:
             raise NotFound(f"service_request_id {request_id} not found", message_zh="诉求不存在")
         return found
 
     @open311(*ROUTES["token"], xml="service_requests")
     def open311_token(self, call, token):
+        # a token is the filer's: it resolves also while the request is not shown in public
         with self.platform.session() as s:
-            number = s.execute(select(store.appeals.c.case_no).where(store.appeals.c.open311_token == token,
-                                                                      store.appeals.c.type.notin_(PRIVATE_TYPES))
+            number = s.execute(select(store.appeals.c.public_id).where(store.appeals.c.open311_token == token,
+                                                                        store.appeals.c.type.notin_(PRIVATE_TYPES))
                                ).scalar_one_or_none()
         if number is None:
             raise NotFound(f"token {token} not found", message_zh="令牌不存在")
@@ -538,13 +604,24 @@ class Open311Endpoints:
         a = store.appeals
         with self.platform.session() as s:
             rows = [dict(r) for r in s.execute(
-                select(a).where(a.c.type.notin_(PRIVATE_TYPES), *conds)
+                select(a).where(*self._public(s), *conds)
                 .order_by(a.c.received_at.desc(), a.c.id.desc()).limit(limit)).mappings()]
             originals = {r["duplicate_of"] for r in rows if r["duplicate_of"] is not None}
-            numbers = dict(s.execute(select(a.c.id, a.c.case_no).where(a.c.id.in_(originals))).all()) \
-                if originals else {}
-            names = {code: rule["category_name"] for code, rule in catalogue(s).items()}
+            numbers = dict(s.execute(select(a.c.id, a.c.public_id).where(a.c.id.in_(originals), *self._public(s)))
+                           .all()) if originals else {}
+            names = {code: rule["category_name"]
+                     for code, rule in catalogue(s, self.settings.rules.discipline_office).items()}
         return [request_of(r, names, numbers.get(r["duplicate_of"])) for r in rows]
+
+    def _public(self, session) -> list:
+        """What makes a case public: its flag (set at intake, domain.is_public), and — checked again here, since
+        the catalogue and the case's department may have changed since — never an efficiency complaint, a
+        category of the discipline office or a case with it."""
+        a = store.appeals
+        office = self.settings.rules.discipline_office
+        return [a.c.public.is_(True), a.c.type.notin_(PRIVATE_TYPES),
+                a.c.category.notin_(store.confidential_categories(session, office) or {""}),
+                or_(a.c.department.is_(None), a.c.department != office)]
 
 
 __all__ = ["Open311Endpoint", "Open311Endpoints", "open311"]

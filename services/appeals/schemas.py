@@ -3,6 +3,7 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.kernel.contracts.appeals import APPEAL_TYPES, CHANNELS, FINDINGS, SATISFACTION, URGENCIES
+from services.kernel.fields import Day, Moment
 
 from .domain import STATUSES
 
@@ -40,7 +41,13 @@ class AppealIn(Schema):
     attachments = fields.List(fields.Url(schemes={"http", "https"}), load_default=list,
                               validate=validate.Length(max=20))
     subject_department = fields.String(load_default=None, allow_none=True, validate=CODE)
-    received_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    received_at = Moment(load_default=None, allow_none=True)
+    public = fields.Boolean(load_default=None, allow_none=True, metadata={
+        "description": "the appellant agreed to show the case in public (Open311); default by channel: on for "
+                       "online_opinion, off for every other; never for efficiency complaints and the discipline "
+                       "office's categories"})
+    public_address = fields.Boolean(load_default=False, metadata={
+        "description": "the appellant agreed to show the exact address of a public case (else: its street)"})
 
     @validates_schema
     def complaint_names_its_unit(self, data, **kwargs):
@@ -63,13 +70,13 @@ class LocationOut(Schema):
 
 
 class ClockOut(Schema):
-    started_at = fields.AwareDateTime(allow_none=True)
+    started_at = Moment(allow_none=True)
     limit_days = fields.Integer(allow_none=True)
-    due_at = fields.AwareDateTime(allow_none=True)
+    due_at = Moment(allow_none=True)
     error = fields.String(allow_none=True)
     overdue = fields.Boolean()
-    urged_at = fields.AwareDateTime(allow_none=True)
-    escalated_at = fields.AwareDateTime(allow_none=True)
+    urged_at = Moment(allow_none=True)
+    escalated_at = Moment(allow_none=True)
 
 
 class ExtensionOut(Schema):
@@ -94,12 +101,12 @@ class AppealOut(Schema):
     subject_department = fields.String(allow_none=True)
     status = fields.String()
     status_zh = fields.String()
-    received_at = fields.AwareDateTime()
-    dispatched_at = fields.AwareDateTime(allow_none=True)
-    accepted_at = fields.AwareDateTime(allow_none=True)
-    replied_at = fields.AwareDateTime(allow_none=True)
-    closed_at = fields.AwareDateTime(allow_none=True)
-    due_at = fields.AwareDateTime(allow_none=True)
+    received_at = Moment()
+    dispatched_at = Moment(allow_none=True)
+    accepted_at = Moment(allow_none=True)
+    replied_at = Moment(allow_none=True)
+    closed_at = Moment(allow_none=True)
+    due_at = Moment(allow_none=True)
     clock = fields.Nested(ClockOut)
     extension = fields.Nested(ExtensionOut)
     reply = fields.String(allow_none=True)
@@ -110,16 +117,19 @@ class AppealOut(Schema):
     duplicate_of = fields.String(allow_none=True, metadata={"description": "case_no of the open case"})
     satisfaction = fields.String(allow_none=True)
     resolved = fields.Boolean(allow_none=True)
-    supervised_until = fields.Date(allow_none=True)
+    supervised_until = Day(allow_none=True)
     exposed = fields.Boolean()
     finding = fields.String(allow_none=True)
     finding_reasons = fields.String(allow_none=True)
     finding_person = fields.String(allow_none=True)
     reward = fields.Boolean(allow_none=True)
+    public = fields.Boolean(metadata={"description": "shown by the Open311 facade"})
+    public_address = fields.Boolean(metadata={"description": "with its exact address (else the street)"})
+    public_id = fields.String(allow_none=True, metadata={"description": "its service_request_id in Open311"})
 
 
 class HistoryOut(Schema):
-    at = fields.AwareDateTime()
+    at = Moment()
     actor = fields.String()
     role = fields.String()
     action = fields.String()
@@ -138,8 +148,8 @@ class AppealsQuery(Schema):
     category = fields.String(load_default=None, validate=CODE)
     town_street = fields.String(load_default=None, validate=CODE)
     overdue = fields.Boolean(load_default=None)
-    received_from = fields.AwareDateTime(load_default=None, data_key="from")
-    received_to = fields.AwareDateTime(load_default=None, data_key="to")
+    received_from = Moment(load_default=None, data_key="from")
+    received_to = Moment(load_default=None, data_key="to")
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
@@ -155,7 +165,7 @@ class At(Schema):
     """Every handling action: when it happened (default: now). The hotline's or the department's own system
     may report late; an `at` in the future or before the case's previous step is refused."""
 
-    at = fields.AwareDateTime(load_default=None, allow_none=True)
+    at = Moment(load_default=None, allow_none=True)
 
 
 class DispatchIn(At):
@@ -186,7 +196,7 @@ class CallbackIn(At):
 
 
 class SuperviseIn(At):
-    act_by = fields.Date(required=True)
+    act_by = Day(required=True)
     note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
     exposed = fields.Boolean(load_default=False)
 
@@ -213,4 +223,4 @@ class RuleOut(Schema):
     department = fields.String()
     category_name = fields.String()
     description = fields.String(allow_none=True)
-    updated_at = fields.AwareDateTime()
+    updated_at = Moment()

@@ -1,6 +1,7 @@
 """The appeals service (民意直通): one intake for every channel, dispatch by the catalogue, handling by the
 departments, call-back, supervision, efficiency complaints, and the deadline monitor."""
 
+import secrets
 from datetime import timedelta
 
 import eventlet
@@ -12,6 +13,7 @@ from services.kernel import service as base  # a module, so `nameko run` finds o
 from services.kernel.domain import SYSTEM, IllegalTransition
 from services.kernel.errors import BadRequest, NotFound
 from services.kernel.http import api
+from services.kernel.privacy import scrub
 
 # mixins imported as modules, so that `nameko run` finds only our class
 from . import open311, reports, store
@@ -27,6 +29,7 @@ from .domain import (
     Case,
     deadline,
     escalation_moment,
+    is_public,
     mask_name,
     mask_phone,
     normalize_phone,
@@ -120,6 +123,8 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
             raise BadRequest({"received_at": ["cannot be in the future"]})
         settings = self.settings
         rules = settings.rules
+        # the unit an efficiency complaint names gets its finding and warning: one that exists
+        settings.departments.require(data["subject_department"], "subject_department")
 
         def work(uow):
             s = uow.session
@@ -134,6 +139,8 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
             appellant, location = data["appellant"], data["location"]
             anonymous = bool(appellant.get("anonymous"))
             is_complaint = data["type"] == "efficiency_complaint"
+            public = is_public(data["channel"], data["public"], data["type"],
+                               catalogue.goes_to(data["category"], rules.discipline_office))
             row = store.blank_row(
                 channel=data["channel"], external_ref=data["external_ref"], type=data["type"],
                 urgency=data["urgency"], category=data["category"], content=data["content"],
@@ -145,7 +152,9 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
                 attachments=data["attachments"],
                 subject_department=data["subject_department"] if is_complaint else None,
                 status=AWAITING_DISPATCH, received_at=received_at, created_at=now, updated_at=now,
-                open311_token=open311_token,
+                open311_token=open311_token, public=public, public_address=public and data["public_address"],
+                # random, not derived from the id: the facade's ids cannot be counted through
+                public_id=secrets.token_hex(10),
             )
             history = [("intake", None, AWAITING_DISPATCH,
                         {"channel": data["channel"], "external_ref": data["external_ref"]}, actor)]
@@ -161,6 +170,8 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
 
             department = rules.discipline_office if is_complaint else catalogue.department_for(
                 row["category"], row["town_street"])
+            if department == rules.discipline_office:  # whatever the category: the discipline office's case
+                row.update(public=False, public_address=False)
             outcome = None
             if department is not None:
                 # dispatched by the catalogue the moment it was received: a late report's clock started then
@@ -180,8 +191,10 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
                     uow.publish(event_type, {**store.case_payload(row), **extra}, department=department,
                                 occurred_at=taken_at)
             if row["urgency"] == "emergency":
+                # the contract scrubs the summary too; the appellant's name only the intake knows to mask
+                summary = scrub(row["content"], names=[row["appellant_name"]])[:200]
                 uow.publish("appeal.emergency", {**store.case_payload(row), "town_street": row["town_street"],
-                                                 "summary": row["content"][:200]}, department=row["department"],
+                                                 "summary": summary}, department=row["department"],
                             occurred_at=taken_at)
             return 201, present(row, personal=sees_personal_data(call, row))
 
@@ -334,6 +347,7 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
     @api("POST", "/api/v1/appeals/<int:appeal_id>/dispatch", roles=OPERATOR, body=DispatchIn, response=AppealOut,
          summary="(re-)dispatch to a department", tags=("handling",), responses=CONFLICT)
     def dispatch(self, call, appeal_id):
+        self.settings.departments.require(call.body["department"], "department")
         return self._command(call, appeal_id, lambda c, at, a: c.dispatch(call.body["department"], at, a))
 
     @api("POST", "/api/v1/appeals/<int:appeal_id>/accept", roles=HANDLER, body=At, response=AppealOut,
@@ -406,6 +420,7 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
     @api("PUT", "/api/v1/catalogue", roles=OPERATOR, body=RuleIn, response=RuleOut,
          summary="add or change a dispatch rule", tags=("catalogue",))
     def put_rule(self, call):
+        self.settings.departments.require(call.body["department"], "department")
         with self.platform.unit_of_work() as uow:
             rule = store.upsert_rule(uow.session, call.body, clock.now())
         self.settings.catalogue.invalidate()

@@ -19,6 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     bindparam,
+    false,
     func,
     insert,
     literal_column,
@@ -93,8 +94,14 @@ appeals = Table(
     Column("finding_person", String(100)),
     Column("reward", Boolean),
     Column("open311_token", String(40), unique=True),
+    # shown by the Open311 facade (domain.is_public decides at intake); the exact address only if the citizen
+    # agreed; public_id is what the facade shows instead of the case number, which counts up and can be walked
+    Column("public", Boolean, nullable=False, default=False, server_default=false()),
+    Column("public_address", Boolean, nullable=False, default=False, server_default=false()),
+    Column("public_id", String(32)),
     UniqueConstraint("channel", "external_ref", name="uq_appeals_channel_ref"),
 )
+Index("ix_appeals_public_id", appeals.c.public_id, unique=True)
 Index("ix_appeals_department_status", appeals.c.department, appeals.c.status)
 Index("ix_appeals_dup", appeals.c.appellant_phone, appeals.c.category, appeals.c.town_street,
       appeals.c.received_at)
@@ -357,9 +364,14 @@ class Catalogue:
     def __init__(self, rules: list[dict]):
         self._departments = {(r["category"], r["town_street"] or ""): r["department"] for r in rules}
         self._categories = {r["category"] for r in rules}
+        self._sent_to = {(r["category"], r["department"]) for r in rules}
 
     def knows(self, category: str) -> bool:
         return category in self._categories
+
+    def goes_to(self, category: str, department: str) -> bool:
+        """Whether some rule of `category` sends it to `department` (the discipline office's categories)."""
+        return (category, department) in self._sent_to
 
     def department_for(self, category: str, town_street: str | None) -> str | None:
         """The most specific rule: category + town-street, else the category's general rule."""
@@ -385,6 +397,13 @@ class CatalogueCache:
 
     def invalidate(self) -> None:
         self._catalogue = None
+
+
+def confidential_categories(session: Session, discipline_office: str) -> set[str]:
+    """Categories the catalogue sends to the discipline office (any rule, general or a town-street's): their
+    cases name officials and are never public."""
+    q = select(dispatch_rules.c.category).where(dispatch_rules.c.department == discipline_office).distinct()
+    return set(session.execute(q).scalars())
 
 
 def list_rules(session: Session) -> list[dict]:

@@ -22,7 +22,8 @@ import yaml
 
 __all__ = ["ROLES", "ApiKey", "KeyStore"]
 
-ROLES = ("operator", "department_handler", "window_system", "monitor", "assessor", "admin")
+# open311_client: an Open311 client (a city app, a web portal) that files requests and opens nothing else
+ROLES = ("operator", "department_handler", "window_system", "monitor", "assessor", "admin", "open311_client")
 
 _PREFIX = "xn"
 _KEY_ID = re.compile(r"[0-9a-f]{8}")

@@ -5,17 +5,24 @@ Apprise's `notify()` answers only True or False. To tell a transient failure (re
 one send: the HTTP status it got (`error=503`), the SMTP reply codes it was refused with (`(550, b'...')`),
 or a connection error. Records are collected per green thread, so concurrent sends never mix. Why this and
 not our own HTTP/SMTP code: docs/adr/0005-notification-channels.md.
+
+Webhook and robot addresses are secrets (a robot token or a webhook URL is all it takes to post into the
+group): they are shown redacted (`redact`), and scrubbed out of every error text that leaves a send.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
+import uuid
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
 import apprise
 import eventlet
+
+from .destinations import Destinations
 
 log = logging.getLogger("services.notify.channels")
 send_log = logging.getLogger("services.notify.deliveries")
@@ -86,11 +93,107 @@ def classify(records: list[logging.LogRecord]) -> Outcome:
     return Outcome(False, True, f"failed: {detail or 'no detail from the channel'}"[:1000])
 
 
+# -- secrets in addresses ------------------------------------------------------------------------------------
+
+REDACTED = "…"  # marks a redacted address; never part of a real one
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+_ROBOT_PREFIX = {"dingtalk": "dingtalk://", "wecom": "wecombot://"}
+_ROBOT_SCHEMES = ("dingtalk", "wecombot")
+
+
+def redact(channel: str, address: str | None) -> str | None:
+    """An address as it may be shown: e-mail as it is; a webhook as its scheme, host and port (the path and
+    query often carry the token) and the last 4 characters of a long rest; a robot only by the last 4
+    characters of a long token. Enough to tell addresses apart, never enough to post with."""
+    if not address or channel in ("email", "log"):
+        return address
+    if channel == "webhook":
+        try:
+            parts = urlsplit(address)
+            host = parts.netloc.rpartition("@")[2]
+        except ValueError:
+            return REDACTED
+        rest = address.split(parts.netloc, 1)[1] if parts.netloc else ""
+        tail = rest[-4:] if len(rest) >= 24 else ""  # 4 characters of a short secret would be too many
+        return f"{parts.scheme}://{host}/{REDACTED}{tail}" if rest not in ("", "/") else f"{parts.scheme}://{host}/"
+    prefix = _ROBOT_PREFIX.get(channel, "")
+    token = address.removeprefix(prefix).strip("/")
+    tail = token[-4:] if len(token) >= 20 else ""
+    return f"{prefix if address.startswith(prefix) else ''}{REDACTED}{tail}"
+
+
+def secret_parts(channel: str, address: str | None) -> list[str]:
+    """The pieces of an address that must not appear in an error text or a log line, longest first (so that
+    scrubbing a whole URL goes before scrubbing a piece of it)."""
+    if not address or channel in ("email", "log"):
+        return []
+    found = {address}
+    if channel == "webhook":
+        try:
+            parts = urlsplit(address)
+        except ValueError:
+            return [address]
+        if len(parts.path) > 1:
+            found.add(parts.path)
+        if parts.query:
+            found.add(parts.query)
+            for _key, value in parse_qsl(parts.query, keep_blank_values=True):
+                if len(value) >= 4:
+                    found.update({value, quote(value, safe=""), quote_plus(value)})
+        if parts.password:
+            found.add(parts.password)
+    else:
+        found.update(p for p in re.split(r"[:/@?&=#]+", address) if len(p) >= 6 and p not in _ROBOT_SCHEMES)
+    return sorted(found, key=len, reverse=True)
+
+
+
+def scrub(text: str | None, secrets: list[str]) -> str | None:
+    if not text:
+        return text
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def accept_addresses(policy: Destinations, given: dict, stored: dict | None = None) -> tuple[dict, dict]:
+    """The addresses to store for a write, and the problems by channel. A redacted address (as a GET showed
+    it) stands for the stored one when it is exactly that one's redaction, so that a client may send back
+    what it read; any other redacted value is refused. An address notify must not send to is refused."""
+    stored = stored or {}
+    out, errors = {}, {}
+    for channel, value in given.items():
+        if REDACTED in value:
+            if stored.get(channel) and redact(channel, stored[channel]) == value:
+                out[channel] = stored[channel]
+            else:
+                errors[channel] = ["a redacted address stands only for the one stored; send the full address"]
+            continue
+        problem = policy.refused_address(channel, value)
+        if problem:
+            errors[channel] = [problem]
+        else:
+            out[channel] = value
+    return out, errors
+
+
+_KEY_NAMESPACE = uuid.UUID("4d0b8a4e-1c41-5b7e-9a37-6e6f74696679")
+
+
+def idempotency_key(event_id: str, recipient: str, channel: str) -> str:
+    """The same for every attempt of one delivery (it is unique on event, recipient and channel), whichever
+    notify instance sends it and however often its lease lapses; different for any other delivery."""
+    return str(uuid.uuid5(_KEY_NAMESPACE, f"{event_id}\n{recipient}\n{channel}"))
+
+
 class Channels:
     """Builds an Apprise URL per (channel, address) from the settings and sends one message."""
 
-    def __init__(self, settings: dict | None = None):
+    def __init__(self, settings: dict | None = None, destinations: Destinations | None = None):
         settings = settings or {}
+        # where HTTP channels may connect (checked after DNS, at each connection)
+        self.destinations = destinations or Destinations()
         smtp = settings.get("SMTP") or {}
         self.smtp_host = str(smtp.get("HOST") or "127.0.0.1")
         self.smtp_port = int(smtp.get("PORT") or 25)
@@ -143,22 +246,54 @@ class Channels:
                 self._webhooks[address] = plugin
         return plugin
 
-    def send(self, channel: str, address: str | None, subject: str, body: str) -> Outcome:
+    def send(self, channel: str, address: str | None, subject: str, body: str, *, delivery_id: int | None = None,
+             key: str | None = None) -> Outcome:
+        """Send one message. A webhook carries `key` in its `Idempotency-Key` header and, with the delivery's id,
+        in its body (`idempotency_key`, `delivery_id`), so that its receiver can drop a re-send."""
         if channel == "log":
-            send_log.info("%s — %s", subject, body, extra={"channel": "log"})
+            send_log.info("%s — %s", subject, body, extra={"channel": "log", "delivery_id": delivery_id,
+                                                           "idempotency_key": key})
             return SENT
+        outcome = self._send(channel, address or "", subject, body, delivery_id, key)
+        if outcome.error:
+            secrets = [*secret_parts(channel, address), *self._smtp_secrets()]
+            outcome = Outcome(outcome.ok, outcome.transient, scrub(outcome.error, secrets))
+        return outcome
+
+    def _smtp_secrets(self) -> list[str]:
+        if not self.smtp_password:
+            return []
+        return [quote(self.smtp_password, safe=""), self.smtp_password]
+
+    def _send(self, channel: str, address: str, subject: str, body: str, delivery_id, key) -> Outcome:
         try:
-            plugin = self._plugin(channel, address or "")
+            plugin = self._plugin(channel, address)
         except Exception as exc:  # an address Apprise cannot even parse will never work
             return Outcome(False, False, f"bad address for {channel}: {exc}"[:1000])
         if plugin is None:
             return Outcome(False, False, f"bad address for {channel}: Apprise does not accept it")
+        if channel == "webhook" and key is not None:
+            # the cached plugin is shared by concurrent sends: this send's header and body fields go on a copy
+            plugin = copy.copy(plugin)
+            plugin.headers = {**plugin.headers, IDEMPOTENCY_HEADER: key}
+            plugin.payload_extras = {**plugin.payload_extras, "idempotency_key": key,
+                                     **({"delivery_id": delivery_id} if delivery_id is not None else {})}
         me = eventlet.getcurrent()
         records = _capture.lists[me] = []
+        refused: list[str] = []
         try:
-            ok = plugin.send(body=body, title=subject)
+            if channel == "email":  # the relay is the deployment's own (NOTIFY.SMTP), not a recipient's choice
+                ok = plugin.send(body=body, title=subject)
+            else:
+                with self.destinations.guard() as refused:
+                    ok = plugin.send(body=body, title=subject)
         except Exception as exc:  # a plugin bug or an unexpected socket error: retry, then park
-            return Outcome(False, True, f"{type(exc).__name__}: {exc}"[:1000])
+            if not refused:
+                return Outcome(False, True, f"{type(exc).__name__}: {exc}"[:1000])
+            ok = False
         finally:
             _capture.lists.pop(me, None)
+        if refused:
+            # the address points into the deployment's own network: sending again will not change that
+            return Outcome(False, False, refused[0][:1000])
         return SENT if ok else classify(records)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import secrets
 import time
 from datetime import timedelta
@@ -36,10 +37,12 @@ from werkzeug.wrappers import Response
 from services.kernel import clock
 from services.kernel.db import Moment
 from services.kernel.domain import IllegalTransition
-from services.kernel.errors import NotFound, Unauthorized
+from services.kernel.errors import ApiError, BadRequest, NotFound, Unauthorized
+from services.kernel.fields import MAX_ID, Id
 from services.kernel.http import api
 from services.kernel.keys import KeyStore
 from services.kernel.messaging import consume_event
+from services.kernel.privacy import scrub
 
 from .messages import department_label
 from .store import metadata
@@ -65,6 +68,16 @@ TOKEN_TTL = timedelta(seconds=60)
 # and re-checks that its key is still valid
 POLL_SECONDS = 1.0
 KEEPALIVE_SECONDS = 15.0
+# open streams per key and notify instance: enough for a monitor's tabs and a reconnection's overlap, not for a
+# leaked key to hold the server's connections
+MAX_STREAMS_PER_KEY = 10
+# a feed line id as the database holds it (64-bit, MAX_ID): anything else in Last-Event-ID is a bad request
+_FEED_ID = re.compile(r"[0-9]{1,19}")
+
+
+class TooManyStreams(ApiError):
+    status = 429
+    code = "too_many_streams"
 
 console_alerts = Table(
     "console_alerts", metadata,
@@ -118,7 +131,7 @@ def _rank(state: str) -> int:
 
 def _alert_title(event_type: str, p: dict) -> str:
     if event_type == "monitor.irregularity":
-        return p.get("description_zh") or "违规操作"
+        return scrub(p.get("description_zh")) or "违规操作"
     if event_type == "monitor.warning":
         if p.get("rule") == "calendar_unavailable":
             return "办结期限落在尚无工作日历的年份"
@@ -185,6 +198,9 @@ def record_event(session, event, now, names: dict[str, str] | None = None) -> in
     console shows."""
     p, t = event.payload, event.event_type
     dept = department_label(names, p.get("department")) or "—"
+    # free text typed by citizens, operators and monitors: every open console page shows it, so no phone or id
+    # number goes into the console's tables whatever the producer sent
+    note_text = scrub(p.get("note"))
     if t.startswith("monitor."):
         ref_no = p.get("application_no") or p.get("external_ref") or p.get("project_code") or p.get("joint_id")
         values = {"kind": t, "level": p["level"], "department": p.get("department"), "ref_no": ref_no,
@@ -192,24 +208,24 @@ def record_event(session, event, now, names: dict[str, str] | None = None) -> in
                   "title_zh": _alert_title(t, p)}
         if t == "monitor.alert_acknowledged":
             state, verb = "acknowledged", "已确认"
-            values.update(acknowledged_by=p.get("by"), note=p.get("note"), title_zh=p.get("rule") or t)
+            values.update(acknowledged_by=p.get("by"), note=note_text, title_zh=p.get("rule") or t)
         elif t == "monitor.alert_resolved":
             state, verb = "resolved", "已办结"
-            values.update(resolved_by=p.get("by"), note=p.get("note"), title_zh=p.get("rule") or t)
+            values.update(resolved_by=p.get("by"), note=note_text, title_zh=p.get("rule") or t)
         else:
             state, verb = "open", None
         item = _upsert(session, "approvals", str(p["alert_id"]), values, state, now)
         level_zh = LEVEL_ZH.get(p["level"], p["level"])
         where = f"{dept} {ref_no or ''}".strip()
         if verb:
-            note = f"：{p['note']}" if p.get("note") else ""
+            note = f"：{note_text}" if note_text else ""
             text = f"{verb}【{level_zh}】{where}（{p.get('by') or '—'}{note}）"
         else:
             text = f"【{level_zh}】{where}：{values['title_zh']}"
     elif t in APPEAL_KINDS:
         level, suffix, title = APPEAL_KINDS[t]
         if t == "appeal.emergency" and p.get("summary"):
-            title = f"{title}：{p['summary']}"
+            title = f"{title}：{scrub(p['summary'])}"
         raised = p.get("urged_at") if t == "appeal.escalated" else None
         values = {"kind": t, "level": level, "department": p.get("department"), "ref_no": p["case_no"],
                   "ref_id": p["appeal_id"], "rule": suffix, "raised_at": raised or event.occurred_at,
@@ -314,8 +330,12 @@ class ConsoleRuntime(DependencyProvider):
         self.stopping = False
         path = self.container.config.get("KEYS_FILE")
         self.keys = KeyStore(path) if path else None
-        self.keepalive = float((self.container.config.get("CONSOLE") or {}).get("KEEPALIVE_SECONDS")
-                               or KEEPALIVE_SECONDS)
+        console_cfg = self.container.config.get("CONSOLE") or {}
+        self.keepalive = float(console_cfg.get("KEEPALIVE_SECONDS") or KEEPALIVE_SECONDS)
+        self.max_streams = int(console_cfg.get("MAX_STREAMS_PER_KEY") or MAX_STREAMS_PER_KEY)
+        if self.max_streams < 1:
+            raise ValueError("CONSOLE.MAX_STREAMS_PER_KEY must be at least 1")
+        self.streams: dict[str, int] = {}  # key id → streams open in this instance
 
     def stop(self):
         self.stopping = True
@@ -327,6 +347,26 @@ class ConsoleRuntime(DependencyProvider):
     def fire(self) -> None:
         event, self._event = self._event, GreenEvent()
         event.send(True)
+
+    def open_stream(self, key_id: str):
+        """A slot for one more stream of this key (its release function), or None when the key has its maximum
+        open. The release is idempotent: the response's close and the stream's own end both call it."""
+        if self.streams.get(key_id, 0) >= self.max_streams:
+            return None
+        self.streams[key_id] = self.streams.get(key_id, 0) + 1
+        released = False
+
+        def release():
+            nonlocal released
+            if not released:
+                released = True
+                left = self.streams.get(key_id, 1) - 1
+                if left > 0:
+                    self.streams[key_id] = left
+                else:
+                    self.streams.pop(key_id, None)
+
+        return release
 
     def key_valid(self, key_id: str) -> bool:
         try:
@@ -404,7 +444,7 @@ class StreamTokenOut(Schema):
 class StreamQuery(Schema):
     # not required by the schema: a stream asked for without a token is refused as 401, like a request without a key
     token = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
-    after = fields.Integer(load_default=None, validate=validate.Range(min=0))
+    after = Id(min=0, load_default=None)  # an id over 64 bits cannot be compared in the database
 
 
 class AcknowledgeIn(Schema):
@@ -536,7 +576,8 @@ class ConsoleEndpoints:
             return feed_latest(s, call.query["limit"], self.sender.settings.department_names)
 
     @api("POST", "/api/v1/console/stream-tokens", roles=MONITOR, response=StreamTokenOut, status=201,
-         summary="a token to open the live stream with (EventSource cannot send the key); valid 60 s",
+         summary="a token to open the live stream with (EventSource cannot send the key); valid 60 s, for one "
+                 "stream",
          tags=("console",))
     def console_stream_token(self, call):
         token = secrets.token_urlsafe(32)
@@ -551,36 +592,64 @@ class ConsoleEndpoints:
 
     @api("GET", "/api/v1/console/stream", roles=None, query=StreamQuery,
          summary="the live feed as server-sent events (`event: alert`, data: a feed line with its alert); "
-                 "opened with a stream token; resumes after `after` or Last-Event-ID",
+                 "opened with a stream token, which opens this one stream only; resumes after `after` or "
+                 "Last-Event-ID",
          tags=("console",), responses={200: {"description": "text/event-stream", "content": {"text/event-stream": {}}},
-                                       401: "missing, unknown or expired token, or its key was revoked"})
+                                       400: "`after` or Last-Event-ID is not a feed line id",
+                                       401: "missing, unknown, expired or already used token, or its key was revoked",
+                                       429: "the key has the most streams open that it may"})
     def console_stream(self, call):
         now = clock.now()
         if call.query["token"] is None:
             raise Unauthorized("missing stream token: get one from POST /api/v1/console/stream-tokens",
                                message_zh="缺少实时推送凭证")
-        with self.platform.session() as s:
-            grant = s.execute(select(console_stream_tokens).where(
-                console_stream_tokens.c.token_sha256 == _digest(call.query["token"]))).mappings().first()
-            if grant is None or grant["expires_at"] < now:
-                raise Unauthorized("unknown or expired stream token: get one from POST /api/v1/console/stream-tokens",
-                                   message_zh="实时推送凭证无效或已过期")
-            if not self.console_runtime.key_valid(grant["key_id"]):
-                raise Unauthorized("the key of this stream token was revoked", message_zh="API 密钥已吊销")
-            after = call.query["after"]
-            last_event_id = call.request.headers.get("Last-Event-ID", "")
-            if last_event_id.isdigit():
-                after = int(last_event_id)
-            if after is None:
+        after = call.query["after"]
+        last_event_id = (call.request.headers.get("Last-Event-ID") or "").strip()
+        if last_event_id:
+            # EventSource sends back the id it last saw: ours are 64-bit feed ids, nothing else
+            if not _FEED_ID.fullmatch(last_event_id) or int(last_event_id) > MAX_ID:
+                raise BadRequest({"Last-Event-ID": [f"a feed line id: an integer from 0 to {MAX_ID}"]})
+            after = int(last_event_id)
+        digest = _digest(call.query["token"])
+        with self.platform.unit_of_work() as uow:
+            grant = uow.session.execute(select(console_stream_tokens).where(
+                console_stream_tokens.c.token_sha256 == digest).with_for_update()).mappings().first()
+            # single use: whoever deletes the row opens the stream; the URL replayed (from a log, a proxy, the
+            # browser's history) or raced finds nothing
+            used = grant is not None and uow.session.execute(delete(console_stream_tokens).where(
+                console_stream_tokens.c.token_sha256 == digest)).rowcount == 1
+        if not used or grant["expires_at"] < now:
+            raise Unauthorized("unknown, expired or already used stream token: get one from "
+                               "POST /api/v1/console/stream-tokens", message_zh="实时推送凭证无效、已过期或已使用")
+        if not self.console_runtime.key_valid(grant["key_id"]):
+            raise Unauthorized("the key of this stream token was revoked", message_zh="API 密钥已吊销")
+        if after is None:
+            with self.platform.session() as s:
                 after = s.execute(select(func.coalesce(func.max(console_feed.c.id), 0))).scalar_one()
+        release = self.console_runtime.open_stream(grant["key_id"])
+        if release is None:
+            limit = self.console_runtime.max_streams
+            raise TooManyStreams(f"this key has {limit} live streams open, the most it may (CONSOLE."
+                                 "MAX_STREAMS_PER_KEY): close another console tab and try again",
+                                 message_zh=f"该密钥已打开 {limit} 个实时推送连接，已达上限，"
+                                            "请关闭其他监察室页面后重试")
         # unbuffered: otherwise eventlet's WSGI server holds small writes back until 4 KB have gathered
         call.request.environ["eventlet.minimum_write_chunk_size"] = 0
-        resp = Response(self._console_events(self.platform.db, grant["key_id"], after), mimetype="text/event-stream")
+        resp = Response(self._console_events(self.platform.db, grant["key_id"], after, release),
+                        mimetype="text/event-stream")
+        # the stream's slot is given back when the server closes the response, also one never iterated
+        resp.call_on_close(release)
         resp.headers["Cache-Control"] = "no-cache"
         resp.headers["X-Accel-Buffering"] = "no"
         return resp
 
-    def _console_events(self, db, key_id: str, after: int):
+    def _console_events(self, db, key_id: str, after: int, release):
+        try:
+            yield from self._console_lines(db, key_id, after)
+        finally:
+            release()
+
+    def _console_lines(self, db, key_id: str, after: int):
         runtime = self.console_runtime
         yield b"retry: 2000\n: connected\n\n"
         checked = time.monotonic()

@@ -21,12 +21,14 @@ import yaml
 from eventlet.event import Event as GreenEvent
 from eventlet.greenpool import GreenPool
 from nameko.extensions import DependencyProvider
+from sqlalchemy.exc import DBAPIError
 
 from services.kernel import clock
 from services.kernel.service import Platform
 
 from . import store
-from .channels import Channels, Outcome
+from .channels import Channels, Outcome, idempotency_key, redact
+from .destinations import Destinations
 from .domain import (
     CHANNEL_ZH,
     PARKED_EVENT,
@@ -115,7 +117,9 @@ class Sender(DependencyProvider):
         cfg = self.container.config
         self.settings = Settings.from_config(cfg.get("NOTIFY"))
         notify_cfg = cfg.get("NOTIFY") or {}
-        self.channels = Channels({**(notify_cfg.get("SEND") or {}), "SMTP": notify_cfg.get("SMTP")})
+        self.destinations = Destinations.parse(notify_cfg.get("WEBHOOK_ALLOW"))
+        self.channels = Channels({**(notify_cfg.get("SEND") or {}), "SMTP": notify_cfg.get("SMTP")},
+                                 self.destinations)
         self._running = False
         self._wakeup = GreenEvent()
         self._results: list[tuple[dict, Outcome]] = []
@@ -128,7 +132,7 @@ class Sender(DependencyProvider):
         self.db, self.metrics = platform.db, platform.metrics
         path = self.container.config.get("SEED_NOTIFY")
         if path:
-            seed(self.db, path)
+            seed(self.db, path, self.destinations)
         self._running = True
         self._gt = self.container.spawn_managed_thread(self.run)
 
@@ -165,7 +169,11 @@ class Sender(DependencyProvider):
             except Exception as exc:
                 busy = False
                 backoff = min(10.0, max(0.5, backoff * 2))
-                log.warning("notify sender step failed (%s); again in %.1f s", exc, backoff, exc_info=True)
+                # a database error's text lists the statement's parameters (addresses, message bodies): its
+                # driver's message says what went wrong without them
+                db_error = isinstance(exc, DBAPIError)
+                log.warning("notify sender step failed (%s); again in %.1f s", exc.orig if db_error else exc,
+                            backoff, exc_info=not db_error)
             if not self._running:
                 break
             if not busy:
@@ -179,8 +187,10 @@ class Sender(DependencyProvider):
             pool.waitall()
         try:
             self._record(self._take_results())
-        except Exception:
-            log.exception("could not record the last sends; their rows are claimed again when the lease lapses")
+        except Exception as exc:
+            db_error = isinstance(exc, DBAPIError)
+            log.error("could not record the last sends (%s); their rows are claimed again when the lease lapses",
+                      exc.orig if db_error else exc, exc_info=not db_error)
 
     def step(self, pool: GreenPool) -> bool:
         now = clock.now()
@@ -203,7 +213,9 @@ class Sender(DependencyProvider):
 
     def _send_one(self, row: dict) -> None:
         try:
-            outcome = self.channels.send(row["channel"], row["address"], row["subject"], row["body"])
+            outcome = self.channels.send(row["channel"], row["address"], row["subject"], row["body"],
+                                         delivery_id=row["id"],
+                                         key=idempotency_key(row["event_id"], row["recipient"], row["channel"]))
         except Exception as exc:
             outcome = Outcome(False, True, f"{type(exc).__name__}: {exc}"[:1000])
         self._results.append((row, outcome))
@@ -226,7 +238,8 @@ class Sender(DependencyProvider):
                 moved = store.pull_forward(s, channel, address, now)
                 self._failing.discard((channel, address))
                 if moved:
-                    log.info("%s %s answers again: %d waiting deliveries sent now", channel, address, moved)
+                    log.info("%s %s answers again: %d waiting deliveries sent now", channel,
+                             redact(channel, address), moved)
             for row, outcome in results:
                 if outcome.ok:
                     continue
@@ -294,9 +307,11 @@ def _seconds(value: float):
     return timedelta(seconds=value)
 
 
-def seed(db, path: str) -> int:
+def seed(db, path: str, destinations: Destinations | None = None) -> int:
     """Load recipients and subscriptions from a YAML file into an empty notify database; an edited one is
-    never touched. Returns how many recipients were loaded."""
+    never touched. Returns how many recipients were loaded. An address notify may not send to (see
+    `NOTIFY.WEBHOOK_ALLOW`) stops the start, as it would be refused through the API."""
+    from .channels import accept_addresses
     from .schemas import RecipientIn, SubscriptionIn
 
     with db.unit_of_work() as uow:
@@ -310,6 +325,10 @@ def seed(db, path: str) -> int:
         subs = SubscriptionIn(many=True).load(data.get("subscriptions") or [])
         now = clock.now()
         for person in people:
+            person["addresses"], errors = accept_addresses(destinations or Destinations(), person["addresses"])
+            if errors:
+                raise ValueError(f"{path}: recipient {person['code']!r}: " + "; ".join(
+                    f"{channel}: {' '.join(problems)}" for channel, problems in errors.items()))
             store.insert_recipient(uow.session, person, now)
         known = {p["code"] for p in people}
         for sub in subs:

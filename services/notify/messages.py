@@ -11,6 +11,7 @@ import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from services.kernel import clock
+from services.kernel.privacy import scrub
 
 from .domain import CHANNEL_ZH, SEVERITY_ZH
 
@@ -45,10 +46,14 @@ def has_template(event_type: str) -> bool:
 
 def render(event_type: str, context: dict) -> tuple[str, str]:
     """(subject, body) of a message. Missing fields render as an error, not as silence: the consumer
-    retries and parks an event whose template does not fit it."""
+    retries and parks an event whose template does not fit it.
+
+    Scrubbed of phone, id and card numbers and e-mail addresses (services/kernel/privacy.py): messages leave
+    for mail servers and third-party robots and stay in the delivery log, and an event of an older producer,
+    or a field no contract marks as free text, may still carry them."""
     text = _env.get_template(f"{event_type}.txt").render(
         severity_zh=SEVERITY_ZH.get(context.get("severity", ""), ""), channel_zh=CHANNEL_ZH, **context)
-    subject, _, body = text.strip().partition("\n")
+    subject, _, body = scrub(text.strip()).partition("\n")
     return subject.strip()[:300], body.strip()
 
 

@@ -2,8 +2,11 @@
 
 from urllib.parse import urlsplit
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, pre_dump, validate, validates_schema
 
+from services.kernel.fields import Moment
+
+from .channels import REDACTED, redact, scrub, secret_parts
 from .domain import CHANNELS, DUTY, EVENTS, PARKED_EVENT, SEVERITIES
 
 CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$",
@@ -50,6 +53,8 @@ class Addresses(Schema):
     def _fits(self, data, **kwargs):
         errors = {}
         for channel, address in data.items():
+            if REDACTED in address:  # sent back as read: the use case matches it against the stored address
+                continue
             problem = _check_address(channel, address)
             if problem:
                 errors[channel] = [problem]
@@ -83,6 +88,14 @@ class RecipientUpdate(Schema):
     active = fields.Boolean()
 
 
+class RedactedAddresses(fields.Dict):
+    """A recipient's addresses as they may be shown: robot tokens and webhook URLs are secrets."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        value = {channel: redact(channel, address) for channel, address in (value or {}).items()}
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
 class RecipientOut(Schema):
     id = fields.Integer()
     code = fields.String()
@@ -90,10 +103,12 @@ class RecipientOut(Schema):
     kind = fields.String()
     department = fields.String(allow_none=True)
     role = fields.String(allow_none=True)
-    addresses = fields.Dict(keys=fields.String(), values=fields.String())
+    addresses = RedactedAddresses(keys=fields.String(), values=fields.String(), metadata={
+        "description": f"e-mail in full; webhook URLs as scheme://host/{REDACTED} and the last 4 characters, robot "
+                       f"tokens as {REDACTED} and their last 4 characters (send one back unchanged to keep it)"})
     active = fields.Boolean()
-    created_at = fields.AwareDateTime()
-    updated_at = fields.AwareDateTime()
+    created_at = Moment()
+    updated_at = Moment()
 
 
 class RecipientsQuery(Schema):
@@ -129,7 +144,7 @@ class SubscriptionOut(Schema):
     min_severity = fields.String()
     departments = fields.List(fields.String())
     channel = fields.String()
-    created_at = fields.AwareDateTime()
+    created_at = Moment()
 
 
 class SubscriptionsQuery(Schema):
@@ -163,10 +178,17 @@ class DeliveryOut(Schema):
                                                     "(went out in digest `digest_id`), parked"})
     attempts = fields.Integer()
     last_error = fields.String(allow_none=True)
-    next_attempt_at = fields.AwareDateTime(allow_none=True)
+    next_attempt_at = Moment(allow_none=True)
     digest_id = fields.Integer(allow_none=True)
-    created_at = fields.AwareDateTime()
-    sent_at = fields.AwareDateTime(allow_none=True)
+    created_at = Moment()
+    sent_at = Moment(allow_none=True)
+
+    @pre_dump
+    def _no_secrets(self, row, **kwargs):
+        # errors recorded before they were scrubbed at the source may still name the webhook's token
+        if isinstance(row, dict) and row.get("last_error") and row.get("address"):
+            row = {**row, "last_error": scrub(row["last_error"], secret_parts(row["channel"], row["address"]))}
+        return row
 
 
 class DeliveryPage(Schema):

@@ -13,6 +13,7 @@ from services.kernel.http import api
 
 # the intake and the console are mixin modules, so that `nameko run` finds only our class
 from . import console, intake, store
+from .channels import accept_addresses
 from .delivery import Sender
 from .domain import DUTY
 from .schemas import (
@@ -52,14 +53,23 @@ class NotifyService(base.ServiceBase, intake.EventIntake, console.ConsoleEndpoin
          summary="add a recipient", tags=("recipients",), responses={409: "a recipient with this code exists"})
     def add_recipient(self, call):
         exists = Conflict(f"recipient {call.body['code']} exists", message_zh="该接收人编码已存在")
+        data = {**call.body, "addresses": self._addresses(call.body["addresses"])}
         try:
             with self.platform.unit_of_work() as uow:
-                if store.get_recipient(uow.session, call.body["code"]) is not None:
+                if store.get_recipient(uow.session, data["code"]) is not None:
                     raise exists
                 store.routing_changed(uow.session)
-                return 201, store.insert_recipient(uow.session, call.body, clock.now())
+                return 201, store.insert_recipient(uow.session, data, clock.now())
         except IntegrityError:  # the same code added at the same moment: the other one won
             raise exists from None
+
+    def _addresses(self, given: dict, stored: dict | None = None) -> dict:
+        """The addresses to store: none pointing into the deployment's network unless allowed, and a redacted
+        one only as the stand-in for the stored address it was read from."""
+        addresses, errors = accept_addresses(self.sender.destinations, given, stored)
+        if errors:
+            raise BadRequest({"addresses": errors})
+        return addresses
 
     def _recipient(self, session, code: str) -> dict:
         row = store.get_recipient(session, code)
@@ -79,12 +89,15 @@ class NotifyService(base.ServiceBase, intake.EventIntake, console.ConsoleEndpoin
     def change_recipient(self, call, code):
         with self.platform.unit_of_work() as uow:
             row = self._recipient(uow.session, code)
-            merged = {**row, **call.body}
+            changes = dict(call.body)
+            if "addresses" in changes:
+                changes["addresses"] = self._addresses(changes["addresses"], row["addresses"] or {})
+            merged = {**row, **changes}
             if merged["kind"] == "duty" and not merged.get("department"):
                 raise Conflict("a duty contact belongs to a department", message_zh="值班联系人必须属于某个部门")
-            if call.body:
+            if changes:
                 store.routing_changed(uow.session)
-                store.update_recipient(uow.session, code, call.body, clock.now())
+                store.update_recipient(uow.session, code, changes, clock.now())
             return self._recipient(uow.session, code)
 
     @api("DELETE", "/api/v1/recipients/<code>", roles=EDITORS, status=204,

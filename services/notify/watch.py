@@ -18,6 +18,7 @@ import signal
 import sys
 import time
 from datetime import datetime
+from urllib.parse import unquote, urlsplit
 
 import pika
 from pika.exceptions import AMQPError, ProbableAccessDeniedError, ProbableAuthenticationError
@@ -49,7 +50,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--min-level", choices=MIN_LEVELS, default="warning",
                     help="the lowest level shown (an irregularity counts as yellow); default warning: all")
     ap.add_argument("--amqp-uri", default=os.environ.get("AMQP_URI") or DEFAULT_AMQP_URI,
-                    help="the broker (default: $AMQP_URI or the local guest)")
+                    help="the broker (default: $AMQP_URI or the local guest; prefer $AMQP_URI for a password: "
+                         "a command line is visible to every user of the machine)")
     ap.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                     help="colour the lines (auto: when writing to a terminal and NO_COLOR is not set)")
     return ap.parse_args(argv)
@@ -87,7 +89,22 @@ def format_line(event_type: str, p: dict, colour: bool) -> str:
     return f"\x1b[{code}m{line}\x1b[0m" if colour else line
 
 
+# the broker password, never printed: status lines end up in terminals, scrollback and service logs
+_secrets: set[str] = set()
+
+
+def keep_secret(amqp_uri: str) -> None:
+    try:
+        password = urlsplit(amqp_uri).password
+    except ValueError:
+        return
+    if password:
+        _secrets.update({password, unquote(password)})
+
+
 def status(message: str) -> None:
+    for secret in sorted(_secrets, key=len, reverse=True):
+        message = message.replace(secret, "***")
     # status goes to stderr, so that stdout carries the alert lines alone (for grep and friends)
     print(f"[{datetime.now(TZ).strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
@@ -172,6 +189,7 @@ def _terminate(signum, frame):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    keep_secret(args.amqp_uri)
     signal.signal(signal.SIGTERM, _terminate)
     watcher = Watcher(args)
     try:

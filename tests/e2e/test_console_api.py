@@ -140,7 +140,7 @@ def test_a_stream_token_expires_and_dies_with_its_key(env, keys_file, frozen):
     token = console.token()
     frozen(datetime(2026, 11, 2, 10, 1, 1, tzinfo=clock.TZ))  # 61 s later
     r = requests.get(f"{console.base}/api/v1/console/stream", params={"token": token}, timeout=10)
-    assert r.status_code == 401 and r.json()["error"]["message_zh"] == "实时推送凭证无效或已过期"
+    assert r.status_code == 401 and r.json()["error"]["message_zh"] == "实时推送凭证无效、已过期或已使用"
 
     store = KeyStore(keys_file)
     console.keys["monitor2"] = store.add("monitor-2", "monitor")
@@ -352,3 +352,77 @@ def test_a_stream_ends_when_its_key_is_revoked_and_streams_do_not_hold_up_a_stop
     finally:
         doomed.close()
         kept.close()
+
+
+# -- stream tokens: one stream each, a few streams per key, ids that fit ----------------------------------------
+
+
+@pytest.fixture
+def lone_console(service_config, start_service, api_keys, fresh_amqp_uri):
+    """notify alone, at most 2 streams per key, a fast keepalive (so that a gone client is noticed at once)."""
+    cfg = service_config("notify", AMQP_URI=fresh_amqp_uri,
+                         CONSOLE={"KEEPALIVE_SECONDS": 0.2, "MAX_STREAMS_PER_KEY": 2})
+    start_service(NotifyService, cfg)
+    return Console(cfg["base_url"], dict(api_keys))
+
+
+def test_a_stream_token_opens_one_stream_only_and_is_never_logged(lone_console, caplog):
+    console = lone_console
+    caplog.set_level("DEBUG")
+    token = console.token()
+    url = f"{console.base}/api/v1/console/stream?token={token}"
+    stream = Stream(url)
+    try:
+        # the same URL again (from a proxy's log, the browser's history, a second tab): refused
+        r = requests.get(url, timeout=10)
+        assert r.status_code == 401 and r.json()["error"]["message_zh"] == "实时推送凭证无效、已过期或已使用"
+    finally:
+        stream.close()
+    # and once the stream is gone the token still opens nothing
+    assert requests.get(url, timeout=10).status_code == 401
+    # neither notify's code nor the access log (the kernel redacts query strings there) writes the token; the
+    # test's own HTTP client (urllib3, at DEBUG) is not the service
+    served = [r for r in caplog.records if not r.name.startswith("urllib3")]
+    assert served and not [r for r in served if token in r.getMessage()]
+
+
+def test_streams_per_key_are_capped_with_429(lone_console, keys_file):
+    console = lone_console
+    console.keys["other"] = KeyStore(keys_file).add("monitor-other", "monitor")
+    first = Stream(f"{console.base}/api/v1/console/stream?token={console.token()}")
+    second = Stream(f"{console.base}/api/v1/console/stream?token={console.token()}")
+    other = None
+    try:
+        r = requests.get(f"{console.base}/api/v1/console/stream", params={"token": console.token()}, timeout=10)
+        assert r.status_code == 429, r.text
+        error = r.json()["error"]
+        assert error["code"] == "too_many_streams" and "2" in error["message"] and "上限" in error["message_zh"]
+        # another key is not held up by this one's streams (the keys file is read at most once a second)
+        r = wait_for(lambda: (r := console.call("POST", "/api/v1/console/stream-tokens", "other")).ok and r,
+                     message="the other key in use")
+        other = Stream(f"{console.base}/api/v1/console/stream?token={r.json()['token']}")
+        # a closed stream gives its place back (noticed at the next keepalive)
+        first.close()
+        third = wait_for(lambda: (r := requests.get(f"{console.base}/api/v1/console/stream", stream=True, timeout=10,
+                                                    params={"token": console.token()})).status_code == 200 and r,
+                         message="a stream again after one closed")
+        third.close()
+    finally:
+        for s in (first, second, other):
+            if s is not None:
+                s.close()
+
+
+def test_feed_ids_beyond_64_bits_negative_or_not_numbers_are_400(lone_console):
+    console = lone_console
+    for after in (str(2**63), str(2**64), "-1", "abc", "1e3"):
+        r = requests.get(f"{console.base}/api/v1/console/stream", params={"token": console.token(), "after": after},
+                         timeout=10)
+        assert r.status_code == 400 and "after" in r.json()["errors"], (after, r.text)
+    for last in (str(2**63), "99999999999999999999999", "-1", "abc", "²", "1.5"):
+        r = requests.get(f"{console.base}/api/v1/console/stream", params={"token": console.token()},
+                         headers={"Last-Event-ID": last.encode()}, timeout=10)
+        assert r.status_code == 400 and "Last-Event-ID" in r.json()["errors"], (last, r.text)
+    # the largest id is fine: nothing after it yet
+    stream = Stream(f"{console.base}/api/v1/console/stream?token={console.token()}&after={2**63 - 1}")
+    stream.close()

@@ -30,8 +30,9 @@ def test_two_instances_deliver_each_card_once(pg_admin, pg_url, service_config, 
             "recipients": [{"code": "li.ming", "name": "李明", "kind": "person", "addresses": {"webhook": hook.url}}],
             "subscriptions": [{"recipient": "li.ming", "event_types": ["monitor.*"], "channel": "webhook"}]},
             allow_unicode=True), encoding="utf-8")
-        settings = {"QUIET_HOURS": "off", "SEND": {"POLL_INTERVAL": 0.1, "RETRY_DELAYS": [0.2, 0.4],
-                                                   "BATCH_SIZE": 5, "CONCURRENCY": 5}}
+        # the webhook sink is local: this deployment lists it
+        settings = {"QUIET_HOURS": "off", "WEBHOOK_ALLOW": ["127.0.0.1"],
+                    "SEND": {"POLL_INTERVAL": 0.1, "RETRY_DELAYS": [0.2, 0.4], "BATCH_SIZE": 5, "CONCURRENCY": 5}}
         configs = []
         for _ in range(2):
             cfg = service_config("notify", AMQP_URI=fresh_amqp_uri, DATABASE_URL=url, SEED_NOTIFY=str(seed),

@@ -1,9 +1,11 @@
 """The Open311 GeoReport v2 facade on a running appeals service (real broker, PostgreSQL): every JSON answer
 validates against the community schemas in shared/open311/georeport-v2, every XML answer carries the same
-data, POST files a `web` appeal through the one intake, refused requests change nothing and get the spec's
-error lists, and no answer ever carries the appellant's name or phone."""
+data, POST files a `web` appeal through the one intake with an open311_client key in the form body, refused
+requests change nothing and get the spec's error lists, only public cases show, by an opaque id, and no answer
+ever carries the appellant's name or phone (tests/e2e/test_privacy.py tries every channel)."""
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from contextlib import contextmanager
 from datetime import timedelta
@@ -30,7 +32,7 @@ V2 = "/open311/v2"
 NAME, PHONE, EMAIL = "张三丰", "13912345678", "zhang.sanfeng@example.com"
 PERSONAL = (NAME, PHONE, EMAIL, "139****5678", "张**")
 ROAD = {"service_code": "road", "description": "人民路口路灯不亮", "lat": "30.2741", "long": "120.1551",
-        "address_string": "人民路 1 号", "media_url": "https://img.example.cn/road/1.jpg"}
+        "address_string": "人民路 1 号", "media_url": "https://img.example.cn/road/1.jpg", "attribute[public]": "true"}
 
 
 class AppealsWithOpen311(AppealsService, Open311Endpoints):
@@ -123,7 +125,7 @@ class GeoReport:
         assert r.status_code < 500, r.text
         return r
 
-    def post(self, form: dict, *, fmt="json", key="operator", **kwargs) -> requests.Response:
+    def post(self, form: dict, *, fmt="json", key="open311", **kwargs) -> requests.Response:
         data = dict(form)
         if key is not None:
             data["api_key"] = self.keys.get(key, key)
@@ -149,10 +151,11 @@ class GeoReport:
         return self.http.request(method, f"{self.base}{path}", timeout=10,
                                  headers={"Authorization": f"Bearer {self.keys[key]}"}, **kwargs)
 
-    def appeal(self, case_no: str) -> dict:
-        """The appeal behind a case number, as the JSON API shows it to an operator."""
+    def appeal(self, number: str) -> dict:
+        """The appeal behind a case number or a public id, as the JSON API shows it to an operator."""
+        a = store.appeals
         with self.engine.connect() as conn:
-            appeal_id = conn.execute(sa.select(store.appeals.c.id).where(store.appeals.c.case_no == case_no)
+            appeal_id = conn.execute(sa.select(a.c.id).where(sa.or_(a.c.case_no == number, a.c.public_id == number))
                                      ).scalar_one()
         r = self.api("GET", f"/api/v1/appeals/{appeal_id}")
         assert r.status_code == 200, r.text
@@ -189,6 +192,7 @@ def assert_errors(r: requests.Response, status: int, *mentions: str) -> list[dic
 @pytest.fixture
 def geo(start_on_postgres, api_keys, keys_file):
     store_ = KeyStore(keys_file)
+    api_keys["open311"] = store_.add("test-web-portal", "open311_client")
     api_keys["handler_zjj"] = store_.add("test-handler-zjj", "department_handler", "ZJJ")
     api_keys["handler_swj"] = store_.add("test-handler-swj", "department_handler", "SWJ")
     cfg = start_on_postgres(AppealsWithOpen311)
@@ -217,7 +221,8 @@ def test_discovery(geo):
 def test_services_are_the_catalogue_categories_with_their_definitions(geo):
     rules = load_catalogue(str(ROOT / "services" / "appeals" / "catalogue.demo.yaml"))
     services = geo.both("services", "services.json")
-    assert sorted(s["service_code"] for s in services) == sorted({r["category"] for r in rules})
+    # every category but the discipline office's (efficiency): its cases are never public
+    assert sorted(s["service_code"] for s in services) == sorted({r["category"] for r in rules} - {"efficiency"})
     by_code = {s["service_code"]: s for s in services}
     assert by_code["road"] == {"service_code": "road", "service_name": "道路设施",
                                "description": "道路破损、路灯、井盖", "metadata": True, "type": "realtime",
@@ -229,7 +234,8 @@ def test_services_are_the_catalogue_categories_with_their_definitions(geo):
         definition = geo.both(f"services/{code}", "service-definition.json")
         assert definition["service_code"] == code
         attributes = {a["code"]: a for a in definition["attributes"]}
-        assert set(attributes) == {"type", "urgency"}
+        assert set(attributes) == {"type", "urgency", "public", "public_address"}
+        assert {v["key"] for v in attributes["public"]["values"]} == {"true", "false"}
         assert {v["key"] for v in attributes["type"]["values"]} == {"complaint", "suggestion", "report",
                                                                     "consultation", "help"}
         assert {v["key"] for v in attributes["urgency"]["values"]} == {"normal", "emergency"}
@@ -237,17 +243,21 @@ def test_services_are_the_catalogue_categories_with_their_definitions(geo):
 
     for fmt in ("json", "xml"):
         assert_errors(geo.get(f"services/nothing.{fmt}"), 404, "nothing")
+        assert_errors(geo.get(f"services/efficiency.{fmt}"), 404, "efficiency")
 
 
 def test_a_posted_form_files_a_web_appeal_through_the_intake(geo):
     form = {**ROAD, "first_name": "三丰", "last_name": "张", "phone": PHONE, "email": EMAIL,
-            "attribute[type]": "complaint", "attribute[urgency]": "emergency", "jurisdiction_id": "city"}
+            "attribute[type]": "complaint", "attribute[urgency]": "emergency", "jurisdiction_id": "city",
+            "attribute[public_address]": "true"}
     filed = file(geo, form)
     number, token = filed["service_request_id"], filed["token"]
-    assert number.startswith("MY") and token and number in filed["service_notice"]
+    assert token and not number.startswith("MY")  # an opaque id, not the case number
     assert not any(p in json.dumps(filed, ensure_ascii=False) for p in PERSONAL)
 
     appeal = geo.appeal(number)  # the same appeal on the JSON API, with everything the intake does
+    assert appeal["case_no"] in filed["service_notice"]  # the case number (for the hotline) goes to the filer
+    assert appeal["public"] is True and appeal["public_address"] is True and appeal["public_id"] == number
     assert appeal["channel"] == "web" and appeal["type"] == "complaint" and appeal["urgency"] == "emergency"
     assert appeal["category"] == "road" and appeal["content"] == ROAD["description"]
     assert appeal["appellant"] == {"name": NAME, "phone": PHONE, "anonymous": False}
@@ -255,7 +265,7 @@ def test_a_posted_form_files_a_web_appeal_through_the_intake(geo):
                                   "longitude": 120.1551}
     assert appeal["attachments"] == [ROAD["media_url"]]
     assert appeal["status"] == "dispatched" and appeal["department"] == "ZJJ" and appeal["due_at"]
-    assert appeal["history"][0]["action"] == "intake" and appeal["history"][0]["actor"] == "test-operator"
+    assert appeal["history"][0]["action"] == "intake" and appeal["history"][0]["actor"] == "test-web-portal"
     assert EMAIL not in json.dumps(appeal, ensure_ascii=False)  # not even stored
 
     assert geo.both(f"tokens/{token}", "token-response") == [{"service_request_id": number, "token": token}]
@@ -272,28 +282,47 @@ def test_a_posted_form_files_a_web_appeal_through_the_intake(geo):
     geo.both("requests", "requests.json")  # the list, in both formats, without personal data
 
 
-def test_post_answers_in_xml_and_takes_the_key_of_every_submitting_role(geo):
-    for key in ("operator", "window_system", "admin"):
-        r = geo.post({**ROAD, "phone": PHONE}, fmt="xml", key=key)
-        assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/xml"), r.text
-        [filed] = from_xml(r.content)
-        validate("post-response", [filed])
-        assert geo.appeal(filed["service_request_id"])["channel"] == "web"
-        assert PHONE not in r.text
-    # the key may come in the query string as well (the spec's swagger puts it there)
-    r = geo.http.post(f"{geo.base}{V2}/requests.json", params={"api_key": geo.keys["operator"]}, data=ROAD,
-                      timeout=10)
-    assert r.status_code == 200, r.text
+def test_post_answers_in_xml_and_takes_the_key_in_the_form_body(geo):
+    r = geo.post({**ROAD, "phone": PHONE}, fmt="xml")
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/xml"), r.text
+    [filed] = from_xml(r.content)
+    validate("post-response", [filed])
+    assert geo.appeal(filed["service_request_id"])["channel"] == "web"
+    assert PHONE not in r.text
     # multipart forms (a photo upload is not kept: media_url only) and chunked bodies
-    r = geo.http.post(f"{geo.base}{V2}/requests.json", data={**ROAD, "api_key": geo.keys["operator"]},
+    r = geo.http.post(f"{geo.base}{V2}/requests.json", data={**ROAD, "api_key": geo.keys["open311"]},
                       files={"media": ("p.jpg", b"\xff\xd8 not kept", "image/jpeg")}, timeout=10)
     assert r.status_code == 200 and r.request.headers["Content-Type"].startswith("multipart/form-data"), r.text
     validate("post-response", r.json())
-    encoded = urlencode({**ROAD, "api_key": geo.keys["operator"]}).encode()
+    encoded = urlencode({**ROAD, "api_key": geo.keys["open311"]}).encode()
     r = geo.http.post(f"{geo.base}{V2}/requests.json", data=iter([encoded[:10], encoded[10:]]), timeout=10,
                       headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert r.status_code == 200 and r.request.headers["Transfer-Encoding"] == "chunked", r.text
     assert geo.appeal(r.json()[0]["service_request_id"])["content"] == ROAD["description"]
+
+
+def test_a_key_in_the_query_string_is_refused_and_not_used(geo):
+    """URLs are written to access logs: a key there is refused with a clear message, on every route, even
+    when a valid key is in the form as well, and nothing is filed."""
+    with geo.unchanged():
+        for fmt in ("json", "xml"):
+            for form in (ROAD, {**ROAD, "api_key": geo.keys["open311"]}):
+                r = geo.http.post(f"{geo.base}{V2}/requests.{fmt}", params={"api_key": geo.keys["open311"]},
+                                  data=form, timeout=10)
+                assert_errors(r, 400, "api_key", "form body")
+            assert_errors(geo.get(f"requests.{fmt}", api_key=geo.keys["open311"]), 400, "api_key")
+            assert_errors(geo.get(f"services.{fmt}", api_key="anything"), 400, "api_key")
+
+
+def test_an_open311_client_key_opens_nothing_else(geo):
+    """It sits in an app or a web server: it files requests and nothing more, not even the JSON API's
+    endpoints that any valid key may read."""
+    for method, path in [("GET", "/api/v1/catalogue"), ("GET", "/api/v1/appeals"), ("GET", "/api/v1/appeals/1"),
+                         ("POST", "/api/v1/appeals"), ("GET", "/api/v1/reports/hot-issues")]:
+        r = geo.api(method, path, key="open311", json={})
+        assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden", (path, r.text)
+        assert "open311_client" in r.json()["error"]["message"]
+    assert geo.api("GET", "/api/v1/catalogue", key="monitor").status_code == 200  # any other valid key may
 
 
 def test_a_missing_invalid_or_unfit_api_key_is_403_and_files_nothing(geo):
@@ -303,7 +332,8 @@ def test_a_missing_invalid_or_unfit_api_key_is_403_and_files_nothing(geo):
             assert_errors(geo.post(ROAD, fmt=fmt, key=""), 403, "api_key")
             assert_errors(geo.post(ROAD, fmt=fmt, key="nonsense"), 403, "invalid")
             assert_errors(geo.post(ROAD, fmt=fmt, key="xn_0badc0de_" + "A" * 43), 403, "invalid")
-            for role in ("monitor", "assessor", "handler_d1"):
+            # an operator's key, say, reads every case in full: it does not belong in a client
+            for role in ("operator", "window_system", "admin", "monitor", "assessor", "handler_d1"):
                 assert_errors(geo.post(ROAD, fmt=fmt, key=role), 403, "may not")
 
 
@@ -333,7 +363,8 @@ def test_invalid_forms_are_400_with_the_spec_errors_and_file_nothing(geo):
         assert_errors(r, 400, "form")
 
 
-def test_a_form_over_the_body_limit_is_413_and_files_nothing(service_config, start_service, api_keys):
+def test_a_form_over_the_body_limit_is_413_and_files_nothing(service_config, start_service, api_keys, keys_file):
+    api_keys["open311"] = KeyStore(keys_file).add("test-web-portal", "open311_client")
     cfg = service_config("appeals", MAX_BODY_BYTES=4096)
     start_service(AppealsWithOpen311, cfg)
     geo = GeoReport(cfg, api_keys)
@@ -350,6 +381,8 @@ def test_an_unknown_service_code_is_404_and_files_nothing(geo):
     with geo.unchanged():
         for fmt in ("json", "xml"):
             assert_errors(geo.post({**ROAD, "service_code": "potholes"}, fmt=fmt), 404, "potholes")
+            # the discipline office's category is not offered: filed on the hotline or the JSON API only
+            assert_errors(geo.post({**ROAD, "service_code": "efficiency"}, fmt=fmt), 404, "efficiency")
 
 
 def test_unknown_requests_tokens_and_paths_answer_in_the_spec_format(geo):
@@ -370,20 +403,33 @@ def test_unknown_requests_tokens_and_paths_answer_in_the_spec_format(geo):
 def test_get_requests_filters_and_defaults(geo):
     now = clock.now()
     road = file(geo, {**ROAD, "phone": PHONE})["service_request_id"]
-    water = file(geo, {"service_code": "water", "description": "停水三天", "address_string": "解放路 8 号"}
-                 )["service_request_id"]
+    water = file(geo, {"service_code": "water", "description": "停水三天", "address_string": "解放路 8 号",
+                       "attribute[public]": "true"})["service_request_id"]
     repeat = file(geo, {**ROAD, "phone": PHONE, "description": "路灯还是不亮"})["service_request_id"]
     old_at = now - timedelta(days=100)
     r = geo.api("POST", "/api/v1/appeals", json={
-        "channel": "hotline", "type": "help", "category": "housing", "content": "物业不作为",
+        "channel": "hotline", "type": "help", "category": "housing", "content": "物业不作为", "public": True,
         "received_at": old_at.isoformat(), "appellant": {"name": NAME, "phone": "13700000000"}})
     assert r.status_code == 201, r.text
-    old = r.json()["case_no"]
-    r = geo.api("POST", "/api/v1/appeals", json={
-        "channel": "hotline", "type": "efficiency_complaint", "subject_department": "ZJJ", "category": "efficiency",
-        "content": "某科长吃拿卡要", "appellant": {"name": NAME, "phone": "13600000000"}})
-    assert r.status_code == 201, r.text
-    private = r.json()["case_no"]
+    old = r.json()["public_id"]
+    # never public, whatever was asked: an efficiency complaint, and anything in the discipline office's category
+    private = []
+    for kind in ("efficiency_complaint", "report"):
+        r = geo.api("POST", "/api/v1/appeals", json={
+            "channel": "web", "type": kind, "subject_department": "ZJJ", "category": "efficiency", "public": True,
+            "content": "某科长吃拿卡要", "appellant": {"name": NAME, "phone": "13600000000"}})
+        assert r.status_code == 201 and r.json()["public"] is False, r.text
+        private.append(r.json()["public_id"])
+    # not public by default: a call to the hotline, a web filing without consent
+    r = geo.api("POST", "/api/v1/appeals", json={"channel": "hotline", "type": "help", "category": "water",
+                                                 "content": "停水", "appellant": {"phone": "13500000000"}})
+    assert r.status_code == 201 and r.json()["public"] is False, r.text
+    private.append(r.json()["public_id"])
+    unconsented = file(geo, {**ROAD, "attribute[public]": "false", "description": "井盖缺失"})
+    assert "未公开" in unconsented["service_notice"]
+    private.append(unconsented["service_request_id"])
+    # the token is the filer's: it resolves also while the request is not shown
+    assert geo.both(f"tokens/{unconsented['token']}", "token-response")[0]["service_request_id"] == private[-1]
 
     # the water case runs its course: accepted, replied, called back → closed
     water_id = geo.appeal(water)["id"]
@@ -409,7 +455,8 @@ def test_get_requests_filters_and_defaults(geo):
     assert ids(status="open,closed") == [repeat, water, road]
     assert ids(service_code="water") == [water]
     assert ids(service_code="road", status="closed") == [repeat]
-    assert ids(service_request_id=f"{road},{old},{private},MY0") == [road, old]  # overrides the date window
+    # overrides the date window; case numbers are not ids here, and cases not public are not found
+    assert ids(service_request_id=",".join([road, old, *private, geo.appeal(water)["case_no"], "MY0"])) == [road, old]
     day = old_at.astimezone(clock.TZ).date()
     assert ids(start_date=str(day - timedelta(days=1)), end_date=str(day)) == [old]
     assert ids(start_date=(old_at - timedelta(hours=1)).isoformat()) == [old]  # start + 90 days
@@ -421,7 +468,8 @@ def test_get_requests_filters_and_defaults(geo):
     assert r.status_code == 200 and [x["service_request_id"] for x in r.json()] == [repeat, water, road], r.text
 
     for fmt in ("json", "xml"):
-        assert_errors(geo.get(f"requests/{private}.{fmt}"), 404, private)
+        for number in [*private, geo.appeal(road)["case_no"]]:
+            assert_errors(geo.get(f"requests/{number}.{fmt}"), 404, number)
     for params, mention in [({"status": "pending"}, "status"), ({"start_date": "yesterday"}, "start_date"),
                             ({"end_date": "2026-02-30"}, "end_date"), ({"start_date": "0001-01-01"}, "start_date"),
                             ({"start_date": "2026-01-01", "end_date": "2026-06-01"}, "90 days"),
@@ -435,15 +483,50 @@ def test_get_requests_filters_and_defaults(geo):
 def test_text_xml_cannot_carry_still_gives_well_formed_xml(geo):
     content = "井盖\x01缺失 <b>&amp; \x0b"
     r = geo.api("POST", "/api/v1/appeals", json={"channel": "hotline", "type": "report", "category": "road",
-                                                 "content": content})
+                                                 "content": content, "public": True})
     assert r.status_code == 201, r.text
-    number = r.json()["case_no"]
+    number = r.json()["public_id"]
     rx = geo.get(f"requests/{number}.xml")
     assert rx.status_code == 200
     [request] = from_xml(rx.content)
     assert request["description"] == "井盖\ufffd缺失 <b>&amp; \ufffd"
     [as_json] = geo.get(f"requests/{number}.json").json()
     assert as_json["description"] == content
+
+
+def test_public_text_is_scrubbed_and_the_address_cut_to_the_street(geo):
+    exact = "人民路 18 号 3 栋 2 单元 501 室"
+    said = (f"我是{NAME}，住{exact}，楼道灯坏了。电话 +86 139-1234-5678，座机 0571-8765 4321，"
+            f"身份证 33010619900101123X，邮箱 {EMAIL}")
+    filed = file(geo, {**ROAD, "description": said, "address_string": exact, "first_name": "三丰", "last_name": "张",
+                       "phone": PHONE, "lat": "30.274149", "long": "120.155071"})
+    number = filed["service_request_id"]
+    appeal_id = geo.appeal(number)["id"]
+    for key in ("handler_zjj",):
+        assert geo.api("POST", f"/api/v1/appeals/{appeal_id}/accept", key=key).status_code == 200
+        assert geo.api("POST", f"/api/v1/appeals/{appeal_id}/reply", key=key,
+                       json={"reply": f"已修复，{NAME}如有问题请拨 13812345678"}).status_code == 200
+    [request] = geo.both(f"requests/{number}", "requests.json")
+    assert request["description"] == ("我是[姓名]，住人民路，楼道灯坏了。电话 [电话]，座机 [电话]，身份证 [身份证号]，"
+                                      "邮箱 [邮箱]")
+    assert request["status_notes"] == "已答复；答复：已修复，[姓名]如有问题请拨 [电话]"
+    assert (request["address"], request["lat"], request["long"]) == ("人民路", 30.274, 120.155)
+    listed = geo.both("requests", "requests.json", service_request_id=number)
+    assert listed == [request]
+    for text in (json.dumps(listed, ensure_ascii=False), geo.get("requests.xml").text):
+        for secret in ("18 号", "501", "1234-5678", "8765", "33010619900101123X", "三丰"):
+            assert secret not in text, secret
+
+
+def test_ids_cannot_be_counted_through(geo):
+    filed = [file(geo, {**ROAD, "description": f"路灯不亮 {i}"})["service_request_id"] for i in range(3)]
+    numbers = [geo.appeal(n)["case_no"] for n in filed]
+    assert numbers == sorted(numbers) and len(set(filed)) == 3
+    for public_id in filed:  # 80 random bits each
+        assert re.fullmatch(r"[0-9a-f]{20}", public_id)
+    for number in numbers:
+        assert_errors(geo.get(f"requests/{number}.json"), 404, number)
+        assert geo.both("requests", "requests.json", service_request_id=number) == []
 
 
 def test_no_input_is_a_server_error(geo):
@@ -465,3 +548,33 @@ def test_no_input_is_a_server_error(geo):
 def test_the_openapi_document_is_only_the_json_api(geo):
     spec = geo.http.get(f"{geo.base}/api/openapi.json", timeout=10).json()
     assert not any(path.startswith("/open311") for path in spec["paths"])
+
+
+def test_cases_from_before_the_public_flag_stay_private(tmp_path):
+    """Migration 0004 adds the flag as false for every case already stored (nothing was consented to)."""
+    from alembic import command
+
+    from deploy.migrations import service_metadata
+    from services.kernel import migrate
+    from services.kernel.db import create_db_engine
+
+    engine = create_db_engine(f"sqlite:///{tmp_path}/appeals.db")
+    metadata = migrate._with_kernel_tables(service_metadata("appeals"))
+    try:
+        with engine.connect() as conn, conn.begin():
+            command.upgrade(migrate.alembic_config("appeals", conn, metadata), "0003")
+            conn.exec_driver_sql(
+                "INSERT INTO appeals (case_no, channel, type, urgency, category, content, anonymous, attachments, "
+                "status, received_at, created_at, updated_at, extension_used, return_count, reopen_count, "
+                "repeat_count, overdue, exposed) VALUES ('MY20260101000001', 'web', 'report', 'normal', 'road', "
+                "'路灯不亮', 0, '[]', 'dispatched', '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00', "
+                "'2026-01-01T00:00:00+00:00', 0, 0, 0, 0, 0, 0)")
+        with engine.connect() as conn, conn.begin():
+            command.upgrade(migrate.alembic_config("appeals", conn, metadata), "head")
+        with engine.connect() as conn:
+            row = conn.execute(sa.select(store.appeals.c.public, store.appeals.c.public_address,
+                                         store.appeals.c.public_id)).one()
+            assert tuple(row) == (False, False, None)
+            assert migrate.differences(conn, "appeals", metadata) == []
+    finally:
+        engine.dispose()

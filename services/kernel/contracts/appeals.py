@@ -1,9 +1,13 @@
 """Contracts of the events the appeals service (民意直通) publishes.
 
-Personal data never travels in events: no names, no phone numbers (masked or not)."""
+Personal data never travels in events: no names, no phone numbers (masked or not). Free text (reasons, notes,
+the emergency's summary) is a `ScrubbedString`: phone, id and card numbers and e-mail addresses in it become
+labels when the event is built, so neither the bus nor any consumer (notify's messages, its log, the console
+feed) ever holds them."""
 
 from marshmallow import Schema, fields, validate
 
+from ..privacy import ScrubbedString
 from .envelope import contract
 
 CHANNELS = ("hotline", "mayor_line", "sunshine_dialogue", "online_opinion", "window", "web")
@@ -70,20 +74,20 @@ class AppealAccepted(_Case):
 class AppealReturned(_Case):
     """The department returned the case as misassigned (退回); it goes back to the operators."""
 
-    reason = fields.String(required=True)
+    reason = ScrubbedString(required=True)
 
 
 @contract("appeal.extension_requested", version=1)
 class AppealExtensionRequested(_Case):
     days = fields.Integer(required=True)
-    reason = fields.String(required=True)
+    reason = ScrubbedString(required=True)
 
 
 @contract("appeal.extension_decided", version=1)
 class AppealExtensionDecided(_Case):
     approved = fields.Boolean(required=True)
     days = fields.Integer(required=True)
-    note = fields.String(load_default=None, allow_none=True)
+    note = ScrubbedString(load_default=None, allow_none=True)
 
 
 @contract("appeal.replied", version=1)
@@ -143,7 +147,7 @@ class AppealEmergency(_Case):
     """An emergency appeal: page the department's duty contact and the monitors now."""
 
     town_street = fields.String(load_default=None, allow_none=True)
-    summary = fields.String(required=True)
+    summary = ScrubbedString(required=True)
 
 
 @contract("appeal.supervised", version=1)
@@ -151,7 +155,7 @@ class AppealSupervised(_Case):
     """A monitor ordered the department to act by a date (督办); `exposed`: shown on the media board (曝光台)."""
 
     act_by = fields.Date(required=True)
-    note = fields.String(load_default=None, allow_none=True)
+    note = ScrubbedString(load_default=None, allow_none=True)
     exposed = fields.Boolean(required=True)
     by = fields.String(required=True)
 
@@ -162,7 +166,7 @@ class ComplaintFindingRecorded(_Case):
 
     subject_department = fields.String(load_default=None, allow_none=True)
     finding = fields.String(required=True, validate=validate.OneOf(FINDINGS))
-    reasons = fields.String(required=True)
+    reasons = ScrubbedString(required=True)
     reward = fields.Boolean(required=True)
 
 
@@ -173,7 +177,7 @@ class EfficiencyWarningIssued(Schema):
     warning_id = fields.String(required=True)
     unit = fields.String(required=True)
     person = fields.String(load_default=None, allow_none=True)
-    reason = fields.String(required=True)
+    reason = ScrubbedString(required=True)
     appeal_id = fields.String(load_default=None, allow_none=True)
     case_no = fields.String(load_default=None, allow_none=True)
 

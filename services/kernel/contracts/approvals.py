@@ -5,6 +5,7 @@ Personal data never travels in events: no applicant names, no id numbers (masked
 
 from marshmallow import Schema, fields, validate
 
+from ..privacy import ScrubbedString
 from .envelope import contract
 
 SPECIAL_PROCEDURES = ("hearing", "testing", "inspection", "appraisal", "expert_review")
@@ -58,7 +59,7 @@ class ApplicationAccepted(_Application):
 class ApplicationRefused(_Application):
     """Not accepted (不予受理), with the reason."""
 
-    reason = fields.String(required=True)
+    reason = ScrubbedString(required=True)
 
 
 @contract("application.supplement_requested", version=1)
@@ -66,7 +67,7 @@ class ApplicationSupplementRequested(_Application):
     """The one-time notice of missing materials (一次告知); `count` above 1 is itself irregular."""
 
     missing = fields.List(fields.String(), required=True)
-    note = fields.String(load_default=None, allow_none=True)
+    note = ScrubbedString(load_default=None, allow_none=True)
     count = fields.Integer(required=True)
 
 
@@ -97,7 +98,7 @@ class ApplicationExtended(_Application):
 
     days = fields.Integer(required=True)
     approver = fields.String(required=True)
-    reason = fields.String(required=True)
+    reason = ScrubbedString(required=True)
     previous_due_at = fields.AwareDateTime(load_default=None, allow_none=True, format="iso")
 
 
@@ -106,7 +107,7 @@ class ApplicationDecided(_Application):
     """Approved or denied (准予 / 不予许可). `in_time`: within the limit (None when the calendar could not say)."""
 
     approved = fields.Boolean(required=True)
-    reason = fields.String(load_default=None, allow_none=True)
+    reason = ScrubbedString(load_default=None, allow_none=True)
     in_time = fields.Boolean(load_default=None, allow_none=True)
 
 
@@ -174,7 +175,7 @@ class MonitorIrregularity(_AnyAlert):
 class MonitorAlertAcknowledged(_AnyAlert):
     """A monitor acknowledged an open alert. `by`: who; `note`: optional remark."""
 
-    note = fields.String(load_default=None, allow_none=True)
+    note = ScrubbedString(load_default=None, allow_none=True)
     acknowledged_at = fields.AwareDateTime(required=True, format="iso")
 
 
@@ -182,7 +183,7 @@ class MonitorAlertAcknowledged(_AnyAlert):
 class MonitorAlertResolved(_AnyAlert):
     """A monitor resolved an alert (纠错): `by` who resolved it, `note` what was corrected."""
 
-    note = fields.String(required=True)
+    note = ScrubbedString(required=True)
     resolved_at = fields.AwareDateTime(required=True, format="iso")
 
 
@@ -193,7 +194,7 @@ class MonitorSupervisionOrdered(_Application):
 
     order_id = fields.String(required=True)
     act_by = fields.Date(required=True)
-    note = fields.String(required=True)
+    note = ScrubbedString(required=True)
     ordered_at = fields.AwareDateTime(required=True, format="iso")
 
 
@@ -255,7 +256,7 @@ class ProjectPlanChanged(Schema):
         ("project_changed", "milestone_added", "milestone_changed", "milestone_cancelled")))
     milestone_id = fields.String(load_default=None, allow_none=True)
     changes = fields.Dict(required=True)
-    reason = fields.String(load_default=None, allow_none=True)
+    reason = ScrubbedString(load_default=None, allow_none=True)
     by = fields.String(required=True)
     changed_at = fields.AwareDateTime(required=True, format="iso")
     responsible_units = fields.List(fields.String(), required=True)
