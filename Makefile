@@ -19,7 +19,8 @@ help:
 	@echo "make venv         create/update .venv"
 	@echo "make rabbitmq     install/start RabbitMQ and enable its plugins"
 	@echo "make keys [NAME=n ROLE=r [DEPARTMENT=d]]   list the API keys, or add one"
-	@echo "make bench        run every python file under bench/ (but _*.py helpers)"
+	@echo "make bench        every benchmark under bench/, then one table of figures, baselines and targets"
+	@echo "                  (bench/results/latest.json); BENCH_QUICK=1: short rounds, BENCH_ONLY='a b': some"
 	@echo "make clean        remove var/ (databases, keys, logs)"
 	@echo "make migrate [SERVICES='a b']   upgrade each service's database to its head revision (Alembic)"
 
@@ -61,12 +62,10 @@ else
 	$(VENV)/bin/xiaoneng keys list
 endif
 
+# Each benchmark's output goes to bench/results/logs/ (BENCH_VERBOSE=1: to the terminal too); the table and
+# bench/results/latest.json (quick mode: quick.json) come from bench/_table.py.
 bench: venv rabbitmq
-	@found=0; for f in bench/*.py; do \
-		case "$$f" in bench/_*) continue;; esac; \
-		[ -e "$$f" ] || continue; found=1; \
-		echo "== $$f"; $(PYTHON) "$$f" || exit 1; \
-	done; [ $$found = 1 ] || echo "no benchmarks under bench/"
+	$(PYTHON) bench/_table.py
 
 clean:
 	rm -rf var/

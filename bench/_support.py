@@ -1,6 +1,9 @@
-"""What every benchmark needs: a RabbitMQ vhost and a PostgreSQL database of its own, removed afterwards."""
+"""What every benchmark needs: a RabbitMQ vhost and a PostgreSQL database of its own, removed afterwards, and
+`report()`, how a benchmark hands its figures to `make bench`'s table (bench/_table.py)."""
 
+import json
 import os
+import sys
 import uuid
 from contextlib import contextmanager
 from urllib.parse import quote
@@ -53,3 +56,28 @@ def bench_database(admin_url: str):
         with admin.connect() as c:
             c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+# Set by bench/_table.py: the file each benchmark appends its figures to, one JSON object a line.
+RESULTS_ENV = "XIAONENG_BENCH_RESULTS"
+
+
+def report(name: str, figure: float | None, unit: str, *, target: str, met: bool | None,
+           baseline: float | None = None, ratio: float | None = None) -> None:
+    """One figure of this benchmark for the table: what was measured, against what baseline measured in the same
+    run (`ratio` defaults to figure / baseline), the target as the issue states it and whether it was met
+    (None: no target, for the record). Prints nothing: each benchmark prints its own lines as before."""
+    path = os.environ.get(RESULTS_ENV)
+    if not path:
+        return
+    if ratio is None and figure is not None and baseline:
+        ratio = figure / baseline
+    row = {"bench": os.path.splitext(os.path.basename(sys.argv[0]))[0], "name": name,
+           "figure": _round(figure), "unit": unit, "baseline": _round(baseline), "ratio": _round(ratio),
+           "target": target, "met": met}
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else float(f"{value:.4g}")

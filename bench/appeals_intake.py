@@ -39,11 +39,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")  # kombu/services import it; not used here
 
-from _support import amqp_uri, create_vhost, delete_vhost  # noqa: E402
+from _support import amqp_uri, create_vhost, delete_vhost, report  # noqa: E402
 from nameko.standalone.events import get_event_exchange  # noqa: E402
 
 from services.kernel.keys import KeyStore  # noqa: E402
-from services.kernel.messaging import declare_topology, events_exchange, parked_queue  # noqa: E402
+from services.kernel.messaging import declare_topology, events_exchange, unrouted_queue  # noqa: E402
 
 APPEALS_SERVICE = "services.appeals.service:AppealsService"
 BASELINE_SERVICE = "bench_intake_baseline"
@@ -404,7 +404,7 @@ def settle(conn: Connection, queue: str, expected: int, pending=lambda: 0, timeo
 # -- reporting -----------------------------------------------------------------------------------------
 
 
-def report(name: str, r: Result, base: Result | None = None) -> None:
+def report_line(name: str, r: Result, base: Result | None = None) -> None:
     ms = r.latencies_ms
     other = {s: n for s, n in r.statuses.items() if s != 201}
     line = (f"{name:9} requests={r.count:6}  throughput={r.rate:7.1f} req/s  p50={statistics.median(ms):6.1f} ms  "
@@ -566,8 +566,8 @@ def main() -> int:
         generator_ok = stub_result.rate >= 2 * baseline_r.rate
         print("  -> the load generator is " + ("not the bottleneck" if generator_ok else
                                                 "CLOSE TO ITS CEILING: the baseline may be understated"))
-        report("baseline", baseline_r)
-        report("appeals", appeals_r, baseline_r)
+        report_line("baseline", baseline_r)
+        report_line("appeals", appeals_r, baseline_r)
         ratio = appeals_r.rate / baseline_r.rate
         p99 = pct(appeals_r.latencies_ms, 99)
         print(f"target: appeals/baseline throughput {ratio:.2f} (>= 0.50): {'met' if ratio >= 0.5 else 'NOT MET'}")
@@ -575,6 +575,10 @@ def main() -> int:
               f"{'met' if p99 < 100 else 'NOT MET'}  (baseline p99 {pct(baseline_r.latencies_ms, 99):.1f} ms; "
               f"{args.clients} clients back to back wait {args.clients}/throughput on average, so p99 < 100 ms needs "
               f"well over {args.clients / 0.1:.0f} req/s)")
+        report("intake throughput", appeals_r.rate, "req/s", baseline=baseline_r.rate, target=">= 0.5x baseline",
+               met=ratio >= 0.5)
+        report(f"intake p99 at {args.clients} clients", p99, "ms", baseline=pct(baseline_r.latencies_ms, 99),
+               target="< 100 ms", met=p99 < 100)
         print(f"server cpu per request: appeals {appeals_r.server_ms_per_request:.2f} ms, baseline "
               f"{baseline_r.server_ms_per_request:.2f} ms "
               f"({appeals_r.server_ms_per_request / baseline_r.server_ms_per_request:.1f}x)", flush=True)
@@ -598,8 +602,9 @@ def main() -> int:
               f"{published}  appeals by status={statuses}: " + ("nothing lost" if appeals_ok else "MISMATCH"))
         print(f"events: baseline 201s={baseline_201}  events on the bus={baseline_on_bus}: "
               + ("nothing lost" if baseline_ok else "MISMATCH"))
+        report("intake events lost", appeals_201 - min(on_bus, published), "events", target="0", met=appeals_ok)
         # appeal.dispatched has no queue here: the alternate exchange parked it. Leave the vhost empty.
-        for q in (appeals_q, baseline_q, parked_queue()):
+        for q in (appeals_q, baseline_q, unrouted_queue()):
             q(channel).purge()
         # A run with refusals or errors measured something else than intake: not a valid figure.
         refused = {name: r for name, r in totals.items() if r.errors or set(r.statuses) - {201}}

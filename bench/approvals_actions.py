@@ -38,7 +38,7 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 # helpers of the intake benchmark (importing it has no side effects: it runs only under __main__)
-from _support import amqp_uri, create_vhost  # noqa: E402
+from _support import amqp_uri, create_vhost, report  # noqa: E402
 from appeals_intake import (  # noqa: E402
     BASELINE_MODULE,
     BASELINE_SERVICE,
@@ -58,7 +58,7 @@ from appeals_intake import (  # noqa: E402
 from nameko.standalone.events import get_event_exchange  # noqa: E402
 
 from services.kernel.keys import KeyStore  # noqa: E402
-from services.kernel.messaging import declare_topology, events_exchange, parked_queue  # noqa: E402
+from services.kernel.messaging import declare_topology, events_exchange, unrouted_queue  # noqa: E402
 
 APPROVALS_SERVICE = "services.approvals.service:ApprovalsService"
 BASE = "/api/v1/applications"
@@ -347,6 +347,7 @@ def main() -> int:
         rate = app_r.rate
         print(f"target: window actions {rate:.1f}/s through HTTP on SQLite (>= 300/s): "
               f"{'met' if rate >= 300 else 'NOT MET'}; approvals/baseline = {rate / base_r.rate:.2f}", flush=True)
+        report("window actions", rate, "actions/s", baseline=base_r.rate, target=">= 300/s", met=rate >= 300)
 
         # nothing lost: every successful action (pre-creation and warm-up included) is one event on the bus
         def outbox_pending() -> int:
@@ -373,9 +374,10 @@ def main() -> int:
         base_ok = baseline_on_bus == baseline_201
         print(f"events: baseline 201s={baseline_201}  events on the bus={baseline_on_bus}: "
               + ("nothing lost" if base_ok else "MISMATCH"))
+        report("window action events lost", successes - min(on_bus, published), "events", target="0", met=ok)
         if actions.failed or totals["approvals"].errors:
             print(f"NOT 2xx: {actions.failed}  connection errors={totals['approvals'].errors}")
-        for q in (actions_q, monitor_q, baseline_q, parked_queue()):
+        for q in (actions_q, monitor_q, baseline_q, unrouted_queue()):
             q(channel).purge()
         return 0 if ok and base_ok and not actions.failed and monitor_on_bus == sum(alerts.values()) else 1
     finally:

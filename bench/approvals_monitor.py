@@ -44,7 +44,7 @@ from kombu import Connection, Queue  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from _support import bench_vhost  # noqa: E402
+from _support import bench_vhost, report  # noqa: E402
 from nameko.containers import ServiceContainer  # noqa: E402
 from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
 
@@ -359,6 +359,14 @@ def main() -> int:
     print(f"targets: latency p95 {p95:.3f} s < 1 s: {'met' if ok_latency else 'NOT MET'}; exactly once: "
           f"{'met' if once and alerts_ok else 'NOT MET'}; memory {max(rss_loaded, rss_after):.0f} MB < 300 MB: "
           f"{'met' if ok_memory else 'NOT MET'}")
+    report(f"yellow-card latency p95, {args.batch} due at once of {args.applications} open", p95, "s",
+           target="< 1 s", met=ok_latency)
+    report("yellow cards per application", max(counts) if counts else 0, "per application", target="exactly 1",
+           met=once and alerts_ok)
+    report(f"monitor memory with {args.applications} open", max(rss_loaded, rss_after), "MB", target="< 300 MB",
+           met=ok_memory)
+    report("idle monitor tick query p50", statistics.median(tick_ms), "ms", baseline=statistics.median(count_ms),
+           target="no full scan (baseline: SELECT count(*))", met=None)
     return 0 if ok_latency and once and alerts_ok and ok_memory else 1
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _support import bench_vhost  # noqa: E402
+from _support import bench_vhost, report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SUMMARY = re.compile(r"\[demo\] (\d+) requests in ([\d.]+) s, (\d+) records created, (\d+) skipped, (\d+) failed")
@@ -81,6 +81,12 @@ def main() -> int:
               f"make run start to loaded {r['first_start_to_loaded']:.1f} s")
     ratio = (big["requests"] / big["seconds"]) / (base["requests"] / base["seconds"])
     print(f"throughput at the larger size vs the default size: {ratio:.2f}x")
+    report(f"demo load {args.appeals}/{args.applications}", big["requests"] / big["seconds"], "req/s",
+           baseline=base["requests"] / base["seconds"], target="for the record (baseline: default size)", met=None)
+    report("make run start to demo loaded, default size", base["first_start_to_loaded"], "s",
+           target="<= 120 s", met=base["first_start_to_loaded"] <= 120)
+    report("demo requests failed", base["failed"] + big["failed"], "requests", target="0",
+           met=not (base["failed"] or big["failed"]))
     return 1 if base["failed"] or big["failed"] else 0
 
 

@@ -43,7 +43,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _support import bench_vhost  # noqa: E402
+from _support import bench_vhost, report  # noqa: E402
 
 from services.kernel.contracts import make_event  # noqa: E402
 from services.kernel.keys import KeyStore  # noqa: E402
@@ -238,7 +238,8 @@ def main() -> int:
                 yaml.safe_dump({
                     "AMQP_URI": uri, "DATABASE_URL": f"sqlite:///{db_path}", "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
                     "KEYS_FILE": keys, "DEPARTMENT": None, "SEED_NOTIFY": seed,
-                    "NOTIFY": {"CONSOLE_URL": "http://127.0.0.1:8004", "QUIET_HOURS": "off", "SEND": send},
+                    "NOTIFY": {"CONSOLE_URL": "http://127.0.0.1:8004", "QUIET_HOURS": "off", "SEND": send,
+                               "WEBHOOK_ALLOW": "127.0.0.1"},  # the sink is local
                     "RETRY_DELAYS_MS": shipped["RETRY_DELAYS_MS"], "OUTBOX": shipped["OUTBOX"],
                     "max_workers": shipped["max_workers"], "parent_calls_tracked": 10, "LOGGING": QUIET_LOGGING,
                 }, fh)
@@ -285,6 +286,7 @@ def main() -> int:
                 first += count
                 if end is None:
                     print(f"1. {level} cards: NOT all delivered within 600 s")
+                    report(f"deliveries, {level} cards", None, "deliveries/s", target=">= 200/s", met=False)
                     return 1
                 n = count * len(paths)
                 cpu, busy1 = cpu_seconds(notify.pid) - cpu0, machine_busy()
@@ -297,6 +299,8 @@ def main() -> int:
                       f"{rates[-1] / base_rate:.2f} of the baseline")
                 print(f"   notify CPU        : {cpu:.1f} s ({cpu / n * 1000:.1f} ms per delivery, "
                       f"{cpu / count * 1000:.1f} ms per event); machine {busy:.0%} busy")
+                report(f"deliveries, fan-out {len(paths)}", rates[-1], "deliveries/s", baseline=base_rate,
+                       target=">= 200/s", met=rates[-1] >= 200)
             verdict = ["met" if r >= 200 else "not met" for r in rates]
             print(f"   target ≥ 200/s    : {'met' if max(rates) >= 200 else 'NOT met'} (fan-out 1: {verdict[0]}; "
                   f"fan-out {fanout}: {verdict[1]})")
@@ -333,6 +337,9 @@ def main() -> int:
             print(f"   deliveries        : {by_status}; max attempts {max_attempts}")
             outage_ok = end is not None and twice == 0 and by_status.get("parked", 0) == 0
             print(f"   target            : {'met' if outage_ok else 'NOT met'}")
+            report(f"after a {args.outage:.0f} s sink outage: delivered twice or parked",
+                   twice + by_status.get("parked", 0) + (0 if end is not None else n), "deliveries",
+                   target="0, all delivered", met=outage_ok)
             return 0 if outage_ok and max(rates) >= 200 else 1
     finally:
         if notify is not None and notify.poll() is None:

@@ -25,7 +25,7 @@ from sqlalchemy import MetaData  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from _support import bench_database, bench_vhost  # noqa: E402
+from _support import bench_database, bench_vhost, report  # noqa: E402
 
 from services.kernel.contracts import make_event  # noqa: E402
 from services.kernel.db import Database  # noqa: E402
@@ -146,11 +146,14 @@ def run_direct(uri, listener, n, interval):
     return [(listener.arrived[i] - t) * 1000 for i, t in sent.items()]
 
 
-def report(name, ms, base_p95=None):
+def report_line(name, ms, base_p95=None, target=True):
+    """`target=False`: a figure for the record (the target is for a relay that is woken, not one that polls)."""
     line = (f"{name:42} n={len(ms):4}  p50={statistics.median(ms):7.2f} ms  p95={pct(ms, 95):7.2f} ms  "
             f"p99={pct(ms, 99):7.2f} ms  max={max(ms):7.2f} ms")
     if base_p95:
         line += f"  p95/baseline={pct(ms, 95) / base_p95:5.2f}x"
+        report(f"{name} p95", pct(ms, 95), "ms", baseline=base_p95,
+               target="< 200 ms" if target else "for the record", met=pct(ms, 95) < 200 if target else None)
     print(line)
 
 
@@ -166,19 +169,20 @@ def main():
         print(f"outbox latency, {args.events} events, one every {args.interval * 1000:.0f} ms "
               f"(target: p95 < 200 ms)")
         base = run_direct(uri, listener, args.events, args.interval)
-        report("baseline: direct publish with confirms", base)
+        report_line("baseline: direct publish with confirms", base)
         base_p95 = pct(base, 95)
         with tempfile.TemporaryDirectory() as tmp:
-            report("outbox, SQLite, same-process wake-up", run_outbox(
+            report_line("outbox, SQLite, same-process wake-up", run_outbox(
                 f"sqlite:///{tmp}/a.db", uri, listener, args.events, args.interval, True), base_p95)
-            report("outbox, SQLite, relay process (5 ms tick)", run_relay_process(
+            report_line("outbox, SQLite, relay process (5 ms tick)", run_relay_process(
                 f"sqlite:///{tmp}/c.db", uri, listener, args.events, args.interval, tmp), base_p95)
-            report("outbox, SQLite, poll only (other process)", run_outbox(
-                f"sqlite:///{tmp}/b.db", uri, listener, min(args.events, 100), args.interval, False), base_p95)
+            report_line("outbox, SQLite, poll only (other process)", run_outbox(
+                f"sqlite:///{tmp}/b.db", uri, listener, min(args.events, 100), args.interval, False), base_p95,
+                target=False)
         pg = os.environ.get("XIAONENG_BENCH_PG")
         if pg:
             with bench_database(pg) as url:
-                report("outbox, PostgreSQL, same-process wake-up", run_outbox(
+                report_line("outbox, PostgreSQL, same-process wake-up", run_outbox(
                     url, uri, listener, args.events, args.interval, True), base_p95)
         listener.close()
 

@@ -6,6 +6,7 @@ import re
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
+from marshmallow import ValidationError
 
 # werkzeug's `<converter(args):name>` path variables
 _PARAM = re.compile(r"<(?:([a-z_]+)(?:\([^)]*\))?:)?([a-zA-Z_][a-zA-Z0-9_]*)>")
@@ -36,6 +37,35 @@ ERROR_SCHEMA = {
 }
 
 
+# headers every answer carries (kernel/http.py), and those of some statuses
+HEADERS = {
+    "RequestId": {"description": "the request's id (the caller's X-Request-Id if short and printable): quote it",
+                  "required": True, "schema": {"type": "string", "minLength": 1}},
+    "RetryAfter": {"description": "seconds to wait before retrying", "required": True,
+                   "schema": {"type": "integer", "minimum": 0}},
+    "WwwAuthenticate": {"description": "the scheme that would be accepted: Bearer", "schema": {"type": "string"}},
+}
+
+
+def _headers(status: int) -> dict:
+    headers = {"X-Request-Id": {"$ref": "#/components/headers/RequestId"}}
+    if status == 503:
+        headers["Retry-After"] = {"$ref": "#/components/headers/RetryAfter"}
+    if status == 401:
+        headers["WWW-Authenticate"] = {"$ref": "#/components/headers/WwwAuthenticate"}
+    return headers
+
+
+def _body_required(schema) -> bool:
+    """Whether a request must carry a body: as kernel/http.py decides, a missing body is loaded as {}, which
+    an action whose fields are all optional (`POST .../accept`) takes."""
+    try:
+        schema().load({})
+    except ValidationError:
+        return True
+    return False
+
+
 def build_spec(service: str, endpoints, *, version: str = "1.0.0", description: str = "") -> dict:
     spec = APISpec(
         title=f"xiaoneng {service}", version=version, openapi_version="3.0.3",
@@ -44,6 +74,8 @@ def build_spec(service: str, endpoints, *, version: str = "1.0.0", description: 
     spec.components.security_scheme("apiKey", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Errors", ERRORS_SCHEMA)
     spec.components.schema("Error", ERROR_SCHEMA)
+    for name, header in HEADERS.items():
+        spec.components.header(name, header)
     paths: dict[str, dict] = {}
     for ep in sorted(endpoints, key=lambda e: (e.url, e.method)):
         path = _PARAM.sub(r"{\2}", ep.url)
@@ -57,7 +89,8 @@ def build_spec(service: str, endpoints, *, version: str = "1.0.0", description: 
         if params:
             op["parameters"] = params
         if ep.body_schema is not None:
-            op["requestBody"] = {"required": True, "content": {"application/json": {"schema": ep.body_schema}}}
+            op["requestBody"] = {"required": _body_required(ep.body_schema),
+                                 "content": {"application/json": {"schema": ep.body_schema}}}
         ok: dict = {"description": "success"}
         if ep.response_schema is not None:
             schema = {"type": "array", "items": ep.response_schema} if ep.many else ep.response_schema
@@ -72,16 +105,21 @@ def build_spec(service: str, endpoints, *, version: str = "1.0.0", description: 
             op["security"] = [{"apiKey": []}]
             op["responses"]["401"] = {"description": "missing or unknown API key", **ref}
             op["responses"]["403"] = {"description": "role or department not allowed", **ref}
-            op["description"] = ("roles: " + ", ".join(ep.roles)) if ep.roles else "any valid API key"
+            op["description"] = ("roles: " + ", ".join(ep.roles)) if ep.roles else \
+                "any valid API key (but an open311_client's, which opens only Open311 filing)"
         if _PARAM.search(ep.url):
             op["responses"]["404"] = {"description": "no such resource (or not in the key's department)", **ref}
         if ep.body_schema is not None:
             op["responses"]["413"] = {"description": "body too large", **ref}
             op["responses"]["415"] = {"description": "the body is not JSON", **ref}
+        # while the database or the keys file is away, whatever needs it answers 503 (kernel/http.py)
+        op["responses"]["503"] = {"description": "the database or the API keys are unavailable; retry later", **ref}
         for status, response in sorted(ep.responses.items()):
             if isinstance(response, str):  # a client error the method raises (409...) has the common body
                 response = {"description": response, **(ref if 400 <= status < 500 else {})}
             op["responses"][str(status)] = response
+        op["responses"] = {status: {**response, "headers": {**_headers(int(status)), **response.get("headers", {})}}
+                           for status, response in op["responses"].items()}
         paths.setdefault(path, {})[ep.method.lower()] = op
     for path, ops in paths.items():
         spec.path(path=path, operations=ops)
