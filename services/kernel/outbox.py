@@ -230,6 +230,7 @@ class OutboxRelay:
     def run(self) -> None:
         self._running = True
         backoff = 0.0
+        failures = 0
         while self._running:
             # A fresh wake-up before each pass: a commit during the pass wakes the next one at once.
             self._wakeup = GreenEvent()
@@ -239,10 +240,16 @@ class OutboxRelay:
                 if time.monotonic() - self._pruned_at >= self.prune_interval:
                     self._pruned_at = time.monotonic()
                     self.prune()
+                if failures:
+                    log.info("outbox relay of %s resumed after %d failed attempts", self.db.service, failures)
                 backoff = 0.0
+                failures = 0
             except Exception as exc:
                 backoff = min(self.max_backoff, max(0.5, backoff * 2))
-                log.warning("outbox relay of %s failed (%s); retrying in %.1f s", self.db.service, exc, backoff)
+                failures += 1
+                # once per outage at WARNING (the broker or database away), the retries at DEBUG
+                log.log(logging.WARNING if failures == 1 else logging.DEBUG,
+                        "outbox relay of %s failed (%s); retrying in %.1f s", self.db.service, exc, backoff)
             if not self._running:
                 break
             if backoff:

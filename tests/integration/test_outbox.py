@@ -2,6 +2,7 @@
 process is killed or the broker is unreachable), nothing published twice by concurrent relays."""
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -228,9 +229,11 @@ class _CountingPublisher(ConfirmingPublisher):
         return super()._ensure()
 
 
-def test_commits_do_not_cut_the_relays_backoff_short(tmp_path, amqp_uri):
+def test_commits_do_not_cut_the_relays_backoff_short(tmp_path, amqp_uri, caplog):
     """Every commit wakes the relay; after a failure that wake-up must not bring the next attempt forward, or a
-    busy service hammers a broker that is coming back with a reconnect per commit."""
+    busy service hammers a broker that is coming back with a reconnect per commit. The outage is one WARNING
+    and its end one INFO, not a line per attempt."""
+    caplog.set_level(logging.DEBUG, logger="services.kernel.outbox")
     tap = Tap(amqp_uri, "appeals", "appeal.received")
     proxy, via_proxy = _proxy_for(amqp_uri)
     db = Database(f"sqlite:///{tmp_path}/busy.db", MetaData(), service="appeals")
@@ -253,6 +256,10 @@ def test_commits_do_not_cut_the_relays_backoff_short(tmp_path, amqp_uri):
         proxy.restore()
         wait_for(lambda: len(tap.event_ids()) == 41, timeout=30, message="every event once the broker is back")
         assert len(set(tap.event_ids())) == 41
+        wait_for(lambda: any(r.levelno == logging.INFO and "resumed" in r.getMessage() for r in caplog.records),
+                 message="the relay's line that the outage ended")
+        relay_lines = [r for r in caplog.records if r.name == "services.kernel.outbox"]
+        assert [r.levelno for r in relay_lines if r.levelno >= logging.WARNING] == [logging.WARNING]
     finally:
         relay.stop()
         runner.wait()
