@@ -47,7 +47,7 @@ def publish_raw(amqp_uri: str, exchange: str, routing_key: str, body, headers=No
 
 class TcpProxy:
     """Forwards 127.0.0.1:<port> to a target; `cut()` drops every connection and refuses new ones
-    until `restore()`."""
+    until `restore()` (counting them in `refused`)."""
 
     def __init__(self, target_host: str, target_port: int):
         self.target = (target_host, target_port)
@@ -56,12 +56,14 @@ class TcpProxy:
         self.open = True
         self.sockets: list[socket.socket] = []
         self.pipes: list = []
+        self.refused = 0
         self._gt = eventlet.spawn(self._accept)
 
     def _accept(self):
         while True:
             client, _ = self.listener.accept()
             if not self.open:
+                self.refused += 1  # a reconnection attempt while cut (the drills bound their rate)
                 client.close()
                 continue
             try:
@@ -70,23 +72,42 @@ class TcpProxy:
                 client.close()
                 continue
             self.sockets += [client, upstream]
-            self.pipes += [eventlet.spawn(self._pipe, client, upstream), eventlet.spawn(self._pipe, upstream, client)]
+            self.pipes.append(eventlet.spawn(self._link, client, upstream))
+
+    def _link(self, client, upstream):
+        # A link's sockets are closed only once both directions have ended: closing a socket that the other
+        # direction's green thread still waits on leaves eventlet's hub a stale reader, and the next file opened
+        # with that number (a subprocess's pipe) then fails with "Second simultaneous read".
+        ways = [eventlet.spawn(self._pump, client, upstream), eventlet.spawn(self._pump, upstream, client)]
+        try:
+            for way in ways:
+                way.wait()
+        finally:
+            for way in ways:
+                way.kill()
+            for s in (client, upstream):
+                with contextlib.suppress(OSError):
+                    s.close()
+            with contextlib.suppress(ValueError):
+                self.sockets.remove(client)
+                self.sockets.remove(upstream)
 
     @staticmethod
-    def _pipe(src, dst):
+    def _pump(src, dst):
         try:
             while data := src.recv(65536):
                 dst.sendall(data)
         except (OSError, EOFError):  # eventlet raises EOFError for a socket closed under us
             pass
         finally:
+            # shutdown, not close: the other direction sees the end and finishes; _link closes both
             for s in (src, dst):
                 with contextlib.suppress(OSError):
-                    s.close()
+                    s.shutdown(socket.SHUT_RDWR)
 
     def cut(self):
         self.open = False
-        for s in self.sockets:
+        for s in list(self.sockets):
             # shutdown only: the pipe threads see EOF and close their own sockets (closing a socket that
             # another green thread waits on confuses eventlet's hub when the fd number is reused)
             with contextlib.suppress(OSError):
