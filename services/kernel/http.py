@@ -20,7 +20,7 @@ from functools import partial
 from typing import Any
 
 from eventlet.event import Event as GreenEvent
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema, ValidationError, fields
 from nameko.extensions import SharedExtension
 from nameko.timer import Timer
 from nameko.web.handlers import HttpRequestHandler
@@ -513,10 +513,49 @@ class ApiEndpoint(HttpRequestHandler):
             raise BadRequest({"_body": ["a JSON body is required"]})
         if not isinstance(data, dict):
             raise BadRequest({"_body": ["the body must be a JSON object"]})
+        schema = self._schema("body")
+        mistyped = json_type_errors(schema, data)
+        if mistyped:
+            raise BadRequest(mistyped)
         try:
-            return self._schema("body").load(data)
+            return schema.load(data)
         except ValidationError as exc:
             raise BadRequest(exc.messages) from None
+
+
+# marshmallow also takes 1, "yes" or "on" for a boolean and "12" for a number (lenient for form and query
+# strings); a JSON body must carry the JSON type its document names.
+_JSON_TYPES = ((fields.Boolean, (bool,), "Not a valid boolean: JSON true or false expected."),
+               (fields.Number, (int, float), "Not a valid number: a JSON number expected."))
+
+
+def json_type_errors(schema: Schema, data: dict) -> dict:
+    """Field messages for the values of `data` whose JSON type is not the one their field documents (booleans
+    and numbers, through nested schemas and lists); {} when every value fits."""
+    errors: dict = {}
+    for name, fld in schema.fields.items():
+        key = fld.data_key or name
+        if key not in data or data[key] is None or fld.dump_only:
+            continue
+        message = _json_type_error(fld, data[key])
+        if message:
+            errors[key] = message
+    return errors
+
+
+def _json_type_error(field, value):
+    if isinstance(field, fields.Nested) and isinstance(value, dict) and not field.many:
+        return json_type_errors(field.schema, value) or None
+    if isinstance(field, fields.List) and isinstance(value, list):
+        found = {i: e for i, item in enumerate(value) if item is not None
+                 and (e := _json_type_error(field.inner, item))}
+        return found or None
+    for kind, types, message in _JSON_TYPES:
+        if isinstance(field, kind):
+            if isinstance(value, bool) != (types == (bool,)) or not isinstance(value, types):
+                return [message]
+            return None
+    return None
 
 
 def _reject_constant(name: str):

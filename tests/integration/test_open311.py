@@ -392,6 +392,8 @@ def test_unknown_requests_tokens_and_paths_answer_in_the_spec_format(geo):
         assert_errors(geo.get(f"nothing.{fmt}"), 404)
     assert_errors(geo.get("services.csv"), 404, "formats")
     assert_errors(geo.get("requests/MY1/.json"), 404)
+    for odd in ("%0A", "a%0Db", "%0A%0A/x"):  # control characters in the path: still the spec's format
+        assert_errors(geo.get(f"tokens/{odd}.json"), 404)
     r = geo.http.put(f"{geo.base}{V2}/requests.xml", data={"x": "y"}, timeout=10)
     assert_errors(r, 405)
     assert {"GET", "POST"} <= {m.strip() for m in r.headers["Allow"].split(",")}
