@@ -22,6 +22,8 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _support import bench_vhost, report  # noqa: E402
 
+from services.kernel.registry import SERVICES as REGISTRY  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 SUMMARY = re.compile(r"\[demo\] (\d+) requests in ([\d.]+) s, (\d+) records created, (\d+) skipped, (\d+) failed")
 
@@ -39,7 +41,7 @@ def load(appeals: int, applications: int, workers: int) -> dict:
                "XIAONENG_DEMO_ARGS": f"--appeals {appeals} --applications {applications} --workers {workers}",
                "LOG_LEVEL": "WARNING"}
         ports = {}
-        for name in ("appeals", "approvals", "scoring", "notify"):
+        for name in REGISTRY:
             ports[name] = free_port()
             env[f"{name.upper()}_HTTP"] = f"127.0.0.1:{ports[name]}"
         console = Path(tmp) / "console.txt"

@@ -10,8 +10,10 @@ from typing import Any
 
 import yaml
 
+from services.kernel.registry import PORTS
+
 # Every service listens on its own fixed port (the same in development, see the top README).
-SERVICE_PORTS = {"appeals": 8001, "approvals": 8002, "scoring": 8003, "notify": 8004}
+SERVICE_PORTS = PORTS  # the services and their default ports: services/kernel/registry.py
 # What the city sends down to a department by default: supervision orders and alert resolutions (approvals),
 # dispatched cases (appeals), the console's alert commands (notify).
 DEFAULT_DOWN = ("approvals", "appeals", "notify")

@@ -47,11 +47,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script, services/ is not otherwise importable from a checkout
 
 from services.kernel import logs  # noqa: E402  (after the path is set)
+from services.kernel.registry import PORTS as SERVICES  # noqa: E402
+from services.kernel.registry import SERVICES as REGISTRY  # noqa: E402
 
-SERVICES = {"appeals": 8001, "approvals": 8002, "scoring": 8003, "notify": 8004}
-# named, so that a mixin with entrypoints of its own in a service module is never taken for a service
-SERVICE_CLASSES = {"appeals": "AppealsService", "approvals": "ApprovalsService", "scoring": "ScoringService",
-                   "notify": "NotifyService"}
 DEMO_DEPARTMENT = "D-DEMO"
 # (name, role, department): one key per role; replaced on every run so that a run is repeatable.
 DEMO_KEYS = (
@@ -307,7 +305,7 @@ class Service:
             self.log.rotate()
         self.proc = subprocess.Popen(
             self.argv or [nameko, "run", "--config", f"services/{self.name}/config.yaml",
-                          f"services.{self.name}.service:{SERVICE_CLASSES[self.name]}"],
+                          REGISTRY[self.name].entrypoint],
             cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             # Its own process group: a Ctrl-C in the terminal reaches only this supervisor, which then
             # stops the services in order instead of all of them racing to shut down.

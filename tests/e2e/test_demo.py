@@ -17,6 +17,7 @@ from demo.runner import run
 from services.appeals.service import AppealsService
 from services.approvals.service import ApprovalsService
 from services.kernel import clock
+from services.kernel.registry import SERVICES as REGISTRY
 from tests.conftest import ROOT, wait_for
 
 pytestmark = pytest.mark.timeout(300)
@@ -191,7 +192,7 @@ def test_make_run_loads_the_demo_year_on_first_start_only(tmp_path, rabbit_admin
            "XIAONENG_DEMO_ARGS": "--appeals 25 --applications 15 --workers 2"}
     env.pop("XIAONENG_DEMO", None)
     urls = {}
-    for name in ("appeals", "approvals", "scoring", "notify"):
+    for name in REGISTRY:
         port = free_port()
         env[f"{name.upper()}_HTTP"] = f"127.0.0.1:{port}"
         env[f"{name.upper()}_DATABASE_URL"] = f"sqlite:///{var / f'{name}.db'}"

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from services.kernel.registry import SERVICES as REGISTRY
 from tests.conftest import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("appeals", "approvals", "scoring", "notify")
+SERVICES = tuple(REGISTRY)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 

@@ -31,13 +31,12 @@ import yaml
 
 from services.kernel.config import load_config
 from services.kernel.keys import KeyStore
+from services.kernel.registry import SERVICES
 from tests.conftest import free_port, wait_for
 from tests.support import TcpProxy
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMEKO = str(Path(sys.executable).with_name("nameko"))
-CLASSES = {"appeals": "AppealsService", "approvals": "ApprovalsService", "scoring": "ScoringService",
-           "notify": "NotifyService"}
 # consumers first: their durable queues must exist before anything is published (else it is parked unrouted)
 START_ORDER = ("scoring", "notify", "approvals", "appeals", "appeals-relay")
 RELAY = "appeals-relay"
@@ -159,7 +158,7 @@ class Cluster:
                 extra = _merge({"SEED_NOTIFY": str(seed)}, extra)
             config = self.write_config(name, extra)
             self.procs[name] = Proc(name, [NAMEKO, "run", "--config", str(config),
-                                           f"services.{name}.service:{CLASSES[name]}"], env,
+                                           SERVICES[name].entrypoint], env,
                                     self.tmp / f"{name}.log")
         if relay_process and "appeals" in self.services:
             self.procs[RELAY] = Proc(RELAY, [sys.executable, "-m", "services.kernel.relay", "--config",

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 
 from services.kernel.config import load_config, validate
+from services.kernel.registry import PORTS
 from services.kernel.service import REQUIRED_SETTINGS
 
 ROOT = Path(__file__).resolve().parents[2]
-PORTS = {"appeals": 8001, "approvals": 8002, "scoring": 8003, "notify": 8004}
 
 
 @pytest.mark.parametrize("service", sorted(PORTS))
