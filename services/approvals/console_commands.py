@@ -1,21 +1,22 @@
 """Commands of the monitor console (served by notify): a monitor's acknowledge or resolve of one of our alerts,
-carried out by the very code of `POST /api/v1/alerts/<id>/acknowledge|resolve`, so that it changes the alert and
-publishes `monitor.alert_acknowledged` / `monitor.alert_resolved` exactly as the HTTP endpoints do."""
+carried out by the same use case as `POST /api/v1/alerts/<id>/acknowledge|resolve` (`handlers.act_on_alert`),
+so that it changes the alert and publishes `monitor.alert_acknowledged` / `monitor.alert_resolved` exactly as
+the HTTP endpoints do; the change and the record that the event was consumed commit together."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from marshmallow import ValidationError
 from sqlalchemy import select
 
+from services.kernel import clock
 from services.kernel.domain import IllegalTransition
 from services.kernel.errors import ApiError
-from services.kernel.http import Call
-from services.kernel.keys import ApiKey
 from services.kernel.messaging import AlreadyProcessed, consume_event
 
-from . import store
+from . import handlers, store
 from .schemas import AckIn, ResolveIn
 
 log = logging.getLogger("services.approvals.console_commands")
@@ -33,33 +34,32 @@ class ConsoleCommands:
         p = event.payload
         if p["owner"] != "approvals":
             return
-        consumer = f"{self.name}.on_console_action"
-        db = self.platform.db
-        with db.reader() as s:
-            done = s.execute(select(db.inbox.c.event_id).where(
-                db.inbox.c.consumer == consumer, db.inbox.c.event_id == event.event_id)).first()
-        if done is not None:
-            return
         try:
-            self._console_command(p, event.correlation_id)
+            alert_id, note = self._console_command(p)
+            with self.platform.consuming(event) as uow:
+                handlers.act_on_alert(uow, self.settings, alert_id, p["action"], p["actor"]["name"], note,
+                                      clock.now())
+            log.info("console %s of alert %s by %s", p["action"], alert_id, p["actor"]["name"])
+            return
+        except AlreadyProcessed:
+            return
         except (ApiError, IllegalTransition, ValidationError) as exc:
             # a command that cannot be carried out (unknown alert, already resolved, no note) is not retried:
             # the console shows the alert as its owner has it
             reason = getattr(exc, "message", None) or getattr(exc, "messages", None) or str(exc)
             log.warning("console %s of alert %s by %s refused: %s", p["action"], p["alert_id"], p["actor"]["name"],
                         reason, extra={"event_id": event.event_id})
-        # The change above committed in its own unit of work (the endpoint's); a redelivery before this
-        # record is refused by the alert's state, after it is skipped.
-        try:
-            with self.platform.consuming(event):
-                pass
-        except AlreadyProcessed:
+        # refused: recorded as consumed all the same, so that a redelivery is not judged again
+        with contextlib.suppress(AlreadyProcessed), self.platform.consuming(event):
             pass
 
-    def _console_command(self, p: dict, request_id: str) -> None:
+    def _console_command(self, p: dict) -> tuple[int, str | None]:
+        """The alert and the note of a console command, or why it cannot be carried out here."""
         actor = p["actor"]
         if actor["role"] not in ACTORS:
             raise IllegalTransition(f"role {actor['role']} may not {p['action']} alerts", "无权执行此操作")
+        if p["action"] not in handlers.ALERT_ACTIONS:
+            raise IllegalTransition(f"no such alert action {p['action']!r}", "不支持的操作")
         alert_id = int(p["alert_id"]) if p["alert_id"].isdigit() else 0
         if not 0 < alert_id <= MAX_ID:
             raise IllegalTransition(f"no alert {p['alert_id']!r}", "告警不存在")
@@ -72,11 +72,4 @@ class ConsoleCommands:
                 raise IllegalTransition(f"alert {alert_id} of {p['department']} is not this node's",
                                         "告警不属于本节点")
         schema = ResolveIn if p["action"] == "resolve" else AckIn
-        call = Call(request=None, request_id=request_id, body=schema().load({"note": p["note"]}),
-                    principal=ApiKey(name=actor["name"], role=actor["role"], department=actor.get("department"),
-                                     key_id="console"))
-        if p["action"] == "resolve":
-            self.resolve_alert(call, alert_id)
-        else:
-            self.acknowledge_alert(call, alert_id)
-        log.info("console %s of alert %s by %s", p["action"], alert_id, actor["name"])
+        return alert_id, schema().load({"note": p["note"]})["note"]

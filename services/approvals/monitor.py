@@ -16,7 +16,7 @@ from services.kernel.domain import SYSTEM
 from services.kernel.service import catch_up_with_calendar
 from services.kernel.workcal import CalendarUnavailable
 
-from . import store
+from . import handlers, store
 from .domain import (
     ACCEPTED,
     CALENDAR_UNAVAILABLE,
@@ -30,6 +30,7 @@ from .domain import (
     YELLOW_CARD,
     IllegalTransition,
 )
+from .handlers import event_figures
 
 log = logging.getLogger(__name__)
 
@@ -42,20 +43,6 @@ CARDS = {
     YELLOW_CARD: ("yellow", "monitor.yellow_card"),
     RED_CARD: ("red", "monitor.red_card"),
 }
-
-
-def event_figures(app, at) -> dict:
-    """The application and clock figures every event carries (scoring needs them)."""
-    row = app.row
-    figures = {"application_id": str(row["id"]), "application_no": row["application_no"],
-               "item_code": row["item_code"], "department": row["department"],
-               "green_channel": row["green_channel"], "at": at}
-    status = app.clock_status(at)
-    if status is not None:
-        figures.update(limit_days=status["limit_days"], clock_started_at=status["started_at"],
-                       due_at=status["due_at"], clock_error=status["error"], paused=status["paused"],
-                       elapsed_days=status["elapsed"], remaining_days=status["remaining"])
-    return figures
 
 
 class MonitorTimer:
@@ -137,7 +124,7 @@ class MonitorTimer:
                     continue  # still a year short, or closed meanwhile
                 self.apply(uow, app, outcome, SYSTEM, now, now)
                 for alert in store.unresolved_alerts(s, row["id"], CALENDAR_UNAVAILABLE):
-                    self.change_alert(uow, alert, {"state": "resolved", "resolved_by": SYSTEM.name,
+                    handlers.change_alert(uow, self.settings, alert, {"state": "resolved", "resolved_by": SYSTEM.name,
                                                    "resolved_at": now,
                                                    "note": "节假日安排已载入，期限已重新计算"},
                                       "monitor.alert_resolved", SYSTEM.name)

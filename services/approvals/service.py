@@ -13,10 +13,10 @@ from services.kernel.errors import BadRequest, NotFound
 from services.kernel.http import api
 
 # the monitor and supervision are mixin modules, so that `nameko run` finds only our class
-from . import console_commands, monitor, projects, store, supervision
+from . import console_commands, handlers, monitor, projects, store, supervision
 from .dependencies import ApprovalSettings
 from .domain import STATE_ZH, Application, IllegalTransition, Irregularity, submit
-from .monitor import event_figures
+from .handlers import event_figures
 from .schemas import (
     AckIn,
     AlertOut,
@@ -101,10 +101,7 @@ class ApprovalsService(base.ServiceBase, monitor.MonitorTimer, supervision.Super
         return self.settings.items.get(session, code)
 
     def _app(self, session, row: dict, now, items: dict | None = None) -> Application:
-        items = {} if items is None else items
-        if row["item_code"] not in items:
-            items[row["item_code"]] = self._item(session, row["item_code"])
-        return Application(row, items[row["item_code"]], self.settings.calendar, self.settings.rules, now)
+        return handlers.load_application(self.settings, session, row, now, items)
 
     @api("POST", "/api/v1/applications", roles=("window_system",), body=ApplicationIn, response=ApplicationOut,
          status=201, summary="an application received at a window (idempotent by external_ref)",
@@ -353,49 +350,16 @@ class ApprovalsService(base.ServiceBase, monitor.MonitorTimer, supervision.Super
         with self.platform.session() as s:
             return call.page(*store.list_alerts(s, **query))
 
-    def _alert_command(self, call, alert_id, allowed: tuple[str, ...], values: dict, event_type: str):
-        """Change an alert and publish `event_type` (who, and the note) in the same unit of work."""
-        with self.platform.unit_of_work() as uow:
-            alert = store.get_alert(uow.session, alert_id, lock=True)
-            if alert is None:
-                raise NotFound(f"no alert {alert_id}", message_zh="告警不存在")
-            if alert["state"] not in allowed:
-                raise IllegalTransition(f"the alert is {alert['state']}", "告警当前状态不允许此操作")
-            return self.change_alert(uow, alert, values, event_type, call.principal.name)
-
-    def change_alert(self, uow, alert: dict, values: dict, event_type: str, by: str) -> dict:
-        now = values.get("resolved_at") or values.get("acknowledged_at") or clock.now()
-        out = store.update_alert(uow.session, alert["id"], **values)
-        uow.publish(event_type, {
-            **self._alert_figures(uow.session, alert, now), "alert_id": str(alert["id"]), "level": out["level"],
-            "rule": out["rule"], "raised_at": out["raised_at"], "by": by, "note": out["note"],
-            **{k: values[k] for k in ("resolved_at", "acknowledged_at") if k in values}},
-            department=alert["department"])
-        return out
-
-    def _alert_figures(self, session, alert: dict, now) -> dict:
-        """What an alert's events say about its subject: an application's figures, or the project, joint case or
-        refused submission it names."""
-        if alert["application_id"] is not None:
-            return event_figures(self._app(session, store.get(session, alert["application_id"]), now), now)
-        figures = {"subject": alert["subject"], "department": alert["department"],
-                   "project_code": alert["project_code"],
-                   "joint_id": None if alert["joint_id"] is None else str(alert["joint_id"])}
-        if alert["subject"] == "submission":
-            figures.update(external_ref=alert["subject_ref"], item_code=alert["details"].get("item_code"))
-        return figures
-
     @api("POST", "/api/v1/alerts/<int:alert_id>/acknowledge", roles=MONITOR, body=AckIn, response=AlertOut,
          summary="acknowledge an open alert", tags=("monitor",), responses=CONFLICT)
     def acknowledge_alert(self, call, alert_id):
-        values = {"state": "acknowledged", "acknowledged_by": call.principal.name, "acknowledged_at": clock.now()}
-        if call.body["note"]:
-            values["note"] = call.body["note"]
-        return self._alert_command(call, alert_id, ("open",), values, "monitor.alert_acknowledged")
+        with self.platform.unit_of_work() as uow:
+            return handlers.act_on_alert(uow, self.settings, alert_id, "acknowledge", call.principal.name,
+                                         call.body["note"], clock.now())
 
     @api("POST", "/api/v1/alerts/<int:alert_id>/resolve", roles=MONITOR, body=ResolveIn, response=AlertOut,
          summary="resolve an alert: who, and what was corrected (纠错)", tags=("monitor",), responses=CONFLICT)
     def resolve_alert(self, call, alert_id):
-        return self._alert_command(call, alert_id, ("open", "acknowledged"), {
-            "state": "resolved", "resolved_by": call.principal.name, "resolved_at": clock.now(),
-            "note": call.body["note"]}, "monitor.alert_resolved")
+        with self.platform.unit_of_work() as uow:
+            return handlers.act_on_alert(uow, self.settings, alert_id, "resolve", call.principal.name,
+                                         call.body["note"], clock.now())

@@ -40,7 +40,8 @@ from services.kernel.http import api
 
 from . import store
 from .domain import DECIDED, DELIVERED, OPEN, REFUSED, IllegalTransition
-from .monitor import MONITOR_INTERVAL, event_figures
+from .handlers import event_figures
+from .monitor import MONITOR_INTERVAL
 from .schemas import CODE
 
 log = logging.getLogger(__name__)
