@@ -55,6 +55,7 @@ from typing import Any
 from services.kernel import domain as kernel_domain
 from services.kernel.clock import TZ
 from services.kernel.clock import now as clock_now
+from services.kernel.contracts.approvals import SPECIAL_PROCEDURES  # the events name the same kinds
 from services.kernel.domain import SYSTEM, Actor  # noqa: F401  (part of this module's API)
 from services.kernel.workcal import CalendarUnavailable, DeadlineClock, WorkCalendar, local_date
 
@@ -79,7 +80,6 @@ IMMEDIATE = "immediate"
 COMMITTED = "committed"
 KINDS = (IMMEDIATE, COMMITTED)
 
-SPECIAL_PROCEDURES = ("hearing", "testing", "inspection", "appraisal", "expert_review")
 SPECIAL_PROCEDURE_ZH = {"hearing": "听证", "testing": "检验", "inspection": "检测", "appraisal": "鉴定",
                         "expert_review": "专家评审"}
 
