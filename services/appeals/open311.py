@@ -184,6 +184,8 @@ def _field_name(path: tuple) -> str:
 def render(status: int, body: Any, root: str, fmt: str, request_id: str, headers: dict | None = None) -> Response:
     if fmt == "xml":
         resp = Response(to_xml(root, body), status=status, content_type="text/xml; charset=utf-8")
+        if status == 503:  # as json_response does for the JSON answers
+            resp.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         for k, v in (headers or {}).items():
             resp.headers[k] = v
     else:
@@ -235,17 +237,14 @@ class Open311Endpoint(HttpRequestHandler):
                 return render(status, body, self.xml_root, fmt, request_id)
             except ApiError as exc:
                 allow = exc.details.get("allow") if isinstance(exc, MethodNotAllowed) else None
-                headers = {"Allow": ", ".join(allow)} if allow else {}
                 if exc.status < 500:
                     log_client_error(request, exc.status, exc.code)
-                elif exc.status == 503:
-                    headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-                return render(exc.status, error_list(exc), "errors", fmt, request_id, headers=headers or None)
+                return render(exc.status, error_list(exc), "errors", fmt, request_id,
+                              headers={"Allow": ", ".join(allow)} if allow else None)
             except Exception as exc:
                 if database_unavailable(exc):  # the JSON API's answer: 503, logged once per outage
                     err = DatabaseOutage.failed(self.container.service_name, exc)
-                    return render(err.status, error_list(err), "errors", fmt, request_id,
-                                  headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+                    return render(err.status, error_list(err), "errors", fmt, request_id)
                 log.exception("unhandled error in %s %s", request.method, request.path)
                 body = [{"code": 500, "description": f"internal error; quote the request id {request_id} / "
                                                      "内部错误，请提供请求编号"}]

@@ -33,7 +33,6 @@ from services.kernel.config import load_config
 from services.kernel.keys import KeyStore
 from services.kernel.registry import SERVICES
 from tests.conftest import free_port, wait_for
-from tests.support import TcpProxy
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMEKO = str(Path(sys.executable).with_name("nameko"))
@@ -599,9 +598,6 @@ def print_tally(title: str, t: dict, loads: dict[str, Load] | None = None) -> No
 
 
 # -- the broker behind a proxy ---------------------------------------------------------------------------------
-
-
-CountingProxy = TcpProxy  # counts the connections it refused while cut (the processes' reconnects)
 
 
 # -- a webhook receiver --------------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ import pytest
 
 from tests.conftest import RABBIT_HOST, wait_for
 from tests.reliability.drill import (
-    CountingProxy,
     Load,
     appeal_sender,
     application_sender,
@@ -21,6 +20,7 @@ from tests.reliability.drill import (
     say,
     wait_settled,
 )
+from tests.support import TcpProxy
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 
@@ -44,7 +44,7 @@ def test_a_broker_cut_under_load_keeps_every_process_up_health_honest_and_delive
         rabbit_admin, drill_vhost, cluster_factory):
     began = time.monotonic()
     host, port = RABBIT_HOST.rsplit(":", 1)
-    proxy = CountingProxy(host, int(port))
+    proxy = TcpProxy(host, int(port))  # counts the reconnections it refused while cut
     direct_uri = rabbit_admin.amqp_uri(drill_vhost)
     try:
         cluster = cluster_factory(direct_uri.replace(f"@{RABBIT_HOST}/", f"@127.0.0.1:{proxy.port}/"),
