@@ -14,6 +14,7 @@ from sqlalchemy import select
 from services.kernel import clock
 from services.kernel.domain import IllegalTransition
 from services.kernel.errors import ApiError
+from services.kernel.fields import MAX_ID
 from services.kernel.messaging import AlreadyProcessed, consume_event
 
 from . import handlers, store
@@ -23,7 +24,6 @@ log = logging.getLogger("services.approvals.console_commands")
 
 # who may acknowledge or resolve through the console: as on the HTTP endpoints (an admin passes everywhere)
 ACTORS = ("monitor", "admin")
-MAX_ID = 2**63 - 1
 
 
 class ConsoleCommands:

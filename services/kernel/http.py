@@ -46,6 +46,7 @@ from .errors import (
     Unavailable,
     UnsupportedMediaType,
 )
+from .fields import MAX_ID
 from .keys import ApiKey, KeyStore
 
 log = logging.getLogger(__name__)
@@ -196,7 +197,7 @@ def request_id_of(request: Request) -> str:
 class IdConverter(IntegerConverter):
     """`<int:x>` in a path: an id no database can hold (SQLite's INTEGER is 64-bit) is not found, not a 500."""
 
-    def __init__(self, map, fixed_digits=0, min=None, max=2**63 - 1, signed=False):
+    def __init__(self, map, fixed_digits=0, min=None, max=MAX_ID, signed=False):
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
