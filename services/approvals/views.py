@@ -1,0 +1,44 @@
+"""How an application is shown: the view every endpoint answers with, and who may see it."""
+
+from __future__ import annotations
+
+from services.kernel.errors import NotFound
+
+from . import store
+from .domain import STATE_ZH, Application
+
+
+def mask_id_number(number: str) -> str:
+    """Only the first three and the last four characters stay readable."""
+    if len(number) <= 7:
+        return "*" * (len(number) - 2) + number[-2:]
+    return number[:3] + "*" * (len(number) - 7) + number[-4:]
+
+
+def clock_view(app: Application, now) -> dict | None:
+    status = app.clock_status(now)
+    if status is None:
+        return None
+    return {**status, "paused_intervals": app.row.get("special_procedures") or [],
+            "extension_days": app.row.get("extension_days")}
+
+
+def present(row: dict, app: Application | None, now) -> dict:
+    return {
+        **row,
+        "state_zh": STATE_ZH.get(row["state"], row["state"]),
+        "applicant": {"name": row["applicant_name"], "kind": row["applicant_kind"],
+                      "id_number": row["applicant_id_masked"]},
+        "clock": clock_view(app, now) if app is not None else None,
+    }
+
+
+def visible(call, session, application_id: int, lock: bool = False) -> dict:
+    """The stored application, if the caller may see it: one 404 for "missing" and "another department's", so
+    that neither leaks the other."""
+    row = store.get(session, application_id, lock=lock)
+    not_found = NotFound(f"no application {application_id}", message_zh="申请不存在")
+    if row is None:
+        raise not_found
+    call.require_department(row["department"], not_found)
+    return row
