@@ -7,7 +7,11 @@ load comes from threads of this process (keep-alive http.client). At the end, th
 bus (and the outbox rows marked published) must equal the 201s: nothing lost.
 
     .venv/bin/python bench/appeals_intake.py [--seconds 15] [--rounds 3] [--clients 20] [--warmup 3] [--max-workers 10]
-        [--relay process|in-service]
+        [--relay process|in-service] [--without-direct]
+
+`--without-direct` measures a third service side by side: appeals again, on a SQLite file of its own, with
+`XIAONENG_DIRECT=0` (every `kernel/direct.py` statement through SQLAlchemy's `Connection.execute`), to show
+what the direct statements are worth (ADR 0006).
 """
 
 import argparse
@@ -445,6 +449,8 @@ def main() -> int:
     ap.add_argument("--relay", choices=("process", "in-service"), default="process",
                     help="where appeals' outbox relay runs: a process of its own (the busy-intake set-up) or in "
                          "the service (the default set-up)")
+    ap.add_argument("--without-direct", action="store_true",
+                    help="also measure appeals with XIAONENG_DIRECT=0 (no direct statements), side by side")
     args = ap.parse_args()
 
     vhost = create_vhost()
@@ -459,21 +465,25 @@ def main() -> int:
 
         keys_file = os.path.join(tmp, "keys.yaml")
         operator_key = KeyStore(keys_file).add("bench-operator", "operator")
-        db_path = os.path.join(tmp, "appeals.db")
         appeals_port, baseline_port, stub_port = free_port(), free_port(), free_port()
-        appeals_cfg = service_yaml(os.path.join(tmp, "appeals.yaml"), {
-            "AMQP_URI": uri,
-            "DATABASE_URL": f"sqlite:///{db_path}",
-            "WEB_SERVER_ADDRESS": f"127.0.0.1:{appeals_port}",
-            "KEYS_FILE": keys_file,
-            "DEPARTMENT": None,
-            "SEED_CATALOGUE": os.path.join(ROOT, "services", "appeals", "catalogue.demo.yaml"),
-            "RETRY_DELAYS_MS": [5000, 15000, 40000],
-            # as services/appeals/config.yaml, the relay in the service or in a process of its own
-            "OUTBOX": {"POLL_INTERVAL": 0.5, "BATCH_SIZE": 200, "RELAY": args.relay == "in-service"},
-            "max_workers": args.max_workers,
-            "LOGGING": QUIET_LOGGING,
-        })
+
+        def appeals_yaml(name: str, db_path: str, port: int) -> str:
+            return service_yaml(os.path.join(tmp, f"{name}.yaml"), {
+                "AMQP_URI": uri,
+                "DATABASE_URL": f"sqlite:///{db_path}",
+                "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
+                "KEYS_FILE": keys_file,
+                "DEPARTMENT": None,
+                "SEED_CATALOGUE": os.path.join(ROOT, "services", "appeals", "catalogue.demo.yaml"),
+                "RETRY_DELAYS_MS": [5000, 15000, 40000],
+                # as services/appeals/config.yaml, the relay in the service or in a process of its own
+                "OUTBOX": {"POLL_INTERVAL": 0.5, "BATCH_SIZE": 200, "RELAY": args.relay == "in-service"},
+                "max_workers": args.max_workers,
+                "LOGGING": QUIET_LOGGING,
+            })
+
+        db_path = os.path.join(tmp, "appeals.db")
+        appeals_cfg = appeals_yaml("appeals", db_path, appeals_port)
         with open(os.path.join(tmp, "intake_baseline.py"), "w", encoding="utf-8") as fh:
             fh.write(textwrap.dedent(BASELINE_MODULE))
         baseline_cfg = service_yaml(os.path.join(tmp, "baseline.yaml"), {
@@ -498,14 +508,26 @@ def main() -> int:
             q(channel).declare()
 
         # The class named: `nameko run` of the bare module would also pick up any other class with entrypoints.
-        appeals = Process("appeals", [nameko, "run", "--config", appeals_cfg, APPEALS_SERVICE], env,
-                          os.path.join(tmp, "appeals.log"), appeals_port)
-        processes.append(appeals)
-        relay = None
-        if args.relay == "process":
-            relay = Process("relay", [python, "-m", "services.kernel.relay", "--config", appeals_cfg,
-                                      "--service", "appeals"], env, os.path.join(tmp, "relay.log"))
-            processes.append(relay)
+        def start_appeals(name: str, cfg: str, port: int, env: dict) -> tuple[Process, Process | None]:
+            service = Process(name, [nameko, "run", "--config", cfg, APPEALS_SERVICE], env,
+                              os.path.join(tmp, f"{name}.log"), port)
+            processes.append(service)
+            relay = None
+            if args.relay == "process":
+                relay = Process(f"{name}-relay", [python, "-m", "services.kernel.relay", "--config", cfg,
+                                                  "--service", "appeals"], env, os.path.join(tmp, f"{name}-relay.log"))
+                processes.append(relay)
+            return service, relay
+
+        appeals, relay = start_appeals("appeals", appeals_cfg, appeals_port, env)
+        relays = {"appeals": relay}
+        db_paths = {"appeals": db_path}
+        if args.without_direct:
+            nodirect_port = free_port()
+            db_paths["no-direct"] = os.path.join(tmp, "nodirect.db")
+            nodirect_cfg = appeals_yaml("nodirect", db_paths["no-direct"], nodirect_port)
+            nodirect, relays["no-direct"] = start_appeals("no-direct", nodirect_cfg, nodirect_port,
+                                                          {**env, "XIAONENG_DIRECT": "0"})
         baseline = Process("baseline", [nameko, "run", "--config", baseline_cfg, "intake_baseline"], env,
                            os.path.join(tmp, "baseline.log"), baseline_port)
         processes.append(baseline)
@@ -513,6 +535,8 @@ def main() -> int:
                        os.path.join(tmp, "stub.log"))
         processes.append(stub)
         wait_until_answering(appeals, f"http://127.0.0.1:{appeals_port}/health", 200)
+        if args.without_direct:
+            wait_until_answering(nodirect, f"http://127.0.0.1:{nodirect_port}/health", 200)
         wait_until_answering(baseline, f"http://127.0.0.1:{baseline_port}/", None)
         wait_for_port(stub, stub_port)
 
@@ -536,25 +560,28 @@ def main() -> int:
         appeal_bodies, baseline_bodies = Bodies(uuid.uuid4().hex[:8]), Bodies("baseline")
         targets = {"baseline": (baseline, baseline_port, baseline_bodies, {}),
                    "appeals": (appeals, appeals_port, appeal_bodies, auth)}
+        if args.without_direct:
+            targets["no-direct"] = (nodirect, nodirect_port, Bodies(uuid.uuid4().hex[:8]), auth)
         # Warm-up (not measured, but its 201s count for the events check).
         totals = {name: drive(port, args.warmup, args.clients, bodies, headers, None)
                   for name, (_, port, bodies, headers) in targets.items()}
         measured = {name: Result() for name in targets}
         # Alternating slices, so that whatever else loads the machine meanwhile weighs on both alike.
         for i in range(rounds):
-            order = ("baseline", "appeals") if i % 2 == 0 else ("appeals", "baseline")
+            order = list(targets) if i % 2 == 0 else list(reversed(targets))
             slice_ = {}
             for name in order:
                 process, port, bodies, headers = targets[name]
+                relay_of = relays.get(name)
                 slice_[name] = drive(port, args.seconds / rounds, args.clients, bodies, headers, process.pid,
-                                     relay.pid if relay and name == "appeals" else None)
+                                     relay_of.pid if relay_of else None)
                 process.check_alive()
-                if relay and name == "appeals":
-                    relay.check_alive()
+                if relay_of:
+                    relay_of.check_alive()
                 measured[name] += slice_[name]
-            print(f"  round {i + 1}/{rounds}: baseline {slice_['baseline'].rate:6.1f} req/s, appeals "
-                  f"{slice_['appeals'].rate:6.1f} req/s, ratio {slice_['appeals'].rate / slice_['baseline'].rate:4.2f}",
-                  flush=True)
+            rates = ", ".join(f"{name} {slice_[name].rate:6.1f} req/s" for name in targets)
+            print(f"  round {i + 1}/{rounds}: {rates}"
+                  f", ratio {slice_['appeals'].rate / slice_['baseline'].rate:4.2f}", flush=True)
         baseline_r, appeals_r = measured["baseline"], measured["appeals"]
         for name in targets:
             totals[name] += measured[name]
@@ -568,6 +595,13 @@ def main() -> int:
                                                 "CLOSE TO ITS CEILING: the baseline may be understated"))
         report_line("baseline", baseline_r)
         report_line("appeals", appeals_r, baseline_r)
+        if args.without_direct:
+            nodirect_r = measured["no-direct"]
+            report_line("no-direct", nodirect_r, baseline_r)
+            print(f"kernel/direct.py: appeals with direct statements {appeals_r.rate:.1f} req/s "
+                  f"({appeals_r.server_ms_per_request:.2f} ms server cpu per request), without "
+                  f"{nodirect_r.rate:.1f} req/s ({nodirect_r.server_ms_per_request:.2f} ms): "
+                  f"{appeals_r.rate / nodirect_r.rate:.2f}x the throughput with them", flush=True)
         ratio = appeals_r.rate / baseline_r.rate
         p99 = pct(appeals_r.latencies_ms, 99)
         print(f"target: appeals/baseline throughput {ratio:.2f} (>= 0.50): {'met' if ratio >= 0.5 else 'NOT MET'}")
@@ -584,17 +618,26 @@ def main() -> int:
               f"({appeals_r.server_ms_per_request / baseline_r.server_ms_per_request:.1f}x)", flush=True)
 
         # Nothing lost: every 201 of either service is one event on the bus (warm-up included).
-        def outbox_pending() -> int:
-            with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)) as db:
-                return db.execute("SELECT count(*) FROM outbox WHERE published_at IS NULL").fetchone()[0]
+        def each_db(query: str) -> list:
+            rows = []
+            for path in db_paths.values():
+                with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)) as db:
+                    rows += db.execute(query).fetchall()
+            return rows
 
-        appeals_201, baseline_201 = totals["appeals"].created, totals["baseline"].created
+        def outbox_pending() -> int:
+            return sum(n for (n,) in each_db("SELECT count(*) FROM outbox WHERE published_at IS NULL"))
+
+        # both appeals services (with and without direct statements) publish to the same queue
+        appeals_201 = sum(totals[name].created for name in db_paths)
+        baseline_201 = totals["baseline"].created
         on_bus = settle(broker, appeals_q.name, appeals_201, outbox_pending)
         baseline_on_bus = settle(broker, baseline_q.name, baseline_201)
-        with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)) as db:
-            published = db.execute("SELECT count(*) FROM outbox WHERE event_type = 'appeal.received' "
-                                   "AND published_at IS NOT NULL").fetchone()[0]
-            statuses = dict(db.execute("SELECT status, count(*) FROM appeals GROUP BY status").fetchall())
+        published = sum(n for (n,) in each_db("SELECT count(*) FROM outbox WHERE event_type = 'appeal.received' "
+                                              "AND published_at IS NOT NULL"))
+        statuses: dict = {}
+        for status, n in each_db("SELECT status, count(*) FROM appeals GROUP BY status"):
+            statuses[status] = statuses.get(status, 0) + n
         appeals_ok = on_bus == appeals_201 == published
         baseline_ok = baseline_on_bus == baseline_201
         lost = not (appeals_ok and baseline_ok)

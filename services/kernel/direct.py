@@ -8,10 +8,14 @@ so the rows written and read are the same as through `Connection.execute`. On SQ
 cursor of the caller's connection, inside the caller's transaction; DB-API errors come out as SQLAlchemy's
 (`IntegrityError`, `OperationalError`...). On any other database (PostgreSQL) it simply is
 `Connection.execute`: there the network round trip, not Python, is the cost.
+
+`XIAONENG_DIRECT=0` in a process's environment makes every Direct statement plain `Connection.execute` on
+SQLite too: for `bench/appeals_intake.py --without-direct`, which measures what Direct is worth (ADR 0006).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +23,10 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
+
+# the dialects whose statements run on the DB-API cursor
+_DIRECT_DIALECTS = () if os.environ.get("XIAONENG_DIRECT", "1").strip().lower() in ("0", "off", "false", "no") \
+    else ("sqlite",)
 
 
 @dataclass(frozen=True)
@@ -100,7 +108,7 @@ class Direct:
     def run(self, conn: Connection | Session, params: dict) -> int | None:
         """Execute once; for an insert the new row's key, else the number of rows it touched."""
         conn = self._connection(conn)
-        if conn.dialect.name != "sqlite":
+        if conn.dialect.name not in _DIRECT_DIALECTS:
             result = conn.execute(self.statement, params)
             return result.inserted_primary_key[0] if self._keys is not None else result.rowcount
         plan = self._plan(conn.dialect)
@@ -114,7 +122,7 @@ class Direct:
         if not rows:
             return
         conn = self._connection(conn)
-        if conn.dialect.name != "sqlite":
+        if conn.dialect.name not in _DIRECT_DIALECTS:
             # SQLAlchemy compiles an executemany for the first row's keys: give every row all of them
             conn.execute(self.statement, [self._complete(r) for r in rows] if self._keys is not None else rows)
             return
@@ -125,7 +133,7 @@ class Direct:
         """The first row of a select, as a plain tuple of the DB-API's values (no result processing:
         select ids, strings and numbers with it)."""
         conn = self._connection(conn)
-        if conn.dialect.name != "sqlite":
+        if conn.dialect.name not in _DIRECT_DIALECTS:
             row = conn.execute(self.statement, params).first()
             return tuple(row) if row is not None else None
         plan = self._plan(conn.dialect)
