@@ -2,9 +2,10 @@
 clock (Administrative Licensing Law, see DOMAIN.md), the electronic monitor's moments and the irregularities
 (纠错) found when an action arrives.
 
-No framework here: the service loads an application (a dict of its columns), asks `Application` for an
-`Outcome` (the changes, the events, the history line, the alarms to schedule, the irregularities to alert)
-and commits all of it in one unit of work.
+No framework here: a use case (handlers.py) loads an application (a dict of its columns), asks `Application`
+for an `ActionOutcome` (the kernel's `Outcome`: the changes, the events, the history line, the alarm plan; plus
+the irregularities to alert) and commits all of it in one unit of work. A due alarm is asked the same way
+(`Application.on_alarm`): the answer is an outcome, an alert to raise, an irregularity, or nothing.
 
 Refused or recorded — what happens to each irregularity when the action arrives. The window system must
 be able to record what really happened at the counter; the irregularity is the monitors' business. An
@@ -57,6 +58,7 @@ from services.kernel.clock import TZ
 from services.kernel.clock import now as clock_now
 from services.kernel.contracts.approvals import SPECIAL_PROCEDURES  # the events name the same kinds
 from services.kernel.domain import SYSTEM, Actor  # noqa: F401  (part of this module's API)
+from services.kernel.outcome import CANCEL, KEEP, AlarmPlan, Event, Outcome, replace_alarms
 from services.kernel.workcal import CalendarUnavailable, DeadlineClock, WorkCalendar, local_date
 
 SUBMITTED = "submitted"
@@ -326,18 +328,40 @@ def deemed_acceptance(calendar: WorkCalendar, rules: Rules, received_at: datetim
 
 
 @dataclass
-class Outcome:
-    """What a command does: column changes, events (type, payload), one history line, alarms, and the
-    irregularities to alert."""
+class ActionOutcome(Outcome):
+    """What a command of an application does (the kernel's `Outcome`), and the irregularities it revealed:
+    the use case alerts them in the same unit of work."""
 
-    action: str
-    changes: dict[str, Any] = field(default_factory=dict)
-    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    details: dict[str, Any] = field(default_factory=dict)
-    # None: leave the scheduled alarms alone; "cancel": cancel the unfired ones; a list of (kind, at):
-    # replace the unfired ones with these (moments already past fire at once)
-    alarms: Any = None
     irregularities: list[Irregularity] = field(default_factory=list)
+
+
+# `Application._outcome`'s default alarm plan: the moments of the application as the command leaves it
+_RECOMPUTE = "recompute"
+
+# the monitor's alarms that raise an alert: kind -> (alert level, event type)
+CARDS = {
+    WARNING_DAYS_LEFT: ("warning", "monitor.warning"),
+    WARNING_FRACTION: ("warning", "monitor.warning"),
+    YELLOW_CARD: ("yellow", "monitor.yellow_card"),
+    RED_CARD: ("red", "monitor.red_card"),
+}
+ALARM_KINDS = (*CARDS, DEEMED_ACCEPTANCE, SPECIAL_PROCEDURE_OVERRUN, CALENDAR_UNAVAILABLE)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """An alert the monitor raises about an application (a warning, a card): its level, the event that
+    announces it, its rule (one alert per application and rule) and what it stores beyond the clock figures."""
+
+    level: str
+    event_type: str
+    rule: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+# What a due alarm makes the monitor do: apply an outcome (deemed acceptance), raise an alert, alert an
+# irregularity, or nothing (the application moved on meanwhile).
+AlarmReaction = ActionOutcome | Alert | Irregularity | None
 
 
 def _irregular(code: str, at: datetime, **details: Any) -> Irregularity:
@@ -345,7 +369,7 @@ def _irregular(code: str, at: datetime, **details: Any) -> Irregularity:
 
 
 def submit(item: Item, at: datetime, actor: Actor, calendar: WorkCalendar, rules: Rules,
-           materials: Iterable[str] = (), now: datetime | None = None) -> Outcome:
+           materials: Iterable[str] = (), now: datetime | None = None) -> ActionOutcome:
     """A new application received at the window: its first row and the deemed-acceptance alarm."""
     now = clock_now() if now is None else now
     if at > now + rules.future_tolerance:
@@ -362,8 +386,8 @@ def submit(item: Item, at: datetime, actor: Actor, calendar: WorkCalendar, rules
     alarms = [(DEEMED_ACCEPTANCE, deemed.moment)] if deemed.moment else [(CALENDAR_UNAVAILABLE, at)]
     payload = {"item_code": item.code, "department": item.department, "by": actor.name, "missing": missing,
                "notice_by": deemed.notice_by}
-    return Outcome("submit", changes, [("application.submitted", payload)],
-                   {"missing": missing, "notice_by": deemed.notice_by}, alarms=alarms)
+    return ActionOutcome("submit", changes, [Event("application.submitted", payload)],
+                         {"missing": missing, "notice_by": deemed.notice_by}, replace_alarms(alarms))
 
 
 class Application:
@@ -419,7 +443,7 @@ class Application:
             alarms.append((SPECIAL_PROCEDURE_OVERRUN, self._overrun_moment()))
         return alarms
 
-    def recalculated(self, now: datetime) -> Outcome | None:
+    def recalculated(self, now: datetime) -> ActionOutcome | None:
         """The clock and the monitor's moments computed again, after the calendar gained a year (a due
         time, a card or a deemed acceptance that could not be computed before); None while a moment still
         falls in a year without a schedule, or for a closed application."""
@@ -427,8 +451,21 @@ class Application:
             return None
         if any(kind == CALENDAR_UNAVAILABLE for kind, _ in self.pending_alarms(now)):
             return None
-        return self._outcome("recalculate", now, SYSTEM, {}, None, {"reason": "calendar"}, alarms="recompute",
+        return self._outcome("recalculate", now, SYSTEM, {}, None, {"reason": "calendar"},
                              counter_action=False)
+
+    def event_figures(self, at: datetime) -> dict[str, Any]:
+        """The application and clock figures every event about it carries (scoring needs them)."""
+        row = self.row
+        figures = {"application_id": str(row["id"]), "application_no": row["application_no"],
+                   "item_code": row["item_code"], "department": row["department"],
+                   "green_channel": row["green_channel"], "at": at}
+        status = self.clock_status(at)
+        if status is not None:
+            figures.update(limit_days=status["limit_days"], clock_started_at=status["started_at"],
+                           due_at=status["due_at"], clock_error=status["error"], paused=status["paused"],
+                           elapsed_days=status["elapsed"], remaining_days=status["remaining"])
+        return figures
 
     def clock_status(self, now: datetime) -> dict[str, Any] | None:
         """The clock for the API: limit, start, due, pauses, working days elapsed and remaining, the light."""
@@ -479,9 +516,10 @@ class Application:
     # -- building outcomes ------------------------------------------------------------------------
 
     def _outcome(self, action: str, at: datetime, actor: Actor, changes: dict[str, Any], event: str | None,
-                 payload: dict[str, Any], irregularities: Sequence[Irregularity] = (), alarms: Any = "recompute",
-                 counter_action: bool = True) -> Outcome:
-        """Changes plus the clock figures; events carry the department, item and clock figures."""
+                 payload: dict[str, Any], irregularities: Sequence[Irregularity] = (),
+                 alarms: AlarmPlan | str = _RECOMPUTE, counter_action: bool = True) -> ActionOutcome:
+        """Changes plus the clock figures; events carry the department, item and clock figures. The alarm
+        plan by default replaces the alarms with the moments of the application as the command leaves it."""
         if counter_action:
             changes = {**changes, "last_action_at": at}
         after = Application({**self.row, **changes}, self.item, self.calendar, self.rules, self.now)
@@ -491,13 +529,13 @@ class Application:
             changes.update(due_at=dl.due_at, clock_error=dl.error)
             figures = {"limit_days": dl.limit_days, "clock_started_at": dl.started_at, "due_at": dl.due_at,
                        "clock_error": dl.error, "paused": dl.paused}
-        if alarms == "recompute":
-            alarms = after.pending_alarms(at)
+        if not isinstance(alarms, AlarmPlan):  # _RECOMPUTE
+            alarms = replace_alarms(after.pending_alarms(at))
         events = []
         if event:
-            events.append((event, {"item_code": self.item.code, "department": self.item.department,
+            events.append(Event(event, {"item_code": self.item.code, "department": self.item.department,
                                    "by": actor.name, **figures, **payload}))
-        return Outcome(action, changes, events, payload, alarms, list(irregularities))
+        return ActionOutcome(action, changes, events, payload, alarms, list(irregularities))
 
     def _acceptance(self, accepted_at: datetime, clock_started_at: datetime, deemed: bool) -> dict[str, Any]:
         return dict(state=ACCEPTED, accepted_at=accepted_at, clock_started_at=clock_started_at,
@@ -505,7 +543,7 @@ class Application:
 
     # -- acceptance -------------------------------------------------------------------------------
 
-    def accept(self, at: datetime, actor: Actor) -> Outcome:
+    def accept(self, at: datetime, actor: Actor) -> ActionOutcome:
         self._check_time(at)
         if (replayed := self._replayed(at, "accept", at, actor)) is not None:
             return replayed
@@ -515,7 +553,7 @@ class Application:
         if self.state == ACCEPTED and self.row.get("deemed_accepted") and not self.row.get("accepted_formally_at"):
             # already accepted by law; the counter's acceptance is recorded, the clock stays where it is
             return self._outcome("accept", at, actor, {"accepted_formally_at": at}, None,
-                                 {"deemed": True, "formal_acceptance_at": at}, irregular, alarms=None)
+                                 {"deemed": True, "formal_acceptance_at": at}, irregular, alarms=KEEP)
         if self.state == SUPPLEMENT_REQUESTED:
             raise IllegalTransition("the requested supplement has not been received",
                                     "补正材料尚未收到，不能受理")
@@ -526,7 +564,7 @@ class Application:
         changes = {**self._acceptance(at, start, deemed), "accepted_formally_at": at}
         return self._outcome("accept", at, actor, changes, "application.accepted", {"deemed": deemed}, irregular)
 
-    def deem_accepted(self, at: datetime, actor: Actor = SYSTEM) -> Outcome:
+    def deem_accepted(self, at: datetime, actor: Actor = SYSTEM) -> ActionOutcome:
         """The monitor's `deemed_acceptance` alarm: no supplement notice in time, so accepted by law."""
         self._require((SUBMITTED,), "deem accepted", "视为受理")
         if not deemed_acceptance(self.calendar, self.rules, self.row["received_at"], at).deemed:
@@ -550,7 +588,7 @@ class Application:
                       limit_days=None, due_at=None, clock_error=None)
         return Application({**self.row, **revert}, self.item, self.calendar, self.rules, self.now), revert
 
-    def _replayed(self, at: datetime, command: str, *args: Any) -> Outcome | None:
+    def _replayed(self, at: datetime, command: str, *args: Any) -> ActionOutcome | None:
         before = self._before_deemed_acceptance(at)
         if before is None:
             return None
@@ -562,7 +600,7 @@ class Application:
             payload["deemed_acceptance_withdrawn"] = True
         return out
 
-    def refuse(self, reason: str | None, at: datetime, actor: Actor) -> Outcome:
+    def refuse(self, reason: str | None, at: datetime, actor: Actor) -> ActionOutcome:
         self._check_time(at)
         if (replayed := self._replayed(at, "refuse", reason, at, actor)) is not None:
             return replayed
@@ -571,11 +609,11 @@ class Application:
             raise IllegalTransition("a refusal needs its reason", "不予受理须说明理由",
                                     [_irregular("refusal_without_reason", at)])
         return self._outcome("refuse", at, actor, {"state": REFUSED, "refused_at": at, "refusal_reason": reason},
-                             "application.refused", {"reason": reason}, alarms="cancel")
+                             "application.refused", {"reason": reason}, alarms=CANCEL)
 
     # -- supplements (一次告知) -------------------------------------------------------------------
 
-    def request_supplement(self, missing: Sequence[str], note: str | None, at: datetime, actor: Actor) -> Outcome:
+    def request_supplement(self, missing: Sequence[str], note: str | None, at: datetime, actor: Actor) -> ActionOutcome:
         self._check_time(at)
         if (replayed := self._replayed(at, "request_supplement", missing, note, at, actor)) is not None:
             return replayed
@@ -591,7 +629,7 @@ class Application:
         irregular = []
         if count > 1:
             irregular.append(_irregular("repeated_supplement_request", at, count=count, missing=missing))
-        alarms: Any = None
+        alarms: AlarmPlan | str = KEEP
         if self.state == ACCEPTED:
             irregular.append(_irregular("supplement_after_acceptance", at, accepted_at=self.row["accepted_at"]))
         elif self.state == SUBMITTED and (d := deemed_acceptance(
@@ -600,14 +638,14 @@ class Application:
             received = self.row["received_at"]
             changes.update(self._acceptance(received, received, True))
             irregular.append(_irregular("supplement_after_acceptance", at, deemed=True, notice_by=d.notice_by))
-            alarms = "recompute"
+            alarms = _RECOMPUTE
         else:
             changes["state"] = SUPPLEMENT_REQUESTED
-            alarms = []  # the clock has not started, and a notice in time rules out deemed acceptance
+            alarms = CANCEL  # the clock has not started, and a notice in time rules out deemed acceptance
         return self._outcome("request_supplement", at, actor, changes, "application.supplement_requested",
                              {"missing": missing, "note": note, "count": count}, irregular, alarms=alarms)
 
-    def supplement_received(self, at: datetime, actor: Actor) -> Outcome:
+    def supplement_received(self, at: datetime, actor: Actor) -> ActionOutcome:
         self._check_time(at)
         if not self.row.get("supplement_outstanding"):
             raise IllegalTransition("no supplement has been requested", "未要求补正，不能登记补正材料")
@@ -616,11 +654,11 @@ class Application:
         if self.state == SUPPLEMENT_REQUESTED:
             changes["state"] = SUPPLEMENT_RECEIVED
         return self._outcome("supplement_received", at, actor, changes, "application.supplement_received", {},
-                             alarms=None)
+                             alarms=KEEP)
 
     # -- special procedures (the clock stops) -----------------------------------------------------
 
-    def start_special_procedure(self, kind: str, at: datetime, actor: Actor) -> Outcome:
+    def start_special_procedure(self, kind: str, at: datetime, actor: Actor) -> ActionOutcome:
         self._check_time(at)
         if kind not in SPECIAL_PROCEDURES:
             raise IllegalTransition(f"unknown special procedure {kind!r}", f"未知的特别程序「{kind}」")
@@ -632,7 +670,7 @@ class Application:
         return self._outcome("start_special_procedure", at, actor, changes, "application.special_procedure_started",
                              {"kind": kind, "irregular_from": self._overrun_moment(procedure)})
 
-    def end_special_procedure(self, at: datetime, actor: Actor) -> Outcome:
+    def end_special_procedure(self, at: datetime, actor: Actor) -> ActionOutcome:
         self._check_time(at)
         self._require((ACCEPTED,), "end a special procedure on", "结束特别程序")
         if not self.special_procedure_open:
@@ -658,9 +696,37 @@ class Application:
             return None
         return _irregular(SPECIAL_PROCEDURE_OVERRUN, overrun, kind=current["kind"], started_at=current["started_at"])
 
+    # -- the monitor's alarms ---------------------------------------------------------------------
+
+    def on_alarm(self, kind: str, now: datetime) -> AlarmReaction:
+        """What the monitor does when an alarm of `kind` of this application comes due at `now` (ValueError
+        for a kind it does not know). A closed application, or one that moved on, needs nothing."""
+        if kind not in ALARM_KINDS:
+            raise ValueError(f"unknown alarm kind {kind!r}")
+        if self.state not in OPEN:
+            return None
+        if kind == DEEMED_ACCEPTANCE:
+            if self.state != SUBMITTED:
+                return None
+            try:
+                return self.deem_accepted(now, SYSTEM)
+            except IllegalTransition:
+                return None  # a notice in time or an acceptance came first
+        if kind in CARDS:
+            return Alert(*CARDS[kind], kind) if self.state == ACCEPTED else None
+        if kind == SPECIAL_PROCEDURE_OVERRUN:
+            return self.special_procedure_overrun(now)
+        return Alert("warning", "monitor.warning", CALENDAR_UNAVAILABLE,
+                     {"error": self.row["clock_error"] or self._missing_year()})
+
+    def _missing_year(self) -> str:
+        """Why a moment could not be computed before the application had a clock: the year after the last
+        one the calendar holds (the only one a near deadline can run into)."""
+        return str(CalendarUnavailable(max(self.calendar.years_covered()) + 1))
+
     # -- extension --------------------------------------------------------------------------------
 
-    def extend(self, days: int, approver: str | None, reason: str | None, at: datetime, actor: Actor) -> Outcome:
+    def extend(self, days: int, approver: str | None, reason: str | None, at: datetime, actor: Actor) -> ActionOutcome:
         self._check_time(at)
         self._require((ACCEPTED,), "extend", "延期")
         if isinstance(days, bool) or not isinstance(days, int) or days < 1:
@@ -696,7 +762,7 @@ class Application:
 
     # -- decision and delivery --------------------------------------------------------------------
 
-    def decide(self, approved: bool, reason: str | None, at: datetime, actor: Actor) -> Outcome:
+    def decide(self, approved: bool, reason: str | None, at: datetime, actor: Actor) -> ActionOutcome:
         self._check_time(at)
         if self.state in (*BEFORE_ACCEPTANCE, REFUSED):
             irregular = [_irregular("decision_without_acceptance", at, state=self.state)]
@@ -716,11 +782,11 @@ class Application:
         changes = {"state": DECIDED, "approved": bool(approved), "decision_reason": reason, "decided_at": at,
                    "decided_in_time": figures["in_time"]}
         return self._outcome("decide", at, actor, changes, "application.decided",
-                             {"approved": bool(approved), "reason": reason, **figures}, alarms="cancel")
+                             {"approved": bool(approved), "reason": reason, **figures}, alarms=CANCEL)
 
-    def deliver(self, at: datetime, actor: Actor) -> Outcome:
+    def deliver(self, at: datetime, actor: Actor) -> ActionOutcome:
         self._check_time(at)
         self._require((DECIDED,), "deliver", "送达（须先作出决定）")
         return self._outcome("deliver", at, actor, {"state": DELIVERED, "delivered_at": at},
-                             "application.delivered", {}, alarms=None)
+                             "application.delivered", {}, alarms=KEEP)
 

@@ -1,18 +1,45 @@
-"""The approvals service's use cases, as plain functions of a unit of work, the settings and the command's data:
-an HTTP endpoint, an event consumer and a timer that mean the same thing call the same function (issue 12 moves
-the rest of the service's use cases here, one at a time)."""
+"""The approvals service's use cases, as plain functions of the settings, the command's data and a unit of work
+(or `db`, what gives units of work: the service's platform, or a `Database`, where a use case needs more than
+one): an HTTP endpoint, an event consumer and a timer that mean the same thing call the same function. Each
+loads, asks the domain (domain.py) what to do, and writes the answer through the store (store.py) and the
+outbox in one unit of work.
+
+- applications: `receive_application` (the window's submission), `submit` (one, in the caller's unit of
+  work), `run_action` (a window action), `apply` (an outcome written), `alert_refused_submission`
+- the monitor: `fire_due_alarms` / `fire_alarm` (a due alarm), `raise_alert`, `alert_irregularity`,
+  `catch_up_with_calendar` / `recalculate` (moments that waited for a calendar year)
+- alerts: `act_on_alert` (acknowledge, resolve), `change_alert`
+"""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy.exc import IntegrityError
 
 from services.kernel import clock
+from services.kernel import service as kernel_service
+from services.kernel.domain import SYSTEM
 from services.kernel.errors import BadRequest, NotFound
+from services.kernel.outcome import apply_outcome
 
 from . import store
-from .domain import Application, IllegalTransition, Irregularity
+from .domain import (
+    ALARM_KINDS,
+    CALENDAR_UNAVAILABLE,
+    OPEN,
+    ActionOutcome,
+    Alert,
+    Application,
+    IllegalTransition,
+    Irregularity,
+)
 from .domain import submit as domain_submit
-from .views import mask_id_number
+from .views import find_visible, mask_id_number, present
+
+log = logging.getLogger(__name__)
 
 # an alert action: the states it may start from, and the event it publishes
 ALERT_ACTIONS = {
@@ -20,19 +47,34 @@ ALERT_ACTIONS = {
     "resolve": (("open", "acknowledged"), "monitor.alert_resolved"),
 }
 
+# A window action: the `Application` command of that name and the fields of the command's data it takes, in
+# order (then `at` and the actor). `deem_accepted` is the monitor's act (`fire_alarm`), for a caller that means it.
+ACTIONS: dict[str, tuple[str, ...]] = {
+    "accept": (),
+    "refuse": ("reason",),
+    "request_supplement": ("missing", "note"),
+    "supplement_received": (),
+    "start_special_procedure": ("kind",),
+    "end_special_procedure": (),
+    "extend": ("days", "approver", "reason"),
+    "decide": ("approved", "reason"),
+    "deliver": (),
+    "deem_accepted": (),
+}
 
-def event_figures(app, at) -> dict:
+ALARM_BATCH = 100  # small batches: the first events go out while later ones are prepared
+
+
+class Done(NamedTuple):
+    """A command carried out: the application as it now is, and the outcome written."""
+
+    app: Application
+    outcome: ActionOutcome
+
+
+def event_figures(app: Application, at: datetime) -> dict:
     """The application and clock figures every event carries (scoring needs them)."""
-    row = app.row
-    figures = {"application_id": str(row["id"]), "application_no": row["application_no"],
-               "item_code": row["item_code"], "department": row["department"],
-               "green_channel": row["green_channel"], "at": at}
-    status = app.clock_status(at)
-    if status is not None:
-        figures.update(limit_days=status["limit_days"], clock_started_at=status["started_at"],
-                       due_at=status["due_at"], clock_error=status["error"], paused=status["paused"],
-                       elapsed_days=status["elapsed"], remaining_days=status["remaining"])
-    return figures
+    return app.event_figures(at)
 
 
 def load_application(settings, session, row: dict, now: datetime, items: dict | None = None) -> Application:
@@ -43,12 +85,65 @@ def load_application(settings, session, row: dict, now: datetime, items: dict | 
     return Application(row, items[row["item_code"]], settings.calendar, settings.rules, now)
 
 
+# -- the catalogue and applications -------------------------------------------------------------------
+
+
+def put_item(db, settings, data: dict, now: datetime) -> dict:
+    """Add or change a catalogue item; this instance forgets the items it cached (others within seconds)."""
+    with db.unit_of_work() as uow:
+        out = store.upsert_item(uow.session, data, now)
+    settings.items.forget()
+    return out
+
+
+def list_applications(db, settings, query: dict, now: datetime) -> tuple[list[dict], int]:
+    """A page of applications' views (`query`: the filters, `page`, `per_page` and the clock's `light`) and how
+    many match. The light is computed, not stored: filtered here (first cut; an index comes with the benchmark)."""
+    query = dict(query)
+    page, per_page, light = query.pop("page"), query.pop("per_page"), query.pop("light")
+    items: dict = {}
+    with db.session() as s:
+        if light is None:
+            rows, total = store.list_applications(s, **query, page=page, per_page=per_page)
+            return [present(r, load_application(settings, s, r, now, items), now) for r in rows], total
+        views = [present(r, load_application(settings, s, r, now, items), now) for r in store.all_matching(s, **query)]
+    views = [v for v in views if v["clock"] is not None and v["clock"]["light"] == light]
+    return views[(page - 1) * per_page: page * per_page], len(views)
+
+
+def application_detail(db, settings, application_id: int, now: datetime, *, scope: str | None = None) -> dict:
+    """One application's view with its history (404 for another department's, as for a missing one)."""
+    with db.session() as s:
+        row = find_visible(s, application_id, scope)
+        return {**present(row, load_application(settings, s, row, now), now),
+                "history": store.history_of(s, application_id)}
+
+
+def receive_application(db, settings, data: dict, actor, now: datetime) -> tuple[bool, Application]:
+    """An application received at a window (`POST /api/v1/applications`): `submit` in a unit of work of its own.
+    A submission refused as irregular is alerted in another (`alert_refused_submission`) and the refusal
+    re-raised; the same external_ref submitted at the same moment by a retry answers with the one that won."""
+    try:
+        with db.unit_of_work() as uow:
+            return submit(uow, settings, data, actor, now)
+    except IllegalTransition as exc:
+        with db.unit_of_work() as uow:
+            alert_refused_submission(uow, settings, data, exc, now)
+        raise
+    except IntegrityError:
+        with db.session() as s:
+            existing = store.find_by_ref(s, data["external_ref"])
+            if existing is None:
+                raise
+            return False, load_application(settings, s, existing, now)
+
+
 def alert_figures(settings, session, alert: dict, now: datetime) -> dict:
     """What an alert's events say about its subject: an application's figures, or the project, joint case or
     refused submission it names."""
     if alert["application_id"] is not None:
         row = store.get(session, alert["application_id"])
-        return event_figures(load_application(settings, session, row, now), now)
+        return load_application(settings, session, row, now).event_figures(now)
     figures = {"subject": alert["subject"], "department": alert["department"],
                "project_code": alert["project_code"],
                "joint_id": None if alert["joint_id"] is None else str(alert["joint_id"])}
@@ -69,13 +164,17 @@ def change_alert(uow, settings, alert: dict, values: dict, event_type: str, by: 
     return out
 
 
-def act_on_alert(uow, settings, alert_id: int, action: str, by: str, note: str | None, now: datetime) -> dict:
+def act_on_alert(uow, settings, alert_id: int, action: str, by: str, note: str | None, now: datetime, *,
+                 department: Any = None) -> dict:
     """A monitor's acknowledge or resolve (纠错) of an alert, from the HTTP API or the console alike: 404 for an
-    unknown alert, 409 (IllegalTransition) when its state does not allow the action."""
+    unknown alert, 409 (IllegalTransition) when its state does not allow the action. `department` (a console
+    command: the city's console reaches every node): an alert of another department is not this node's."""
     allowed, event_type = ALERT_ACTIONS[action]
     alert = store.get_alert(uow.session, alert_id, lock=True)
     if alert is None:
         raise NotFound(f"no alert {alert_id}", message_zh="告警不存在")
+    if department is not None and alert["department"] != department:
+        raise IllegalTransition(f"alert {alert_id} of {department} is not this node's", "告警不属于本节点")
     if alert["state"] not in allowed:
         raise IllegalTransition(f"the alert is {alert['state']}", "告警当前状态不允许此操作")
     if action == "resolve":
@@ -108,10 +207,11 @@ def submit(uow, settings, data: dict, actor, now: datetime) -> tuple[bool, Appli
         "project_code": data["project_code"], "created_at": now, "updated_at": now})
     app = Application(row, item, settings.calendar, settings.rules, now)
     store.add_history(s, row["id"], at, now, actor, "submit", None, row["state"], outcome.details)
-    store.schedule_new(s, row["id"], outcome.alarms or [])
-    for event_type, payload in outcome.events:
-        uow.publish(event_type, {**payload, **event_figures(app, at), "service_point": row["service_point"]},
-                    department=row["department"])
+    store.schedule_new(s, row["id"], outcome.alarms.moments)
+    outcomes = store.ApplicationOutcomes(app)
+    for event in outcome.events:
+        payload, route = outcomes.event(row, event, at)
+        uow.publish(event.type, {**payload, "service_point": row["service_point"]}, **route)
     return True, app
 
 
@@ -140,25 +240,38 @@ def alert_refused_submission(uow, settings, data: dict, exc: IllegalTransition, 
                 "at": irregularity.at, "refused": True}, department=item.department)
 
 
-def apply(uow, app: Application, outcome, actor, at: datetime, now: datetime) -> Application:
-    """Write an outcome: the changes, one history line, the alarms, the events and the irregularities' alerts —
-    one transaction. Returns the application as it now is."""
-    s = uow.session
-    row = app.row
-    changes = {**outcome.changes, "updated_at": now}
-    store.update_application(s, row["id"], changes)
-    new = Application({**row, **changes}, app.item, app.calendar, app.rules, now)
-    store.add_history(s, row["id"], at, now, actor, outcome.action, row["state"], new.row["state"], outcome.details)
-    if outcome.alarms == "cancel":
-        store.cancel_alarms(s, row["id"])
-    elif isinstance(outcome.alarms, list):
-        store.schedule(s, row["id"], outcome.alarms)
-    figures = event_figures(new, at)
-    for event_type, payload in outcome.events:
-        uow.publish(event_type, {**payload, **figures}, department=row["department"])
+def apply(uow, app: Application, outcome: ActionOutcome, actor, at: datetime, now: datetime) -> Application:
+    """Write an outcome (the kernel's `apply_outcome`: the changes, one history line, the alarms, the events) and
+    alert its irregularities — one transaction. Returns the application as it now is."""
+    row = apply_outcome(uow, store.ApplicationOutcomes(app), app.row, outcome, actor, at, now)
+    new = Application(row, app.item, app.calendar, app.rules, now)
     for irregularity in outcome.irregularities:
         alert_irregularity(uow, new, irregularity, now, refused=False)
     return new
+
+
+def run_action(db, settings, application_id: int, action: str, data: dict, actor, now: datetime, *,
+               scope: str | None = None) -> Done:
+    """A window action (`ACTIONS`) on an application, at `data["at"]` (else now): loaded locked, the domain
+    command run, its outcome applied, in one unit of work. `scope`: the department a caller is confined to (404
+    for another's application, as for a missing one). A refusal (IllegalTransition, 409) that revealed
+    irregularities stores and publishes them in a unit of work of their own, since the refused action's own
+    rolled back, and is re-raised."""
+    at = data.get("at") or now
+    try:
+        with db.unit_of_work() as uow:
+            row = find_visible(uow.session, application_id, scope, lock=True)
+            app = load_application(settings, uow.session, row, now)
+            args = [data[name] for name in ACTIONS[action]]
+            outcome = getattr(app, action)(*args, at, actor)
+            return Done(apply(uow, app, outcome, actor, at, now), outcome)
+    except IllegalTransition as exc:
+        if exc.irregularities:
+            with db.unit_of_work() as uow:
+                app = load_application(settings, uow.session, store.get(uow.session, application_id), now)
+                for irregularity in exc.irregularities:
+                    alert_irregularity(uow, app, irregularity, now, refused=True)
+        raise
 
 
 def alert_irregularity(uow, app: Application, irregularity: Irregularity, now: datetime, *, refused: bool) -> None:
@@ -171,7 +284,97 @@ def alert_irregularity(uow, app: Application, irregularity: Irregularity, now: d
     if alert_id is None:
         return
     uow.publish("monitor.irregularity", {
-        **event_figures(app, now), "alert_id": str(alert_id), "level": "irregularity", "rule": rule,
+        **app.event_figures(now), "alert_id": str(alert_id), "level": "irregularity", "rule": rule,
         "raised_at": now, "code": irregularity.code, "description_zh": irregularity.description_zh,
         "severity": irregularity.severity, "at": irregularity.at, "refused": refused},
         department=app.row["department"])
+
+
+# -- the monitor ----------------------------------------------------------------------------------------
+
+
+def fire_due_alarms(db, settings, now: datetime, limit: int = ALARM_BATCH) -> int:
+    """Claim up to `limit` alarms due at `now` and fire each (`fire_alarm`), in one unit of work: how many were
+    handled. Asked in a reader first, so that an idle tick never takes SQLite's write lock. A window action
+    holding an application waits for these alarm rows: never wait for it in turn (a deadlock on PostgreSQL),
+    give its alarms back for the next tick instead."""
+    with db.session() as s:
+        if not store.alarm_due(s, now):
+            return 0
+    with db.unit_of_work() as uow:
+        s = uow.session
+        due = store.claim_due_alarms(s, now, limit)
+        rows = store.get_many(s, sorted({alarm["application_id"] for alarm in due}))
+        items: dict = {}
+        busy = []
+        for alarm in due:
+            row = rows.get(alarm["application_id"])
+            if row is None:
+                busy.append(alarm["alarm_id"])
+                continue
+            fire_alarm(uow, load_application(settings, s, row, now, items), alarm["kind"], now)
+        store.unclaim(s, busy)
+    return len(due) - len(busy)
+
+
+def fire_alarm(uow, app: Application, kind: str, now: datetime) -> None:
+    """A due alarm of `app`: what the domain makes of it (`Application.on_alarm`), written in `uow`."""
+    if kind not in ALARM_KINDS:
+        log.warning("unknown alarm kind %s of application %s", kind, app.row["id"])
+        return
+    reaction = app.on_alarm(kind, now)
+    if isinstance(reaction, ActionOutcome):
+        apply(uow, app, reaction, SYSTEM, now, now)
+    elif isinstance(reaction, Alert):
+        raise_alert(uow, app, reaction, now)
+    elif isinstance(reaction, Irregularity):
+        alert_irregularity(uow, app, reaction, now, refused=False)
+
+
+def raise_alert(uow, app: Application, alert: Alert, now: datetime) -> int | None:
+    """A warning or card about an application, stored (once per application and rule) with the clock figures,
+    and announced by its event: the alert's id, or None when it had been raised before."""
+    figures = app.event_figures(now)
+    details = {**alert.details, **{k: figures.get(k) for k in ("due_at", "limit_days", "elapsed_days",
+                                                               "remaining_days")}}
+    alert_id = store.raise_alert(uow.session, app.row["id"], app.row["department"], alert.level, alert.rule, now,
+                                 details)
+    if alert_id is not None:
+        uow.publish(alert.event_type, {**figures, "alert_id": str(alert_id), "level": alert.level,
+                                       "rule": alert.rule, "raised_at": now}, department=app.row["department"])
+    return alert_id
+
+
+def catch_up_with_calendar(db, settings) -> None:
+    """Once per calendar: the open applications whose clock or monitor moments could not be computed for want
+    of a calendar year get them now (`recalculate`); rows a window action held are looked at again next time."""
+
+    def pending():
+        with db.session() as s:
+            return store.calendar_pending(s, OPEN, CALENDAR_UNAVAILABLE)
+
+    kernel_service.catch_up_with_calendar(settings, "applications", pending,
+                                          lambda ids: recalculate(db, settings, ids, clock.now()), ALARM_BATCH)
+
+
+def recalculate(db, settings, ids: list[int], now: datetime) -> tuple[int, int]:
+    """The clock and the monitor's moments of these applications computed again (`Application.recalculated`),
+    and their calendar_unavailable alerts resolved by the system: (recalculated, skipped because another
+    transaction held them)."""
+    done = 0
+    with db.unit_of_work() as uow:
+        s = uow.session
+        items: dict = {}
+        rows = store.get_many(s, ids)
+        for row in rows.values():
+            app = load_application(settings, s, row, now, items)
+            outcome = app.recalculated(now)
+            if outcome is None:
+                continue  # still a year short, or closed meanwhile
+            apply(uow, app, outcome, SYSTEM, now, now)
+            for alert in store.unresolved_alerts(s, row["id"], CALENDAR_UNAVAILABLE):
+                change_alert(uow, settings, alert, {"state": "resolved", "resolved_by": SYSTEM.name,
+                                                    "resolved_at": now, "note": "节假日安排已载入，期限已重新计算"},
+                             "monitor.alert_resolved", SYSTEM.name)
+            done += 1
+    return done, len(ids) - len(rows)

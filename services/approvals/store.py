@@ -33,8 +33,9 @@ from sqlalchemy.orm import Session
 from services.kernel import clock
 from services.kernel.alarms import Alarms
 from services.kernel.db import Moment, kernel_tables
+from services.kernel.outcome import Event
 
-from .domain import Item
+from .domain import Application, Item
 
 metadata = MetaData()
 kernel_tables(metadata)
@@ -338,6 +339,31 @@ def add_history(session: Session, application_id: int, at: datetime, recorded_at
         "application_id": application_id, "at": at, "recorded_at": recorded_at, "actor": actor.name,
         "role": actor.role, "action": action, "from_state": from_state, "to_state": to_state,
         "details": jsonable(details)})
+
+
+class ApplicationOutcomes:
+    """How an application takes an outcome (the kernel's `OutcomeStore`, for `apply_outcome`): its columns, its
+    history line, its alarms; and every event about it, the command's payload and the figures of the application
+    as the outcome left it (`Application.event_figures`), routed to its department. `app`: the application
+    before the outcome (its item, calendar and rules)."""
+
+    state_column = "state"
+    alarms = alarm_times
+
+    def __init__(self, app: Application):
+        self.app = app
+
+    def update(self, session: Session, record_id: int, changes: dict[str, Any]) -> None:
+        update_application(session, record_id, changes)
+
+    def add_history(self, session: Session, record_id: int, *, at: datetime, now: datetime, actor, action: str,
+                    from_state: str | None, to_state: str | None, details: dict[str, Any]) -> None:
+        add_history(session, record_id, at, now, actor, action, from_state, to_state, details)
+
+    def event(self, new_row: dict[str, Any], event: Event, at: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
+        app = self.app
+        new = Application(new_row, app.item, app.calendar, app.rules, app.now)
+        return {**event.payload, **new.event_figures(at)}, {"department": new_row["department"]}
 
 
 def history_of(session: Session, application_id: int) -> list[dict]:

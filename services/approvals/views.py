@@ -34,11 +34,14 @@ def present(row: dict, app: Application | None, now) -> dict:
 
 
 def visible(call, session, application_id: int, lock: bool = False) -> dict:
-    """The stored application, if the caller may see it: one 404 for "missing" and "another department's", so
-    that neither leaks the other."""
+    """The stored application, if the caller of an HTTP `call` may see it (`find_visible`)."""
+    return find_visible(session, application_id, call.department_scope, lock)
+
+
+def find_visible(session, application_id: int, scope: str | None, lock: bool = False) -> dict:
+    """The stored application, if a caller confined to the department `scope` (None: not confined) may see it:
+    one 404 for "missing" and "another department's", so that neither leaks the other."""
     row = store.get(session, application_id, lock=lock)
-    not_found = NotFound(f"no application {application_id}", message_zh="申请不存在")
-    if row is None:
-        raise not_found
-    call.require_department(row["department"], not_found)
+    if row is None or (scope is not None and row["department"] != scope):
+        raise NotFound(f"no application {application_id}", message_zh="申请不存在")
     return row

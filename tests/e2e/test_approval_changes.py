@@ -8,7 +8,7 @@ from datetime import datetime
 import eventlet
 import pytest
 
-from services.approvals import service as approvals_service
+from services.approvals import handlers as approvals_handlers
 from services.kernel import clock
 from tests.conftest import wait_for
 from tests.e2e.approvals_client import start_approvals
@@ -237,7 +237,7 @@ def test_a_joint_approval_is_created_all_at_once_or_not_at_all(env, frozen, monk
     api, tap = env
     frozen(datetime(2026, 8, 3, 9, 0, tzinfo=TZ))
     api.project()
-    real_submit = approvals_service.submit
+    real_submit = approvals_handlers.domain_submit
     calls = []
 
     def crash_on_the_third(*args, **kwargs):
@@ -246,7 +246,7 @@ def test_a_joint_approval_is_created_all_at_once_or_not_at_all(env, frozen, monk
             raise RuntimeError("the process died here")
         return real_submit(*args, **kwargs)
 
-    monkeypatch.setattr(approvals_service, "submit", crash_on_the_third)
+    monkeypatch.setattr(approvals_handlers, "domain_submit", crash_on_the_third)
     assert api.call("POST", "/api/v1/joint-approvals", "window_system", {
         "external_ref": "J-1", "project_code": "XM-1", "applicant": APPLICANT, "item_codes": ITEMS}).status_code == 500
     assert len(calls) == 3
@@ -256,7 +256,7 @@ def test_a_joint_approval_is_created_all_at_once_or_not_at_all(env, frozen, monk
     assert api.ok("GET", "/api/v1/projects/XM-1/applications", "monitor")["items"] == []
     assert of_type(tap, "application.submitted") == [] and of_type(tap, "joint_approval.created") == []
 
-    monkeypatch.setattr(approvals_service, "submit", real_submit)
+    monkeypatch.setattr(approvals_handlers, "domain_submit", real_submit)
     joint = api.joint()  # the window system's retry: created whole
     assert len(joint["sub_applications"]) == 3 and joint["state"] == "open"
     assert api.joint(status=200)["id"] == joint["id"]

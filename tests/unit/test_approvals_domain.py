@@ -1,5 +1,6 @@
-"""The approval rules without a broker or database: states, the statutory clock, monitor moments,
-deemed acceptance and each irregularity."""
+"""The approval rules: states, the statutory clock, monitor moments, deemed acceptance and each irregularity,
+each application driven through the service's use cases on SQLite (tests/unit/test_approvals_usecases.py's
+`Driver`), without a broker."""
 
 from datetime import datetime, timedelta
 
@@ -15,8 +16,6 @@ from services.approvals.domain import (
     WARNING_DAYS_LEFT,
     WARNING_FRACTION,
     YELLOW_CARD,
-    Actor,
-    Application,
     IllegalTransition,
     Item,
     Rules,
@@ -25,53 +24,13 @@ from services.approvals.domain import (
     submit,
 )
 from services.kernel.clock import TZ
+from services.kernel.outcome import CANCEL, KEEP, replace_alarms
 from services.kernel.workcal import WorkCalendar
-
-CAL = WorkCalendar.load(None)
-RULES = Rules()
-NOW = datetime(2026, 12, 31, 12, tzinfo=TZ)  # the server's clock: after every action below
-WINDOW = Actor("w1", "window", "SCJ")
-ITEM = Item("SCJ-001", "食品经营许可", "SCJ", statutory_limit=20, committed_limit=5, materials=("M1", "M2", "M3"))
-
-
-def t(month, day, hour=10, minute=0, year=2026):
-    return datetime(year, month, day, hour, minute, tzinfo=TZ)
+from tests.unit.test_approvals_usecases import CAL, ITEM, NOW, RULES, WINDOW, Driver, accepted, midnight, t
 
 
 def end_of(month, day, year=2026):
     return datetime(year, month, day, 23, 59, 59, 999999, tzinfo=TZ)
-
-
-def midnight(month, day, year=2026):
-    return datetime(year, month, day, tzinfo=TZ)
-
-
-class Driver:
-    """Plays the service: applies each outcome's changes to the row, as one unit of work would."""
-
-    def __init__(self, item=ITEM, received_at=None, calendar=CAL, rules=RULES, now=NOW):
-        self.item, self.calendar, self.rules, self.now = item, calendar, rules, now
-        out = submit(item, received_at or t(9, 28, 9), WINDOW, calendar, rules, materials=["M1"], now=now)
-        self.row = dict(out.changes)
-        self.outcomes = [out]
-
-    @property
-    def app(self):
-        return Application(dict(self.row), self.item, self.calendar, self.rules, now=self.now)
-
-    def __getattr__(self, command):
-        def run(*args, **kw):
-            out = getattr(self.app, command)(*args, **kw)
-            self.row.update(out.changes)
-            self.outcomes.append(out)
-            return out
-        return run
-
-
-def accepted(at, item=ITEM, **kw):
-    d = Driver(item, received_at=at - timedelta(hours=1), **kw)
-    d.accept(at, WINDOW)
-    return d
 
 
 def codes(irregularities):
@@ -96,7 +55,7 @@ def test_monitor_moments_of_the_example():
     # one working day left and 80 % used fall together on a 5-day limit: one warning
     assert moments == [(WARNING_DAYS_LEFT, midnight(10, 13)), (YELLOW_CARD, midnight(10, 14)),
                        (RED_CARD, midnight(10, 21))]
-    assert d.outcomes[-1].alarms == moments
+    assert d.outcomes[-1].alarms == replace_alarms(moments)
     ten = Item("X", "x", "SCJ", statutory_limit=10)
     clock = accepted(t(11, 2), ten).app.clock()
     kinds = dict(monitor_moments(RULES, ten, clock))
@@ -117,10 +76,10 @@ def test_an_immediate_item_is_due_the_same_day():
     item = Item("IMM", "即办", "SCJ", kind="immediate", statutory_limit=20)
     d = accepted(t(11, 4, 10), item)
     assert d.row["due_at"] == end_of(11, 4)
-    assert d.outcomes[-1].alarms == [(YELLOW_CARD, midnight(11, 5)), (RED_CARD, midnight(11, 12))]
+    assert d.outcomes[-1].alarms == replace_alarms([(YELLOW_CARD, midnight(11, 5)), (RED_CARD, midnight(11, 12))])
     out = d.decide(True, None, t(11, 4, 10, 20), WINDOW)
     assert out.changes["state"] == "decided" and out.events[0][1]["in_time"] is True
-    assert out.alarms == "cancel"
+    assert out.alarms == CANCEL
 
 
 def test_a_special_procedure_spanning_national_day_stops_the_clock():
@@ -129,12 +88,12 @@ def test_a_special_procedure_spanning_national_day_stops_the_clock():
     out = d.start_special_procedure("hearing", t(9, 29, 10), WINDOW)
     assert out.changes["due_at"] is None and out.events[0][1]["paused"] is True
     # paused: no clock moments, only the moment the procedure becomes irregular
-    assert out.alarms == [(SPECIAL_PROCEDURE_OVERRUN, t(11, 28, 10))]
+    assert out.alarms == replace_alarms([(SPECIAL_PROCEDURE_OVERRUN, t(11, 28, 10))])
     assert monitor_moments(RULES, ITEM, d.app.clock()) == []
     out = d.end_special_procedure(t(10, 9, 15), WINDOW)
     # Sep 29 counted; Sep 30, Oct 8 and Oct 9 not; then Oct 10, 12, 13, 14
     assert out.changes["due_at"] == end_of(10, 14) and out.irregularities == []
-    assert (YELLOW_CARD, midnight(10, 15)) in out.alarms
+    assert (YELLOW_CARD, midnight(10, 15)) in out.alarms.moments
     status = d.app.clock_status(t(10, 12, 12))
     assert status["paused_intervals"] == [(t(9, 29, 10), t(10, 9, 15))]
     assert status["elapsed"] == pytest.approx(2.5) and status["light"] == "green"
@@ -190,7 +149,7 @@ def test_a_due_date_in_a_year_without_calendar_is_an_error_not_a_guess():
     d = accepted(t(12, 10), Item("B", "b", "SCJ", statutory_limit=20))
     assert d.row["due_at"] is None and "2027" in d.row["clock_error"]
     # the monitors hear of it at once; nothing in 2027 is guessed
-    assert d.outcomes[-1].alarms == [(CALENDAR_UNAVAILABLE, t(12, 10))]
+    assert d.outcomes[-1].alarms == replace_alarms([(CALENDAR_UNAVAILABLE, t(12, 10))])
     assert d.app.clock_status(t(12, 11))["error"] and d.app.clock_status(t(12, 11))["light"] is None
     # an extension before the (unknown, future) due time is allowed and stays an error
     assert d.extend(5, "局长", "核查", t(12, 14), WINDOW).changes["due_at"] is None
@@ -216,7 +175,7 @@ def test_deemed_acceptance_after_five_working_days_without_notice():
 
 def test_the_monitor_deems_an_application_accepted_from_the_day_received():
     d = Driver(Item("B", "b", "SCJ", statutory_limit=20), received_at=t(11, 2))
-    assert d.outcomes[0].alarms == [(DEEMED_ACCEPTANCE, midnight(11, 10))]
+    assert d.alarms() == [(DEEMED_ACCEPTANCE, midnight(11, 10))]  # what the submission scheduled
     with pytest.raises(IllegalTransition):
         d.deem_accepted(t(11, 9, 20), SYSTEM)
     out = d.deem_accepted(midnight(11, 10), SYSTEM)
@@ -224,7 +183,7 @@ def test_the_monitor_deems_an_application_accepted_from_the_day_received():
     assert out.changes["clock_started_at"] == t(11, 2) and out.changes["due_at"] == end_of(11, 30)
     # the counter's acceptance afterwards is recorded without moving the clock
     later = d.accept(t(11, 11), WINDOW)
-    assert later.events == [] and later.alarms is None and "clock_started_at" not in later.changes
+    assert later.events == [] and later.alarms == KEEP and "clock_started_at" not in later.changes
     assert later.changes["accepted_formally_at"] == t(11, 11) and later.changes["due_at"] == end_of(11, 30)
 
 
@@ -234,7 +193,7 @@ def test_a_notice_sent_late_but_given_in_time_withdraws_the_deemed_acceptance():
     out = d.request_supplement(["M2"], None, t(11, 9, 16), WINDOW)  # dated before the monitor's act
     assert out.irregularities == [] and out.details["deemed_acceptance_withdrawn"] is True
     assert d.row["state"] == "supplement_requested" and d.row["clock_started_at"] is None
-    assert d.row["due_at"] is None and out.alarms == []
+    assert d.row["due_at"] is None and out.alarms == CANCEL  # no alarm left
     d2 = Driver(Item("B", "b", "SCJ", statutory_limit=20), received_at=t(11, 2))
     d2.deem_accepted(midnight(11, 10), SYSTEM)
     out = d2.accept(t(11, 9, 16), WINDOW)
@@ -251,7 +210,7 @@ def test_a_supplement_before_acceptance_means_the_clock_has_not_started():
     d = Driver(received_at=t(11, 2))
     out = d.request_supplement(["M2", "M3"], "缺营业执照和平面图", t(11, 2, 11), WINDOW)
     assert out.changes["state"] == "supplement_requested" and d.row["due_at"] is None
-    assert out.alarms == [] and out.irregularities == []  # no clock, no deemed acceptance any more
+    assert out.alarms == CANCEL and out.irregularities == []  # no clock, no deemed acceptance any more
     with pytest.raises(IllegalTransition):
         d.accept(t(11, 3), WINDOW)  # the materials are not in yet
     d.supplement_received(t(11, 16), WINDOW)
@@ -267,7 +226,7 @@ def test_the_whole_path_and_its_events():
     d.accept(t(11, 3, 11), WINDOW)
     d.decide(False, "不符合选址要求", t(11, 5), WINDOW)
     d.deliver(t(11, 6), WINDOW)
-    assert [o.events[0][0] for o in d.outcomes] == [
+    assert [e["event_type"] for e in d.published] == [
         "application.submitted", "application.supplement_requested", "application.supplement_received",
         "application.accepted", "application.decided", "application.delivered"]
     assert d.row["state"] == "delivered" and d.row["approved"] is False and d.row["decided_in_time"] is True
@@ -309,7 +268,7 @@ def test_a_supplement_request_after_acceptance_is_recorded_and_the_clock_keeps_r
     out = d.request_supplement(["M2"], None, t(10, 8), WINDOW)
     assert codes(out.irregularities) == ["supplement_after_acceptance"]
     assert out.changes.get("state", "accepted") == "accepted" and out.changes["due_at"] == end_of(10, 13)
-    assert out.alarms is None
+    assert out.alarms == KEEP
     assert d.supplement_received(t(10, 9), WINDOW).changes["supplement_outstanding"] is False
 
 
@@ -326,7 +285,7 @@ def test_a_refusal_without_reason_is_refused_and_recorded():
         d.refuse("  ", t(9, 28, 11), WINDOW)
     assert codes(err.value.irregularities) == ["refusal_without_reason"]
     out = d.refuse("不属于本机关职权范围", t(9, 28, 11), WINDOW)
-    assert out.changes["state"] == "refused" and out.alarms == "cancel"
+    assert out.changes["state"] == "refused" and out.alarms == CANCEL
     with pytest.raises(IllegalTransition) as err:
         d.decide(True, None, t(9, 29), WINDOW)
     assert codes(err.value.irregularities) == ["decision_without_acceptance"]
@@ -346,8 +305,8 @@ def test_a_special_procedure_open_too_long():
     assert [(i.code, i.at) for i in out.irregularities] == [(fired.code, fired.at)]
     short = Rules.from_config({"SPECIAL_PROCEDURE_MAX_DAYS": 10})
     d2 = accepted(t(9, 28, 9), rules=short)
-    assert d2.start_special_procedure("testing", t(9, 29, 10), WINDOW).alarms == [
-        (SPECIAL_PROCEDURE_OVERRUN, t(10, 9, 10))]
+    assert d2.start_special_procedure("testing", t(9, 29, 10), WINDOW).alarms == replace_alarms([
+        (SPECIAL_PROCEDURE_OVERRUN, t(10, 9, 10))])
 
 
 def test_special_procedure_guards():
@@ -419,5 +378,5 @@ def test_rules_from_config():
     assert (custom.warn_fraction, custom.warn_days_left, custom.red_after_days) == (None, 2, 3)
     assert custom.future_tolerance == timedelta(minutes=1) and custom.max_extension_days_joint == 15
     d = accepted(t(9, 30), rules=custom)
-    assert d.outcomes[-1].alarms == [(WARNING_DAYS_LEFT, midnight(10, 11)), (YELLOW_CARD, midnight(10, 14)),
-                                     (RED_CARD, midnight(10, 17))]
+    assert d.outcomes[-1].alarms == replace_alarms([(WARNING_DAYS_LEFT, midnight(10, 11)),
+                                                    (YELLOW_CARD, midnight(10, 14)), (RED_CARD, midnight(10, 17))])

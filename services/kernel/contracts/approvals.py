@@ -168,7 +168,7 @@ class MonitorIrregularity(_AnyAlert):
 
 
 # -- alert handling and supervision orders (督办) ---------------------------------------------------------
-# (appended with services/approvals/supervision.py; another section may follow)
+# (appended with services/approvals/supervision/; another section may follow)
 
 
 @contract("monitor.alert_acknowledged", version=1)
@@ -208,7 +208,7 @@ class MonitorSupervisionOverdue(_Alert):
 
 
 # -- key projects (重点项目) and joint approval (联合审批) ------------------------------------------------------
-# Published by services/approvals/projects.py. A project's accountability alerts and a joint case's own clock
+# Published by services/approvals/projects/. A project's accountability alerts and a joint case's own clock
 # alerts are stored with every other alert (GET /api/v1/alerts?subject=project|joint_approval).
 
 

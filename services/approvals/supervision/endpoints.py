@@ -1,0 +1,49 @@
+"""The entrypoints of supervision orders: parse, authorise, call one use case, shape the answer. Mixed into the
+service class (needs `platform` and `settings`)."""
+
+from __future__ import annotations
+
+from nameko.timer import timer
+
+from services.kernel import clock
+from services.kernel.http import api
+
+from ..monitor import MONITOR_INTERVAL
+from ..views import visible
+from . import store, usecases
+from .schemas import SupervisionIn, SupervisionOut, SupervisionPage, SupervisionQuery
+
+ORDERERS = ("monitor",)
+READERS = ("monitor", "department_handler", "operator")
+
+
+class SupervisionEndpoints:
+    """Supervision orders (督办) and the timer that checks them."""
+
+    @api("POST", "/api/v1/applications/<int:application_id>/supervise", roles=ORDERERS, body=SupervisionIn,
+         response=SupervisionOut, status=201, summary="a supervision order (督办): act on it by a date",
+         tags=("monitor",), responses={409: "the application is no longer open (decided, delivered or refused)"})
+    def supervise(self, call, application_id):
+        with self.platform.unit_of_work() as uow:
+            row = visible(call, uow.session, application_id, lock=True)
+            return 201, usecases.order_supervision(uow, self.settings, row, call.body, call.principal.name,
+                                                   clock.now())
+
+    @api("GET", "/api/v1/supervision-orders", roles=READERS, query=SupervisionQuery, response=SupervisionPage,
+         summary="supervision orders (督办), newest first (department handlers: their own only)", tags=("monitor",))
+    def list_supervision_orders(self, call):
+        query = call.scoped_query()
+        if query is None:
+            return call.page([], 0)
+        with self.platform.session() as s:
+            return call.page(*store.list_orders(s, **query))
+
+    @timer(interval=MONITOR_INTERVAL)
+    def check_supervision_orders(self):
+        with self.platform.session() as s:  # a reader: an idle tick takes no write lock
+            if not store.any_due(s, clock.now()):
+                return
+        checked = usecases.ORDER_BATCH
+        while checked >= usecases.ORDER_BATCH:
+            with self.platform.unit_of_work() as uow:
+                checked = usecases.check_due_orders(uow, self.settings, clock.now())
