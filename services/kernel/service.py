@@ -55,6 +55,14 @@ class WorkerStore:
         consumer = f"{self._ctx.service_name}.{self._ctx.entrypoint.method_name}"
         return self.db.unit_of_work(consumed=event, consumer=consumer)
 
+    def consuming_batched(self, event, item, apply) -> bool:
+        """`consuming` for a busy consumer: this handler's event is recorded as consumed and `apply(uow, items)`
+        applied to its `item`, in one transaction shared with the handlers of this consumer running at the same
+        moment (see `BatchedConsumer`). Returns once that committed: True, or False for an event handled before.
+        `apply` is the same function on every call of a consumer."""
+        consumer = f"{self._ctx.service_name}.{self._ctx.entrypoint.method_name}"
+        return self.db.batched_consumer(consumer, apply).consume(event, item)
+
     def session(self):
         """For reading: lists, look-ups, reports (changes go through `unit_of_work`)."""
         return self.db.reader()

@@ -1,7 +1,7 @@
-"""From event to message: the consumer side plans deliveries (rows committed with the inbox record, nothing
-sent), and the sender claims due rows, sends them through the channels outside any transaction, and records
-the outcome: sent, retried with backoff, or parked with an alert to ops. Quiet hours hold low-severity items
-for a digest sent when they end.
+"""The sending of deliveries: the sender claims due rows (planned by the consumers, `handlers.take_in`), sends
+them through the channels outside any transaction, and has the outcome recorded (`handlers.record_deliveries`:
+sent, retried with backoff, or parked with an alert to ops) and, when quiet hours end, the held items gathered
+into digests (`handlers.collect_digests`). Also the settings of NOTIFY and the seed of recipients.
 
 The sender is a loop in one green thread per instance (woken at once after a consumer's commit, otherwise
 polling): a nameko @timer fires back to back after an overrun and would pile claims up. Several instances
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from dataclasses import dataclass, field
 
 import eventlet
@@ -26,22 +25,11 @@ from sqlalchemy.exc import DBAPIError
 from services.kernel import clock
 from services.kernel.service import Platform
 
-from . import store
-from .channels import Channels, Outcome, idempotency_key, redact
+from . import handlers, store
+from .channels import Channels, Outcome, idempotency_key
 from .destinations import Destinations
-from .domain import (
-    CHANNEL_ZH,
-    PARKED_EVENT,
-    RANK,
-    SEVERITIES,
-    QuietHours,
-    department_of,
-    never_held,
-    retry_delay,
-    severity_of,
-    targets,
-)
-from .messages import console_link, department_label, load_department_names, render
+from .domain import QuietHours
+from .messages import load_department_names
 
 log = logging.getLogger("services.notify.delivery")
 
@@ -82,32 +70,6 @@ class Settings:
             gather=float(send.get("GATHER_SECONDS", 0.05) or 0.0),
             department_names=load_department_names(cfg.get("DEPARTMENTS_FILE")),
         )
-
-
-def plan(session, settings: Settings, *, event_id: str, event_type: str, payload: dict,
-         source_department: str | None, now) -> list[dict]:
-    """The delivery rows an event causes (one per matching recipient and channel), rendered now."""
-    severity = severity_of(event_type, payload)
-    department = department_of(event_type, payload, source_department)
-    subs, people, duty = store.routing(session)
-    found = targets(subs, people, duty, event_type, severity, department)
-    if not found:
-        return []
-    link = console_link(settings.console_url, event_type, payload, department)
-    code = payload.get("department")
-    subject, body = render(event_type, {**payload, "department": department_label(settings.department_names, code),
-                                        "department_code": code, "severity": severity, "link": link})
-    urgent = never_held(event_type, payload)
-    rows = []
-    for t in found:
-        hold_until = settings.quiet.holds(now, severity, t.channel, urgent) if settings.quiet else None
-        rows.append(dict(
-            event_id=event_id, event_type=event_type, severity=severity, recipient=t.recipient,
-            channel=t.channel, address=t.address, department=department, subject=subject, body=body, link=link,
-            status="held" if hold_until else "pending", attempts=0, next_attempt_at=hold_until or now,
-            created_at=now,
-        ))
-    return rows
 
 
 class Sender(DependencyProvider):
@@ -228,49 +190,8 @@ class Sender(DependencyProvider):
     def _record(self, results: list[tuple[dict, Outcome]]) -> None:
         if not results:
             return
-        now = clock.now()
         with self.db.unit_of_work() as uow:
-            s = uow.session
-            store.mark_sent(s, [row["id"] for row, outcome in results if outcome.ok], now)
-            # An address that failed before answers again: its waiting rows go now, not at their next retry.
-            recovered = {(row["channel"], row["address"]) for row, outcome in results if outcome.ok} & self._failing
-            for channel, address in recovered:
-                moved = store.pull_forward(s, channel, address, now)
-                self._failing.discard((channel, address))
-                if moved:
-                    log.info("%s %s answers again: %d waiting deliveries sent now", channel,
-                             redact(channel, address), moved)
-            for row, outcome in results:
-                if outcome.ok:
-                    continue
-                attempts = row["attempts"] + 1
-                delay = retry_delay(attempts, self.settings.retry_delays) if outcome.transient else None
-                if delay is not None:
-                    store.mark_retry(s, row["id"], outcome.error, now + _seconds(delay))
-                    self._failing.add((row["channel"], row["address"]))
-                    log.info("delivery %s to %s/%s failed (%s); retry %d in %.1f s", row["id"], row["recipient"],
-                             row["channel"], outcome.error, attempts, delay)
-                elif store.mark_parked(s, row["id"], outcome.error, now):
-                    self._alert_parked(uow, row, outcome, attempts, now)
-
-    def _alert_parked(self, uow, row: dict, outcome: Outcome, attempts: int, now) -> None:
-        """An event for ops tooling, and deliveries to those subscribed to it (not for a failed alert itself:
-        an ops channel that is down must not alert about itself forever)."""
-        log.error("delivery %s to %s/%s parked after %d attempt(s): %s", row["id"], row["recipient"],
-                  row["channel"], attempts, outcome.error)
-        payload = {"delivery_id": str(row["id"]), "event_id": row["event_id"], "event_type": row["event_type"],
-                   "recipient": row["recipient"], "channel": row["channel"], "department": row["department"],
-                   "attempts": attempts, "error": outcome.error or "", "permanent": not outcome.transient,
-                   "parked_at": now}
-        event = uow.publish(PARKED_EVENT, payload, department=row["department"])
-        if row["event_type"] == PARKED_EVENT:
-            return
-        context = {**payload, "failed_subject": row["subject"], "failed_recipient": row["recipient"],
-                   "failed_channel_zh": CHANNEL_ZH.get(row["channel"], row["channel"]),
-                   "failed_event_type": row["event_type"], "failed_severity": row["severity"]}
-        rows = plan(uow.session, self.settings, event_id=event["event_id"], event_type=PARKED_EVENT,
-                    payload=context, source_department=row["department"], now=now)
-        store.add_deliveries(uow.session, rows)
+            handlers.record_deliveries(uow, self.settings, results, self._failing, clock.now())
 
     # -- digests -----------------------------------------------------------------------------------------
 
@@ -284,27 +205,7 @@ class Sender(DependencyProvider):
             if not store.any_held_due(reader, now):
                 return
         with self.db.unit_of_work() as uow:
-            held = store.due_held(uow.session, now)
-            groups: dict[tuple, list[dict]] = {}
-            for row in held:
-                groups.setdefault((row["recipient"], row["channel"], row["address"]), []).append(row)
-            for (recipient, channel, address), items in groups.items():
-                severity = max((i["severity"] for i in items), key=RANK.__getitem__, default=SEVERITIES[0])
-                link = f"{self.settings.console_url.rstrip('/')}/console"
-                subject, body = render("notify.digest", {"items": items, "quiet": self.settings.quiet_spec or "—",
-                                                         "link": link, "severity": severity})
-                digest_id = store.insert_delivery(uow.session, dict(
-                    event_id=str(uuid.uuid4()), event_type="notify.digest", severity=severity, recipient=recipient,
-                    channel=channel, address=address, department=None, subject=subject, body=body, link=link,
-                    status="pending", attempts=0, next_attempt_at=now, created_at=now))
-                store.mark_digested(uow.session, [i["id"] for i in items], digest_id)
-                log.info("digest %s for %s/%s with %d items", digest_id, recipient, channel, len(items))
-
-
-def _seconds(value: float):
-    from datetime import timedelta
-
-    return timedelta(seconds=value)
+            handlers.collect_digests(uow, self.settings, now)
 
 
 def seed(db, path: str, destinations: Destinations | None = None) -> int:

@@ -1,41 +1,47 @@
-"""notify's event intake: one consumer per event type it delivers, each planning the deliveries of an event in
-the transaction that records it as consumed. A module of its own, so that `nameko run` finds only NotifyService."""
+"""notify's event intake: one consumer per event type it delivers (nameko binds one queue per entrypoint, named
+after the method: keep the names), each planning the deliveries of its event (`handlers.take_in`) in the
+transaction that records it as consumed. The list is `domain.EVENTS` (tests/unit/test_notify_intake.py holds
+them equal, each with its contract). A module of its own, so that `nameko run` finds only NotifyService."""
 
 from __future__ import annotations
 
 from services.kernel import clock
-from services.kernel.contracts import registered
 from services.kernel.messaging import consume_event
 
-from . import store
-from .delivery import plan
-from .domain import EVENTS
+from . import handlers
 
-_CONTRACTS = {event_type for event_type, _version, _schema in registered()}
-# Event types whose contract is registered (scoring.results_published arrives with scoring's rules, #5).
-CONSUMED = {t: source for t, (source, _severity) in EVENTS.items() if t in _CONTRACTS}
+
+def deliveries_of(source: str, event_type: str):
+    """The consumer of `event_type` from `source`: its deliveries planned, the sender woken."""
+
+    def consumer(self, event):
+        with self.platform.consuming(event) as uow:
+            planned = handlers.take_in(uow, self.sender.settings, event, clock.now())
+        if planned:
+            self.sender.notify()
+
+    consumer.__doc__ = f"{event_type} from {source} → deliveries"
+    return consume_event(source, event_type)(consumer)
 
 
 class EventIntake:
-    """One consumer per event type (nameko binds one queue per entrypoint), all doing `deliver`."""
+    """Mixed into NotifyService: the consumers of the events it delivers."""
 
-    def deliver(self, event) -> None:
-        with self.platform.consuming(event) as uow:
-            rows = plan(uow.session, self.sender.settings, event_id=event.event_id, event_type=event.event_type,
-                        payload=event.payload, source_department=event.source_department, now=clock.now())
-            store.add_deliveries(uow.session, rows)
-        if rows:
-            self.sender.notify()
-
-
-def _consumer(source: str, event_type: str):
-    def handler(self, event):
-        self.deliver(event)
-
-    handler.__name__ = "on_" + event_type.replace(".", "_")
-    handler.__doc__ = f"{event_type} from {source} → deliveries"
-    return consume_event(source, event_type)(handler)
-
-
-for _event_type, _source in sorted(CONSUMED.items()):
-    setattr(EventIntake, "on_" + _event_type.replace(".", "_"), _consumer(_source, _event_type))
+    on_appeal_received = deliveries_of("appeals", "appeal.received")
+    on_appeal_deadline_warning = deliveries_of("appeals", "appeal.deadline_warning")
+    on_appeal_overdue = deliveries_of("appeals", "appeal.overdue")
+    on_appeal_urged = deliveries_of("appeals", "appeal.urged")
+    on_appeal_escalated = deliveries_of("appeals", "appeal.escalated")
+    on_appeal_emergency = deliveries_of("appeals", "appeal.emergency")
+    on_appeal_supervised = deliveries_of("appeals", "appeal.supervised")
+    on_efficiency_warning_issued = deliveries_of("appeals", "efficiency_warning.issued")
+    on_monitor_warning = deliveries_of("approvals", "monitor.warning")
+    on_monitor_yellow_card = deliveries_of("approvals", "monitor.yellow_card")
+    on_monitor_red_card = deliveries_of("approvals", "monitor.red_card")
+    on_monitor_irregularity = deliveries_of("approvals", "monitor.irregularity")
+    on_monitor_supervision_ordered = deliveries_of("approvals", "monitor.supervision_ordered")
+    on_monitor_supervision_overdue = deliveries_of("approvals", "monitor.supervision_overdue")
+    on_project_milestone_missed = deliveries_of("approvals", "project.milestone_missed")
+    on_project_self_check_missing = deliveries_of("approvals", "project.self_check_missing")
+    on_joint_approval_alert_raised = deliveries_of("approvals", "joint_approval.alert_raised")
+    on_scoring_results_published = deliveries_of("scoring", "scoring.results_published")

@@ -305,6 +305,10 @@ def get_delivery(session: Session, delivery_id: int, lock: bool = False) -> dict
     return dict(row) if row else None
 
 
+def set_delivery_address(session: Session, delivery_id: int, address: str | None) -> None:
+    session.execute(update(deliveries).where(deliveries.c.id == delivery_id).values(address=address))
+
+
 def requeue(session: Session, delivery_id: int, now: datetime) -> None:
     session.execute(update(deliveries).where(deliveries.c.id == delivery_id)
                     .values(status="pending", next_attempt_at=now, attempts=0))

@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 from services.kernel import clock
 from services.kernel.http import api
 
+from . import handlers
 from .schemas import ReportQuery, ScoresOut, period_or_400
 
 TEMPLATE = Path(__file__).with_name("templates") / "scores.html"
@@ -126,7 +127,7 @@ def _download(body, mimetype: str, period: str, ext: str, disposition: str) -> R
 
 
 class ReportEndpoints:
-    """Mixed into the scoring service (needs its `platform` and `scores`)."""
+    """Mixed into the scoring service (needs its `platform` and `settings`)."""
 
     @api("GET", "/api/v1/reports/scores", roles=("assessor", "monitor"), query=ReportQuery, response=ScoresOut,
          summary="a period's ranking as JSON, CSV (Excel) or a printable Chinese report with a chart per metric",
@@ -139,7 +140,7 @@ class ReportEndpoints:
         fmt = call.query["format"] or MIMETYPES[call.request.accept_mimetypes.best_match(
             list(MIMETYPES), default="application/json")]
         with self.platform.session() as session:
-            result = self.scores(session, period)
+            result = handlers.scores(session, self.settings.rules, period, clock.now())
         if fmt == "csv":
             return _download(to_csv(result), "text/csv", period.text, "csv", "attachment")
         if fmt == "html":

@@ -187,12 +187,11 @@ def test_group_commit_on_postgres_keeps_every_callers_wait_bounded(pg_url):
 
 def test_the_scoring_writers_leader_is_bounded_too(tmp_path, monkeypatch):
     from services.kernel.contracts import make_event, parse_event
-    from services.scoring import store
-    from services.scoring.writer import FactWriter
+    from services.scoring import handlers, store
 
     db = Database(f"sqlite:///{tmp_path}/scoring.db", store.metadata, service="scoring")
     db.create_all()
-    writer = FactWriter(db, "scoring.on_event")
+    writer = db.batched_consumer("scoring.on_event", handlers.record_facts)
     rounds = []
     original = writer._transaction
 
@@ -208,7 +207,7 @@ def test_the_scoring_writers_leader_is_bounded_too(tmp_path, monkeypatch):
             "appeal_id": str(i), "case_no": f"MY{i}", "department": "ZJJ", "type": "help",
             "urgency": "normal", "category": "road", "channel": "hotline",
             "received_at": "2026-09-01T09:00:00+08:00"}, service="appeals"))
-        assert writer.write(event, []) is True
+        assert writer.consume(event, []) is True
 
     try:
         assert _rounds_waited(lambda: len(rounds), call) <= 2

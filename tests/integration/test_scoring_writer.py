@@ -1,4 +1,5 @@
-"""The scoring service's group commit on a real SQLite file: handlers running together share one transaction,
+"""The scoring service's group commit (the kernel's BatchedConsumer applying `handlers.record_facts`, as
+`platform.consuming_batched` runs it) on a real SQLite file: handlers running together share one transaction,
 an event delivered twice (even inside one batch) is counted once, and a batch that fails is written one by
 one so that only the event at fault fails."""
 
@@ -11,15 +12,14 @@ from sqlalchemy import func, select
 from services.kernel.clock import TZ
 from services.kernel.contracts import make_event, parse_event
 from services.kernel.db import Database
-from services.scoring import store
-from services.scoring.writer import FactWriter
+from services.scoring import handlers, store
 
 
 @pytest.fixture
 def writer(tmp_path):
     db = Database(f"sqlite:///{tmp_path}/scoring.db", store.metadata, service="scoring")
     db.create_all()
-    yield FactWriter(db, "scoring.on_event")
+    yield db.batched_consumer("scoring.on_event", handlers.record_facts)
     db.dispose()
 
 
@@ -48,7 +48,7 @@ def test_handlers_running_together_commit_once_and_a_duplicate_counts_once(write
     original = writer._transaction
     monkeypatch.setattr(writer, "_transaction", lambda batch: transactions.append(len(batch)) or original(batch))
     pool = eventlet.GreenPool()
-    results = list(pool.imap(lambda e: writer.write(e, [fact(e)]), events + events[:5]))
+    results = list(pool.imap(lambda e: writer.consume(e, [fact(e)]), events + events[:5]))
     assert results == [True] * 20 + [False] * 5
     assert counts(writer) == (20, 20)
     assert sum(transactions) == 25 and len(transactions) < 25  # batched: fewer transactions than events
@@ -58,8 +58,8 @@ def test_a_failing_batch_is_written_one_by_one_and_only_the_bad_event_fails(writ
     good, bad = event(1), event(2)
     broken = {**fact(bad), "metric": None}  # NOT NULL: this one cannot be stored
     pool = eventlet.GreenPool()
-    ok = pool.spawn(writer.write, good, [fact(good)])
-    failing = pool.spawn(writer.write, bad, [broken])
+    ok = pool.spawn(writer.consume, good, [fact(good)])
+    failing = pool.spawn(writer.consume, bad, [broken])
     assert ok.wait() is True
     with pytest.raises(Exception, match="NOT NULL"):
         failing.wait()

@@ -1,0 +1,16 @@
+"""The monitor console (电子监察室): a live page for approval monitors, served by notify. Alerts of approvals and
+appeals are kept in the console's own tables as their events arrive and pushed to the open pages (server-sent
+events); acknowledge / resolve are sent to the alert's owner as `alert.action_requested`, never done here.
+
+domain.py the rules (levels, states, lights, commands) · store.py tables and queries · schemas.py the HTTP
+schemas · usecases.py take an event in, stream tokens, commands · runtime.py what open streams share ·
+endpoints.py the mixin of consumers and HTTP endpoints."""
+
+from .domain import LEVELS, STATES, alert_view
+from .endpoints import ConsoleEndpoints
+from .runtime import ConsoleRuntime
+from .store import board, console_alerts, console_feed, console_stream_tokens, feed_after, feed_latest, list_alerts
+from .usecases import record_event
+
+__all__ = ["LEVELS", "STATES", "ConsoleEndpoints", "ConsoleRuntime", "alert_view", "board", "console_alerts",
+           "console_feed", "console_stream_tokens", "feed_after", "feed_latest", "list_alerts", "record_event"]

@@ -1,0 +1,84 @@
+"""Marshmallow schemas of the console's HTTP API."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from services.kernel.fields import Id
+
+from .domain import LEVELS, STATES
+
+
+class ConsoleAlertsQuery(Schema):
+    department = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+    level = fields.String(load_default=None, validate=validate.OneOf(LEVELS))
+    state = fields.String(load_default="active", validate=validate.OneOf(("active", "all", *STATES)))
+    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=1000))
+
+
+class ConsoleAlertOut(Schema):
+    id = fields.Integer(metadata={"description": "the console's id (for acknowledge / resolve)"})
+    owner = fields.String(metadata={"description": "the service that owns the alert: approvals or appeals"})
+    alert_id = fields.String(metadata={"description": "the owner's id of the alert"})
+    kind = fields.String(metadata={"description": "the event type that raised it"})
+    level = fields.String()
+    level_zh = fields.String()
+    department = fields.String(allow_none=True)
+    department_name = fields.String(allow_none=True, metadata={"description": "its name (NOTIFY.DEPARTMENTS_FILE), "
+                                                                              "else the code"})
+    ref_no = fields.String(allow_none=True, metadata={"description": "application no. or case no."})
+    ref_id = fields.String(allow_none=True)
+    rule = fields.String(allow_none=True)
+    title_zh = fields.String()
+    state = fields.String()
+    state_zh = fields.String()
+    raised_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()
+    acknowledged_by = fields.String(allow_none=True)
+    resolved_by = fields.String(allow_none=True)
+    note = fields.String(allow_none=True)
+    pending_action = fields.String(allow_none=True, metadata={"description": "sent to the owner, not yet answered"})
+    actionable = fields.Boolean(metadata={"description": "the owner takes acknowledge / resolve from the console"})
+
+
+class BoardOut(Schema):
+    department = fields.String()
+    department_name = fields.String(metadata={"description": "its name (NOTIFY.DEPARTMENTS_FILE), else the code"})
+    light = fields.String(metadata={"description": "green, yellow or red"})
+    total = fields.Integer()
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class FeedQuery(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+class FeedOut(Schema):
+    id = fields.Integer()
+    event_type = fields.String()
+    text_zh = fields.String()
+    occurred_at = fields.AwareDateTime()
+    alert = fields.Nested(ConsoleAlertOut)
+
+
+FEED_OUT = FeedOut()
+
+
+class StreamTokenOut(Schema):
+    token = fields.String()
+    expires_at = fields.AwareDateTime()
+
+
+class StreamQuery(Schema):
+    # not required by the schema: a stream asked for without a token is refused as 401, like a request without a key
+    token = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+    after = Id(min=0, load_default=None)  # an id over 64 bits cannot be compared in the database
+
+
+class AcknowledgeIn(Schema):
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class ResolveIn(Schema):
+    note = fields.String(required=True, validate=validate.Length(min=2, max=2000),
+                         metadata={"description": "what was corrected"})

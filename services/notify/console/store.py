@@ -1,0 +1,197 @@
+"""The console's tables (in notify's database) and their queries: alerts as the console keeps them, the feed of
+lines the open pages show, and the single-use stream tokens."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+
+from services.kernel.db import Moment
+
+from ..messages import department_label
+from ..store import metadata
+from .domain import LEVELS, alert_view, changes_of, light
+
+console_alerts = Table(
+    "console_alerts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("owner", String(16), nullable=False),
+    Column("alert_id", String(80), nullable=False),  # the owner's id of the alert
+    Column("kind", String(100), nullable=False),  # the event type that raised it
+    Column("level", String(16), nullable=False),
+    Column("department", String(64)),
+    Column("ref_no", String(100)),  # application no. or case no.
+    Column("ref_id", String(64)),  # application id or appeal id
+    Column("rule", String(300)),
+    Column("title_zh", String(500), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("raised_at", Moment(), nullable=False),
+    Column("updated_at", Moment(), nullable=False),
+    Column("acknowledged_by", String(100)),
+    Column("resolved_by", String(100)),
+    Column("note", Text),
+    # a command sent to the owner and not yet answered by its event
+    Column("pending_action", String(16)),
+    UniqueConstraint("owner", "alert_id", name="uq_console_alerts_owner_alert"),
+)
+Index("ix_console_alerts_state_department", console_alerts.c.state, console_alerts.c.department)
+
+console_feed = Table(
+    "console_feed", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("event_type", String(100), nullable=False),
+    Column("console_alert_id", Integer, nullable=False),
+    Column("text_zh", String(1000), nullable=False),
+    Column("occurred_at", Moment(), nullable=False),
+)
+
+console_stream_tokens = Table(
+    "console_stream_tokens", metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("key_id", String(16), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("expires_at", Moment(), nullable=False),
+)
+
+
+# -- alerts and the feed ---------------------------------------------------------------------------------------
+
+
+def _fit(values: dict) -> dict:
+    """Texts cut to their columns (PostgreSQL refuses what does not fit; a long summary is no reason to fail)."""
+    out = {}
+    for key, value in values.items():
+        length = getattr(console_alerts.c[key].type, "length", None)
+        out[key] = value[:length] if isinstance(value, str) and length else value
+    return out
+
+
+def upsert_alert(session, owner: str, alert_id: str, values: dict, state: str, now) -> int:
+    """Insert the alert, or bring it forward (`domain.changes_of`); its console id."""
+    values = _fit(values)
+    row = session.execute(select(console_alerts).where(
+        console_alerts.c.owner == owner, console_alerts.c.alert_id == alert_id)).mappings().first()
+    if row is None:
+        return session.execute(insert(console_alerts).values(
+            owner=owner, alert_id=alert_id, state=state, updated_at=now, **values)).inserted_primary_key[0]
+    changes = {"updated_at": now, **changes_of(row, values, state)}
+    session.execute(update(console_alerts).where(console_alerts.c.id == row["id"]).values(**changes))
+    return row["id"]
+
+
+def resolve_appeal_alerts(session, appeal_id: str, now) -> list[int]:
+    """Resolve the console alerts of a closed appeal not resolved yet; their ids."""
+    ids = session.execute(select(console_alerts.c.id).where(
+        console_alerts.c.owner == "appeals", console_alerts.c.ref_id == appeal_id,
+        console_alerts.c.state != "resolved")).scalars().all()
+    if ids:
+        session.execute(update(console_alerts).where(console_alerts.c.id.in_(ids)).values(
+            state="resolved", updated_at=now, pending_action=None))
+    return ids
+
+
+def add_feed_line(session, event, item: int, text: str) -> int:
+    return session.execute(insert(console_feed).values(
+        event_id=event.event_id, event_type=event.event_type, console_alert_id=item, text_zh=text[:1000],
+        occurred_at=event.occurred_at)).inserted_primary_key[0]
+
+
+def alert_for_update(session, item_id: int) -> dict | None:
+    row = session.execute(select(console_alerts).where(console_alerts.c.id == item_id)
+                          .with_for_update()).mappings().first()
+    return None if row is None else dict(row)
+
+
+def mark_pending(session, item_id: int, action: str, now) -> None:
+    session.execute(update(console_alerts).where(console_alerts.c.id == item_id).values(
+        pending_action=action, updated_at=now))
+
+
+def list_alerts(session, *, department=None, level=None, state="active", limit=200,
+                names: dict[str, str] | None = None) -> list[dict]:
+    q = select(console_alerts).order_by(console_alerts.c.raised_at.desc(), console_alerts.c.id.desc())
+    if department is not None:
+        q = q.where(console_alerts.c.department == department)
+    if level is not None:
+        q = q.where(console_alerts.c.level == level)
+    if state == "active":
+        q = q.where(console_alerts.c.state != "resolved")
+    elif state != "all":
+        q = q.where(console_alerts.c.state == state)
+    return [alert_view(r, names) for r in session.execute(q.limit(limit)).mappings()]
+
+
+def board(session, names: dict[str, str] | None = None) -> list[dict]:
+    """Per department: alerts not yet resolved, by level, and the light."""
+    rows = session.execute(
+        select(console_alerts.c.department, console_alerts.c.level, func.count())
+        .where(console_alerts.c.state != "resolved")
+        .group_by(console_alerts.c.department, console_alerts.c.level)).all()
+    seen = session.execute(select(console_alerts.c.department).distinct()).scalars().all()
+    depts: dict[str, dict] = {d or "": {"department": d or "", "department_name": department_label(names, d) or "",
+                                        "counts": {lv: 0 for lv in LEVELS}, "total": 0} for d in seen}
+    for dept, level, n in rows:
+        entry = depts[dept or ""]
+        entry["counts"][level] = entry["counts"].get(level, 0) + n
+        entry["total"] += n
+    for entry in depts.values():
+        entry["light"] = light(entry["counts"], entry["total"])
+    order = {"red": 0, "yellow": 1, "green": 2}
+    return sorted(depts.values(), key=lambda e: (order[e["light"]], -e["total"], e["department"]))
+
+
+def feed_after(session, after: int, limit: int = 100, names: dict[str, str] | None = None) -> list[dict]:
+    lines = session.execute(select(console_feed).where(console_feed.c.id > after)
+                            .order_by(console_feed.c.id).limit(limit)).mappings().all()
+    return _with_alerts(session, lines, names)
+
+
+def feed_latest(session, limit: int, names: dict[str, str] | None = None) -> list[dict]:
+    lines = session.execute(select(console_feed).order_by(console_feed.c.id.desc()).limit(limit)).mappings().all()
+    return _with_alerts(session, lines[::-1], names)
+
+
+def last_feed_id(session) -> int:
+    return session.execute(select(func.coalesce(func.max(console_feed.c.id), 0))).scalar_one()
+
+
+def _with_alerts(session, lines, names: dict[str, str] | None = None) -> list[dict]:
+    """Each feed line with its alert as it is now."""
+    ids = {line["console_alert_id"] for line in lines}
+    alerts = {r["id"]: alert_view(r, names) for r in session.execute(
+        select(console_alerts).where(console_alerts.c.id.in_(ids))).mappings()} if ids else {}
+    return [{**line, "alert": alerts[line["console_alert_id"]]} for line in lines]
+
+
+# -- stream tokens ---------------------------------------------------------------------------------------------
+
+
+def save_stream_token(session, digest: str, key_id: str, name: str, expires_at, now) -> None:
+    """Store a token's digest (dropping the expired ones)."""
+    session.execute(delete(console_stream_tokens).where(console_stream_tokens.c.expires_at < now))
+    session.execute(insert(console_stream_tokens).values(token_sha256=digest, key_id=key_id, name=name,
+                                                         expires_at=expires_at))
+
+
+def take_stream_token(session, digest: str) -> dict | None:
+    """The grant of a token, deleted as it is read; None when unknown or already taken. Single use: whoever
+    deletes the row opens the stream; the URL replayed (from a log, a proxy, the browser's history) or raced
+    finds nothing."""
+    grant = session.execute(select(console_stream_tokens).where(
+        console_stream_tokens.c.token_sha256 == digest).with_for_update()).mappings().first()
+    used = grant is not None and session.execute(delete(console_stream_tokens).where(
+        console_stream_tokens.c.token_sha256 == digest)).rowcount == 1
+    return dict(grant) if used else None

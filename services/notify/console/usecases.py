@@ -1,0 +1,106 @@
+"""The console's use cases, as plain functions of a unit of work (or its session), the data and the moment:
+taking an event in, issuing and redeeming a stream token, and sending a monitor's command to the alert's owner.
+The endpoints and consumers (endpoints.py) only translate."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from services.kernel.errors import NotFound
+from services.kernel.privacy import scrub
+
+from ..messages import department_label
+from . import store
+from .domain import APPEAL_KINDS, LEVEL_ZH, alert_title, alert_view, check_command
+
+TOKEN_TTL = timedelta(seconds=60)
+
+
+def record_event(session, event, now, names: dict[str, str] | None = None) -> int | None:
+    """Take one event into the console: the alert it raises or moves, and a feed line (naming the department
+    by its name where `names` knows it). Returns the feed id, or None when the event concerns nothing the
+    console shows."""
+    p, t = event.payload, event.event_type
+    dept = department_label(names, p.get("department")) or "—"
+    # free text typed by citizens, operators and monitors: every open console page shows it, so no phone or id
+    # number goes into the console's tables whatever the producer sent
+    note_text = scrub(p.get("note"))
+    if t.startswith("monitor."):
+        ref_no = p.get("application_no") or p.get("external_ref") or p.get("project_code") or p.get("joint_id")
+        values = {"kind": t, "level": p["level"], "department": p.get("department"), "ref_no": ref_no,
+                  "ref_id": p.get("application_id"), "rule": p.get("rule"), "raised_at": p["raised_at"],
+                  "title_zh": alert_title(t, p)}
+        if t == "monitor.alert_acknowledged":
+            state, verb = "acknowledged", "已确认"
+            values.update(acknowledged_by=p.get("by"), note=note_text, title_zh=p.get("rule") or t)
+        elif t == "monitor.alert_resolved":
+            state, verb = "resolved", "已办结"
+            values.update(resolved_by=p.get("by"), note=note_text, title_zh=p.get("rule") or t)
+        else:
+            state, verb = "open", None
+        item = store.upsert_alert(session, "approvals", str(p["alert_id"]), values, state, now)
+        level_zh = LEVEL_ZH.get(p["level"], p["level"])
+        where = f"{dept} {ref_no or ''}".strip()
+        if verb:
+            note = f"：{note_text}" if note_text else ""
+            text = f"{verb}【{level_zh}】{where}（{p.get('by') or '—'}{note}）"
+        else:
+            text = f"【{level_zh}】{where}：{values['title_zh']}"
+    elif t in APPEAL_KINDS:
+        level, suffix, title = APPEAL_KINDS[t]
+        if t == "appeal.emergency" and p.get("summary"):
+            title = f"{title}：{scrub(p['summary'])}"
+        raised = p.get("urged_at") if t == "appeal.escalated" else None
+        values = {"kind": t, "level": level, "department": p.get("department"), "ref_no": p["case_no"],
+                  "ref_id": p["appeal_id"], "rule": suffix, "raised_at": raised or event.occurred_at,
+                  "title_zh": title}
+        item = store.upsert_alert(session, "appeals", f"{p['appeal_id']}:{suffix}", values, "open", now)
+        text = f"【{LEVEL_ZH[level]}】{dept} {p['case_no']}：{title}"
+    elif t == "appeal.closed":
+        # the case is closed: its console alerts are done with
+        resolved = store.resolve_appeal_alerts(session, p["appeal_id"], now)
+        if not resolved:
+            return None
+        item = resolved[0]
+        text = f"已办结 {dept} {p['case_no']}：诉求已办结"
+    else:
+        return None
+    return store.add_feed_line(session, event, item, text)
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue_stream_token(uow, key_id: str, name: str, now) -> dict:
+    """A token to open one live stream with, valid TOKEN_TTL (only its digest is stored)."""
+    token = secrets.token_urlsafe(32)
+    expires = now + TOKEN_TTL
+    store.save_stream_token(uow.session, digest(token), key_id, name, expires, now)
+    return {"token": token, "expires_at": expires}
+
+
+def redeem_stream_token(uow, token: str, now) -> dict | None:
+    """The grant (key_id, name) of a stream token, used up (even an expired one); None when unknown, already
+    used or expired."""
+    grant = store.take_stream_token(uow.session, digest(token))
+    return grant if grant is not None and grant["expires_at"] >= now else None
+
+
+def request_action(uow, item_id: int, action: str, note: str | None, principal, now,
+                   names: dict[str, str] | None = None) -> dict:
+    """Send a monitor's acknowledge or resolve of a console alert to its owner (`alert.action_requested`),
+    never done here; the alert shows the command pending until the owner's event answers. The alert's view."""
+    row = store.alert_for_update(uow.session, item_id)
+    if row is None:
+        raise NotFound(f"no console alert {item_id}", message_zh="告警不存在")
+    check_command(row, action)
+    p = principal
+    uow.publish("alert.action_requested", {
+        "owner": row["owner"], "alert_id": row["alert_id"], "department": row["department"], "action": action,
+        "note": note, "actor": {"name": p.name, "role": p.role, "department": p.department}},
+        department=row["department"])
+    store.mark_pending(uow.session, item_id, action, now)
+    return alert_view(dict(row, pending_action=action), names)
