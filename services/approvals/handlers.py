@@ -63,6 +63,8 @@ ACTIONS: dict[str, tuple[str, ...]] = {
 }
 
 ALARM_BATCH = 100  # small batches: the first events go out while later ones are prepared
+# the monitor's timers tick every 0.2 s: an idle tick is one indexed query, a due alarm waits at most one interval
+MONITOR_INTERVAL = 0.2
 
 
 class Done(NamedTuple):

@@ -13,14 +13,12 @@ from services.kernel import clock
 
 from . import handlers
 
-MONITOR_INTERVAL = 0.2
-
 
 class MonitorTimer:
     """Mixed into the service class (needs `platform` and `settings`)."""
 
     # every 0.2 s: an idle tick is one indexed query, and a due alarm waits at most one interval
-    @timer(interval=MONITOR_INTERVAL)
+    @timer(interval=handlers.MONITOR_INTERVAL)
     def fire_alarms(self):
         while handlers.fire_due_alarms(self.platform, self.settings, clock.now()) >= handlers.ALARM_BATCH:
             eventlet.sleep(0)  # let the relay publish this batch while the next is prepared

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
-from .alarms import Alarms
-
 
 class Event(NamedTuple):
     """An event a command causes: its type and the command's part of the payload (the service adds the
@@ -64,10 +62,18 @@ class Outcome:
     alarms: AlarmPlan = KEEP
 
 
+class AlarmTable(Protocol):
+    """A record's alarms (the kernel's `alarms.Alarms`; the domain needs no database to name it)."""
+
+    def cancel(self, session, owner_id: int) -> None: ...
+
+    def schedule(self, session, owner_id: int, moments: Iterable[tuple[str, datetime | None]]) -> None: ...
+
+
 class OutcomeStore(Protocol):
     """How one service's records take an outcome."""
 
-    alarms: Alarms
+    alarms: AlarmTable
     state_column: str
 
     def update(self, session, record_id: int, changes: dict[str, Any]) -> None: ...

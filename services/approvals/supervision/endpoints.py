@@ -8,7 +8,7 @@ from nameko.timer import timer
 from services.kernel import clock
 from services.kernel.http import api
 
-from ..monitor import MONITOR_INTERVAL
+from .. import handlers
 from ..views import visible
 from . import store, usecases
 from .schemas import SupervisionIn, SupervisionOut, SupervisionPage, SupervisionQuery
@@ -38,7 +38,7 @@ class SupervisionEndpoints:
         with self.platform.session() as s:
             return call.page(*store.list_orders(s, **query))
 
-    @timer(interval=MONITOR_INTERVAL)
+    @timer(interval=handlers.MONITOR_INTERVAL)
     def check_supervision_orders(self):
         with self.platform.session() as s:  # a reader: an idle tick takes no write lock
             if not store.any_due(s, clock.now()):
