@@ -5,7 +5,7 @@ Loads a fresh SQLite file with 1,000,000 appeals over six months (15 categories,
 spots, seasonal and sudden trends, repeat callers, 6 % repeat calls), then times the report of the last 7 and
 the last 30 days (queries + JSON; CSV and HTML rendering shown apart). Baselines measured in the same run,
 on the same file: a plain `SELECT count(*)` of the period (the floor: touching the period at all), and the
-same tables computed the obvious way, one GROUP BY each over the period (what reports.py avoids: SQLite
+same tables computed the obvious way, one GROUP BY each over the period (what reports/store.py avoids: SQLite
 sorts every row of the period for each). No ANALYZE on SQLite: the service never runs it.
 With XIAONENG_BENCH_PG set to an admin URL (e.g. postgresql://postgres@127.0.0.1/postgres) it repeats all of
 it on a PostgreSQL database of its own (loaded with COPY, then VACUUM ANALYZE as autovacuum would).
@@ -251,7 +251,7 @@ def count_once(engine, period):
 
 
 def plain_group_by(engine, period):
-    """Baseline: the report's tables the obvious way, one GROUP BY each over the period (what reports.py avoids:
+    """Baseline: the report's tables the obvious way, one GROUP BY each over the period (what reports/store.py avoids:
     SQLite sorts every row of the period for each)."""
     dup, current, prev = a.c.status == "duplicate", a.c.received_at >= period.start, period.previous
 

@@ -12,7 +12,7 @@ from services.kernel.seed import read_list, seed_empty
 from services.kernel.service import Platform
 from services.kernel.workcal import WorkCalendar
 
-from .domain import Rules
+from .domain import AppealRules
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ READY_TIMEOUT = 30.0
 
 
 class Settings:
-    def __init__(self, rules: Rules, calendar: WorkCalendar, departments: DepartmentRegister | None = None):
+    def __init__(self, rules: AppealRules, calendar: WorkCalendar, departments: DepartmentRegister | None = None):
         from .store import CatalogueCache
 
         self.rules = rules
@@ -37,7 +37,8 @@ class AppealSettings(DependencyProvider):
 
     def setup(self):
         cfg = self.container.config
-        self.settings = Settings(Rules.from_config(cfg.get("APPEALS")), WorkCalendar.load(cfg.get("CALENDAR_FILE")),
+        self.settings = Settings(AppealRules.from_config(cfg.get("APPEALS")),
+                                 WorkCalendar.load(cfg.get("CALENDAR_FILE")),
                                  DepartmentRegister.load(cfg.get("DEPARTMENTS_FILE"), service="appeals"))
         self.ready = Event()
 

@@ -1,8 +1,9 @@
 """The appeal's life as pure rules: statuses and who may move a case between them, time limits on the
 working-day clock, the deadline alarms, call-back and reopening, complaints' findings.
 
-No framework here: the service loads a case, asks `Case` for an `Outcome` (the changes, the events, the
-history line, what to do with the alarms) and commits all of it in one unit of work.
+No framework here: a use case (handlers.py) loads an appeal, asks `Appeal` for an `Outcome` (the kernel's:
+the changes, the events, the history line, what becomes of the alarms) and commits all of it in one unit of
+work.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from services.kernel.domain import Actor, IllegalTransition
+from services.kernel.outcome import CANCEL, KEEP, Event, Outcome, add_alarms, replace_alarms
 from services.kernel.privacy import mask_name  # noqa: F401  (re-exported: the one masking of names)
 from services.kernel.workcal import CalendarUnavailable, DeadlineClock, WorkCalendar
 
@@ -38,7 +40,7 @@ ALARM_ESCALATION = "escalation"
 
 
 @dataclass(frozen=True)
-class Rules:
+class AppealRules:
     """Time limits and thresholds (configuration; defaults from 12345 practice, see DOMAIN.md)."""
 
     limits: dict[str, int] = field(default_factory=lambda: {
@@ -61,7 +63,7 @@ class Rules:
         return self.limits[appeal_type]
 
     @classmethod
-    def from_config(cls, cfg: dict | None) -> Rules:
+    def from_config(cls, cfg: dict | None) -> AppealRules:
         cfg = cfg or {}
         base = cls()
         limits = {**base.limits, **{k: int(v) for k, v in (cfg.get("LIMITS") or {}).items()}}
@@ -81,7 +83,10 @@ class Rules:
 
 
 @dataclass
-class Deadline:
+class ReplyDeadline:
+    """The department's time to reply: when its clock started, its limit, its due time (None with `error` when
+    the calendar lacks a year), and the moments of its alarms."""
+
     started_at: datetime
     limit_days: int
     due_at: datetime | None
@@ -89,7 +94,7 @@ class Deadline:
     alarms: list[tuple[str, datetime]]
 
 
-def deadline(calendar: WorkCalendar, rules: Rules, started_at: datetime, limit_days: int) -> Deadline:
+def reply_deadline(calendar: WorkCalendar, rules: AppealRules, started_at: datetime, limit_days: int) -> ReplyDeadline:
     """The due time of a limit started now and the moments of its alarms. A limit that runs into a year
     with no holiday schedule has no due time and says why (never a Monday–Friday guess)."""
     clock = DeadlineClock(started_at=started_at, limit_days=limit_days, calendar=calendar)
@@ -104,12 +109,12 @@ def deadline(calendar: WorkCalendar, rules: Rules, started_at: datetime, limit_d
                 alarms.append((ALARM_FRACTION, at))
         # overdue the first moment after the due time (also for the same-day limit 0)
         alarms.append((ALARM_OVERDUE, due_at + timedelta(microseconds=1)))
-        return Deadline(started_at, limit_days, due_at, None, [(k, a) for k, a in alarms if a > started_at])
+        return ReplyDeadline(started_at, limit_days, due_at, None, [(k, a) for k, a in alarms if a > started_at])
     except CalendarUnavailable as exc:
-        return Deadline(started_at, limit_days, None, str(exc), [])
+        return ReplyDeadline(started_at, limit_days, None, str(exc), [])
 
 
-def escalation_moment(calendar: WorkCalendar, rules: Rules, urged_at: datetime) -> datetime | None:
+def escalation_moment(calendar: WorkCalendar, rules: AppealRules, urged_at: datetime) -> datetime | None:
     clock = DeadlineClock(started_at=urged_at, limit_days=rules.escalate_after_days, calendar=calendar)
     try:
         return clock.moment_at_elapsed(rules.escalate_after_days)
@@ -117,24 +122,13 @@ def escalation_moment(calendar: WorkCalendar, rules: Rules, urged_at: datetime) 
         return None
 
 
-def accepted_in_time(calendar: WorkCalendar, rules: Rules, dispatched_at: datetime, accepted_at: datetime) -> bool:
+def accepted_in_time(calendar: WorkCalendar, rules: AppealRules, dispatched_at: datetime,
+                     accepted_at: datetime) -> bool:
     try:
         limit = DeadlineClock(started_at=dispatched_at, limit_days=rules.accept_within_days, calendar=calendar)
         return accepted_at <= limit.due_at
     except CalendarUnavailable:
         return True  # no schedule to judge by: do not count it against the department
-
-
-@dataclass
-class Outcome:
-    """What a command does: column changes, events (type, extra payload), one history line, alarms."""
-
-    action: str
-    changes: dict[str, Any] = field(default_factory=dict)
-    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    details: dict[str, Any] = field(default_factory=dict)
-    # None: leave alarms alone; "cancel": cancel the unfired ones; a Deadline: cancel and schedule anew
-    alarms: Any = None
 
 
 def normalize_phone(phone: str | None) -> str | None:
@@ -181,10 +175,10 @@ def is_public(channel: str, requested: bool | None, appeal_type: str, confidenti
     return PUBLIC_BY_DEFAULT.get(channel, False) if requested is None else bool(requested)
 
 
-class Case:
+class Appeal:
     """One appeal and the commands on it. `row` is the appeal as stored (a dict of its columns)."""
 
-    def __init__(self, row: dict[str, Any], calendar: WorkCalendar, rules: Rules):
+    def __init__(self, row: dict[str, Any], calendar: WorkCalendar, rules: AppealRules):
         self.row = row
         self.calendar = calendar
         self.rules = rules
@@ -218,16 +212,16 @@ class Case:
                                     "效能投诉由纪检监察机关办理，不能改派")
         previous = self.row["department"]
         limit = self.rules.limit_for(self.row["type"], self.row["urgency"])
-        dl = deadline(self.calendar, self.rules, at, limit)
+        dl = reply_deadline(self.calendar, self.rules, at, limit)
         changes = dict(department=department, status=DISPATCHED, dispatched_at=at, accepted_at=None,
                        clock_started_at=at, limit_days=limit, due_at=dl.due_at, clock_error=dl.error,
                        overdue=False, urged_at=None, escalated_at=None, extension_used=False,
                        extension_days=None, extension_reason=None)
         return Outcome("dispatch", changes,
-                       [("appeal.dispatched", {"previous_department": previous, "limit_days": limit,
-                                               "by": actor.name})],
+                       [Event("appeal.dispatched", {"previous_department": previous, "limit_days": limit,
+                                                    "by": actor.name})],
                        {"department": department, "previous_department": previous, "limit_days": limit},
-                       alarms=dl)
+                       alarms=replace_alarms(dl.alarms))
 
     # -- the department -----------------------------------------------------------------------------
 
@@ -236,7 +230,7 @@ class Case:
         self._require((DISPATCHED,), "accept", "签收")
         in_time = accepted_in_time(self.calendar, self.rules, self.row["dispatched_at"], at)
         return Outcome("accept", {"status": ACCEPTED, "accepted_at": at},
-                       [("appeal.accepted", {"in_time": in_time})], {"in_time": in_time})
+                       [Event("appeal.accepted", {"in_time": in_time})], {"in_time": in_time})
 
     def return_(self, reason: str, at: datetime, actor: Actor) -> Outcome:
         self._require_department(actor)
@@ -248,8 +242,8 @@ class Case:
                                       return_count=(self.row["return_count"] or 0) + 1, due_at=None,
                                       clock_started_at=None, limit_days=None, clock_error=None,
                                       dispatched_at=None, accepted_at=None),
-                       [("appeal.returned", {"reason": reason, "department": self.row["department"]})],
-                       {"reason": reason, "department": self.row["department"]}, alarms="cancel")
+                       [Event("appeal.returned", {"reason": reason, "department": self.row["department"]})],
+                       {"reason": reason, "department": self.row["department"]}, alarms=CANCEL)
 
     def request_extension(self, days: int, reason: str, at: datetime, actor: Actor) -> Outcome:
         self._require_department(actor)
@@ -265,7 +259,7 @@ class Case:
                                     f"延期最多 {self.rules.max_extension_days} 个工作日")
         return Outcome("request_extension",
                        dict(extension_used=True, extension_days=days, extension_reason=reason),
-                       [("appeal.extension_requested", {"days": days, "reason": reason})],
+                       [Event("appeal.extension_requested", {"days": days, "reason": reason})],
                        {"days": days, "reason": reason})
 
     def decide_extension(self, approved: bool, note: str | None, at: datetime, actor: Actor) -> Outcome:
@@ -274,14 +268,15 @@ class Case:
             raise IllegalTransition("no extension request is pending", "没有待审批的延期申请")
         self._require((DISPATCHED, ACCEPTED), "decide an extension of", "审批延期")
         changes: dict[str, Any] = {"extension_days": None}
-        dl = None
+        alarms = KEEP
         if approved:
             limit = self.row["limit_days"] + days
-            dl = deadline(self.calendar, self.rules, self.row["clock_started_at"], limit)
+            dl = reply_deadline(self.calendar, self.rules, self.row["clock_started_at"], limit)
             changes.update(limit_days=limit, due_at=dl.due_at, clock_error=dl.error, overdue=False)
+            alarms = replace_alarms(dl.alarms)
         return Outcome("decide_extension", changes,
-                       [("appeal.extension_decided", {"approved": approved, "days": days, "note": note})],
-                       {"approved": approved, "days": days, "note": note}, alarms=dl)
+                       [Event("appeal.extension_decided", {"approved": approved, "days": days, "note": note})],
+                       {"approved": approved, "days": days, "note": note}, alarms=alarms)
 
     def reply(self, text: str, at: datetime, actor: Actor) -> Outcome:
         self._require_department(actor)
@@ -291,28 +286,69 @@ class Case:
         self._require((ACCEPTED,), "reply to", "答复（须先签收）")
         in_time = self.row["due_at"] is None or at <= self.row["due_at"]
         return Outcome("reply", {"status": REPLIED, "replied_at": at, "reply": text},
-                       [("appeal.replied", {"in_time": in_time})], {"in_time": in_time}, alarms="cancel")
+                       [Event("appeal.replied", {"in_time": in_time})], {"in_time": in_time}, alarms=CANCEL)
 
     # -- operators: call-back -----------------------------------------------------------------------
 
     def record_callback(self, satisfaction: str, resolved: bool, at: datetime, actor: Actor) -> Outcome:
         self._require((REPLIED,), "record a call-back for", "回访（须先答复）")
-        events: list[tuple[str, dict]] = [
-            ("appeal.callback_recorded", {"satisfaction": satisfaction, "resolved": resolved})]
+        events: list[Event] = [
+            Event("appeal.callback_recorded", {"satisfaction": satisfaction, "resolved": resolved})]
         details = {"satisfaction": satisfaction, "resolved": resolved}
         if satisfaction == "unsatisfied" and (self.row["reopen_count"] or 0) < self.rules.max_reopen:
             limit = self.rules.limit_for(self.row["type"], self.row["urgency"])
-            dl = deadline(self.calendar, self.rules, at, limit)
+            dl = reply_deadline(self.calendar, self.rules, at, limit)
             count = (self.row["reopen_count"] or 0) + 1
-            events.append(("appeal.reopened", {"reopen_count": count}))
+            events.append(Event("appeal.reopened", {"reopen_count": count}))
             return Outcome("callback", dict(
                 satisfaction=satisfaction, resolved=resolved, status=DISPATCHED, reopen_count=count,
                 dispatched_at=at, accepted_at=None, replied_at=None, clock_started_at=at, limit_days=limit,
                 due_at=dl.due_at, clock_error=dl.error, overdue=False, urged_at=None, escalated_at=None,
-                extension_used=False, extension_days=None), events, {**details, "reopened": True}, alarms=dl)
-        events.append(("appeal.closed", {"satisfaction": satisfaction, "resolved": resolved}))
+                extension_used=False, extension_days=None), events, {**details, "reopened": True},
+                alarms=replace_alarms(dl.alarms))
+        events.append(Event("appeal.closed", {"satisfaction": satisfaction, "resolved": resolved}))
         return Outcome("callback", dict(satisfaction=satisfaction, resolved=resolved, status=CLOSED,
-                                        closed_at=at), events, {**details, "reopened": False}, alarms="cancel")
+                                        closed_at=at), events, {**details, "reopened": False}, alarms=CANCEL)
+
+    # -- the deadline alarms -------------------------------------------------------------------------
+
+    def alarm_moments(self) -> dict[str, datetime | None]:
+        """The real moment of each alarm of the running clock (a late report fires the ones before its `at`)."""
+        moments: dict[str, datetime | None] = dict(reply_deadline(
+            self.calendar, self.rules, self.row["clock_started_at"], self.row["limit_days"]).alarms)
+        if self.row["urged_at"] is not None:
+            moments[ALARM_ESCALATION] = escalation_moment(self.calendar, self.rules, self.row["urged_at"])
+        return moments
+
+    def claimed_alarm_moment(self, kind: str, fire_at: datetime, now: datetime) -> datetime:
+        """The moment an alarm the monitor claims at `now` stands for: a warning now; the overdue notice the
+        first instant after the due time, and the escalation its moment after the urging, also when a late
+        report's alarm fired after its grace."""
+        if kind == ALARM_OVERDUE:
+            return self.row["due_at"] + timedelta(microseconds=1) if self.row["due_at"] else fire_at
+        if kind == ALARM_ESCALATION:
+            return min(now, (self.row["urged_at"] and escalation_moment(
+                self.calendar, self.rules, self.row["urged_at"])) or now)
+        return now
+
+    def on_alarm(self, kind: str, moment: datetime) -> Outcome | None:
+        """An alarm's reaction at `moment`, when it stood due (the monitor's, and a late report's catch-up):
+        a warning; overdue, with the urging notice and the escalation alarm; the escalation of an overdue case.
+        None when moot (the clock stopped, or the case is not overdue any more)."""
+        if self.status not in CLOCKED:
+            return None
+        if kind in (ALARM_LAST_DAY, ALARM_FRACTION):
+            return Outcome("deadline_warning", events=[Event("appeal.deadline_warning", {
+                "kind": "last_day" if kind == ALARM_LAST_DAY else "fraction"})])
+        if kind == ALARM_OVERDUE:
+            escalate_at = escalation_moment(self.calendar, self.rules, moment)
+            return Outcome("overdue_urged", {"overdue": True, "urged_at": moment},
+                           [Event("appeal.overdue", {}), Event("appeal.urged", {})],
+                           alarms=add_alarms([(ALARM_ESCALATION, escalate_at)]))
+        if kind == ALARM_ESCALATION and self.row["overdue"]:
+            return Outcome("escalated", {"escalated_at": moment},
+                           [Event("appeal.escalated", {"urged_at": self.row["urged_at"]})])
+        return None
 
     # -- monitors -----------------------------------------------------------------------------------
 
@@ -321,7 +357,7 @@ class Case:
         if act_by < at.date():
             raise IllegalTransition("the act-by date is in the past", "督办期限不能早于今天")
         return Outcome("supervise", {"supervised_until": act_by, "exposed": exposed or self.row["exposed"]},
-                       [("appeal.supervised", {"act_by": act_by, "note": note, "exposed": exposed,
+                       [Event("appeal.supervised", {"act_by": act_by, "note": note, "exposed": exposed,
                                                "by": actor.name})],
                        {"act_by": act_by.isoformat(), "note": note, "exposed": exposed})
 
@@ -333,15 +369,15 @@ class Case:
         if finding != "upheld" and (person or reward):
             raise IllegalTransition("a person or a reward goes only with an upheld complaint",
                                     "只有查实的投诉才能认定责任人或给予奖励")
-        events: list[tuple[str, dict]] = [("complaint.finding_recorded", {
+        events: list[Event] = [Event("complaint.finding_recorded", {
             "subject_department": self.row["subject_department"], "finding": finding, "reasons": reasons,
             "reward": reward})]
         if finding == "upheld" and self.row["subject_department"]:
-            events.append(("efficiency_warning.issued", {
+            events.append(Event("efficiency_warning.issued", {
                 "warning_id": warning_id, "unit": self.row["subject_department"], "person": person,
                 "reason": reasons}))
-        events.append(("appeal.closed", {}))
+        events.append(Event("appeal.closed", {}))
         return Outcome("finding", dict(finding=finding, finding_reasons=reasons, finding_person=person,
                                        reward=reward, status=CLOSED, closed_at=at, replied_at=at),
                        events, {"finding": finding, "reasons": reasons, "person": person, "reward": reward},
-                       alarms="cancel")
+                       alarms=CANCEL)

@@ -33,8 +33,9 @@ from services.kernel.alarms import Alarms
 from services.kernel.db import Moment, kernel_tables
 from services.kernel.direct import Direct
 from services.kernel.domain import Actor
+from services.kernel.outcome import Event
 
-from .domain import ALARM_ESCALATION, CLOCKED, OPEN, Deadline, Outcome
+from .domain import ALARM_ESCALATION, CLOCKED, OPEN
 
 metadata = MetaData()
 kernel_tables(metadata)
@@ -152,9 +153,6 @@ supervision_orders = Table(
 # -- queries and writes -----------------------------------------------------------------------------
 
 
-
-
-
 def get(session: Session, appeal_id: int, *, lock: bool = False) -> dict | None:
     q = select(appeals).where(appeals.c.id == appeal_id)
     if lock:
@@ -254,35 +252,30 @@ def add_history(session: Session, appeal_id: int, at: datetime, actor: Actor, ac
         from_status=from_status, to_status=to_status, details=details))
 
 
-def cancel_alarms(session: Session, appeal_id: int) -> None:
-    alarm_times.cancel(session, appeal_id)
+class AppealOutcomes:
+    """How an appeal takes a command's `Outcome` (services/kernel/outcome.py `apply_outcome`): its row, its
+    history, its alarms, and the figures every appeal event carries."""
 
+    alarms = alarm_times
+    state_column = "status"
 
-def schedule(session: Session, appeal_id: int, deadline: Deadline) -> None:
-    alarm_times.schedule(session, appeal_id, deadline.alarms)
+    def update(self, session: Session, record_id: int, changes: dict) -> None:
+        session.execute(update(appeals).where(appeals.c.id == record_id).values(**changes))
 
+    def add_history(self, session: Session, record_id: int, *, at: datetime, now: datetime, actor: Actor,
+                    action: str, from_state: str | None, to_state: str | None, details: dict) -> None:
+        # the appeal's history has no column for `now`: a line says when it happened
+        add_history(session, record_id, at, actor, action, from_state, to_state, _jsonable(details))
 
-def apply(uow, row: dict, outcome: Outcome, actor: Actor, at: datetime, now: datetime | None = None) -> dict:
-    """Write an outcome: the changes, one history line (at `at`, when it happened), the alarms and the events
-    — one transaction."""
-    session = uow.session
-    changes = {**outcome.changes, "updated_at": now or at}
-    session.execute(update(appeals).where(appeals.c.id == row["id"]).values(**changes))
-    new = {**row, **changes}
-    add_history(session, row["id"], at, actor, outcome.action, row["status"], new["status"],
-                _jsonable(outcome.details))
-    if isinstance(outcome.alarms, Deadline):
-        schedule(session, row["id"], outcome.alarms)
-    elif outcome.alarms == "cancel":
-        cancel_alarms(session, row["id"])
-    for event_type, extra in outcome.events:
-        base = case_payload(new)
-        if event_type.startswith("efficiency_warning"):
+    def event(self, new_row: dict, event: Event, at: datetime) -> tuple[dict, dict]:
+        base = case_payload(new_row)
+        if event.type.startswith("efficiency_warning"):
+            # a warning is about the unit complained about, not the case's department or its clock
             base = {"appeal_id": base["appeal_id"], "case_no": base["case_no"]}
-        elif event_type.startswith("complaint."):
-            base["department"] = new["department"]
-        uow.publish(event_type, {**base, **extra}, department=new["department"], occurred_at=at)
-    return new
+        return {**base, **event.payload}, {"department": new_row["department"], "occurred_at": at}
+
+
+OUTCOMES = AppealOutcomes()
 
 
 def _jsonable(details: dict) -> dict:
@@ -347,6 +340,13 @@ def pending_alarms(session: Session, appeal_id: int) -> list[tuple[int, str]]:
 def mark_alarms_fired(session: Session, alarm_ids: list[int], at: datetime) -> None:
     if alarm_ids:
         session.execute(update(alarms).where(alarms.c.id.in_(alarm_ids)).values(fired_at=at))
+
+
+def cancel_alarms_of(session: Session, appeal_ids: list[int]) -> None:
+    """Cancel the unfired alarms of these cases, in one statement."""
+    if appeal_ids:
+        session.execute(update(alarms).where(alarms.c.appeal_id.in_(appeal_ids), alarms.c.fired_at.is_(None),
+                                             alarms.c.cancelled.is_(False)).values(cancelled=True))
 
 
 def add_alarms(session: Session, entries) -> None:
@@ -451,8 +451,7 @@ def is_clocked(row: dict) -> bool:
     return row["status"] in CLOCKED
 
 
-
-# The hot-issue report (reports.py) counts on these, not on the table: it walks category × town-street cells
+# The hot-issue report (reports/store.py) counts on these, not on the table: it walks category × town-street cells
 # and aggregates each over a range of received_at (bench/hot_issues.py: 1,000,000 appeals).
 Index("ix_appeals_report", appeals.c.category, appeals.c.town_street, appeals.c.received_at, appeals.c.status,
       appeals.c.overdue, appeals.c.address)

@@ -27,15 +27,11 @@ class Event(NamedTuple):
 
 @dataclass(frozen=True)
 class AlarmPlan:
-    """What becomes of a record's unfired alarms: kept (the default), cancelled, or replaced by `moments`
-    (each (kind, moment); moments already past fire at the monitor's next tick)."""
+    """What becomes of a record's unfired alarms: kept (the default), kept with `moments` added, cancelled, or
+    replaced by `moments` (each (kind, moment); moments already past fire at the monitor's next tick)."""
 
     cancel: bool = False
     moments: tuple[tuple[str, datetime | None], ...] = ()
-
-    @property
-    def keeps(self) -> bool:
-        return not self.cancel
 
     @property
     def replaces(self) -> bool:
@@ -49,6 +45,11 @@ CANCEL = AlarmPlan(cancel=True)
 def replace_alarms(moments: Iterable[tuple[str, datetime | None]]) -> AlarmPlan:
     """Cancel the unfired alarms and schedule these instead."""
     return AlarmPlan(cancel=True, moments=tuple(moments))
+
+
+def add_alarms(moments: Iterable[tuple[str, datetime | None]]) -> AlarmPlan:
+    """Keep the unfired alarms and schedule these as well."""
+    return AlarmPlan(cancel=False, moments=tuple(moments))
 
 
 @dataclass
@@ -66,6 +67,8 @@ class AlarmTable(Protocol):
     """A record's alarms (the kernel's `alarms.Alarms`; the domain needs no database to name it)."""
 
     def cancel(self, session, owner_id: int) -> None: ...
+
+    def add(self, session, entries: Iterable[tuple[int, str, datetime | None]]) -> None: ...
 
     def schedule(self, session, owner_id: int, moments: Iterable[tuple[str, datetime | None]]) -> None: ...
 
@@ -104,6 +107,8 @@ def apply_outcome(uow, store: OutcomeStore, row: dict[str, Any], outcome: Outcom
         store.alarms.schedule(session, row["id"], plan.moments)
     elif plan.cancel:
         store.alarms.cancel(session, row["id"])
+    elif plan.moments:
+        store.alarms.add(session, [(row["id"], kind, moment) for kind, moment in plan.moments])
     for event in outcome.events:
         payload, route = store.event(new, event, at)
         uow.publish(event.type, payload, **route)
