@@ -134,10 +134,11 @@ class _YieldingCommits(Batched):
             done.send(item)
 
 
-def _rounds_waited(rounds, call, calls=200, gap=0.0002):
-    """Callers arriving one every `gap` seconds (several during each commit), each running `call(i)`; answers
-    the most commit rounds (`rounds()` counts them) any one call waited through. The gap paces the load; it
-    synchronises nothing."""
+def _rounds_waited(rounds, call, calls=200, gap=0.0008, burst=4):
+    """Callers arriving `burst` at a time every `gap` seconds (several during each commit), each running
+    `call(i)`; answers the most commit rounds (`rounds()` counts them) any one call waited through. The gap paces
+    the load and synchronises nothing; the bursts make sure callers queue together even where a loaded machine
+    stretches every gap past a commit."""
     waited = []
 
     def caller(i):
@@ -148,7 +149,8 @@ def _rounds_waited(rounds, call, calls=200, gap=0.0002):
     pool = eventlet.GreenPool(calls)
     for i in range(calls):
         pool.spawn(caller, i)
-        eventlet.sleep(gap)
+        if i % burst == burst - 1:
+            eventlet.sleep(gap)
     pool.waitall()
     assert len(waited) == calls
     return max(waited)
