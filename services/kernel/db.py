@@ -387,11 +387,6 @@ class GroupCommit(Batched):
                 done.send(result)
 
 
-@functools.cache
-def _inbox_insert(inbox: Table) -> Direct:
-    return Direct(insert(inbox))
-
-
 class BatchedConsumer(Batched):
     """Idempotent consumption with group commit: the handlers of one consumer running at the same moment record
     their events as consumed (inbox rows) and apply what each brings, in one transaction instead of one each;
@@ -447,7 +442,8 @@ class BatchedConsumer(Batched):
                     records.append({"consumer": self.consumer, "event_id": event.event_id,
                                     "event_type": event.event_type, "processed_at": now})
                     items.append(item)
-            _inbox_insert(self.db.inbox).run_many(conn, records)
+            if records:
+                conn.execute(insert(self.db.inbox), records)
             if items:
                 self.apply(uow, items)
         return results

@@ -25,7 +25,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from services.kernel.db import Moment, kernel_tables
-from services.kernel.direct import Direct
 
 metadata = MetaData()
 kernel_tables(metadata)
@@ -150,13 +149,10 @@ period_audit = Table(
 
 # -- facts ------------------------------------------------------------------------------------------
 
-# the hot path of consumed events (ADR 0006: on SQLite, on the DB-API cursor)
-_ADD_FACTS = Direct(insert(facts))
-
-
 def add_facts(session, rows: list[dict]) -> None:
     """Insert facts (`session`: an ORM Session or a Core Connection)."""
-    _ADD_FACTS.run_many(session, rows)
+    if rows:
+        session.execute(insert(facts), rows)
 
 
 def list_facts(session: Session, *, department=None, period=None, limit=500):
