@@ -128,8 +128,7 @@ alarms = alarm_times.table
 
 # Every alert the monitors handle, whatever it is about (`subject`): an application; a submission refused before it
 # became one (`subject_ref` its external_ref); a key project (its code); a joint case (its id). One listing, one
-# acknowledge and resolve for all of them.
-SUBJECTS = ("application", "submission", "project", "joint_approval")
+# acknowledge and resolve for all of them (the subjects: the contracts' ALERT_SUBJECTS).
 alerts = Table(
     "alerts", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
