@@ -373,10 +373,6 @@ def history_of(session: Session, application_id: int) -> list[dict]:
 # -- alarms -------------------------------------------------------------------------------------------
 
 
-def cancel_alarms(session: Session, application_id: int) -> None:
-    alarm_times.cancel(session, application_id)
-
-
 def schedule(session: Session, application_id: int, moments: list[tuple[str, datetime]]) -> None:
     """Replace the unfired alarms of an application with these moments (past ones fire at the next tick)."""
     alarm_times.schedule(session, application_id, moments)
