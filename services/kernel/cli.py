@@ -6,6 +6,8 @@
     xiaoneng dlq replay (--all | EVENT_ID ...) [--reason R]
     xiaoneng events [--markdown]                          the event contracts
     xiaoneng demo [--seed N --appeals N --applications N] a demo year sent to the running services
+    xiaoneng calendar import NOTICE.txt [--calendar-file PATH] [--yes]   next year's State Council schedule
+    xiaoneng calendar check YEAR [--calendar-file PATH]   is a year known, and from where
 """
 
 from __future__ import annotations
@@ -94,6 +96,93 @@ def cmd_dlq(args) -> int:
     return 2
 
 
+def _calendar_file(args) -> str | None:
+    return args.calendar_file or os.environ.get("CALENDAR_FILE") or None
+
+
+def _print_notice(schedule) -> None:
+    weekdays = "一二三四五六日"
+
+    def day(d) -> str:
+        return f"{d.month}月{d.day}日（周{weekdays[d.weekday()]}） {d.isoformat()}"
+
+    print(f"{schedule.year} 年节假日安排 / holiday schedule of {schedule.year}")
+    for festival in schedule.festivals:
+        print(f"\n{festival.name}  放假 {len(festival.days_off)} 天 / {len(festival.days_off)} days off")
+        for d in festival.days_off:
+            print(f"  放假 off      {day(d)}")
+        for d in festival.workdays:
+            print(f"  上班 at work  {day(d)}")
+        for note in festival.notes:
+            print(f"  （不计入 / not counted: {note}）")
+    print(f"\n共 {len(schedule.holidays)} 天放假、{len(schedule.workdays)} 天调休上班 / "
+          f"{len(schedule.holidays)} days off, {len(schedule.workdays)} make-up working days")
+
+
+def cmd_calendar(args) -> int:
+    from .calendar_notice import NoticeError, parse_notice, write_override
+
+    path = _calendar_file(args)
+    if args.action == "import":
+        if path is None:
+            print("error: 未指定日历文件 / no calendar file: give --calendar-file PATH or set CALENDAR_FILE",
+                  file=sys.stderr)
+            return 2
+        try:
+            with open(args.notice, encoding="utf-8-sig") as fh:
+                text = fh.read()
+            schedule = parse_notice(text)
+        except (OSError, UnicodeDecodeError) as exc:
+            print(f"error: {args.notice}: {exc}", file=sys.stderr)
+            return 2
+        except NoticeError as exc:
+            print(f"error: {args.notice}: {exc}\n未写入任何内容 / nothing written", file=sys.stderr)
+            return 1
+        _print_notice(schedule)
+        if not args.yes and sys.stdin.isatty():
+            answer = input(f"\n写入 {path}？/ write {schedule.year} into {path}? [y/N] ")
+            if answer.strip().lower() not in ("y", "yes", "是"):
+                print("未写入 / nothing written")
+                return 1
+        try:
+            write_override(path, schedule)
+        except (OSError, ValueError) as exc:
+            print(f"error: {path}: {exc}\n未写入 / nothing written", file=sys.stderr)
+            return 1
+        print(f"\n已写入 {path} 的 {schedule.year} 年 / wrote {schedule.year} into {path}; "
+              "重启服务后生效 / the services read it at start: restart them")
+        return 0
+    if args.action == "check":
+        return _calendar_check(path, args.year)
+    return 2
+
+
+def _calendar_check(path: str | None, year: int) -> int:
+    from chinese_calendar import constants
+
+    from .workcal import WorkCalendar
+
+    try:
+        cal = WorkCalendar.load(path)
+    except (OSError, ValueError) as exc:
+        print(f"error: {path}: {exc}", file=sys.stderr)
+        return 2
+    # the override schedules are not public on WorkCalendar; read here only to report counts
+    override = cal.override(year)
+    if override is not None:
+        source, holidays, workdays = f"override file {path}", len(override.holidays), len(override.workdays)
+    elif year in cal.years_covered():
+        source = "package chinesecalendar"
+        holidays = sum(1 for d in constants.holidays if d.year == year)
+        workdays = sum(1 for d in constants.workdays if d.year == year)
+    else:
+        print(f"{year}: missing — 尚未载入 / no schedule; import the State Council notice "
+              "(xiaoneng calendar import NOTICE.txt)")
+        return 1
+    print(f"{year}: known from the {source}: {holidays} holidays, {workdays} make-up working days")
+    return 0
+
+
 def cmd_events(args) -> int:
     from .contracts.docs import render_markdown
 
@@ -138,10 +227,20 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--reason", **reason)
 
     sub.add_parser("events", help="print the event contracts as Markdown")
+
+    cal = sub.add_parser("calendar", help="the working-day calendar's override file (docs/calendar.md)")
+    csub = cal.add_subparsers(dest="action", required=True)
+    imp = csub.add_parser("import", help="read a State Council holiday notice and write its year into the file")
+    imp.add_argument("notice", help="the notice's text (UTF-8), as published")
+    imp.add_argument("--yes", action="store_true", help="write without asking")
+    chk = csub.add_parser("check", help="is a year known, and from where; exit 1 if not")
+    chk.add_argument("year", type=int)
+    for p in (imp, chk):
+        p.add_argument("--calendar-file", help="default: $CALENDAR_FILE")
     sub.add_parser("demo", help="send a demo year to the running services (xiaoneng demo --help)")
 
     args = parser.parse_args(argv)
-    handler = {"keys": cmd_keys, "dlq": cmd_dlq, "events": cmd_events}[args.command]
+    handler = {"keys": cmd_keys, "dlq": cmd_dlq, "events": cmd_events, "calendar": cmd_calendar}[args.command]
     return handler(args)
 
 

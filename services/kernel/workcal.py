@@ -203,6 +203,10 @@ class WorkCalendar:
         first, last = _package_years()
         return tuple(sorted(set(range(first, last + 1)) | set(self._overrides)))
 
+    def override(self, year: int) -> YearSchedule | None:
+        """The override file's schedule of `year`, if it has one (it replaces the package's)."""
+        return self._overrides.get(year)
+
     def is_working_day(self, d: date | datetime) -> bool:
         d = local_date(d)
         return d.toordinal() in self._year(d.year).members
