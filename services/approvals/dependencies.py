@@ -45,20 +45,26 @@ class ItemCache:
         self._items.clear()
 
 
+# How long the window system's references of its actions are kept (days) when ACTION_REFS.KEEP_DAYS is not set.
+ACTION_REFS_KEEP_DAYS = 7.0
+
+
 class Settings:
-    def __init__(self, rules: Rules, calendar: WorkCalendar):
+    def __init__(self, rules: Rules, calendar: WorkCalendar, action_refs_keep_days: float = ACTION_REFS_KEEP_DAYS):
         self.rules = rules
         self.calendar = calendar
+        self.action_refs_keep_days = action_refs_keep_days
         self.items = ItemCache()
         self.recalculated_for: tuple[int, ...] | None = None  # the calendar years the monitor recalculated for
 
 
 class ApprovalSettings(DependencyProvider):
-    """Reads `APPROVALS` (rules) and `CALENDAR_FILE` once per container."""
+    """Reads `APPROVALS` (rules), `CALENDAR_FILE` and `ACTION_REFS` once per container."""
 
     def setup(self):
         cfg = self.container.config
-        self.settings = Settings(Rules.from_config(cfg.get("APPROVALS")), WorkCalendar.load(cfg.get("CALENDAR_FILE")))
+        self.settings = Settings(Rules.from_config(cfg.get("APPROVALS")), WorkCalendar.load(cfg.get("CALENDAR_FILE")),
+                                 action_refs_keep_days(cfg.get("ACTION_REFS")))
 
     def start(self):
         # Dependencies start before entrypoints: the catalogue is there before the first request.
@@ -68,6 +74,21 @@ class ApprovalSettings(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self.settings
+
+
+def action_refs_keep_days(cfg: dict | None) -> float:
+    """`ACTION_REFS.KEEP_DAYS`: a positive number of days (absent or empty: the default). A window system retries
+    within minutes; a week covers an outage over a holiday weekend."""
+    value = (cfg or {}).get("KEEP_DAYS")
+    if value is None or value == "":
+        return ACTION_REFS_KEEP_DAYS
+    try:
+        days = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"ACTION_REFS.KEEP_DAYS must be a number of days, not {value!r}") from None
+    if not days > 0:
+        raise ValueError(f"ACTION_REFS.KEEP_DAYS must be more than 0, not {value!r}")
+    return days
 
 
 def seed_items(db, path: str) -> int:

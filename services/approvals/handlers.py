@@ -9,12 +9,17 @@ outbox in one unit of work.
 - the monitor: `fire_due_alarms` / `fire_alarm` (a due alarm), `raise_alert`, `alert_irregularity`,
   `catch_up_with_calendar` / `recalculate` (moments that waited for a calendar year)
 - alerts: `act_on_alert` (acknowledge, resolve), `change_alert`
+- the window system's references of its actions: `ActionRef` (given to `run_action`, which answers a `Replay`
+  of a reference seen before), `purge_action_refs` (the monitor's hourly timer)
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy.exc import IntegrityError
@@ -22,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from services.kernel import clock
 from services.kernel import service as kernel_service
 from services.kernel.domain import SYSTEM
-from services.kernel.errors import BadRequest, NotFound
+from services.kernel.errors import BadRequest, Conflict, NotFound
 from services.kernel.outcome import apply_outcome
 
 from . import store
@@ -68,10 +73,45 @@ MONITOR_INTERVAL = 0.2
 
 
 class Done(NamedTuple):
-    """A command carried out: the application as it now is, and the outcome written."""
+    """A command carried out: the application as it now is, the outcome written, and the answer stored under
+    the window system's reference (`run_action`'s `answer`, else None)."""
 
     app: Application
     outcome: ActionOutcome
+    answer: Any = None
+
+
+class Replay(NamedTuple):
+    """The answer stored under a window system's reference of an action, given again: nothing was done."""
+
+    status: int
+    body: Any
+
+
+class ActionRef(NamedTuple):
+    """The window system's own reference of an action (`Idempotency-Key` / `action_ref`) and the digest of what it
+    asked: the application, the action and the body's fields (`at` as an instant, absent and null alike)."""
+
+    ref: str
+    digest: str
+
+    @classmethod
+    def of(cls, ref: str, application_id: int, action: str, data: dict) -> ActionRef:
+        fields = {k: (v.astimezone(UTC).isoformat() if isinstance(v, datetime) else v)
+                  for k, v in data.items() if k != "action_ref" and v is not None}
+        content = json.dumps({"application_id": application_id, "action": action, "fields": fields},
+                             sort_keys=True, ensure_ascii=False, default=str)
+        return cls(ref, hashlib.sha256(content.encode()).hexdigest())
+
+
+def replay(stored: dict, ref: ActionRef) -> Replay:
+    """The stored answer of this reference, or 409 when the reference was used for another request."""
+    if stored["request_hash"] != ref.digest:
+        raise Conflict(f"action_ref {ref.ref!r} was used before for another request ({stored['action']}); send a "
+                       f"new reference for a new action",
+                       message_zh="该业务流水号（action_ref）已用于另一项不同的办理操作，新的操作请使用新的流水号",
+                       details={"field": "action_ref", "action": stored["action"]})
+    return Replay(stored["status"], stored["response"])
 
 
 def event_figures(app: Application, at: datetime) -> dict:
@@ -253,20 +293,43 @@ def apply(uow, app: Application, outcome: ActionOutcome, actor, at: datetime, no
 
 
 def run_action(db, settings, application_id: int, action: str, data: dict, actor, now: datetime, *,
-               scope: str | None = None) -> Done:
+               scope: str | None = None, ref: ActionRef | None = None,
+               shape: Callable[[Application], Any] | None = None) -> Done | Replay:
     """A window action (`ACTIONS`) on an application, at `data["at"]` (else now): loaded locked, the domain
     command run, its outcome applied, in one unit of work. `scope`: the department a caller is confined to (404
     for another's application, as for a missing one). A refusal (IllegalTransition, 409) that revealed
     irregularities stores and publishes them in a unit of work of their own, since the refused action's own
-    rolled back, and is re-raised."""
+    rolled back, and is re-raised.
+
+    `shape`: the answer of the application as it now is (`Done.answer`). `ref`: the window system's reference of
+    the action. Seen before with the same content: the stored answer (`Replay`) and nothing done; with other
+    content: 409. Otherwise the answer is stored under it in the action's unit of work. Only a success is
+    stored: a refused action is judged again when retried (the state may have changed meanwhile)."""
     at = data.get("at") or now
     try:
         with db.unit_of_work() as uow:
             row = find_visible(uow.session, application_id, scope, lock=True)
+            if ref is not None:  # looked up under the application's lock: an identical request waits, then replays
+                stored = store.find_action_ref(uow.session, ref.ref)
+                if stored is not None:
+                    return replay(stored, ref)
             app = load_application(settings, uow.session, row, now)
             args = [data[name] for name in ACTIONS[action]]
             outcome = getattr(app, action)(*args, at, actor)
-            return Done(apply(uow, app, outcome, actor, at, now), outcome)
+            new = apply(uow, app, outcome, actor, at, now)
+            answer = None if shape is None else shape(new)
+            if ref is not None:
+                store.add_action_ref(uow.session, ref.ref, application_id, action, ref.digest, 200, answer, now)
+            return Done(new, outcome, answer)
+    except IntegrityError:
+        # the last line of defence: the same reference stored meanwhile (on another application's lock)
+        if ref is None:
+            raise
+        with db.session() as s:
+            stored = store.find_action_ref(s, ref.ref)
+        if stored is None:
+            raise
+        return replay(stored, ref)
     except IllegalTransition as exc:
         if exc.irregularities:
             with db.unit_of_work() as uow:
@@ -290,6 +353,12 @@ def alert_irregularity(uow, app: Application, irregularity: Irregularity, now: d
         "raised_at": now, "code": irregularity.code, "description_zh": irregularity.description_zh,
         "severity": irregularity.severity, "at": irregularity.at, "refused": refused},
         department=app.row["department"])
+
+
+def purge_action_refs(db, settings, now: datetime) -> int:
+    """Forget the window system's references older than `ACTION_REFS.KEEP_DAYS`: how many."""
+    with db.unit_of_work() as uow:
+        return store.purge_action_refs(uow.session, now - timedelta(days=settings.action_refs_keep_days))
 
 
 # -- the monitor ----------------------------------------------------------------------------------------

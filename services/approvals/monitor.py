@@ -1,7 +1,8 @@
 """The electronic monitor's timers (电子监察): every application's next check times are indexed alarms; a timer
 fires the due ones (`handlers.fire_due_alarms`: several instances never claim the same; the domain's
 `Application.on_alarm` decides what each means), and another gives the applications that waited for a calendar
-year their moments (`handlers.catch_up_with_calendar`). Alerts are unique per (application, rule), so an alarm
+year their moments (`handlers.catch_up_with_calendar`), and a third forgets old action references
+(`handlers.purge_action_refs`). Alerts are unique per (application, rule), so an alarm
 that fires again after its application was rescheduled never raises the same alert twice."""
 
 from __future__ import annotations
@@ -30,3 +31,9 @@ class MonitorTimer:
     @timer(interval=3600, eager=True)
     def recalculate_after_calendar(self):
         handlers.catch_up_with_calendar(self.platform, self.settings)
+
+    # Hourly: the window system's references of its actions older than ACTION_REFS.KEEP_DAYS are forgotten (one
+    # indexed DELETE; several instances deleting the same rows is harmless).
+    @timer(interval=3600)
+    def purge_action_refs(self):
+        handlers.purge_action_refs(self.platform, self.settings, clock.now())

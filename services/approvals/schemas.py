@@ -19,6 +19,20 @@ class At(Schema):
     at = Moment(load_default=None, allow_none=True)
 
 
+# what a window system's own reference of an action may be (it is stored and compared, never parsed)
+ACTION_REF = validate.Regexp(r"^[\x21-\x7e]{1,128}$", error="1 to 128 printable ASCII characters, no spaces")
+
+
+class ActionIn(At):
+    """Every window action on an application: `at`, and the window system's own reference of the action."""
+
+    action_ref = fields.String(load_default=None, allow_none=True, validate=ACTION_REF, metadata={
+        "description": "the window system's own reference of this action, for safe retries (or send it as the "
+                       "`Idempotency-Key` header; both given: they must be equal). The same reference with the "
+                       "same content answers the first (successful) result again and records nothing; with other "
+                       "content: 409. References are kept ACTION_REFS.KEEP_DAYS days (default 7)."})
+
+
 # -- the catalogue --------------------------------------------------------------------------------------
 
 
@@ -74,27 +88,27 @@ class ApplicationIn(At):
     project_code = fields.String(load_default=None, allow_none=True, validate=CODE)
 
 
-class RefuseIn(At):
+class RefuseIn(ActionIn):
     # an empty reason reaches the domain, which refuses it and records the irregularity
     reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
 
 
-class SupplementIn(At):
+class SupplementIn(ActionIn):
     missing = fields.List(fields.String(validate=CODE), required=True, validate=validate.Length(min=1, max=100))
     note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
 
 
-class SpecialProcedureIn(At):
+class SpecialProcedureIn(ActionIn):
     kind = fields.String(required=True, validate=validate.OneOf(SPECIAL_PROCEDURES))
 
 
-class ExtendIn(At):
+class ExtendIn(ActionIn):
     days = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=60))
     approver = fields.String(required=True, validate=validate.Length(min=1, max=100))
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
-class DecideIn(At):
+class DecideIn(ActionIn):
     approved = fields.Boolean(required=True)
     reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
 
@@ -171,6 +185,8 @@ class ApplicationDetailOut(ApplicationOut):
 
 
 class ApplicationsQuery(Schema):
+    external_ref = fields.String(load_default=None, validate=validate.Length(min=1, max=128),
+                                 metadata={"description": "the window system's reference of the submission"})
     department = fields.String(load_default=None, validate=CODE)
     state = fields.String(load_default=None, validate=validate.OneOf(STATES))
     light = fields.String(load_default=None, validate=validate.OneOf(LIGHTS))

@@ -6,15 +6,20 @@ Entrypoints only: each parses, authorises, calls one use case of handlers.py and
 
 from __future__ import annotations
 
+from marshmallow import ValidationError
+
 from services.kernel import clock
 from services.kernel import service as base  # a module, so `nameko run` finds only our class
-from services.kernel.http import api
+from services.kernel.errors import BadRequest
+from services.kernel.http import api, json_response
 
 # the monitor and supervision are mixin modules, so that `nameko run` finds only our class
 from . import console_commands, handlers, monitor, projects, store, supervision
 from .dependencies import ApprovalSettings
 from .schemas import (
+    ACTION_REF,
     AckIn,
+    ActionIn,
     AlertOut,
     AlertPage,
     AlertsQuery,
@@ -23,7 +28,6 @@ from .schemas import (
     ApplicationOut,
     ApplicationPage,
     ApplicationsQuery,
-    At,
     DecideIn,
     ExtendIn,
     ItemIn,
@@ -40,7 +44,12 @@ READERS = ("window_system", "department_handler", "monitor", "operator")
 MONITOR = ("monitor",)
 CATALOGUE_EDITORS = ("operator",)
 CONFLICT = {409: "not allowed in the application's current state (reason in English and Chinese); an "
-                 "irregular attempt is stored as an alert all the same"}
+                 "irregular attempt is stored as an alert all the same; or the action_ref / Idempotency-Key was "
+                 "used before for another request"}
+# The window system's reference of an action may come as this header instead of the body's `action_ref`.
+IDEMPOTENCY_KEY = "Idempotency-Key"
+# appended to every window action's summary: the OpenAPI document of `@api` declares no request headers
+RETRY = "; retry-safe with `action_ref` or the Idempotency-Key header (same reference, same content: the first answer)"
 
 
 class ApprovalsService(base.ServiceBase, monitor.MonitorTimer, supervision.SupervisionEndpoints,
@@ -94,63 +103,71 @@ class ApprovalsService(base.ServiceBase, monitor.MonitorTimer, supervision.Super
     # -- window actions -----------------------------------------------------------------------------
 
     def _act(self, call, application_id: int, action: str):
-        """A window action: `handlers.run_action` at the body's `at`, answered with the application's view."""
+        """A window action: `handlers.run_action` at the body's `at`, answered with the application's view; under
+        the window system's reference (`action_ref` or `Idempotency-Key`), a retry is answered as the first."""
         now = clock.now()
-        done = handlers.run_action(self.platform, self.settings, application_id, action, call.body or {},
-                                   call.actor, now, scope=call.department_scope)
-        return present(done.app.row, done.app, now)
+        data = call.body or {}
+        ref = action_ref(call, data)
+        result = handlers.run_action(
+            self.platform, self.settings, application_id, action, data, call.actor, now,
+            scope=call.department_scope, ref=None if ref is None else handlers.ActionRef.of(ref, application_id,
+                                                                                            action, data),
+            shape=lambda app: APPLICATION_OUT.dump(present(app.row, app, now)))
+        if isinstance(result, handlers.Replay):
+            return json_response(result.status, result.body, call.request_id)
+        return json_response(200, result.answer, call.request_id)
 
-    @api("POST", "/api/v1/applications/<int:application_id>/accept", roles=WINDOW, body=At,
-         response=ApplicationOut, summary="accept (受理): the clock starts the working day after",
+    @api("POST", "/api/v1/applications/<int:application_id>/accept", roles=WINDOW, body=ActionIn,
+         response=ApplicationOut, summary="accept (受理): the clock starts the working day after" + RETRY,
          tags=("window actions",), responses=CONFLICT)
     def accept(self, call, application_id):
         return self._act(call, application_id, "accept")
 
     @api("POST", "/api/v1/applications/<int:application_id>/refuse", roles=WINDOW, body=RefuseIn,
-         response=ApplicationOut, summary="refuse (不予受理), with the reason", tags=("window actions",),
+         response=ApplicationOut, summary="refuse (不予受理), with the reason" + RETRY, tags=("window actions",),
          responses=CONFLICT)
     def refuse(self, call, application_id):
         return self._act(call, application_id, "refuse")
 
     @api("POST", "/api/v1/applications/<int:application_id>/request-supplement", roles=WINDOW, body=SupplementIn,
-         response=ApplicationOut, summary="the one-time notice of every missing material (一次告知)",
+         response=ApplicationOut, summary="the one-time notice of every missing material (一次告知)" + RETRY,
          tags=("window actions",), responses=CONFLICT)
     def request_supplement(self, call, application_id):
         return self._act(call, application_id, "request_supplement")
 
-    @api("POST", "/api/v1/applications/<int:application_id>/supplement-received", roles=WINDOW, body=At,
-         response=ApplicationOut, summary="the requested materials arrived", tags=("window actions",),
+    @api("POST", "/api/v1/applications/<int:application_id>/supplement-received", roles=WINDOW, body=ActionIn,
+         response=ApplicationOut, summary="the requested materials arrived" + RETRY, tags=("window actions",),
          responses=CONFLICT)
     def supplement_received(self, call, application_id):
         return self._act(call, application_id, "supplement_received")
 
     @api("POST", "/api/v1/applications/<int:application_id>/special-procedure/start", roles=WINDOW,
          body=SpecialProcedureIn, response=ApplicationOut,
-         summary="a special procedure starts (特别程序): the clock stops", tags=("window actions",),
+         summary="a special procedure starts (特别程序): the clock stops" + RETRY, tags=("window actions",),
          responses=CONFLICT)
     def start_special_procedure(self, call, application_id):
         return self._act(call, application_id, "start_special_procedure")
 
-    @api("POST", "/api/v1/applications/<int:application_id>/special-procedure/end", roles=WINDOW, body=At,
-         response=ApplicationOut, summary="the special procedure ends: the clock runs again",
+    @api("POST", "/api/v1/applications/<int:application_id>/special-procedure/end", roles=WINDOW, body=ActionIn,
+         response=ApplicationOut, summary="the special procedure ends: the clock runs again" + RETRY,
          tags=("window actions",), responses=CONFLICT)
     def end_special_procedure(self, call, application_id):
         return self._act(call, application_id, "end_special_procedure")
 
     @api("POST", "/api/v1/applications/<int:application_id>/extend", roles=WINDOW, body=ExtendIn,
-         response=ApplicationOut, summary="extend the limit once, before the due time (延期)",
+         response=ApplicationOut, summary="extend the limit once, before the due time (延期)" + RETRY,
          tags=("window actions",), responses=CONFLICT)
     def extend(self, call, application_id):
         return self._act(call, application_id, "extend")
 
     @api("POST", "/api/v1/applications/<int:application_id>/decide", roles=WINDOW, body=DecideIn,
-         response=ApplicationOut, summary="approve or deny (准予 / 不予许可)", tags=("window actions",),
+         response=ApplicationOut, summary="approve or deny (准予 / 不予许可)" + RETRY, tags=("window actions",),
          responses=CONFLICT)
     def decide(self, call, application_id):
         return self._act(call, application_id, "decide")
 
-    @api("POST", "/api/v1/applications/<int:application_id>/deliver", roles=WINDOW, body=At,
-         response=ApplicationOut, summary="the decision was delivered (送达)", tags=("window actions",),
+    @api("POST", "/api/v1/applications/<int:application_id>/deliver", roles=WINDOW, body=ActionIn,
+         response=ApplicationOut, summary="the decision was delivered (送达)" + RETRY, tags=("window actions",),
          responses=CONFLICT)
     def deliver(self, call, application_id):
         return self._act(call, application_id, "deliver")
@@ -179,3 +196,21 @@ class ApprovalsService(base.ServiceBase, monitor.MonitorTimer, supervision.Super
         with self.platform.unit_of_work() as uow:
             return handlers.act_on_alert(uow, self.settings, alert_id, "resolve", call.principal.name,
                                          call.body["note"], clock.now())
+
+
+APPLICATION_OUT = ApplicationOut()
+
+
+def action_ref(call, data: dict) -> str | None:
+    """The window system's reference of an action: the `Idempotency-Key` header or the body's `action_ref`
+    (either; both: equal), else None."""
+    header = call.request.headers.get(IDEMPOTENCY_KEY)
+    field = data.get("action_ref")
+    if header is not None:
+        try:
+            ACTION_REF(header)
+        except ValidationError:
+            raise BadRequest({IDEMPOTENCY_KEY: ["1 to 128 printable ASCII characters, no spaces"]}) from None
+        if field is not None and field != header:
+            raise BadRequest({"action_ref": [f"differs from the {IDEMPOTENCY_KEY} header; send one, or both equal"]})
+    return field if field is not None else header

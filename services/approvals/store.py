@@ -156,6 +156,23 @@ Index("ix_alerts_department_level", alerts.c.department, alerts.c.level, alerts.
 Index("ix_alerts_application", alerts.c.application_id)
 Index("ix_alerts_project", alerts.c.project_code)
 
+# The window system's own reference of an action it sent (`Idempotency-Key` / `action_ref`) and the answer it
+# got, so that a retry is answered the same and acts once. Unique on the reference alone: a window system's
+# references are its own sequence, whatever application they name. Written in the action's unit of work.
+action_refs = Table(
+    "action_refs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ref", String(128), nullable=False),
+    Column("application_id", Integer, ForeignKey("applications.id"), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("response", JSON, nullable=False),
+    Column("created_at", Moment(), nullable=False),
+    UniqueConstraint("ref", name="uq_action_refs_ref"),
+)
+Index("ix_action_refs_created", action_refs.c.created_at)
+
 _MOMENT_KEYS = ("started_at", "ended_at")
 
 
@@ -300,8 +317,11 @@ def update_application(session: Session, application_id: int, changes: dict) -> 
     session.execute(stmt, {**values, "_aid": application_id})
 
 
-def list_applications(session: Session, *, department=None, state=None, ids=None, page=1, per_page=50):
+def list_applications(session: Session, *, department=None, state=None, ids=None, external_ref=None, page=1,
+                      per_page=50):
     conds = []
+    if external_ref is not None:
+        conds.append(applications.c.external_ref == external_ref)
     if department is not None:
         conds.append(applications.c.department == department)
     if state is not None:
@@ -320,8 +340,10 @@ def list_applications(session: Session, *, department=None, state=None, ids=None
     return [_load(r) for r in rows], total
 
 
-def all_matching(session: Session, *, department=None, state=None) -> list[dict]:
+def all_matching(session: Session, *, department=None, state=None, external_ref=None) -> list[dict]:
     conds = []
+    if external_ref is not None:
+        conds.append(applications.c.external_ref == external_ref)
     if department is not None:
         conds.append(applications.c.department == department)
     if state is not None:
@@ -330,6 +352,28 @@ def all_matching(session: Session, *, department=None, state=None) -> list[dict]
     if conds:
         q = q.where(and_(*conds))
     return [_load(r) for r in session.execute(q).mappings()]
+
+
+# -- the window system's action references ---------------------------------------------------------------
+
+_BY_ACTION_REF = select(action_refs).where(action_refs.c.ref == bindparam("ref"))
+
+
+def find_action_ref(session: Session, ref: str) -> dict | None:
+    row = session.execute(_BY_ACTION_REF, {"ref": ref}).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def add_action_ref(session: Session, ref: str, application_id: int, action: str, request_hash: str, status: int,
+                   response: Any, now: datetime) -> None:
+    session.execute(insert(action_refs), {
+        "ref": ref, "application_id": application_id, "action": action, "request_hash": request_hash,
+        "status": status, "response": jsonable(response), "created_at": now})
+
+
+def purge_action_refs(session: Session, before: datetime) -> int:
+    """Forget the references stored before `before`: how many."""
+    return session.execute(action_refs.delete().where(action_refs.c.created_at < before)).rowcount
 
 
 def add_history(session: Session, application_id: int, at: datetime, recorded_at: datetime, actor, action: str,

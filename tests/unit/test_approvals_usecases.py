@@ -32,7 +32,7 @@ from services.approvals.domain import (
 from services.kernel.clock import TZ
 from services.kernel.db import Database
 from services.kernel.domain import IllegalTransition
-from services.kernel.errors import NotFound
+from services.kernel.errors import Conflict, NotFound
 from services.kernel.workcal import WorkCalendar
 
 CAL = WorkCalendar.load(None)
@@ -256,3 +256,93 @@ def test_the_list_filters_by_the_computed_light():
     assert total == 1 and views[0]["id"] == d.id and views[0]["clock"]["light"] == "yellow"
     assert handlers.list_applications(d.db, d.settings, {**query, "light": "green"}, t(10, 13, 9)) == ([], 0)
     assert handlers.list_applications(d.db, d.settings, {**query, "light": None}, t(10, 13, 9))[1] == 1
+
+
+# -- the window system's references of its actions -----------------------------------------------------------
+
+
+def _history(d) -> list[str]:
+    with d.db.session() as s:
+        return [h["action"] for h in store.history_of(s, d.id)]
+
+
+def test_an_action_ref_digests_the_content_not_its_spelling():
+    from datetime import UTC
+
+    same = handlers.ActionRef.of("R", 1, "accept", {"at": t(9, 30), "action_ref": "R"})
+    assert handlers.ActionRef.of("R", 1, "accept", {"at": t(9, 30).astimezone(UTC)}) == same  # the same instant
+    assert handlers.ActionRef.of("R", 1, "accept", {"at": None}) == handlers.ActionRef.of("R", 1, "accept", {})
+    assert handlers.ActionRef.of("R", 1, "accept", {"at": t(9, 30, 11)}) != same
+    assert handlers.ActionRef.of("R", 2, "accept", {"at": t(9, 30)}) != same
+    assert handlers.ActionRef.of("R", 1, "deliver", {"at": t(9, 30)}) != same
+
+
+def test_a_referenced_action_retried_answers_the_first_result_and_records_nothing():
+    d = Driver(received_at=t(9, 30, 9))
+    data = {"missing": ["M4"], "note": None, "at": t(9, 30)}
+    ref = handlers.ActionRef.of("W-1", d.id, "request_supplement", data)
+    first = handlers.run_action(d.db, d.settings, d.id, "request_supplement", data, WINDOW, d.now, ref=ref,
+                                shape=lambda app: {"state": app.row["state"]})
+    assert first.answer == {"state": "supplement_requested"}
+    published = len(d.published)
+    again = handlers.run_action(d.db, d.settings, d.id, "request_supplement", data, WINDOW, d.now, ref=ref,
+                                shape=lambda app: {"state": "never asked"})
+    assert again == handlers.Replay(200, {"state": "supplement_requested"})
+    assert _history(d) == ["submit", "request_supplement"] and len(d.published) == published
+    assert d.alerts() == [] and d.row["supplement_count"] == 1
+    other = handlers.ActionRef.of("W-1", d.id, "request_supplement", {**data, "missing": ["M5"]})
+    with pytest.raises(Conflict):
+        handlers.run_action(d.db, d.settings, d.id, "request_supplement", data, WINDOW, d.now, ref=other)
+    assert _history(d) == ["submit", "request_supplement"] and d.alerts() == []
+
+
+def test_a_refused_action_is_not_stored_under_its_reference():
+    d = Driver()
+    data = {"approved": True, "reason": None, "at": t(9, 28, 11)}
+    ref = handlers.ActionRef.of("W-2", d.id, "decide", data)
+    with pytest.raises(IllegalTransition):
+        handlers.run_action(d.db, d.settings, d.id, "decide", data, WINDOW, d.now, ref=ref)
+    with d.db.session() as s:
+        assert store.find_action_ref(s, "W-2") is None
+
+
+def test_a_reference_stored_meanwhile_is_answered_as_a_replay(monkeypatch):
+    """The unique constraint is the last line of defence: the lookup missed, the insert collided."""
+    d = Driver(received_at=t(9, 30, 9))
+    data = {"at": t(9, 30)}
+    ref = handlers.ActionRef.of("W-3", d.id, "accept", data)
+    with d.db.unit_of_work() as uow:
+        store.add_action_ref(uow.session, "W-3", d.id, "accept", ref.digest, 200, {"state": "accepted"}, d.now)
+    monkeypatch.setattr(store, "find_action_ref", _missing_once(store.find_action_ref))
+    out = handlers.run_action(d.db, d.settings, d.id, "accept", data, WINDOW, d.now, ref=ref, shape=lambda app: {})
+    assert out == handlers.Replay(200, {"state": "accepted"}) and d.row["state"] == "submitted"
+
+
+def _missing_once(find):
+    calls = []
+
+    def lookup(session, ref):
+        calls.append(ref)
+        return None if len(calls) == 1 else find(session, ref)
+    return lookup
+
+
+def test_old_references_are_purged():
+    d = Driver()
+    with d.db.unit_of_work() as uow:
+        store.add_action_ref(uow.session, "old", d.id, "accept", "x", 200, {}, d.now - timedelta(days=8))
+        store.add_action_ref(uow.session, "new", d.id, "accept", "y", 200, {}, d.now - timedelta(days=6))
+    assert d.settings.action_refs_keep_days == 7
+    assert handlers.purge_action_refs(d.db, d.settings, d.now) == 1
+    with d.db.session() as s:
+        assert store.find_action_ref(s, "old") is None and store.find_action_ref(s, "new") is not None
+
+
+def test_the_list_filters_by_external_ref():
+    d = Driver()
+    query = {"department": None, "state": None, "page": 1, "per_page": 10}
+    views, total = handlers.list_applications(d.db, d.settings, {**query, "light": None,
+                                                                 "external_ref": d.row["external_ref"]}, d.now)
+    assert total == 1 and views[0]["id"] == d.id
+    assert handlers.list_applications(d.db, d.settings, {**query, "light": None, "external_ref": "none"},
+                                      d.now) == ([], 0)
