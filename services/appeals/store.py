@@ -329,11 +329,13 @@ def claim_due_alarms(session: Session, now: datetime, limit: int) -> list[tuple[
 
 
 def pending_alarms(session: Session, appeal_id: int) -> list[tuple[int, str]]:
-    """(id, kind) of a case's alarms that have neither fired nor been cancelled; one the monitor is firing
-    right now is left to it (SKIP LOCKED on PostgreSQL)."""
+    """(id, kind) of a case's alarms that have neither fired nor been cancelled, locked. The caller holds the
+    case: a monitor's claim running now skipped its alarms (`Alarms.claim` skips records a command holds) but
+    may keep one locked to its commit, so this waits for it instead of skipping (the alarm is still due
+    then, and the caller's to fire)."""
     t = alarms
     q = (select(t.c.id, t.c.kind).where(t.c.appeal_id == appeal_id, t.c.fired_at.is_(None), t.c.cancelled.is_(False))
-         .with_for_update(skip_locked=True))
+         .with_for_update())
     return [(r.id, r.kind) for r in session.execute(q)]
 
 

@@ -86,8 +86,13 @@ class Alarms:
         q = select(t.c.id.label("alarm_id"), t.c[self.owner_key], t.c.kind, t.c.fire_at, *columns)
         if columns:
             q = q.join(self.owner, self.owner.c.id == t.c[self.owner_key])
+        # With the owner's columns the owner's rows are locked too, in the same statement, and alarms whose
+        # record a command holds are skipped: a command locks its record first and its alarms after, so a
+        # monitor that took the alarm and then waited for the record would deadlock with it (PostgreSQL).
+        # The command fires what it finds due itself (a late report), or the next tick does.
+        locked = (t, self.owner) if columns else t
         q = (q.where(t.c.fired_at.is_(None), t.c.cancelled.is_(False), t.c.fire_at <= now)
-             .order_by(t.c.fire_at).limit(limit).with_for_update(skip_locked=True, of=t))
+             .order_by(t.c.fire_at).limit(limit).with_for_update(skip_locked=True, of=locked))
         rows = [dict(r) for r in session.execute(q).mappings()]
         if rows:
             session.execute(update(t).where(t.c.id.in_([r["alarm_id"] for r in rows])).values(fired_at=now))
