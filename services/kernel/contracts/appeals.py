@@ -18,6 +18,7 @@ URGENCIES = ("normal", "emergency")
 SATISFACTION = ("satisfied", "basically_satisfied", "unsatisfied")
 WARNING_KINDS = ("last_day", "fraction")
 FINDINGS = ("upheld", "not_upheld")
+RETURN_DECISIONS = ("approved", "rejected")
 
 
 class _Case(Schema):
@@ -75,6 +76,26 @@ class AppealReturned(_Case):
     """The department returned the case as misassigned (退回); it goes back to the operators."""
 
     reason = ScrubbedString(required=True)
+
+
+@contract("appeal.return_reviewed", version=1)
+class AppealReturnReviewed(_Case):
+    """An operator reviewed a return (退单审核). `decision` approved: the return was justified, the case waits
+    for re-dispatch and the return costs `returned_by` nothing; rejected: the case goes back to `returned_by`
+    (then also `department`) and counts as an unjustified return."""
+
+    returned_by = fields.String(required=True)
+    decision = fields.String(required=True, validate=validate.OneOf(RETURN_DECISIONS))
+    note = ScrubbedString(load_default=None, allow_none=True)
+    by = fields.String(required=True)
+
+
+@contract("appeal.acceptance_overdue", version=1)
+class AppealAcceptanceOverdue(_Case):
+    """The department did not sign for the case (签收) within the acceptance limit after `dispatched_at`; it
+    counts as a late response whether or not it is accepted later."""
+
+    dispatched_at = fields.AwareDateTime(required=True, format="iso")
 
 
 @contract("appeal.extension_requested", version=1)
