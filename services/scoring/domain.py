@@ -119,10 +119,20 @@ def facts_of(event_type: str, p: dict) -> list[NewFact]:
         return [NewFact(subject, "complaints_upheld", one)] if subject and p.get("finding") == "upheld" else []
     if event_type == "project.milestone_missed":
         return [NewFact(p["responsible_unit"], "milestones_missed", one, p.get("alert_id"), p.get("milestone"))]
+    if event_type == "appeal.return_reviewed":
+        # 退单审核: only a rejected return (the case goes back) was unjustified and costs the returning department
+        metric = "appeals_returned_rejected" if p.get("decision") == "rejected" else "appeals_returned_approved"
+        return [NewFact(p["returned_by"], metric, one, p.get("appeal_id"))] if p.get("returned_by") else []
     if not dept:
         return []
+    if event_type == "appeal.acceptance_overdue":
+        # one dispatch not signed for in time; `detail` keeps the dispatch it is about (late_acceptances_paired)
+        dispatched = p.get("dispatched_at")
+        return [NewFact(dept, "appeals_acceptance_overdue", one, p.get("appeal_id"),
+                        dispatched.isoformat() if isinstance(dispatched, datetime) else dispatched)]
     simple = {
-        "appeal.received": "appeals_received", "appeal.returned": "appeals_returned",
+        "appeal.received": "appeals_received", "appeal.dispatched": "appeals_dispatched",
+        "appeal.returned": "appeals_returned",
         "appeal.overdue": "appeals_overdue", "appeal.urged": "appeals_urged",
         "appeal.supervised": "appeals_supervised", "appeal.escalated": "appeals_escalated",
         "application.submitted": "approvals_submitted", "monitor.warning": "approval_warnings",
@@ -159,7 +169,8 @@ def facts_of(event_type: str, p: dict) -> list[NewFact]:
 
 # Every event type the service consumes, by producer (service.py subscribes to each).
 CONSUMED = {
-    "appeals": ("appeal.received", "appeal.accepted", "appeal.returned", "appeal.replied", "appeal.callback_recorded",
+    "appeals": ("appeal.received", "appeal.dispatched", "appeal.accepted", "appeal.acceptance_overdue",
+                "appeal.returned", "appeal.return_reviewed", "appeal.replied", "appeal.callback_recorded",
                 "appeal.overdue", "appeal.urged", "appeal.supervised", "appeal.escalated",
                 "complaint.finding_recorded", "efficiency_warning.issued"),
     "approvals": ("application.submitted", "application.decided", "monitor.warning", "monitor.yellow_card",
@@ -169,10 +180,13 @@ CONSUMED = {
 
 # Chinese labels of the metrics (facts) for the breakdown and the report.
 METRIC_LABELS = {
-    "appeals_received": "受理诉求", "appeals_accepted": "签收", "appeals_accepted_in_time": "按时签收",
+    "appeals_received": "受理诉求", "appeals_dispatched": "派至本单位（件次）", "appeals_accepted": "签收",
+    "appeals_accepted_in_time": "按时签收", "appeals_acceptance_overdue": "逾期未签收（派单次）",
+    "appeals_response_late": "超时响应（每次派单计一次）", "appeals_response_due": "应响应（按时签收＋超时响应）",
+    "appeals_returned_rejected": "退回被驳回（不当退回）", "appeals_returned_approved": "退回经审核同意",
     "appeals_replied": "答复", "appeals_replied_in_time": "按时答复", "callbacks": "回访",
     "callbacks_resolved": "回访已解决", "callbacks_satisfied": "回访满意（含基本满意）",
-    "appeals_returned": "退回", "appeals_overdue": "诉求超期", "appeals_urged": "催办",
+    "appeals_returned": "退回（仅统计，审核后计分）", "appeals_overdue": "诉求超期", "appeals_urged": "催办",
     "appeals_supervised": "诉求督办", "appeals_escalated": "超期升级（通报）", "complaints_upheld": "投诉查实",
     "efficiency_warnings": "效能告诫", "approvals_submitted": "审批申请", "approvals_decided": "审批办结",
     "approvals_decided_in_time": "按时办结", "approvals_overdue": "超期办结",
@@ -190,6 +204,12 @@ class RulesError(ValueError):
     pass
 
 
+# What a metric's score is for one department: counted with enough data, counted below its minimum sample
+# because a deduction happened (a penalty is never dropped for lack of sample), or not enough data (数据不足).
+SCORED, PENALISED, INSUFFICIENT = "scored", "penalised", "insufficient"
+STATUS_ZH = {SCORED: "计入", PENALISED: "样本不足，但已发生扣分事项，计入", INSUFFICIENT: "数据不足，不计入"}
+
+
 @dataclass(frozen=True)
 class MetricRule:
     code: str
@@ -201,6 +221,11 @@ class MetricRule:
     sum: str | None = None
     count: str | None = None
     points: dict[str, float] = field(default_factory=dict)
+    # the minimum sample: the metric counts for a department only when the sum of its `basis` facts reaches it
+    min_sample: float = 0.0
+    basis: tuple[str, ...] = ()
+    basis_label_zh: str = ""
+    shown: tuple[str, ...] = ()  # further facts shown beside the inputs in the breakdown (not computed with)
 
     def score(self, totals: dict[str, float]) -> float | None:
         """0..100, or None when it does not apply (nothing to count)."""
@@ -210,14 +235,44 @@ class MetricRule:
         if self.kind == "average":
             n = totals.get(self.count, 0.0)
             return None if n <= 0 else totals.get(self.sum, 0.0) / n
-        return max(0.0, 100.0 - sum(p * totals.get(m, 0.0) for m, p in self.points.items()))
+        return max(0.0, 100.0 - self.deducted(totals))
+
+    def deducted(self, totals: dict[str, float]) -> float:
+        return sum(p * totals.get(m, 0.0) for m, p in self.points.items())
+
+    def sample(self, totals: dict[str, float]) -> float:
+        return sum(totals.get(b, 0.0) for b in self.basis)
+
+    def status(self, totals: dict[str, float]) -> str:
+        """SCORED, PENALISED or INSUFFICIENT (see STATUS_ZH). A rate or an average with nothing to count is
+        insufficient whatever its minimum."""
+        if self.kind != "penalty" and self.score(totals) is None:
+            return INSUFFICIENT
+        if not self.basis or self.sample(totals) >= self.min_sample:
+            return SCORED
+        return PENALISED if self.kind == "penalty" and self.deducted(totals) > 0 else INSUFFICIENT
 
     def inputs(self) -> list[str]:
         if self.kind == "rate":
-            return [self.numerator, self.denominator]
-        if self.kind == "average":
-            return [self.sum, self.count]
-        return list(self.points)
+            own = [self.numerator, self.denominator]
+        elif self.kind == "average":
+            own = [self.sum, self.count]
+        else:
+            own = list(self.points)
+        return own + [m for m in (*self.basis, *self.shown) if m not in own]
+
+    def explain_zh(self, totals: dict[str, float]) -> str:
+        """Why the metric counts or not for these totals, in a sentence."""
+        status = self.status(totals)
+        if not self.basis:
+            return STATUS_ZH[status] if status == SCORED else "无可统计数据，不计入"
+        sample = self.sample(totals)
+        text = f"{self.basis_label_zh} {sample:g}，最少样本 {self.min_sample:g}"
+        if status == SCORED:
+            return f"{text}，计入"
+        if status == PENALISED:
+            return f"{text}，样本不足，但已发生扣分事项（扣 {self.deducted(totals):g} 分），照常计入"
+        return f"{text}，数据不足，不计入综合得分"
 
 
 @dataclass(frozen=True)
@@ -231,6 +286,9 @@ class Rules:
     advanced_bonus: float = 0.2
     warning_deduction: float = 0.5
     list_size: int = 5
+    not_ranked_zh: tuple[str, str] = ("不参与排名", "各项指标均未达到最少样本数（数据不足），不参与排名")
+    not_assessed_zh: tuple[str, str] = ("不参与考核", "考核对象名录中标注为不参与考核的单位，不计分、不排名")
+    notes_zh: tuple[str, ...] = ()
 
     @classmethod
     def load(cls, path: str | Path) -> Rules:
@@ -247,10 +305,18 @@ class Rules:
                     raise RulesError(f"{source}: metric {m.get('code')}: kind must be rate, average or penalty")
                 if float(m["weight"]) < 0:
                     raise RulesError(f"{source}: metric {m['code']}: weight must not be negative")
+                minimum = m.get("min_sample") or {}
+                basis = minimum.get("basis") or []
+                basis = [basis] if isinstance(basis, str) else list(basis)
+                if minimum and (float(minimum.get("count", 0)) < 0 or not basis or not minimum.get("label_zh")):
+                    raise RulesError(f"{source}: metric {m['code']}: min_sample needs count >= 0, basis (the facts "
+                                     f"that count as the sample) and label_zh")
                 metrics.append(MetricRule(
                     code=m["code"], label_zh=m["label_zh"], weight=float(m["weight"]), kind=kind,
                     numerator=m.get("numerator"), denominator=m.get("denominator"), sum=m.get("sum"),
-                    count=m.get("count"), points={k: float(v) for k, v in (m.get("points") or {}).items()}))
+                    count=m.get("count"), points={k: float(v) for k, v in (m.get("points") or {}).items()},
+                    min_sample=float(minimum.get("count", 0)), basis=tuple(basis),
+                    basis_label_zh=minimum.get("label_zh", ""), shown=tuple(m.get("shown") or ())))
                 if kind == "rate" and not (m.get("numerator") and m.get("denominator")):
                     raise RulesError(f"{source}: rate {m['code']} needs numerator and denominator")
                 if kind == "average" and not (m.get("sum") and m.get("count")):
@@ -265,9 +331,17 @@ class Rules:
                 tier_bonuses=tuple(float(t["bonus"]) for t in tiers), tier_labels=tuple(t["label_zh"] for t in tiers),
                 advanced_count=int(adv.get("count", 10)), advanced_bonus=float(adv.get("bonus", 0.2)),
                 warning_deduction=float((data.get("efficiency_warning") or {}).get("deduction", 0.5)),
-                list_size=int((data.get("red_black_lists") or {}).get("size", 5)))
+                list_size=int((data.get("red_black_lists") or {}).get("size", 5)),
+                not_ranked_zh=_standing(data.get("not_ranked"), cls.not_ranked_zh),
+                not_assessed_zh=_standing(data.get("not_assessed"), cls.not_assessed_zh),
+                notes_zh=tuple(str(n) for n in data.get("notes_zh") or ()))
         except (KeyError, TypeError) as exc:
             raise RulesError(f"{source}: incomplete rule file ({exc})") from None
+
+
+def _standing(data: dict | None, default: tuple[str, str]) -> tuple[str, str]:
+    data = data or {}
+    return str(data.get("label_zh") or default[0]), str(data.get("reason_zh") or default[1])
 
 
 # -- the ranking ------------------------------------------------------------------------------------
@@ -279,10 +353,15 @@ class Department:
     approval_functions: bool = False
     enforcement_functions: bool = False
     tier: str = "city"
+    assessed: bool = True  # false: listed as not assessed (不参与考核), never scored or ranked (the assessment office)
 
     @property
     def may_be_advanced(self) -> bool:
         return self.approval_functions or self.enforcement_functions
+
+
+# A department's standing in a period's result (labels and reasons: the rule file's not_ranked / not_assessed).
+RANKED, NOT_RANKED, NOT_ASSESSED = "ranked", "not_ranked", "not_assessed"
 
 
 def _r(x: float, places: int = 2) -> float:
@@ -290,12 +369,27 @@ def _r(x: float, places: int = 2) -> float:
     return float(f"{math.floor(x * 10**places + 0.5 + 1e-9) / 10**places:.{places}f}")
 
 
-def composite_of(rules: Rules, totals: dict[str, float]) -> tuple[float, dict[str, float | None]]:
-    scores = {m.code: m.score(totals) for m in rules.metrics}
+def statuses_of(rules: Rules, totals: dict[str, float]) -> dict[str, str]:
+    return {m.code: m.status(totals) for m in rules.metrics}
+
+
+def composite_of(rules: Rules, totals: dict[str, float]) -> tuple[float | None, dict[str, float | None]]:
+    """The weighted mean of the metrics that count (SCORED or PENALISED), their weights renormalised to the
+    metrics counted; None when none counts. A metric with not enough data scores None."""
+    scores = {}
+    for m in rules.metrics:
+        scores[m.code] = None if m.status(totals) == INSUFFICIENT else m.score(totals)
     applicable = [(m.weight, scores[m.code]) for m in rules.metrics if scores[m.code] is not None]
     weight = sum(w for w, _ in applicable)
-    composite = sum(w * s for w, s in applicable) / weight if weight else 0.0
-    return _r(composite), {k: None if v is None else _r(v) for k, v in scores.items()}
+    composite = _r(sum(w * s for w, s in applicable) / weight) if weight else None
+    return composite, {k: None if v is None else _r(v) for k, v in scores.items()}
+
+
+def effective_weights(rules: Rules, statuses: dict[str, str]) -> dict[str, float]:
+    """Each metric's share of the composite in percent after renormalisation (0 for one not counted)."""
+    counted = {m.code: m.weight for m in rules.metrics if statuses.get(m.code) != INSUFFICIENT}
+    total = sum(counted.values())
+    return {m.code: _r(100.0 * counted.get(m.code, 0.0) / total) if total else 0.0 for m in rules.metrics}
 
 
 def tier_of(rank: int, n: int) -> int:
@@ -307,56 +401,128 @@ def tier_of(rank: int, n: int) -> int:
 def rank(departments: list[Department], totals: dict[str, dict[str, float]], rules: Rules,
          disqualified: dict[str, list[str]] | None = None,
          adjustments: dict[str, float] | None = None) -> list[dict]:
-    """One row per department, best first. `totals[dept][metric]`: the period's sums of its facts;
+    """One row per department: the ranked ones best first, then those not ranked (not enough data on every
+    metric), then those not assessed. `totals[dept][metric]`: the period's sums of its facts;
     `disqualified[dept]`: why it may not be an advanced unit (通报批评, an unresolved red card)."""
     disqualified = disqualified or {}
     adjustments = adjustments or {}
-    rows = []
+    rows, unranked = [], []
     for d in departments:
         t = totals.get(d.code, {})
+        statuses = statuses_of(rules, t)
         composite, scores = composite_of(rules, t)
-        rows.append({"department": d.code, "name": d.name, "group": d.tier, "composite": composite,
-                     "metrics": scores, "_dept": d})
+        if not d.assessed:
+            standing, (label, reason) = NOT_ASSESSED, rules.not_assessed_zh
+            composite, scores = None, {k: None for k in scores}
+        elif SCORED not in statuses.values():
+            standing, (label, reason) = NOT_RANKED, rules.not_ranked_zh
+        else:
+            standing, label, reason = RANKED, "参与排名", ""
+        row = {"department": d.code, "name": d.name, "group": d.tier, "composite": composite, "metrics": scores,
+               "standing": standing, "standing_zh": label, "standing_reason": reason,
+               "insufficient": [] if standing == NOT_ASSESSED else [
+                   m.code for m in rules.metrics if statuses[m.code] == INSUFFICIENT],
+               "_dept": d}
+        (rows if standing == RANKED else unranked).append(row)
     rows.sort(key=lambda r: (-r["composite"], r["department"]))
+    unranked.sort(key=lambda r: (r["standing"] == NOT_ASSESSED, r["department"]))
     n = len(rows)
     for i, row in enumerate(rows):
         # competition ranking: tied departments share the better rank, so they share the better tier
         row["rank"] = 1 + sum(1 for other in rows[:i] if other["composite"] > row["composite"])
         row["tier"] = tier_of(row["rank"], n)
         row["tier_label"] = rules.tier_labels[row["tier"] - 1]
+    for row in unranked:
+        row.update(rank=None, tier=None, tier_label=row["standing_zh"])
     # 先进单位: the best departments with approval or enforcement functions, skipping the disqualified (the
     # next one moves up); departments tied with the last one named are named too
     named, last = 0, None
-    for row in rows:
+    for row in rows + unranked:
         d = row.pop("_dept")
         reasons = disqualified.get(d.code, [])
         row["disqualified"] = bool(reasons)
         row["disqualification"] = list(reasons)
         row["advanced_unit"] = False
-        if not d.may_be_advanced or reasons:
+        if row["rank"] is None or not d.may_be_advanced or reasons:
             continue
         if named < rules.advanced_count or (last is not None and row["composite"] == last):
             row["advanced_unit"] = True
             named += 1
             last = row["composite"]
-    for row in rows:
+    for row in rows + unranked:
         t = totals.get(row["department"], {})
         warnings = int(round(t.get("efficiency_warnings", 0.0)))
-        tier_bonus = rules.tier_bonuses[row["tier"] - 1]
+        tier_bonus = rules.tier_bonuses[row["tier"] - 1] if row["tier"] else 0.0
         row["tier_bonus"] = tier_bonus
         row["bonus"] = _r(tier_bonus + (rules.advanced_bonus if row["advanced_unit"] else 0.0))
         row["efficiency_warnings"] = warnings
-        row["deduction"] = _r(rules.warning_deduction * warnings)
         row["adjustment"] = _r(adjustments.get(row["department"], 0.0))
+        if row["standing"] == NOT_ASSESSED:  # no score to deduct from or adjust
+            row["deduction"], row["final"] = 0.0, None
+            continue
+        # not ranked: no tier, but an efficiency warning and an adjustment still count
+        row["deduction"] = _r(rules.warning_deduction * warnings)
         row["final"] = _r(row["bonus"] - row["deduction"] + row["adjustment"])
-    return rows
+    return rows + unranked
 
 
 def red_black_lists(rows: list[dict], size: int) -> dict[str, list[dict]]:
-    """红榜 the best `size`, 黑榜 the worst `size` (worst first); ties at the edge are listed too."""
+    """红榜 the best `size`, 黑榜 the worst `size` (worst first) of the ranked departments; ties at the edge are
+    listed too."""
+    rows = [r for r in rows if r.get("rank") is not None]
     red = [r for r in rows if r["rank"] <= size]
     black = [r for r in reversed(rows) if 1 + sum(1 for o in rows if o["composite"] < r["composite"]) <= size]
     return {"red": red, "black": black}
+
+
+def late_acceptances_paired(overdue: list[dict], accepted: list[dict]) -> list[dict]:
+    """The late acceptances that are the same late response as an acceptance-overdue fact, so not counted again.
+
+    One dispatch is (appeal, department, dispatched_at). appeal.acceptance_overdue names its dispatch
+    (`dispatched_at`); appeal.accepted does not, so an acceptance belongs to the latest dispatch of the same
+    appeal and department before it: each overdue dispatch goes with the first acceptance at or after its
+    dispatch moment, and where several overdue dispatches reach the same acceptance (re-dispatched to the same
+    department before it signed) only the latest is that acceptance's dispatch; the others stay late
+    responses of their own. An overdue dispatch whose acceptance was in time (a re-dispatch signed for in
+    time) pairs with nothing. Pure over the two sets, so the order the events arrived in does not matter.
+
+    `overdue`: dicts with department, ref (appeal id), dispatched_at; `accepted`: dicts with department, ref,
+    at, in_time (every acceptance of those appeals). Returns the paired late acceptances."""
+    acceptances: dict[tuple, list[dict]] = {}
+    for a in accepted:
+        acceptances.setdefault((a["ref"], a["department"]), []).append(a)
+    for items in acceptances.values():
+        items.sort(key=lambda a: a["at"])
+    latest: dict[int, tuple[datetime, dict]] = {}  # id(acceptance) → (the latest dispatch reaching it, it)
+    for o in overdue:
+        dispatched = o["dispatched_at"]
+        first = next((a for a in acceptances.get((o["ref"], o["department"]), []) if a["at"] >= dispatched), None)
+        if first is None or first["in_time"]:
+            continue
+        seen = latest.get(id(first))
+        if seen is None or dispatched > seen[0]:
+            latest[id(first)] = (dispatched, first)
+    return [a for _, a in latest.values()]
+
+
+def overdue_dispatches(overdue: list[dict]) -> list[dict]:
+    """One acceptance-overdue fact per dispatch (appeal, department, dispatched_at): a second report of the same
+    dispatch (another event) is the same late response. The earliest reported stands (its period counts)."""
+    first: dict[tuple, dict] = {}
+    for o in sorted(overdue, key=lambda o: (o["at"], str(o.get("id", "")))):
+        first.setdefault((o["ref"], o["department"], o["dispatched_at"]), o)
+    return list(first.values())
+
+
+def late_response_changes(overdue: list[dict], accepted: list[dict]) -> list[tuple[str, str, float]]:
+    """What the acceptance-overdue facts change in the late responses counted from the late acceptances:
+    (department, period, +1) per overdue dispatch in its period, (department, period, −1) per late acceptance
+    of an overdue dispatch in the acceptance's period. Each late dispatch so counts once, in the period it
+    first became late (the overdue comes before the acceptance), whichever event arrived first."""
+    dispatches = overdue_dispatches(overdue)
+    changes = [(o["department"], o["period"], 1.0) for o in dispatches]
+    changes += [(a["department"], a["period"], -1.0) for a in late_acceptances_paired(dispatches, accepted)]
+    return changes
 
 
 def unresolved_red_cards(cards: list[tuple[str, str, datetime]], resolutions: dict[str, datetime],

@@ -13,7 +13,22 @@ from services.kernel import clock
 from services.kernel.errors import BadRequest, Conflict, NotFound
 
 from . import ledger, store
-from .domain import PERIOD_HELP, Period, Rules, business_moment, facts_of, month_of, parse_period
+from .domain import (
+    INSUFFICIENT,
+    NOT_ASSESSED,
+    NOT_RANKED,
+    PENALISED,
+    PERIOD_HELP,
+    RANKED,
+    Period,
+    Rules,
+    business_moment,
+    effective_weights,
+    facts_of,
+    month_of,
+    parse_period,
+    statuses_of,
+)
 
 # clocks of callers drift: a moment up to this far ahead of ours is not "in the future"
 TOLERANCE = timedelta(minutes=5)
@@ -152,7 +167,8 @@ def add_criticism(uow, data: dict, by: str, now: datetime) -> dict:
 # -- scores ------------------------------------------------------------------------------------------
 
 def _metric_list(rules: Rules) -> list[dict]:
-    return [{"code": m.code, "label_zh": m.label_zh, "weight": m.weight, "kind": m.kind, "inputs": m.inputs()}
+    return [{"code": m.code, "label_zh": m.label_zh, "weight": m.weight, "kind": m.kind, "inputs": m.inputs(),
+             "min_sample": m.min_sample, "basis": list(m.basis), "basis_label_zh": m.basis_label_zh}
             for m in rules.metrics]
 
 
@@ -161,7 +177,8 @@ def scores(session, rules: Rules, period: Period, now: datetime) -> dict:
     from the ledger now."""
     state = store.get_period(session, period.text)
     out = {"period": period.text, "label_zh": period.label_zh(), "rules_version": rules.version,
-           "metrics": _metric_list(rules), "state": "open", "revision": 0, "closed_at": None, "late_facts": []}
+           "metrics": _metric_list(rules), "notes_zh": list(rules.notes_zh), "state": "open", "revision": 0,
+           "closed_at": None, "late_facts": []}
     if state is not None:
         out["revision"] = state["revision"]
     if state is not None and state["state"] == "closed":
@@ -191,17 +208,47 @@ def department_score(session, rules: Rules, period: Period, department: str, now
     facts = [dict(f, late=closed_at is not None and f["recorded_at"] > closed_at)
              for f in store.department_facts(session, department, period.year)
              if ledger.in_period(period, f["period"])]
+    statuses = statuses_of(rules, t)
+    shares = effective_weights(rules, statuses)
+    assessed = row.get("standing") != NOT_ASSESSED
     metrics = [{"code": m.code, "label_zh": m.label_zh, "weight": m.weight, "kind": m.kind,
-                "score": row["metrics"].get(m.code), "inputs": {i: t.get(i, 0.0) for i in m.inputs()}}
+                "score": row["metrics"].get(m.code), "inputs": {i: t.get(i, 0.0) for i in m.inputs()},
+                "status": statuses[m.code] if assessed else NOT_ASSESSED,
+                "sample": m.sample(t) if m.basis else None, "min_sample": m.min_sample,
+                "basis_label_zh": m.basis_label_zh, "effective_weight": shares[m.code] if assessed else 0.0,
+                "explanation_zh": m.explain_zh(t) if assessed else row.get("standing_reason", "")}
                for m in rules.metrics]
     adj = [a for a in store.list_rows(session, store.adjustments, department)
            if ledger.in_period(period, a["period"])]
     crit = [c for c in store.list_rows(session, store.criticisms, department)
             if ledger.in_period(period, month_of(c["issued_at"]))]
     return {"period": period.text, "state": result["state"], "rules_version": result["rules_version"],
-            "row": row, "metrics": metrics, "totals": t, "facts": facts,
+            "row": row, "standing": row.get("standing", RANKED), "standing_zh": row.get("standing_zh", ""),
+            "standing_reason": row.get("standing_reason", ""), "explanation_zh": _explain(rules, row, metrics),
+            "notes_zh": list(rules.notes_zh), "metrics": metrics, "totals": t, "facts": facts,
             "visits_overdue": [dict(v, overdue=True) for v in i.overdue_visits if v["department"] == department],
             "adjustments": adj, "criticisms": crit, "unresolved_red_cards": i.red_cards.get(department, [])}
+
+
+def _explain(rules: Rules, row: dict, metrics: list[dict]) -> list[str]:
+    """The breakdown's sentences: the standing and why, which metrics had not enough data, the weights used."""
+    standing = row.get("standing", RANKED)
+    if standing == NOT_ASSESSED:
+        return [f"{row.get('standing_zh', '')}：{row.get('standing_reason', '')}"]
+    out = []
+    if standing == NOT_RANKED:
+        out.append(f"{row.get('standing_zh', '')}：{row.get('standing_reason', '')}")
+    short = [m for m in metrics if m["status"] == INSUFFICIENT]
+    if short:
+        out.append("数据不足、未计入综合得分的指标：" + "；".join(f"{m['label_zh']}（{m['explanation_zh']}）"
+                                                   for m in short))
+    penalised = [m for m in metrics if m["status"] == PENALISED]
+    if penalised:
+        out.append("样本不足但已发生扣分、照常计入的指标：" + "、".join(m["label_zh"] for m in penalised))
+    if standing == RANKED and short:
+        out.append("计入指标的权重按比例重新分配：" + "、".join(
+            f"{m['label_zh']} {m['effective_weight']:g}%" for m in metrics if m["status"] != INSUFFICIENT))
+    return out
 
 
 # -- periods -----------------------------------------------------------------------------------------
@@ -221,11 +268,18 @@ def period_view(session, rules: Rules, period: Period, event_id=None) -> dict:
                                                          "closed_at": None, "closed_by": None,
                                                          "rules_version": None, "results": None}
     out = {k: state[k] for k in ("period", "state", "revision", "closed_at", "closed_by", "rules_version")}
-    out.update(event_id=event_id, audit=store.audit_of(session, period.text), replay_matches=None, late_facts=0)
+    out.update(event_id=event_id, audit=store.audit_of(session, period.text), replay_matches=None, late_facts=0,
+               replay_note=None)
     if state["state"] == "closed":
         snap = ledger.snapshot_of(state["results"])
-        again = ledger.compute(session, rules, period, state["closed_at"], state["closed_at"])
-        out["replay_matches"] = json.loads(ledger.snapshot_json(again)) == json.loads(ledger.snapshot_json(snap))
+        if state["rules_version"] == rules.version:
+            again = ledger.compute(session, rules, period, state["closed_at"], state["closed_at"])
+            out["replay_matches"] = json.loads(ledger.snapshot_json(again)) == json.loads(
+                ledger.snapshot_json(snap))
+        else:  # published under other rules: it keeps them; replaying under these would compare nothing
+            out["replay_note"] = (f"published under rules {state['rules_version']}, these are {rules.version}: "
+                                  f"not replayed / 已发布结果按考核细则 {state['rules_version']} 计算，"
+                                  f"当前细则为 {rules.version}，不重算比对")
         out["late_facts"] = sum(1 for f in store.facts_recorded_after(session, period.year, state["closed_at"])
                                 if ledger.in_period(period, f["period"]))
     return out
@@ -251,7 +305,10 @@ def close_period(uow, rules: Rules, period: Period, by: str, now: datetime) -> d
         "period": period.text, "revision": revision, "rules_version": rules.version, "published_at": now,
         "by": by, "results": [{k: r[k] for k in (
             "department", "composite", "rank", "tier", "bonus", "advanced_unit", "efficiency_warnings",
-            "deduction", "adjustment", "final")} for r in result["rows"]]})
+            "deduction", "adjustment", "final")} for r in result["rows"] if r["standing"] == RANKED],
+        "unranked": [{k: r[k] for k in (
+            "department", "standing", "standing_reason", "insufficient", "efficiency_warnings", "deduction",
+            "adjustment", "final")} for r in result["rows"] if r["standing"] != RANKED]})
     return period_view(s, rules, period, event["event_id"])
 
 

@@ -13,7 +13,16 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from . import store
-from .domain import Department, Period, Rules, end_of, parse_period, rank, unresolved_red_cards
+from .domain import (
+    Department,
+    Period,
+    Rules,
+    end_of,
+    late_response_changes,
+    parse_period,
+    rank,
+    unresolved_red_cards,
+)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -30,8 +39,40 @@ def in_period(period: Period, fact_period: str) -> bool:
 
 
 def departments(session: Session) -> list[Department]:
-    return [Department(d["code"], d["name"], d["approval_functions"], d["enforcement_functions"], d["tier"])
+    return [Department(d["code"], d["name"], d["approval_functions"], d["enforcement_functions"], d["tier"],
+                       bool(d.get("assessed", True)))
             for d in store.list_departments(session)]
+
+
+def _moment(text, default: datetime) -> datetime:
+    try:
+        return datetime.fromisoformat(text) if text else default
+    except ValueError:
+        return default
+
+
+def late_responses(session: Session, period: Period, totals: dict, recorded_by: datetime | None = None) -> None:
+    """Add `appeals_response_late` (each dispatch not signed for in time, once: a late acceptance, an acceptance
+    overdue, or both) and `appeals_response_due` (signed for in time + late) to `totals` (domain.
+    late_response_changes). The pairing reads the overdue facts of every year, so that a dispatch late in one
+    year and signed for in the next counts once."""
+    for t in totals.values():
+        late = t.get("appeals_accepted", 0.0) - t.get("appeals_accepted_in_time", 0.0)
+        if late or "appeals_accepted" in t:
+            t["appeals_response_late"] = t.get("appeals_response_late", 0.0) + late
+    overdue = [dict(o, dispatched_at=_moment(o["detail"], o["at"]))
+               for o in store.facts_about(session, "appeals_acceptance_overdue", recorded_by=recorded_by)
+               if o["department"] is not None]
+    if overdue:
+        accepted = [dict(a, in_time=a["value"] > 0) for a in store.facts_about(
+            session, "appeals_accepted_in_time", {o["ref"] for o in overdue}, recorded_by)]
+        for dept, fact_period, change in late_response_changes(overdue, accepted):
+            if in_period(period, fact_period):
+                t = totals[dept]
+                t["appeals_response_late"] = t.get("appeals_response_late", 0.0) + change
+    for t in totals.values():
+        if "appeals_response_late" in t or "appeals_accepted_in_time" in t:
+            t["appeals_response_due"] = t.get("appeals_accepted_in_time", 0.0) + t.get("appeals_response_late", 0.0)
 
 
 def visit_overdue(visit: dict, as_of: datetime, recorded_by: datetime | None = None) -> bool:
@@ -59,6 +100,7 @@ def inputs(session: Session, period: Period, now: datetime, recorded_by: datetim
     for dept, fact_period, metric, total in store.sums(session, period.year, recorded_by):
         if dept is not None and in_period(period, fact_period):
             totals[dept][metric] += total
+    late_responses(session, period, totals, recorded_by)
     overdue_visits = []
     for v in store.visits_due_between(session, period.start, period.end, recorded_by):
         if visit_overdue(v, as_of, recorded_by):

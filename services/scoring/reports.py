@@ -34,18 +34,41 @@ def _num(x) -> str:
     return "—" if x is None else f"{x:.2f}"
 
 
+def _standing(r: dict) -> str:
+    return r.get("standing", "ranked")  # rows published under rules before 2026.2 were all ranked
+
+
+def _metric_cell(r: dict, code: str) -> str:
+    score = r["metrics"].get(code)
+    if score is not None:
+        return f"{score:.2f}"
+    return "—" if _standing(r) == "not_assessed" else "数据不足"
+
+
+def _note(r: dict, labels: dict[str, str]) -> str:
+    """Why a row is not ranked or not assessed, and which metrics had not enough data."""
+    parts = [r["standing_reason"]] if r.get("standing_reason") else []
+    short = [labels.get(c, c) for c in r.get("insufficient") or ()]
+    if short and _standing(r) == "ranked":
+        parts.append("数据不足未计入：" + "、".join(short))
+    return "；".join(parts)
+
+
 def to_csv(result: dict) -> bytes:
     metrics = result["metrics"]
+    labels = {m["code"]: m["label_zh"] for m in metrics}
     header = ["排名", "部门代码", "部门名称", "层级", "综合得分", "档次", "档次加分", "先进单位", "先进单位加分后",
               "取消评先资格原因", "效能告诫（次）", "扣分", "人工调整", "最终得分",
-              *[f"{m['label_zh']}（权重{m['weight']:g}）" for m in metrics]]
+              *[f"{m['label_zh']}（权重{m['weight']:g}）" for m in metrics], "考核状态", "说明"]
     rows = [header]
     for r in result["rows"]:
-        rows.append([r["rank"], r["department"], r["name"], "镇街" if r["group"] == "town_street" else "市直",
+        rows.append(["—" if r["rank"] is None else r["rank"], r["department"], r["name"],
+                     "镇街" if r["group"] == "town_street" else "市直",
                      _num(r["composite"]), r["tier_label"], _num(r["tier_bonus"]), YES if r["advanced_unit"] else "",
                      _num(r["bonus"]), "；".join(r["disqualification"]), r["efficiency_warnings"],
                      _num(r["deduction"]), _num(r["adjustment"]), _num(r["final"]),
-                     *[_num(r["metrics"].get(m["code"])) for m in metrics]])
+                     *[_metric_cell(r, m["code"]) for m in metrics], r.get("standing_zh", "参与排名"),
+                     _note(r, labels)])
     rows.append([])
     rows.append([f"{result['label_zh']}（{result['period']}），考核细则 {result['rules_version']}，"
                  f"{'已发布' if result['state'] == 'closed' else '未关闭，实时计算'}"])
@@ -58,8 +81,9 @@ BAR_H, GAP, LABEL_W, CHART_W = 14, 4, 110, 330
 
 
 def chart(metric: dict, rows: list[dict]) -> str:
-    """A horizontal bar chart of one metric's 0..100 scores, best first; a department it does not apply to
-    is listed as 不适用."""
+    """A horizontal bar chart of one metric's 0..100 scores, best first; a department with not enough data is
+    listed as 数据不足; a unit not assessed is left out."""
+    rows = [r for r in rows if _standing(r) != "not_assessed"]
     items = sorted(rows, key=lambda r: (-(r["metrics"].get(metric["code"]) if r["metrics"].get(metric["code"])
                                           is not None else -1), r["department"]))
     height = len(items) * (BAR_H + GAP) + GAP
@@ -71,7 +95,7 @@ def chart(metric: dict, rows: list[dict]) -> str:
         name = html.escape(r["name"] or r["department"])
         parts.append(f'<text x="{LABEL_W - 4}" y="{y + BAR_H - 3}" text-anchor="end" font-size="9">{name}</text>')
         if score is None:
-            parts.append(f'<text x="{LABEL_W + 2}" y="{y + BAR_H - 3}" font-size="9" fill="#666">不适用</text>')
+            parts.append(f'<text x="{LABEL_W + 2}" y="{y + BAR_H - 3}" font-size="9" fill="#666">数据不足</text>')
             continue
         w = CHART_W * score / 100
         parts.append(f'<rect x="{LABEL_W}" y="{y}" width="{w:.1f}" height="{BAR_H}" fill="#4a6fa5"/>')
@@ -82,20 +106,27 @@ def chart(metric: dict, rows: list[dict]) -> str:
 
 def to_html(result: dict) -> str:
     rows = result["rows"]
-    n = len(rows)
+    labels = {m["code"]: m["label_zh"] for m in result["metrics"]}
+    ranked = [r for r in rows if _standing(r) == "ranked"]
+    not_ranked = [r for r in rows if _standing(r) == "not_ranked"]
+    not_assessed = [r for r in rows if _standing(r) == "not_assessed"]
     advanced = [r for r in rows if r["advanced_unit"]]
     disq = [r for r in rows if r["disqualified"]]
     warned = [r for r in rows if r["efficiency_warnings"]]
-    summary = (f"参加考核单位 {n} 个。先进单位 {len(advanced)} 个："
+    summary = (f"参加排名单位 {len(ranked)} 个；因各项指标数据不足不参与排名 {len(not_ranked)} 个："
+               f"{'、'.join(r['name'] or r['department'] for r in not_ranked) or '无'}；不参与考核 "
+               f"{len(not_assessed)} 个：{'、'.join(r['name'] or r['department'] for r in not_assessed) or '无'}。"
+               f"先进单位 {len(advanced)} 个："
                f"{'、'.join(r['name'] or r['department'] for r in advanced) or '无'}。"
                f"因严重问题取消评先树优资格 {len(disq)} 个："
                f"{'、'.join(r['name'] or r['department'] for r in disq) or '无'}。"
                f"受效能告诫扣分单位 {len(warned)} 个。")
     table = "\n".join(
         "<tr>" + "".join(f"<td{cls}>{html.escape(str(v))}</td>" for cls, v in (
-            (' class="n"', r["rank"]), ("", r["name"] or r["department"]), (' class="n"', _num(r["composite"])),
-            ("", r["tier_label"]), ("", "★" if r["advanced_unit"] else ""),
-            ("", "；".join(r["disqualification"]) or ""), (' class="n"', r["efficiency_warnings"]),
+            (' class="n"', "—" if r["rank"] is None else r["rank"]), ("", r["name"] or r["department"]),
+            (' class="n"', _num(r["composite"])), ("", r["tier_label"]), ("", "★" if r["advanced_unit"] else ""),
+            ("", "；".join(x for x in (*r["disqualification"], _note(r, labels)) if x)),
+            (' class="n"', r["efficiency_warnings"]),
             (' class="n"', _num(r["bonus"])), (' class="n"', _num(-r["deduction"] if r["deduction"] else 0.0)),
             (' class="n"', _num(r["adjustment"])), (' class="n"', _num(r["final"])))) + "</tr>"
         for r in rows) or '<tr><td colspan="11">无登记部门</td></tr>'
@@ -113,6 +144,7 @@ def to_html(result: dict) -> str:
         "summary": html.escape(summary),
         "rows": table,
         "charts": charts,
+        "notes": "".join(f"<p>{html.escape(n)}</p>" for n in result.get("notes_zh") or ()),
         "late": (f"<p class=\"late\">关闭发布后又收到属于本期的事实 {len(late)} 条，"
                  f"未计入已发布结果；如需计入，须经审核重新开启本期。</p>" if late else ""),
     }

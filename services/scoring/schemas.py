@@ -63,6 +63,8 @@ class DepartmentIn(Schema):
     approval_functions = fields.Boolean(load_default=False)
     enforcement_functions = fields.Boolean(load_default=False)
     tier = fields.String(load_default="city", validate=validate.OneOf(TIERS))
+    assessed = fields.Boolean(load_default=True, metadata={
+        "description": "false: listed as not assessed (不参与考核), never scored or ranked (the assessment office)"})
 
 
 class DepartmentOut(Schema):
@@ -71,6 +73,7 @@ class DepartmentOut(Schema):
     approval_functions = fields.Boolean()
     enforcement_functions = fields.Boolean()
     tier = fields.String()
+    assessed = fields.Boolean()
     updated_at = Moment()
 
 
@@ -211,13 +214,21 @@ class MonthQuery(Schema):
     period = fields.String(required=True, validate=_month_ok)
 
 
+STANDINGS = "ranked, not_ranked (no metric reached its minimum sample) or not_assessed (registered as not assessed)"
+
+
 class ScoreRow(Schema):
     department = fields.String()
     name = fields.String()
     group = fields.String(metadata={"description": "the register's tier: city or town_street"})
-    composite = fields.Float()
-    rank = fields.Integer()
-    tier = fields.Integer(metadata={"description": "三档: 1, 2 or 3"})
+    standing = fields.String(metadata={"description": STANDINGS})
+    standing_zh = fields.String(metadata={"description": "参与排名 / 不参与排名 / 不参与考核"})
+    standing_reason = fields.String(metadata={"description": "why not ranked or not assessed (Chinese)"})
+    insufficient = fields.List(fields.String(), metadata={
+        "description": "the metrics with not enough data (数据不足), left out of the composite"})
+    composite = fields.Float(allow_none=True, metadata={"description": "none when not ranked or not assessed"})
+    rank = fields.Integer(allow_none=True)
+    tier = fields.Integer(allow_none=True, metadata={"description": "三档: 1, 2 or 3; none when not ranked"})
     tier_label = fields.String()
     tier_bonus = fields.Float()
     bonus = fields.Float(metadata={"description": "tier bonus + the advanced-unit bonus"})
@@ -227,8 +238,9 @@ class ScoreRow(Schema):
     efficiency_warnings = fields.Integer()
     deduction = fields.Float()
     adjustment = fields.Float()
-    final = fields.Float()
-    metrics = fields.Dict(keys=fields.String(), values=fields.Float(allow_none=True))
+    final = fields.Float(allow_none=True, metadata={"description": "none for a unit not assessed"})
+    metrics = fields.Dict(keys=fields.String(), values=fields.Float(allow_none=True), metadata={
+        "description": "each metric's score; none: not enough data (数据不足)"})
 
 
 class MetricRuleOut(Schema):
@@ -237,6 +249,9 @@ class MetricRuleOut(Schema):
     weight = fields.Float()
     kind = fields.String()
     inputs = fields.List(fields.String())
+    min_sample = fields.Float(metadata={"description": "the sample the metric needs to count for a department"})
+    basis = fields.List(fields.String(), metadata={"description": "the facts whose sum is the sample"})
+    basis_label_zh = fields.String()
 
 
 class ScoresOut(Schema):
@@ -249,6 +264,7 @@ class ScoresOut(Schema):
     closed_at = Moment(allow_none=True)
     rows = fields.List(fields.Nested(ScoreRow))
     metrics = fields.List(fields.Nested(MetricRuleOut))
+    notes_zh = fields.List(fields.String(), metadata={"description": "the rules' explanations (Chinese)"})
     late_facts = fields.List(fields.Nested(FactOut), metadata={
         "description": "facts recorded after the period was closed: shown, not counted until a reopening"})
 
@@ -260,6 +276,15 @@ class MetricBreakdown(Schema):
     kind = fields.String()
     score = fields.Float(allow_none=True)
     inputs = fields.Dict(keys=fields.String(), values=fields.Float())
+    status = fields.String(metadata={
+        "description": "scored, penalised (below the minimum sample with a deduction: counted), insufficient "
+                       "(数据不足: left out) or not_assessed"})
+    sample = fields.Float(allow_none=True)
+    min_sample = fields.Float()
+    basis_label_zh = fields.String()
+    effective_weight = fields.Float(metadata={"description": "its share of the composite in percent, after the "
+                                                             "weights of the metrics left out are renormalised"})
+    explanation_zh = fields.String()
 
 
 class DepartmentScoreOut(Schema):
@@ -267,6 +292,12 @@ class DepartmentScoreOut(Schema):
     state = fields.String()
     rules_version = fields.String()
     row = fields.Nested(ScoreRow)
+    standing = fields.String(metadata={"description": STANDINGS})
+    standing_zh = fields.String()
+    standing_reason = fields.String()
+    explanation_zh = fields.List(fields.String(), metadata={
+        "description": "why not ranked or not assessed, which metrics had not enough data, the weights used"})
+    notes_zh = fields.List(fields.String())
     metrics = fields.List(fields.Nested(MetricBreakdown))
     totals = fields.Dict(keys=fields.String(), values=fields.Float())
     facts = fields.List(fields.Nested(FactOut))
@@ -298,7 +329,9 @@ class PeriodOut(Schema):
     event_id = fields.String(allow_none=True)
     audit = fields.List(fields.Nested(AuditOut))
     replay_matches = fields.Boolean(allow_none=True, metadata={
-        "description": "recomputing the published results from the ledger (as of the close) gives the same rows"})
+        "description": "recomputing the published results from the ledger (as of the close) gives the same rows; "
+                       "none when open or published under other rules (see replay_note)"})
+    replay_note = fields.String(allow_none=True)
     late_facts = fields.Integer()
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    true,
     update,
 )
 from sqlalchemy.orm import Session
@@ -50,6 +51,9 @@ facts = Table(
 )
 # a year's ranking is one scan of this index (covering: the sums need nothing else)
 Index("ix_facts_period_sum", facts.c.period, facts.c.department, facts.c.metric, facts.c.value)
+# the facts judged one by one (red cards and their resolutions, acceptance overdue and the acceptances of those
+# appeals): by metric, then by what they are about
+Index("ix_facts_metric_ref", facts.c.metric, facts.c.ref)
 
 departments = Table(
     "departments", metadata,
@@ -59,6 +63,8 @@ departments = Table(
     Column("enforcement_functions", Boolean, nullable=False),
     Column("tier", String(20), nullable=False),
     Column("updated_at", Moment(), nullable=False),
+    # false: listed as not assessed (不参与考核), never scored or ranked (the assessment office itself)
+    Column("assessed", Boolean, nullable=False, default=True, server_default=true()),
 )
 
 evaluations = Table(
@@ -183,6 +189,20 @@ def facts_of_metric(session: Session, metric: str, year: int | None = None, reco
     return [dict(r) for r in session.execute(q).mappings()]
 
 
+def facts_about(session: Session, metric: str, refs=None, recorded_by=None) -> list[dict]:
+    """Every fact of `metric` (of any year), or only those about `refs`, one by one."""
+    cols = (facts.c.id, facts.c.department, facts.c.period, facts.c.ref, facts.c.detail, facts.c.at, facts.c.value)
+    q = select(*cols).where(facts.c.metric == metric)
+    if recorded_by is not None:
+        q = q.where(facts.c.recorded_at <= recorded_by)
+    if refs is None:
+        return [dict(r) for r in session.execute(q).mappings()]
+    refs, out = sorted(refs), []
+    for i in range(0, len(refs), 500):
+        out += [dict(r) for r in session.execute(q.where(facts.c.ref.in_(refs[i:i + 500]))).mappings()]
+    return out
+
+
 def department_facts(session: Session, department: str, year: int) -> list[dict]:
     q = (select(facts).where(facts.c.department == department, facts.c.period.startswith(f"{year:04d}"))
          .order_by(facts.c.at, facts.c.id))
@@ -208,6 +228,7 @@ def get_department(session: Session, code: str) -> dict | None:
 
 def upsert_department(session: Session, data: dict, now) -> tuple[dict, bool]:
     values = {k: data[k] for k in ("code", "name", "approval_functions", "enforcement_functions", "tier")}
+    values["assessed"] = data.get("assessed", True)
     values["updated_at"] = now
     if get_department(session, data["code"]) is None:
         session.execute(insert(departments).values(**values))

@@ -156,28 +156,42 @@ def test_periods_bad_running_closed_and_reopened(scoring):
 
 
 def test_red_and_black_lists_and_the_exports(scoring):
-    # September: SCJGJ evaluated low, ZJJ a little lower still; everything else has nothing against it
-    scoring.ok("POST", "/api/v1/evaluations", body={**EVALUATION, "scores": {"效率": 40}}, status=201)
-    scoring.ok("POST", "/api/v1/evaluations", body={**EVALUATION, "department": "ZJJ", "scores": {"效率": 20}},
-               status=201)
+    # September: three enterprises evaluate SCJGJ low and ZJJ lower still (three evaluations: the minimum
+    # sample); nothing else happened, so every other department has not enough data and is not ranked — no
+    # longer thirteen departments tied at 100 for doing nothing — and JW (registered as not assessed) is listed
+    # as not assessed
+    for i in range(3):
+        scoring.ok("POST", "/api/v1/evaluations", body={**EVALUATION, "enterprise": f"企业{i}", "scores": {"效率": 40}},
+                   status=201)
+        scoring.ok("POST", "/api/v1/evaluations", body={**EVALUATION, "enterprise": f"企业{i}", "department": "ZJJ",
+                                                        "scores": {"效率": 20}}, status=201)
     lists = scoring.ok("GET", "/api/v1/red-black-lists", period="2026-09")
-    assert [r["department"] for r in lists["black"][:2]] == ["ZJJ", "SCJGJ"]
-    assert len(lists["red"]) == 13 and all(r["rank"] == 1 for r in lists["red"])  # thirteen tied at 100
+    assert [r["department"] for r in lists["black"]] == ["ZJJ", "SCJGJ"]
+    assert [(r["department"], r["rank"]) for r in lists["red"]] == [("SCJGJ", 1), ("ZJJ", 2)]
     assert scoring.call("GET", "/api/v1/red-black-lists", period="2026").json()["errors"]["period"]
+    by = {r["department"]: r for r in scoring.scores()["rows"]}
+    assert (by["FGJ"]["standing"], by["FGJ"]["rank"], by["FGJ"]["composite"]) == ("not_ranked", None, None)
+    assert (by["JW"]["standing"], by["JW"]["rank"], by["JW"]["final"]) == ("not_assessed", None, None)
 
     r = scoring.call("GET", "/api/v1/reports/scores", period="2026-09", format="csv")
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/csv")
     assert "attachment" in r.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
-    assert rows[0][:5] == ["排名", "部门代码", "部门名称", "层级", "综合得分"]
+    assert rows[0][:5] == ["排名", "部门代码", "部门名称", "层级", "综合得分"] and rows[0][-2:] == ["考核状态", "说明"]
     zjj = next(row for row in rows if len(row) > 1 and row[1] == "ZJJ")
-    # ZJJ: evaluation 20 (w15) with the penalties at 100 (w30): (300 + 3000) / 45 = 73.33
-    assert (zjj[0], zjj[4]) == ("15", "73.33")
+    # ZJJ: evaluation 20, the only metric with enough data (the others' weights are renormalised away)
+    assert (zjj[0], zjj[4], zjj[-2]) == ("2", "20.00", "参与排名")
+    assert "数据不足未计入" in zjj[-1]
+    jw = next(row for row in rows if len(row) > 1 and row[1] == "JW")
+    assert (jw[0], jw[4], jw[5], jw[-2]) == ("—", "—", "不参与考核", "不参与考核")
+    fgj = next(row for row in rows if len(row) > 1 and row[1] == "FGJ")
+    assert (fgj[0], fgj[-2]) == ("—", "不参与排名") and "最少样本" in fgj[-1] and "数据不足" in fgj
 
     page = scoring.call("GET", "/api/v1/reports/scores", period="2026-09", headers=None, format="html")
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
     text = page.text
     assert "2026年9月机关效能考核结果" in text and text.count("<svg") == 8 and "住房和城乡建设局" in text
+    assert "不参与考核" in text and "数据不足" in text and "数据不足不参与排名 12 个" in text
     assert "http://" not in text.replace('xmlns="http://www.w3.org/2000/svg"', "")  # nothing fetched from elsewhere
     assert scoring.ok("GET", "/api/v1/reports/scores", period="2026-09")["period"] == "2026-09"
 
@@ -198,18 +212,19 @@ def test_the_same_service_on_postgresql(pg_admin, pg_url, service_config, start_
         sept = datetime(2026, 9, 3, 10, tzinfo=TZ)
         events = [make_event("application.decided", {
             "application_id": str(i), "application_no": f"SP{i}", "item_code": "SCJ-001", "department": "SCJGJ",
-            "approved": True, "in_time": i != 0, "at": sept}, service="approvals") for i in range(4)]
+            "approved": True, "in_time": i != 0, "at": sept}, service="approvals") for i in range(5)]
         events.append(make_event("efficiency_warning.issued", {"warning_id": "EW-1", "unit": "SCJGJ",
                                                                "reason": "推诿"}, service="appeals",
                                  occurred_at=sept))
         for body in events + events:
             publish_raw(fresh_amqp_uri, f"{body['source']['service']}.events", body["event_type"], body)
-        wait_for(lambda: len(s.facts()) == 13, message="13 facts on PostgreSQL")
+        wait_for(lambda: len(s.facts()) == 16, message="16 facts on PostgreSQL")
         s.ok("POST", "/api/v1/evaluations", body=EVALUATION, status=201)
         assert s.call("POST", "/api/v1/evaluations", body=EVALUATION).status_code == 409
         row = next(r for r in s.scores()["rows"] if r["department"] == "SCJGJ")
-        # 3 of 4 in time → 75 (w20), evaluation 80 (w15), penalties 100 (w30): (1500 + 1200 + 3000) / 65
-        assert (row["composite"], row["efficiency_warnings"], row["deduction"]) == (87.69, 1, 0.5)
+        # 4 of 5 in time → 80 (w20), monitoring 100 (w15: five decided, nothing against it); one evaluation and
+        # no appeal or visit: not enough data, left out: (1600 + 1500) / 35
+        assert (row["composite"], row["efficiency_warnings"], row["deduction"]) == (88.57, 1, 0.5)
         closed = s.ok("POST", "/api/v1/periods/2026-09/close")
         assert closed["replay_matches"] is True
         frozen(datetime(2026, 10, 12, 11, tzinfo=TZ))

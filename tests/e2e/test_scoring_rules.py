@@ -1,9 +1,10 @@
 """Assessment end to end on the real broker: appeals and approvals (the real services) produce the events,
 scoring turns them into facts and a September 2026 ranking; every rule is checked with exact numbers — the
-weighted composite, a tie, tiers, the advanced units skipping a criticised unit and one with an unresolved red
-card, warnings to a unit and to its staff, an overdue visit finding, an adjustment — then the period is
-closed, a late event arrives and is shown but not counted, the audited reopening counts it, and replaying
-every event (twice, shuffled) into a second scoring service gives the identical ranking."""
+weighted composite over the metrics with data, a department not ranked and one not assessed, tiers, the
+advanced units skipping a criticised unit and one with an unresolved red card, warnings to a unit and to its
+staff, an overdue visit finding, an adjustment — then the period is closed, a late event arrives and is shown
+but not counted, the audited reopening counts it, and replaying every event (twice, shuffled) into a second
+scoring service gives the identical ranking."""
 
 import random
 from datetime import datetime
@@ -23,7 +24,7 @@ from tests.support import Tap, publish_raw
 
 REGISTER = [
     {"code": "ZWFW", "name": "政务服务办", "approval_functions": False, "enforcement_functions": False},
-    {"code": "JW", "name": "纪委监委", "approval_functions": False, "enforcement_functions": False},
+    {"code": "JW", "name": "纪委监委", "approval_functions": False, "enforcement_functions": False, "assessed": False},
     {"code": "GAJ", "name": "公安局", "approval_functions": True, "enforcement_functions": True},
     {"code": "HBJ", "name": "生态环境局", "approval_functions": True, "enforcement_functions": True},
     {"code": "SCJGJ", "name": "市场监管局", "approval_functions": True, "enforcement_functions": True},
@@ -69,11 +70,15 @@ def table(result):
 
 @pytest.fixture
 def rules_file(tmp_path):
-    """The shipped rules with three advanced units instead of ten (seven departments in this city)."""
+    """The shipped rules with three advanced units instead of ten (seven departments in this city) and a
+    minimum sample of one everywhere: this scenario checks the arithmetic with a case or two of each kind
+    (tests/e2e/test_scoring_fairness.py checks the shipped minimums)."""
     from services.scoring.service import DEFAULT_RULES
 
     rules = yaml.safe_load(DEFAULT_RULES.read_text(encoding="utf-8"))
     rules["advanced_units"]["count"] = 3
+    for metric in rules["metrics"]:
+        metric["min_sample"]["count"] = 1
     path = tmp_path / "rules.yaml"
     path.write_text(yaml.safe_dump(rules, allow_unicode=True), encoding="utf-8")
     register = tmp_path / "departments.yaml"
@@ -176,35 +181,40 @@ def test_a_month_of_the_city_ranked_closed_reopened_and_replayed(city, frozen, s
     # -- the ranking of September, with exact numbers ---------------------------------------------------
     frozen(at(2026, 10, 10, 10, 0))
     result = scoring.scores()
-    assert result["state"] == "open" and result["rules_version"] == "2026.1"
+    assert result["state"] == "open" and result["rules_version"] == "2026.2"
     # composites (weights: approval 20, response 10, resolution 10, satisfaction 15, evaluation 15,
-    # monitoring 15, handling 10, visits 5; rates with nothing to count left out):
-    #   ZWFW, JW: nothing against them → 100
-    #   GAJ: one return → handling 98: (15×100 + 10×98 + 5×100) / 30 = 99.33
-    #   HBJ: approval 100, response 100, resolution 0, satisfaction 100, overdue visit finding → visits 90:
-    #        (2000 + 1000 + 0 + 1500 + 1500 + 1000 + 450) / 85 = 87.65
-    #   SCJGJ: 1 of 2 in time → 50; a yellow and a red card → monitoring 85: (1000 + 1275 + 1000 + 500) / 50 = 75.5
-    #   SWJ: late → 0; the three rates 100; yellow + red → 85: (0 + 1000 + 1000 + 1500 + 1275 + 1000 + 500) / 85
-    #        = 73.82
+    # monitoring 15, handling 10, visits 5; a metric without its (here: one) sample is left out and the weights
+    # of the others renormalised):
+    #   ZWFW: nothing happened → not ranked (it scored 100 and ranked first before); JW: not assessed
+    #   GAJ: its one dispatched case returned, never reviewed → a return alone costs nothing: handling 100
+    #   HBJ: approval 100, response 100, resolution 0, satisfaction 100, monitoring 100, handling 100, overdue
+    #        visit finding → visits 90: (2000 + 1000 + 0 + 1500 + 1500 + 1000 + 450) / 85 = 87.65
+    #   SWJ: late → 0; response, resolution, satisfaction 100; yellow + red → 85; handling 100; no visit:
+    #        (0 + 1000 + 1000 + 1500 + 1275 + 1000) / 80 = 72.19
+    #   SCJGJ: 1 of 2 in time → 50; a yellow and a red card → monitoring 85; its visit finding closed in time →
+    #        100; no appeal dispatched to it → handling has not enough data: (1000 + 1275 + 500) / 40 = 69.38
     #   ZJJ: late → 0; evaluation 85; a yellow card and two irregularities (its item is not fully authorised at
-    #        the window: each acceptance, a2 and a6, is one) → 85: (0 + 1275 + 1275 + 1000 + 500) / 65 = 62.31
-    # seven departments: tiers cut at ranks 3 and 5; ZWFW and JW tie for rank 1 and share tier 1
+    #        the window: each acceptance, a2 and a6, is one) → 85: (0 + 1275 + 1275) / 50 = 51.0
+    # five ranked departments: tiers cut at ranks 2 and 4
     # advanced units (three): GAJ is criticised and SWJ has an unresolved red card, so HBJ, SCJGJ, then ZJJ
-    # GAJ: two efficiency warnings (one to its staff) → −1.0; ZJJ: +0.1 adjusted
+    # GAJ: two efficiency warnings (one to its staff) → −1.0; ZJJ: +0.1 adjusted; ZWFW has no tier bonus
     expected = [
-        ("JW", 100.0, 1, 1, False, 1.0, 0, 0.0, 0.0, 1.0),
-        ("ZWFW", 100.0, 1, 1, False, 1.0, 0, 0.0, 0.0, 1.0),
-        ("GAJ", 99.33, 3, 1, False, 1.0, 2, 1.0, 0.0, 0.0),
-        ("HBJ", 87.65, 4, 2, True, 0.95, 0, 0.0, 0.0, 0.95),
-        ("SCJGJ", 75.5, 5, 2, True, 0.95, 0, 0.0, 0.0, 0.95),
-        ("SWJ", 73.82, 6, 3, False, 0.5, 0, 0.0, 0.0, 0.5),
-        ("ZJJ", 62.31, 7, 3, True, 0.7, 0, 0.0, 0.1, 0.8),
+        ("GAJ", 100.0, 1, 1, False, 1.0, 2, 1.0, 0.0, 0.0),
+        ("HBJ", 87.65, 2, 1, True, 1.2, 0, 0.0, 0.0, 1.2),
+        ("SWJ", 72.19, 3, 2, False, 0.75, 0, 0.0, 0.0, 0.75),
+        ("SCJGJ", 69.38, 4, 2, True, 0.95, 0, 0.0, 0.0, 0.95),
+        ("ZJJ", 51.0, 5, 3, True, 0.7, 0, 0.0, 0.1, 0.8),
+        ("ZWFW", None, None, None, False, 0.0, 0, 0.0, 0.0, 0.0),
+        ("JW", None, None, None, False, 0.0, 0, 0.0, 0.0, None),
     ]
     assert table(result) == expected
     by = {r["department"]: r for r in result["rows"]}
     assert by["GAJ"]["disqualification"] == ["通报批评（效通〔2026〕9号）"]
     assert by["SWJ"]["disqualification"][0].startswith("红牌未整改")
     assert not by["SCJGJ"]["disqualified"]  # its red card was resolved within the period
+    assert (by["ZWFW"]["standing"], by["JW"]["standing"]) == ("not_ranked", "not_assessed")
+    assert by["SCJGJ"]["insufficient"] == ["appeal_response", "appeal_resolution", "appeal_satisfaction",
+                                           "enterprise_evaluation", "appeal_handling"]
 
     # the breakdown, down to every fact and its source event
     gaj = scoring.ok("GET", "/api/v1/scores/GAJ", period="2026-09")
@@ -227,7 +237,9 @@ def test_a_month_of_the_city_ranked_closed_reopened_and_replayed(city, frozen, s
     published = wait_for(lambda: [m for m in scoring_tap.drain() if m["event_type"] == "scoring.results_published"],
                          message="scoring.results_published")
     assert [(r["department"], r["final"]) for r in published[0]["payload"]["results"]] == [
-        (row[0], row[-1]) for row in expected]
+        (row[0], row[-1]) for row in expected[:5]]
+    assert [(u["department"], u["standing"], u["final"]) for u in published[0]["payload"]["unranked"]] == [
+        ("ZWFW", "not_ranked", 0.0), ("JW", "not_assessed", None)]
     assert scoring.call("POST", "/api/v1/periods/2026-09/close").status_code == 409
 
     # -- a late event: ZJJ's a6 decided, reported now with its September moment ----------------------------
@@ -242,12 +254,12 @@ def test_a_month_of_the_city_ranked_closed_reopened_and_replayed(city, frozen, s
     assert scoring.call("POST", "/api/v1/periods/2026-09/reopen", body={}).status_code == 400  # a reason is needed
     reopened = scoring.ok("POST", "/api/v1/periods/2026-09/reopen", body={"reason": "住建局补报9月办结件"})
     assert reopened["state"] == "open" and reopened["audit"][-1]["reason"] == "住建局补报9月办结件"
-    # ZJJ: 1 of 2 in time → 50: (1000 + 1275 + 1275 + 1000 + 500) / 65 = 77.69, now fifth
+    # ZJJ: 1 of 2 in time → 50; the back-dated decision is a third irregularity (late report 迟报) → monitoring
+    # 80: (1000 + 1275 + 1200) / 50 = 69.5, now fourth
     recounted = table(scoring.scores())
-    assert recounted[:3] == expected[:3] and recounted[3] == expected[3]
-    assert recounted[4:] == [("ZJJ", 77.69, 5, 2, True, 0.95, 0, 0.0, 0.1, 1.05),
-                             ("SCJGJ", 75.5, 6, 3, True, 0.7, 0, 0.0, 0.0, 0.7),
-                             ("SWJ", 73.82, 7, 3, False, 0.5, 0, 0.0, 0.0, 0.5)]
+    assert recounted[:3] == expected[:3] and recounted[5:] == expected[5:]
+    assert recounted[3:5] == [("ZJJ", 69.5, 4, 2, True, 0.95, 0, 0.0, 0.1, 1.05),
+                              ("SCJGJ", 69.38, 5, 3, True, 0.7, 0, 0.0, 0.0, 0.7)]
     again = scoring.ok("POST", "/api/v1/periods/2026-09/close")
     assert (again["revision"], [a["action"] for a in again["audit"]]) == (2, ["close", "reopen", "close"])
     final = scoring.scores()
