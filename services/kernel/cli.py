@@ -150,7 +150,8 @@ def cmd_calendar(args) -> int:
             print(f"error: {path}: {exc}\n未写入 / nothing written", file=sys.stderr)
             return 1
         print(f"\n已写入 {path} 的 {schedule.year} 年 / wrote {schedule.year} into {path}; "
-              "重启服务后生效 / the services read it at start: restart them")
+              "服务将在 CALENDAR_CHECK_SECONDS（默认 60 秒）内自动载入，无需重启 / "
+              "the services pick it up within CALENDAR_CHECK_SECONDS (default 60 s), no restart")
         return 0
     if args.action == "check":
         return _calendar_check(path, args.year)

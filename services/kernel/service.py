@@ -1,25 +1,30 @@
 """What every service has: validated settings, its database with the outbox relay, `/health` and
 `/api/openapi.json`. A service class subclasses `ServiceBase` and declares `platform = Platform(metadata)`.
+A service with deadlines also gives the Platform its count of the records waiting for a calendar year
+(`Platform(metadata, calendar_waiting=...)`), and runs `catch_up_with_calendar` on a `calendar_timer`.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from datetime import timedelta
 
 import eventlet
 from kombu import Connection
 from nameko.extensions import DependencyProvider
+from nameko.timer import Timer
 from werkzeug.wrappers import Response
 
-from . import logs, metrics, migrate
+from . import clock, logs, metrics, migrate
 from .config import ConfigError, validate
 from .db import Database
 from .http import ApiEndpoint, api
 from .messaging import AlreadyProcessed, ConfirmingPublisher, EventConsumer
 from .openapi import build_spec
 from .outbox import OutboxRelay, relay_settings
+from .workcal import CalendarUnavailable, WorkCalendar
 
 log = logging.getLogger(__name__)
 
@@ -72,13 +77,55 @@ class WorkerStore:
         """The service's Prometheus metrics, e.g. `self.platform.metrics.delivered(channel, status)`."""
         return self.provider.metrics
 
+    def report_calendar_waiting(self) -> None:
+        """Publish `calendar.waiting` if this service's count of records waiting for a calendar year changed
+        since this instance last said (see `Platform.report_calendar_waiting`)."""
+        self.provider.report_calendar_waiting()
+
+
+# How often (seconds) the services look at the calendar override file and at what waits for a year, when
+# CALENDAR_CHECK_SECONDS is not set.
+CALENDAR_CHECK_SECONDS = 60.0
+
+
+def calendar_check_seconds(cfg: dict) -> float:
+    """`CALENDAR_CHECK_SECONDS` from the config, else the environment, else 60: a positive number."""
+    value = cfg.get("CALENDAR_CHECK_SECONDS")
+    if value is None or value == "":
+        value = os.environ.get("CALENDAR_CHECK_SECONDS") or CALENDAR_CHECK_SECONDS
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"CALENDAR_CHECK_SECONDS must be a number of seconds, not {value!r}") from None
+    if not seconds > 0:
+        raise ConfigError(f"CALENDAR_CHECK_SECONDS must be more than 0, not {value!r}")
+    return seconds
+
+
+class CalendarTimer(Timer):
+    """A timer every CALENDAR_CHECK_SECONDS (read from the config at start), firing once at start too. For the
+    calendar's timer of a service: `@calendar_timer` above a method that calls `catch_up_with_calendar`."""
+
+    def __init__(self, **kwargs):
+        super().__init__(interval=CALENDAR_CHECK_SECONDS, eager=True, **kwargs)
+
+    def setup(self):
+        self.interval = calendar_check_seconds(self.container.config)
+
+
+calendar_timer = CalendarTimer.decorator
+
 
 def catch_up_with_calendar(settings, what: str, find_pending, recalculate, batch: int) -> None:
-    """Once per calendar (the years `settings.calendar` covers; the service reads it at start, so a new year
-    comes with a restart): `find_pending()` lists the ids of the records whose deadlines waited for a year
-    without schedule, and `recalculate(ids)` gives them their moments, `batch` at a time, answering (done,
-    skipped because another transaction held them). With any skipped, the next call tries again.
-    `settings.recalculated_for` remembers the calendar done."""
+    """First `settings.calendar` is brought up to date with its override file (`WorkCalendar.refresh`: a year
+    imported meanwhile is swapped in, no restart). Then once per calendar (the years it covers):
+    `find_pending()` lists the ids of the records whose deadlines waited for a year without schedule, and
+    `recalculate(ids)` gives them their moments, `batch` at a time, answering (done, skipped because another
+    transaction held them). With any skipped, the next call tries again. `settings.recalculated_for`
+    remembers the calendar done. Called by the service's `calendar_timer`."""
+    refresh = getattr(settings.calendar, "refresh", None)
+    if refresh is not None:
+        refresh()
     years = tuple(settings.calendar.years_covered())
     if settings.recalculated_for == years:
         return
@@ -105,10 +152,38 @@ class _CountingRelay(OutboxRelay):
         return sent
 
 
+# /health counts the records waiting for a calendar year at most this often (seconds)
+CALENDAR_WAITING_CACHE_SECONDS = 2.0
+# `Platform._waiting_reported` after a first count of 0, not yet published
+_NOT_YET_SAID = "not yet said"
+
+
+def calendar_waiting_summary(groups, calendar: WorkCalendar) -> dict:
+    """`{"waiting": n, "missing_years": [...]}` from a service's count of the open records waiting for a calendar
+    year, grouped by their clock error: `[(clock_error or None, count), ...]`. The years come from the errors
+    (`CalendarUnavailable` names its year); a record waiting without one (an approvals alert) waits for the
+    year after the last one known."""
+    waiting, years = 0, set()
+    for error, count in groups:
+        if not count:
+            continue
+        waiting += count
+        year = CalendarUnavailable.year_in(error)
+        if year is None:
+            covered = calendar.years_covered()
+            year = (covered[-1] + 1) if covered else None
+        if year is not None:
+            years.add(year)
+    return {"waiting": waiting, "missing_years": sorted(years)}
+
+
 class Platform(DependencyProvider):
-    def __init__(self, metadata, *, required: dict[str, str] | None = None):
+    def __init__(self, metadata, *, required: dict[str, str] | None = None, calendar_waiting=None):
+        """`calendar_waiting(session)`: the service's open records waiting for a calendar year, counted by clock
+        error (`[(clock_error or None, count)]`); with it, `/health` and `calendar.waiting` say how many."""
         self.metadata = metadata
         self.required = {**REQUIRED_SETTINGS, **(required or {})}
+        self.calendar_waiting = calendar_waiting
 
     @staticmethod
     def of(container) -> Platform:
@@ -152,6 +227,10 @@ class Platform(DependencyProvider):
         self._relay_enabled = bool(outbox_cfg.get("RELAY", True))
         self._broker_checked_at = 0.0
         self._broker_ok: tuple[bool, str] = (False, "not checked")
+        # the same object the service's settings hold (`WorkCalendar.load` gives one per file and process)
+        self.calendar = WorkCalendar.load(cfg.get("CALENDAR_FILE")) if self.calendar_waiting else None
+        self._waiting_cache: tuple[float, dict] | None = None
+        self._waiting_reported: dict | None = None  # what this instance last published
         self._spec: dict | None = None
         self._bound: dict = {}
 
@@ -215,6 +294,42 @@ class Platform(DependencyProvider):
             self._broker_checked_at = time.monotonic()
         return self._broker_ok
 
+    def calendar_status(self, fresh: bool = False) -> dict | None:
+        """The calendar as `/health` shows it: its years and source, a problem with its file, and how many open
+        records wait for a missing year (counted at most every CALENDAR_WAITING_CACHE_SECONDS unless `fresh`).
+        None for a service without deadlines."""
+        if self.calendar_waiting is None:
+            return None
+        cached = self._waiting_cache
+        if fresh or cached is None or time.monotonic() - cached[0] > CALENDAR_WAITING_CACHE_SECONDS:
+            with self.db.reader() as s:
+                groups = self.calendar_waiting(s)
+            cached = self._waiting_cache = (time.monotonic(), calendar_waiting_summary(groups, self.calendar))
+        return {**self.calendar.describe(), **cached[1]}
+
+    def report_calendar_waiting(self) -> None:
+        """Publish `calendar.waiting` (through the outbox) when this service's count of records waiting for a
+        calendar year, or the years they wait for, differ from what this instance last published. After a start
+        the state is published once whatever it is, so that a console still showing the count of an earlier run
+        is put right: at once when records wait, at the second call when none does (a service that starts with
+        nothing to say publishes nothing in its first moments)."""
+        if self.calendar_waiting is None:
+            return
+        status = self.calendar_status(fresh=True)
+        state = {"waiting": status["waiting"], "missing_years": status["missing_years"]}
+        if self._waiting_reported is None and not state["waiting"]:
+            self._waiting_reported = _NOT_YET_SAID
+            return
+        if state == self._waiting_reported:
+            return
+        with self.db.unit_of_work() as uow:
+            uow.publish("calendar.waiting", {"service": self.service, "department": self.db.department, **state,
+                                             "at": clock.now()})
+        if state["waiting"] or isinstance(self._waiting_reported, dict) and self._waiting_reported["waiting"]:
+            log.info("%s: %d open records wait for the calendar of %s", self.service, state["waiting"],
+                     ", ".join(map(str, state["missing_years"])) or "no year")
+        self._waiting_reported = state
+
     def health(self) -> tuple[int, dict]:
         broker_ok, broker_detail = self._broker_status()
         try:
@@ -233,6 +348,14 @@ class Platform(DependencyProvider):
             "database": {"ok": db_ok, "detail": db_detail, "backend": self.db.engine.dialect.name},
             "outbox": {"pending": pending},
         }
+        if self.calendar_waiting is not None:
+            # records waiting for next year's calendar are not an outage: said here, never a 503
+            try:
+                body["calendar"] = self.calendar_status()
+            except Exception as exc:
+                reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
+                body["calendar"] = {**self.calendar.describe(), "waiting": None, "missing_years": None,
+                                    "detail": f"not counted: {reason[:200]}"}
         return (200 if healthy else 503), body
 
     def openapi(self) -> dict:
@@ -249,7 +372,8 @@ class ServiceBase:
     name: str
     platform: WorkerStore
 
-    @api("GET", "/health", roles=None, summary="broker and database status (503 when either is down)",
+    @api("GET", "/health", roles=None, summary="broker and database status (503 when either is down); with "
+         "deadlines, the calendar: its years and how many open records wait for a missing year",
          tags=("operations",), responses={503: "the broker or the database is down (same body as 200)"})
     def health(self, call):
         return self.platform.provider.health()
@@ -265,4 +389,4 @@ class ServiceBase:
         return self.platform.provider.openapi()
 
 
-__all__ = ["Platform", "ServiceBase", "WorkerStore"]
+__all__ = ["CalendarTimer", "Platform", "ServiceBase", "WorkerStore", "calendar_timer", "catch_up_with_calendar"]

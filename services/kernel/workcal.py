@@ -3,8 +3,13 @@ administrative deadline clock counted in working days, all in Asia/Shanghai."""
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import math
+import os
+import re
 import threading
+import time as _time
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -28,6 +33,8 @@ __all__ = [
 
 from .clock import TZ  # noqa: E402  one time zone for the whole platform
 
+log = logging.getLogger(__name__)
+
 _DAY = timedelta(days=1)
 _DAY_US = 86_400_000_000
 _RANGE_SEP = ".."
@@ -45,6 +52,15 @@ class CalendarUnavailable(Exception):
             f"{year} 年的节假日安排尚未载入 / no holiday schedule loaded for {year}; "
             "add it to the calendar override file"
         )
+
+    @staticmethod
+    def year_in(message: str | None) -> int | None:
+        """The year a stored message of this exception names (a record's `clock_error`), else None."""
+        found = _MISSING_YEAR.match(message or "")
+        return int(found.group(1)) if found else None
+
+
+_MISSING_YEAR = re.compile(r"\s*(\d{4}) 年的节假日安排尚未载入")
 
 
 def local_date(value: date | datetime) -> date:
@@ -127,37 +143,102 @@ class _Year:
         self.members = frozenset(ordinals)
 
 
+class _Tables:
+    """One schedule: the override years and the per-year tables built from them (and the package), cached.
+    Immutable once built, apart from the cache; a reload builds a new one and swaps it in whole."""
+
+    __slots__ = ("overrides", "years", "lock")
+
+    def __init__(self, overrides: Iterable[YearSchedule]):
+        self.overrides: dict[int, YearSchedule] = {}
+        for schedule in overrides:
+            if schedule.year in self.overrides:
+                raise ValueError(f"year {schedule.year} is defined twice")
+            self.overrides[schedule.year] = schedule
+        self.years: dict[int, _Year] = {}
+        self.lock = threading.Lock()
+
+    def year(self, year: int) -> _Year:
+        cached = self.years.get(year)
+        if cached is not None:
+            return cached
+        with self.lock:
+            cached = self.years.get(year)
+            if cached is None:
+                cached = self.years[year] = _Year(self._build_year(year))
+            return cached
+
+    def _build_year(self, year: int) -> list[int]:
+        day, end = date(year, 1, 1), date(year + 1, 1, 1)
+        schedule = self.overrides.get(year)
+        if schedule is not None:
+            is_working = schedule.is_working_day
+        else:
+            first, last = _package_years()
+            if not first <= year <= last:
+                raise CalendarUnavailable(year)
+            is_working = _package_is_workday
+        ordinals = []
+        while day < end:
+            if is_working(day):
+                ordinals.append(day.toordinal())
+            day += _DAY
+        return ordinals
+
+
 class WorkCalendar:
     """Working days from the `chinese_calendar` package, with whole years replaced or added by
-    overrides. Per-year tables are built once and cached, so queries are bisects, not scans."""
+    overrides. Per-year tables are built once and cached, so queries are bisects, not scans.
+
+    A calendar loaded from an override file (`load`) follows the file: `refresh()` notices a change
+    (stat, then content hash) and swaps the new schedule in whole, for every holder of this object; a file
+    that does not load, or is gone, leaves the last good schedule in place (`problem` says why)."""
 
     def __init__(self, overrides: Iterable[YearSchedule] = ()):
-        self._overrides: dict[int, YearSchedule] = {}
-        for schedule in overrides:
-            if schedule.year in self._overrides:
-                raise ValueError(f"year {schedule.year} is defined twice")
-            self._overrides[schedule.year] = schedule
-        self._years: dict[int, _Year] = {}
-        self._lock = threading.Lock()
+        # every query reads this once: a reload replaces it in one assignment, never edits it
+        self._tables = _Tables(overrides)
+        self.path: Path | None = None
+        self.problem: str | None = None  # why the file's current content is not in use, if it is not
+        self.loaded_at: float | None = None  # time.time() of the last (re)load from the file
+        self._signature: tuple | None = None  # the file's (mtime_ns, size, inode) last looked at
+        self._digest: str | None = None  # sha256 of the content in use
+        self._refused: str | None = None  # sha256 of content that failed to load (logged once)
+        self._refresh_lock = threading.Lock()
 
     # -- construction -------------------------------------------------------------------------
 
     @classmethod
     def load(cls, path: str | Path | None) -> WorkCalendar:
-        """The calendar for a deployment: the package data alone when no override file is set."""
+        """The calendar for a deployment: the package data alone when no override file is set. One object per
+        file in a process, shared by every caller (the services' settings, `/health`), and brought up to date
+        with the file on each call; a file that does not load the first time raises."""
         if path is None or str(path).strip() == "":
             return _default_calendar()
-        return cls.from_file(path)
+        key = os.path.abspath(os.fspath(path))
+        with _watched_lock:
+            cal = _watched.get(key)
+            if cal is None:
+                cal = cls.from_file(key)
+                cal._watch(Path(key))
+                _watched[key] = cal
+                return cal
+        cal.refresh(force=True)
+        return cal
 
     @classmethod
     def from_file(cls, path: str | Path) -> WorkCalendar:
         path = Path(path)
-        with path.open(encoding="utf-8") as fh:
-            try:
-                data = yaml.safe_load(fh)
-            except (yaml.YAMLError, ValueError) as exc:
-                # An impossible unquoted date (2027-02-30) surfaces from PyYAML as a bare ValueError.
-                raise ValueError(f"{path}: not valid YAML: {exc}") from exc
+        return cls._from_bytes(path.read_bytes(), path)
+
+    @classmethod
+    def _from_bytes(cls, raw: bytes, path: Path) -> WorkCalendar:
+        try:
+            data = yaml.safe_load(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path}: not UTF-8 text: {exc}") from exc
+        except (yaml.YAMLError, ValueError) as exc:
+            # An impossible unquoted date (2027-02-30) surfaces from PyYAML as a bare ValueError.
+            raise ValueError(f"{path}: not valid YAML: {exc}") from exc
         return cls.from_dict(data, source=str(path))
 
     @classmethod
@@ -196,20 +277,93 @@ class WorkCalendar:
         except ValueError as exc:
             raise ValueError(f"{source}: {exc}") from None
 
+    # -- following the override file ----------------------------------------------------------
+
+    def _watch(self, path: Path) -> None:
+        self.path = path
+        self._signature = _file_signature(path)
+        self._digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        self.loaded_at = _time.time()
+
+    def refresh(self, force: bool = False) -> bool:
+        """Bring the schedule up to date with the override file; True when a new one was swapped in.
+
+        Cheap when nothing changed: one stat (mtime, size, inode), and the content's hash only when the stat
+        differs, `force` is given or the file was written in the last two seconds (an edit within the
+        file system's timestamp granularity keeps the stat). A file that does not load keeps the old schedule,
+        logs one error per content and is tried again when it changes; a removed file keeps the last good
+        schedule with a warning. Never raises for the file's sake."""
+        if self.path is None:
+            return False
+        with self._refresh_lock:
+            try:
+                return self._refresh(force)
+            except Exception as exc:  # a worker must never die of the calendar file
+                self._note_problem(f"{self.path}: cannot be read: {exc}", None)
+                return False
+
+    def _refresh(self, force: bool) -> bool:
+        path = self.path
+        signature = _file_signature(path)
+        if signature is None:
+            if self.problem != _GONE:
+                log.warning("calendar file %s is gone: keeping the last schedule loaded (years %s); restore it or "
+                            "import the notice again", path, _span(self.years_covered()))
+                self.problem = _GONE
+            self._signature = None
+            return False
+        recent = _time.time() - signature[0] / 1e9 < 2.0
+        if signature == self._signature and not force and not recent:
+            return False
+        raw = path.read_bytes()
+        self._signature = signature
+        digest = hashlib.sha256(raw).hexdigest()
+        if digest == self._digest:
+            if self.problem == _GONE:
+                log.info("calendar file %s is back, unchanged", path)
+            self.problem = None
+            return False
+        if digest == self._refused:
+            return False
+        try:
+            fresh = WorkCalendar._from_bytes(raw, path)
+        except (ValueError, OSError) as exc:
+            self._note_problem(str(exc), digest)
+            return False
+        before = self.years_covered()
+        self._tables = fresh._tables  # the swap: one assignment, seen whole by every holder of this object
+        self._digest, self._refused, self.problem = digest, None, None
+        self.loaded_at = _time.time()
+        log.info("calendar file %s reloaded: years %s (were %s)", path, _span(self.years_covered()), _span(before))
+        return True
+
+    def _note_problem(self, message: str, digest: str | None) -> None:
+        if digest is None or digest != self._refused:
+            log.error("calendar file not loaded, keeping the previous schedule (years %s): %s",
+                      _span(self.years_covered()), message)
+        self._refused = digest
+        self.problem = message
+
+    def describe(self) -> dict[str, Any]:
+        """For `/health`: the years known, where the schedule comes from, and a problem with the file."""
+        return {"years": list(self.years_covered()),
+                "source": str(self.path) if self.path is not None else "package chinesecalendar",
+                "problem": self.problem}
+
     # -- queries ------------------------------------------------------------------------------
 
     def years_covered(self) -> tuple[int, ...]:
         """Years with a schedule, in order: the package's years plus any override years."""
         first, last = _package_years()
-        return tuple(sorted(set(range(first, last + 1)) | set(self._overrides)))
+        return tuple(sorted(set(range(first, last + 1)) | set(self._tables.overrides)))
 
     def override(self, year: int) -> YearSchedule | None:
         """The override file's schedule of `year`, if it has one (it replaces the package's)."""
-        return self._overrides.get(year)
+        return self._tables.overrides.get(year)
 
     def is_working_day(self, d: date | datetime) -> bool:
         d = local_date(d)
-        return d.toordinal() in self._year(d.year).members
+        return d.toordinal() in self._tables.year(d.year).members
 
     def next_working_day(self, d: date | datetime) -> date:
         """The first working day strictly after `d`."""
@@ -222,13 +376,14 @@ class WorkCalendar:
             raise ValueError(f"n must be >= 0, got {n}")
         if n == 0:
             return d
+        tables = self._tables  # one schedule for the whole answer, whatever a reload does meanwhile
         year = d.year
-        days = self._year(year).ordinals
+        days = tables.year(year).ordinals
         i = bisect_right(days, d.toordinal())
         while i + n > len(days):
             n -= len(days) - i
             year += 1
-            days = self._year(year).ordinals
+            days = tables.year(year).ordinals
             i = 0
         return date.fromordinal(days[i + n - 1])
 
@@ -237,42 +392,34 @@ class WorkCalendar:
         start, end = local_date(start), local_date(end)
         if end <= start:
             return 0
-        first = self._year(start.year).ordinals
+        tables = self._tables
+        first = tables.year(start.year).ordinals
         if start.year == end.year:
             return bisect_right(first, end.toordinal()) - bisect_right(first, start.toordinal())
         total = len(first) - bisect_right(first, start.toordinal())
         for year in range(start.year + 1, end.year):
-            total += len(self._year(year).ordinals)
-        return total + bisect_right(self._year(end.year).ordinals, end.toordinal())
+            total += len(tables.year(year).ordinals)
+        return total + bisect_right(tables.year(end.year).ordinals, end.toordinal())
 
-    # -- internals ----------------------------------------------------------------------------
 
-    def _year(self, year: int) -> _Year:
-        cached = self._years.get(year)
-        if cached is not None:
-            return cached
-        with self._lock:
-            cached = self._years.get(year)
-            if cached is None:
-                cached = self._years[year] = _Year(self._build_year(year))
-            return cached
+_GONE = "the calendar file is gone; the last schedule loaded stays in use"
 
-    def _build_year(self, year: int) -> list[int]:
-        day, end = date(year, 1, 1), date(year + 1, 1, 1)
-        schedule = self._overrides.get(year)
-        if schedule is not None:
-            is_working = schedule.is_working_day
-        else:
-            first, last = _package_years()
-            if not first <= year <= last:
-                raise CalendarUnavailable(year)
-            is_working = _package_is_workday
-        ordinals = []
-        while day < end:
-            if is_working(day):
-                ordinals.append(day.toordinal())
-            day += _DAY
-        return ordinals
+# the calendars loaded from override files in this process, by absolute path (`WorkCalendar.load`)
+_watched: dict[str, WorkCalendar] = {}
+_watched_lock = threading.Lock()
+
+
+def _file_signature(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    # os.replace (the import writes so) gives a new inode: a rewrite within the mtime granularity is still seen
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def _span(years: tuple[int, ...]) -> str:
+    return f"{years[0]}-{years[-1]}" if years else "none"
 
 
 def _package_is_workday(d: date) -> bool:

@@ -64,7 +64,7 @@ def test_events_in_any_order_and_the_board(db):
     red = alerts["2"]
     assert red["state"] == "resolved" and red["kind"] == "monitor.red_card" and red["title_zh"] == "黄牌后仍未办结"
     assert red["resolved_by"] == "李监察" and red["acknowledged_by"] == "张监察" and red["note"] == "已纠正"
-    assert alerts["3"]["title_zh"] == "临近办结期限（剩余 1.5 个工作日）"
+    assert alerts["3"]["title_zh"] == "临近办结期限（剩余 2 个工作日）"
     # worst light first, then most alerts, then by code
     assert [(b["department"], b["light"], b["total"]) for b in board] == [("GTJ", "yellow", 1), ("SCJGJ", "yellow", 1)]
     assert board[1]["counts"]["yellow"] == 1 and board[1]["counts"]["red"] == 0

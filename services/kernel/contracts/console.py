@@ -3,7 +3,9 @@
 The console never changes an alert itself: it asks the owner (`owner`: approvals for its alerts) through
 an event, and the owner answers with its usual `monitor.alert_acknowledged` / `monitor.alert_resolved`,
 which the console then shows. The owner deduplicates on `event_id` and ignores a request it cannot carry
-out (already resolved, unknown alert), logging why."""
+out (already resolved, unknown alert), logging why.
+
+And what the console shows of a service's state: `calendar.waiting`, the records waiting for a calendar year."""
 
 from marshmallow import Schema, fields, validate
 
@@ -31,3 +33,17 @@ class AlertActionRequested(Schema):
     action = fields.String(required=True, validate=validate.OneOf(ALERT_ACTIONS))
     note = fields.String(load_default=None, allow_none=True)
     actor = fields.Nested(_Actor, required=True)
+
+
+@contract("calendar.waiting", version=1)
+class CalendarWaiting(Schema):
+    """How many open records of a service wait for a working-day calendar year that is not loaded (cases or
+    applications without a due time: next year's State Council notice is not imported yet). Published by appeals
+    and approvals when the count or the years change, and once at start; the latest `at` per service and
+    department (the node's DEPARTMENT, null for a single deployment) is the state. `waiting` 0: none waits."""
+
+    service = fields.String(required=True, validate=validate.OneOf(("appeals", "approvals")))
+    department = fields.String(load_default=None, allow_none=True)
+    waiting = fields.Integer(required=True, validate=validate.Range(min=0))
+    missing_years = fields.List(fields.Integer(), load_default=list)
+    at = fields.AwareDateTime(required=True, format="iso")

@@ -3,6 +3,8 @@ state moves (never back), a department's light, and which commands an alert take
 
 from __future__ import annotations
 
+import math
+
 from services.kernel.domain import IllegalTransition
 from services.kernel.privacy import scrub
 
@@ -27,6 +29,14 @@ APPEAL_KINDS = {
     "appeal.emergency": ("emergency", "emergency", "紧急诉求"),
     "appeal.overdue": ("yellow", "overdue", "诉求办理超期"),
     "appeal.escalated": ("red", "escalated", "督促后仍超期，升级通报批评"),
+    # the hotline centre's own clocks (no department) and supervision orders (the ordered department)
+    "appeal.return_review_overdue": ("yellow", "return_review_overdue", "退单超时未审核"),
+    "appeal.return_review_escalated": ("red", "return_review_escalated", "退单超时未审核，已升级"),
+    "appeal.dispatch_overdue": ("yellow", "dispatch_overdue", "待派单超时未派"),
+    "appeal.dispatch_escalated": ("red", "dispatch_escalated", "待派单超时未派，已升级"),
+    "appeal.callback_overdue": ("yellow", "callback_overdue", "答复后超时未回访"),
+    "appeal.callback_escalated": ("red", "callback_escalated", "答复后超时未回访，已升级"),
+    "appeal.supervision_overdue": ("red", "supervision_overdue", "督办逾期仍未答复"),
 }
 
 
@@ -34,18 +44,32 @@ def rank(state: str) -> int:
     return STATES.index(state) if state in STATES else 0
 
 
+def whole_days(p: dict, key: str, fractional: str | None = None) -> int | None:
+    """A figure of an event in whole working days (`days_left`, `days_overdue`), never negative or fractional; an
+    event of an older producer carries only the fractional `remaining_days`: a working day begun counts whole."""
+    value = p.get(key)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return max(0, value)
+    value = p.get(fractional) if fractional else None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return max(0, math.ceil(round(value, 3)))  # as approvals' domain counts them (a thousandth of a day)
+    return None
+
+
 def alert_title(event_type: str, p: dict) -> str:
     if event_type == "monitor.irregularity":
         return scrub(p.get("description_zh")) or "违规操作"
     if event_type == "monitor.warning":
         if p.get("rule") == "calendar_unavailable":
-            return "办结期限落在尚无工作日历的年份"
-        left = p.get("remaining_days")
-        return f"临近办结期限（剩余 {left:g} 个工作日）" if isinstance(left, int | float) else "临近办结期限"
+            return "办结期限落在尚无工作日历的年份，无法计算"
+        left = whole_days(p, "days_left", "remaining_days")
+        return f"临近办结期限（剩余 {left} 个工作日）" if left else "临近办结期限"
+    overdue = whole_days(p, "days_overdue")
+    late = f"，已超期 {overdue} 个工作日" if overdue else ""
     if event_type == "monitor.yellow_card":
-        return "已超过法定办结期限仍未办结"
+        return f"已超过法定办结期限仍未办结{late}"
     if event_type == "monitor.red_card":
-        return "黄牌后仍未办结"
+        return f"黄牌后仍未办结{late}"
     if event_type == "monitor.supervision_overdue":
         return f"督办逾期：应于 {p.get('act_by')} 前办理"
     return p.get("rule") or event_type

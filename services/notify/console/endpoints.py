@@ -1,5 +1,6 @@
 """The console's entrypoints, mixed into NotifyService: its consumers (one per event type it shows), the page, its
-data, the live stream and the acknowledge/resolve buttons. Each parses, authorises, calls one use case
+data (alerts, board, feed, and the records waiting for a calendar year), the live stream and the acknowledge/resolve
+buttons. Each parses, authorises, calls one use case
 (usecases.py) or query (store.py) and shapes the answer."""
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .schemas import (
     FEED_OUT,
     AcknowledgeIn,
     BoardOut,
+    CalendarWaitingOut,
     ConsoleAlertOut,
     ConsoleAlertsQuery,
     FeedOut,
@@ -73,6 +75,25 @@ def _console_consumer(source: str, event_type: str):
 
     consumer.__doc__ = f"{event_type} from {source} → the console"
     return consume_event(source, event_type)(consumer)
+
+
+def _calendar_consumer(source: str):
+    """A consumer of `source`'s `calendar.waiting` (`usecases.record_calendar_waiting`), with its inbox record."""
+
+    def consumer(self, event):
+        for attempt in (1, 2):
+            try:
+                with self.platform.consuming(event) as uow:
+                    usecases.record_calendar_waiting(uow.session, event, clock.now())
+                return
+            except IntegrityError:
+                # the first count of a service node inserted twice at the same moment (PostgreSQL): once more
+                # finds the other's row and keeps the newer
+                if attempt == 2:
+                    raise
+
+    consumer.__doc__ = f"calendar.waiting from {source} → the console"
+    return consume_event(source, "calendar.waiting")(consumer)
 
 
 def _page(name: str) -> bytes:
@@ -129,6 +150,19 @@ class ConsoleEndpoints:
     console_on_appeal_escalated = _console_consumer("appeals", "appeal.escalated")
     console_on_appeal_overdue = _console_consumer("appeals", "appeal.overdue")
     console_on_appeal_closed = _console_consumer("appeals", "appeal.closed")
+    # the hotline centre's own waits (#13): raised when one runs out, resolved when it ends
+    console_on_appeal_return_review_overdue = _console_consumer("appeals", "appeal.return_review_overdue")
+    console_on_appeal_return_review_escalated = _console_consumer("appeals", "appeal.return_review_escalated")
+    console_on_appeal_dispatch_overdue = _console_consumer("appeals", "appeal.dispatch_overdue")
+    console_on_appeal_dispatch_escalated = _console_consumer("appeals", "appeal.dispatch_escalated")
+    console_on_appeal_callback_overdue = _console_consumer("appeals", "appeal.callback_overdue")
+    console_on_appeal_callback_escalated = _console_consumer("appeals", "appeal.callback_escalated")
+    console_on_appeal_supervision_overdue = _console_consumer("appeals", "appeal.supervision_overdue")
+    console_on_appeal_return_reviewed = _console_consumer("appeals", "appeal.return_reviewed")
+    console_on_appeal_dispatched = _console_consumer("appeals", "appeal.dispatched")
+    console_on_appeal_callback_recorded = _console_consumer("appeals", "appeal.callback_recorded")
+    console_on_appeals_calendar_waiting = _calendar_consumer("appeals")
+    console_on_approvals_calendar_waiting = _calendar_consumer("approvals")
 
     # -- the page --------------------------------------------------------------------------------------------
 
@@ -168,6 +202,15 @@ class ConsoleEndpoints:
     def console_board(self, call):
         with self.platform.session() as s:
             return store.board(s, self.sender.settings.department_names)
+
+    @api("GET", "/api/v1/console/calendar", roles=MONITOR, response=CalendarWaitingOut, many=True,
+         summary="per department: open cases and applications waiting for a calendar year not loaded (next year's "
+                 "State Council notice not imported yet), as the services last reported (calendar.waiting); "
+                 "empty when none waits",
+         tags=("console",))
+    def console_calendar(self, call):
+        with self.platform.session() as s:
+            return usecases.calendar_waiting(s, self.sender.settings.department_names)
 
     @api("GET", "/api/v1/console/feed", roles=MONITOR, query=FeedQuery, response=FeedOut, many=True,
          summary="the latest feed lines, oldest first", tags=("console",))

@@ -49,6 +49,19 @@ class BoardOut(Schema):
     counts = fields.Dict(keys=fields.String(), values=fields.Integer())
 
 
+class CalendarWaitingOut(Schema):
+    department = fields.String(allow_none=True, metadata={"description": "the reporting node's DEPARTMENT (null: "
+                                                                         "a single deployment)"})
+    department_name = fields.String(allow_none=True)
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                         metadata={"description": "per service (appeals, approvals): records waiting"})
+    waiting = fields.Integer(metadata={"description": "all records waiting"})
+    missing_years = fields.List(fields.Integer(), metadata={"description": "the years they wait for"})
+    text_zh = fields.String(metadata={"description": "the console's sentence, e.g. 2 件诉求、1 件审批等待 2027 年"
+                                                     "工作日历，请导入国务院放假通知"})
+    updated_at = fields.AwareDateTime(metadata={"description": "when the console last took a count in"})
+
+
 class FeedQuery(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 

@@ -1,5 +1,6 @@
 """The console's tables (in notify's database) and their queries: alerts as the console keeps them, the feed of
-lines the open pages show, and the single-use stream tokens."""
+lines the open pages show, the single-use stream tokens, and the services' counts of records waiting for a
+calendar year."""
 
 from __future__ import annotations
 
@@ -58,6 +59,17 @@ console_feed = Table(
     Column("occurred_at", Moment(), nullable=False),
 )
 
+# the latest `calendar.waiting` of each service node (service, its DEPARTMENT or ""): newer `at` wins
+console_calendar = Table(
+    "console_calendar", metadata,
+    Column("service", String(16), primary_key=True),
+    Column("department", String(64), primary_key=True),
+    Column("waiting", Integer, nullable=False),
+    Column("missing_years", String(200), nullable=False),  # "2027" or "2027,2028"
+    Column("reported_at", Moment(), nullable=False),  # the event's `at`
+    Column("updated_at", Moment(), nullable=False),
+)
+
 console_stream_tokens = Table(
     "console_stream_tokens", metadata,
     Column("token_sha256", String(64), primary_key=True),
@@ -92,11 +104,13 @@ def upsert_alert(session, owner: str, alert_id: str, values: dict, state: str, n
     return row["id"]
 
 
-def resolve_appeal_alerts(session, appeal_id: str, now) -> list[int]:
-    """Resolve the console alerts of a closed appeal not resolved yet; their ids."""
-    ids = session.execute(select(console_alerts.c.id).where(
-        console_alerts.c.owner == "appeals", console_alerts.c.ref_id == appeal_id,
-        console_alerts.c.state != "resolved")).scalars().all()
+def resolve_appeal_alerts(session, appeal_id: str, now, rules: tuple[str, ...] | None = None) -> list[int]:
+    """Resolve the console alerts of an appeal not resolved yet (only those of `rules`, if given); their ids."""
+    q = select(console_alerts.c.id).where(console_alerts.c.owner == "appeals", console_alerts.c.ref_id == appeal_id,
+                                          console_alerts.c.state != "resolved")
+    if rules is not None:
+        q = q.where(console_alerts.c.rule.in_(rules))
+    ids = session.execute(q).scalars().all()
     if ids:
         session.execute(update(console_alerts).where(console_alerts.c.id.in_(ids)).values(
             state="resolved", updated_at=now, pending_action=None))
@@ -195,3 +209,30 @@ def take_stream_token(session, digest: str) -> dict | None:
     used = grant is not None and session.execute(delete(console_stream_tokens).where(
         console_stream_tokens.c.token_sha256 == digest)).rowcount == 1
     return dict(grant) if used else None
+
+
+# -- records waiting for a calendar year -----------------------------------------------------------------------
+
+
+def save_calendar_waiting(session, service: str, department: str | None, waiting: int, missing_years: list[int],
+                          at, now) -> bool:
+    """Keep a service node's count unless a newer one is kept already (a late event changes nothing; of two with
+    the same `at`, the later to arrive, as one instance publishes them in order); True when it was kept."""
+    key = (console_calendar.c.service == service, console_calendar.c.department == (department or ""))
+    row = session.execute(select(console_calendar.c.reported_at).where(*key).with_for_update()).first()
+    values = {"waiting": waiting, "missing_years": ",".join(str(y) for y in sorted(set(missing_years)))[:200],
+              "reported_at": at, "updated_at": now}
+    if row is None:
+        session.execute(insert(console_calendar).values(service=service, department=department or "", **values))
+        return True
+    if at < row.reported_at:
+        return False
+    session.execute(update(console_calendar).where(*key).values(**values))
+    return True
+
+
+def calendar_waiting(session) -> list[dict]:
+    """The service nodes whose records wait for a calendar year (count above 0), as last reported."""
+    rows = session.execute(select(console_calendar).where(console_calendar.c.waiting > 0)
+                           .order_by(console_calendar.c.department, console_calendar.c.service)).mappings()
+    return [{**r, "missing_years": [int(y) for y in r["missing_years"].split(",") if y]} for r in rows]

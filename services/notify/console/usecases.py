@@ -1,6 +1,7 @@
 """The console's use cases, as plain functions of a unit of work (or its session), the data and the moment:
-taking an event in, issuing and redeeming a stream token, and sending a monitor's command to the alert's owner.
-The endpoints and consumers (endpoints.py) only translate."""
+taking an event in, issuing and redeeming a stream token, sending a monitor's command to the alert's owner, and
+the services' counts of records waiting for a calendar year. The endpoints and consumers (endpoints.py) only
+translate."""
 
 from __future__ import annotations
 
@@ -16,6 +17,14 @@ from . import store
 from .domain import APPEAL_KINDS, LEVEL_ZH, alert_title, alert_view, check_command
 
 TOKEN_TTL = timedelta(seconds=60)
+
+
+# the events that end one of the hotline centre's waits → (the rules of its console alerts, what the feed says)
+WAIT_ENDS = {
+    "appeal.return_reviewed": (("return_review_overdue", "return_review_escalated"), "退单已审核"),
+    "appeal.dispatched": (("dispatch_overdue", "dispatch_escalated"), "已派单"),
+    "appeal.callback_recorded": (("callback_overdue", "callback_escalated"), "已回访"),
+}
 
 
 def record_event(session, event, now, names: dict[str, str] | None = None) -> int | None:
@@ -65,6 +74,14 @@ def record_event(session, event, now, names: dict[str, str] | None = None) -> in
             return None
         item = resolved[0]
         text = f"已办结 {dept} {p['case_no']}：诉求已办结"
+    elif t in WAIT_ENDS:
+        # the hotline centre acted at last: the alerts of that wait are done with (the case's others stay)
+        rules, done = WAIT_ENDS[t]
+        resolved = store.resolve_appeal_alerts(session, p["appeal_id"], now, rules)
+        if not resolved:
+            return None
+        item = resolved[0]
+        text = f"已处理 {dept} {p['case_no']}：{done}"
     else:
         return None
     return store.add_feed_line(session, event, item, text)
@@ -104,3 +121,41 @@ def request_action(uow, item_id: int, action: str, note: str | None, principal, 
         department=row["department"])
     store.mark_pending(uow.session, item_id, action, now)
     return alert_view(dict(row, pending_action=action), names)
+
+
+# -- records waiting for a calendar year ------------------------------------------------------------------------
+
+# what each service's records are called in the console's sentence
+CALENDAR_NOUNS = (("appeals", "件诉求"), ("approvals", "件审批"))
+
+
+def record_calendar_waiting(session, event, now) -> bool:
+    """Take a `calendar.waiting` in: the service node's count, unless a newer one is kept (late events never go
+    back). True when it changed what the console shows."""
+    p = event.payload
+    return store.save_calendar_waiting(session, p["service"], p.get("department"), p["waiting"],
+                                       p.get("missing_years") or [], p["at"], now)
+
+
+def calendar_waiting(session, names: dict[str, str] | None = None) -> list[dict]:
+    """Per department (service node): how many cases and applications wait for which calendar year, with the
+    sentence the console shows ("2 件诉求、1 件审批等待 2027 年工作日历，请导入国务院放假通知"); only where any wait."""
+    by_dept: dict[str, dict] = {}
+    for row in store.calendar_waiting(session):
+        entry = by_dept.setdefault(row["department"], {
+            "department": row["department"] or None, "department_name": department_label(names, row["department"])
+            or None, "counts": {}, "missing_years": set(), "updated_at": row["updated_at"]})
+        entry["counts"][row["service"]] = row["waiting"]
+        entry["missing_years"].update(row["missing_years"])
+        entry["updated_at"] = max(entry["updated_at"], row["updated_at"])
+    out = []
+    for entry in by_dept.values():
+        years = sorted(entry["missing_years"])
+        entry["missing_years"] = years
+        entry["waiting"] = sum(entry["counts"].values())
+        parts = [f"{entry['counts'][service]} {noun}" for service, noun in CALENDAR_NOUNS
+                 if entry["counts"].get(service)]
+        which = f"{'、'.join(map(str, years))} 年" if years else "下一年度"
+        entry["text_zh"] = f"{'、'.join(parts)}等待 {which}工作日历，请导入国务院放假通知"
+        out.append(entry)
+    return out

@@ -1,6 +1,7 @@
 // The monitor console in the browser: asks for a monitor key (kept in sessionStorage only), loads the board,
 // the alerts and the feed, follows the live stream (server-sent events, opened with a short-lived token since
 // EventSource cannot send the key), and sends acknowledge / resolve, which the alert's owner answers by event.
+// Above them, while any case or application waits for a calendar year not loaded, a notice says how many.
 "use strict";
 
 const KEY_ITEM = "xiaoneng.console.key";
@@ -15,6 +16,8 @@ let boardTimer = null;
 let reconnectTimer = null;
 let resolving = null;
 let awaiting = null;  // the command last sent, until its owner answers
+let calendarTimer = null;
+const CALENDAR_POLL_MS = 15000;  // the services report their count at most every CALENDAR_CHECK_SECONDS anyway
 
 class AuthError extends Error {}
 
@@ -77,6 +80,8 @@ async function login(candidate) {
   $("logout").hidden = false;
   await refresh();
   openStream();
+  clearInterval(calendarTimer);
+  calendarTimer = setInterval(() => loadCalendar().catch(handle), CALENDAR_POLL_MS);
 }
 
 function logout(message) {
@@ -85,6 +90,7 @@ function logout(message) {
   if (source) source.close();
   source = null;
   clearTimeout(reconnectTimer);
+  clearInterval(calendarTimer);
   $("main").hidden = true;
   $("logout").hidden = true;
   $("login").hidden = false;
@@ -121,6 +127,7 @@ async function refresh() {
       call("GET", `/api/v1/console/alerts?${query}`),
       call("GET", "/api/v1/console/feed?limit=50"),
       loadBoard(),
+      loadCalendar(),
     ]);
     $("alerts").replaceChildren(...alerts.map(alertRow));
     updateAlertCount();
@@ -151,6 +158,21 @@ async function loadBoard() {
   $("filter-department").replaceChildren(...options);
   $("filter-department").value = selected;
   return board;
+}
+
+// Cases and applications without a due time because next year's holiday schedule is not loaded: one line per
+// department (service node), gone when none waits.
+async function loadCalendar() {
+  const waiting = await call("GET", "/api/v1/console/calendar");
+  let box = $("calendar-waiting");
+  if (!box) {
+    box = el("section", { id: "calendar-waiting", className: "panel calendar-waiting", role: "status" });
+    $("main").prepend(box);
+  }
+  box.replaceChildren(...waiting.map((w) => el("p", { "data-department": w.department || "", "data-waiting": w.waiting },
+    w.department ? el("b", {}, `${w.department_name || w.department}：`) : "", w.text_zh)));
+  box.hidden = waiting.length === 0;
+  return waiting;
 }
 
 function scheduleBoard() {
