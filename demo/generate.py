@@ -201,14 +201,20 @@ def _appeal(year: Year, n: int, phones: set[str]) -> _Chain:
     if not anonymous and (n % 13 == 1 or rng.random() < 0.05):
         repeat_at = received + timedelta(hours=rng.randint(3, 96))
 
-    # misassigned: the department returns it, an operator dispatches it to the right one
+    # misassigned: the department returns it, an operator approves the return (退单审核) and dispatches it to
+    # the right one
     if n % 16 == 2 or rng.random() < 0.04:
         moment = year.working_day_after(moment, rng.choice((0, 1)))
         if moment >= year.end:
             return step.done(repeat_at, body, phone)
         step.add(moment, step.handler(department, "return", {"reason": "不属于本单位职责，请重新派单"},
                                       "appeal.return"))
-        moment = moment + timedelta(minutes=rng.randint(20, 240))
+        moment = moment + timedelta(minutes=rng.randint(10, 60))
+        if moment >= year.end:
+            return step.done(repeat_at, body, phone)
+        step.add(moment, step.call("operator", "review-return", {"decision": "approved", "note": "确非本单位职责"},
+                                   "appeal.return_review"))
+        moment = moment + timedelta(minutes=rng.randint(10, 180))
         department = city.RIGHT_DEPARTMENT[category]
         if moment >= year.end:
             return step.done(repeat_at, body, phone)

@@ -1,5 +1,6 @@
 """The appeal's life as pure rules: statuses and who may move a case between them, time limits on the
-working-day clock, the deadline alarms, call-back and reopening, complaints' findings.
+working-day clock, the deadline alarms, the hotline centre's own clocks (return review, re-dispatch,
+call-back), call-back and reopening, complaints' findings.
 
 No framework here: a use case (handlers.py) loads an appeal, asks `Appeal` for an `Outcome` (the kernel's:
 the changes, the events, the history line, what becomes of the alarms) and commits all of it in one unit of
@@ -9,34 +10,51 @@ work.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from services.kernel.domain import Actor, IllegalTransition
 from services.kernel.outcome import CANCEL, KEEP, Event, Outcome, add_alarms, replace_alarms
 from services.kernel.privacy import mask_name  # noqa: F401  (re-exported: the one masking of names)
-from services.kernel.workcal import CalendarUnavailable, DeadlineClock, WorkCalendar
+from services.kernel.workcal import TZ, CalendarUnavailable, DeadlineClock, WorkCalendar
 
 AWAITING_DISPATCH = "awaiting_dispatch"
+# a department returned the case (退回); the hotline centre reviews the return (退单审核) before anything else
+RETURN_PENDING = "return_pending"
 DISPATCHED = "dispatched"
 ACCEPTED = "accepted"
 REPLIED = "replied"
 CLOSED = "closed"
 DUPLICATE = "duplicate"
-STATUSES = (AWAITING_DISPATCH, DISPATCHED, ACCEPTED, REPLIED, CLOSED, DUPLICATE)
-OPEN = (AWAITING_DISPATCH, DISPATCHED, ACCEPTED, REPLIED)
+STATUSES = (AWAITING_DISPATCH, RETURN_PENDING, DISPATCHED, ACCEPTED, REPLIED, CLOSED, DUPLICATE)
+OPEN = (AWAITING_DISPATCH, RETURN_PENDING, DISPATCHED, ACCEPTED, REPLIED)
 # statuses in which the department's clock runs
 CLOCKED = (DISPATCHED, ACCEPTED)
+# statuses in which the case waits for the hotline centre, each on a clock of its own (the "wait"): review the
+# return, dispatch (again), call back
+WAITING = (RETURN_PENDING, AWAITING_DISPATCH, REPLIED)
 
 STATUS_ZH = {
-    AWAITING_DISPATCH: "待派单", DISPATCHED: "已派单", ACCEPTED: "已签收", REPLIED: "已答复",
-    CLOSED: "已办结", DUPLICATE: "重复件",
+    AWAITING_DISPATCH: "待派单", RETURN_PENDING: "退单待审核", DISPATCHED: "已派单", ACCEPTED: "已签收",
+    REPLIED: "已答复", CLOSED: "已办结", DUPLICATE: "重复件",
 }
 
 ALARM_LAST_DAY = "warning_last_day"
 ALARM_FRACTION = "warning_fraction"
 ALARM_OVERDUE = "overdue"
 ALARM_ESCALATION = "escalation"
+# the department did not sign for the case within ACCEPT_WITHIN_DAYS of its dispatch
+ALARM_ACCEPTANCE = "acceptance_overdue"
+# the hotline centre's wait (WAITING): one working day left, overdue, still overdue after HOTLINE_ESCALATE_AFTER_DAYS
+ALARM_WAIT_WARNING = "wait_warning"
+ALARM_WAIT_OVERDUE = "wait_overdue"
+ALARM_WAIT_ESCALATION = "wait_escalation"
+WAIT_ALARMS = (ALARM_WAIT_WARNING, ALARM_WAIT_OVERDUE, ALARM_WAIT_ESCALATION)
+# the events of a wait: appeal.<wait>_warning, appeal.<wait>_overdue, appeal.<wait>_escalated
+WAIT_NAMES = {RETURN_PENDING: "return_review", AWAITING_DISPATCH: "dispatch", REPLIED: "callback"}
+WAIT_EVENT_SUFFIX = {ALARM_WAIT_WARNING: "warning", ALARM_WAIT_OVERDUE: "overdue",
+                     ALARM_WAIT_ESCALATION: "escalated"}
+RETURN_DECISIONS = ("approved", "rejected")
 
 
 @dataclass(frozen=True)
@@ -56,6 +74,14 @@ class AppealRules:
     max_extension_days: int = 10
     duplicate_window_days: int = 7
     discipline_office: str = "JW"
+    # the hotline centre's clocks, in working days (counted from the day after the wait began)
+    review_within_days: int = 1  # a return is reviewed (退单审核)
+    redispatch_within_days: int = 1  # a case waiting for dispatch (after an approved return, or not dispatched
+    # by the catalogue at intake) is dispatched
+    callback_within_days: int = 3  # a replied case is called back (回访)
+    hotline_escalate_after_days: int = 1  # an overdue wait is escalated this long after it became overdue
+    # a supervision order (督办) is warned this many working days before its act-by day ends (0: no warning)
+    supervision_warn_days: int = 1
 
     def limit_for(self, appeal_type: str, urgency: str) -> int:
         if urgency == "emergency":
@@ -79,7 +105,17 @@ class AppealRules:
             max_extension_days=int(cfg.get("MAX_EXTENSION_DAYS", base.max_extension_days)),
             duplicate_window_days=int(cfg.get("DUPLICATE_WINDOW_DAYS", base.duplicate_window_days)),
             discipline_office=str(cfg.get("DISCIPLINE_OFFICE") or base.discipline_office),
+            review_within_days=int(cfg.get("REVIEW_WITHIN_DAYS", base.review_within_days)),
+            redispatch_within_days=int(cfg.get("REDISPATCH_WITHIN_DAYS", base.redispatch_within_days)),
+            callback_within_days=int(cfg.get("CALLBACK_WITHIN_DAYS", base.callback_within_days)),
+            hotline_escalate_after_days=int(cfg.get("HOTLINE_ESCALATE_AFTER_DAYS", base.hotline_escalate_after_days)),
+            supervision_warn_days=int(cfg.get("SUPERVISION_WARN_DAYS", base.supervision_warn_days)),
         )
+
+    def wait_limit(self, status: str) -> int:
+        """The working days the hotline centre has for the wait of `status` (one of WAITING)."""
+        return {RETURN_PENDING: self.review_within_days, AWAITING_DISPATCH: self.redispatch_within_days,
+                REPLIED: self.callback_within_days}[status]
 
 
 @dataclass
@@ -114,12 +150,54 @@ def reply_deadline(calendar: WorkCalendar, rules: AppealRules, started_at: datet
         return ReplyDeadline(started_at, limit_days, None, str(exc), [])
 
 
-def escalation_moment(calendar: WorkCalendar, rules: AppealRules, urged_at: datetime) -> datetime | None:
-    clock = DeadlineClock(started_at=urged_at, limit_days=rules.escalate_after_days, calendar=calendar)
+def escalation_moment(calendar: WorkCalendar, rules: AppealRules, urged_at: datetime,
+                      days: int | None = None) -> datetime | None:
+    """`days` (default ESCALATE_AFTER_DAYS) working days after `urged_at`; None without a schedule."""
+    days = rules.escalate_after_days if days is None else days
+    clock = DeadlineClock(started_at=urged_at, limit_days=days, calendar=calendar)
     try:
-        return clock.moment_at_elapsed(rules.escalate_after_days)
+        return clock.moment_at_elapsed(days)
     except CalendarUnavailable:
         return None
+
+
+def acceptance_moment(calendar: WorkCalendar, rules: AppealRules, dispatched_at: datetime) -> datetime | None:
+    """The first instant after the acceptance limit of a dispatch (None without a schedule)."""
+    try:
+        due = DeadlineClock(started_at=dispatched_at, limit_days=rules.accept_within_days, calendar=calendar).due_at
+        return due + timedelta(microseconds=1)
+    except CalendarUnavailable:
+        return None
+
+
+@dataclass
+class Wait:
+    """The hotline centre's clock in a waiting status: when it began, its due time (None with `error` when the
+    calendar lacks a year) and the moments of its alarms (warning with one working day left, overdue the first
+    instant after the due time, escalation HOTLINE_ESCALATE_AFTER_DAYS later)."""
+
+    status: str
+    since: datetime
+    limit_days: int
+    due_at: datetime | None
+    error: str | None
+    alarms: list[tuple[str, datetime]]
+
+
+def wait_clock(calendar: WorkCalendar, rules: AppealRules, status: str, since: datetime) -> Wait:
+    limit = rules.wait_limit(status)
+    clock = DeadlineClock(started_at=since, limit_days=limit, calendar=calendar)
+    try:
+        due_at = clock.due_at
+        warn_at = datetime.combine(due_at.date(), time(0), tzinfo=TZ)  # the start of the last day
+        overdue_at = due_at + timedelta(microseconds=1)
+        escalate_at = escalation_moment(calendar, rules, overdue_at, rules.hotline_escalate_after_days)
+        alarms = [(ALARM_WAIT_WARNING, warn_at), (ALARM_WAIT_OVERDUE, overdue_at)]
+        if escalate_at is not None:
+            alarms.append((ALARM_WAIT_ESCALATION, escalate_at))
+        return Wait(status, since, limit, due_at, None, [(k, a) for k, a in alarms if a > since])
+    except CalendarUnavailable as exc:
+        return Wait(status, since, limit, None, str(exc), [])
 
 
 def accepted_in_time(calendar: WorkCalendar, rules: AppealRules, dispatched_at: datetime,
@@ -206,22 +284,49 @@ class Appeal:
     # -- dispatch -----------------------------------------------------------------------------------
 
     def dispatch(self, department: str, at: datetime, actor: Actor) -> Outcome:
+        if self.status == RETURN_PENDING:
+            raise IllegalTransition("review the pending return first (review-return)", "请先审核退单")
         self._require((AWAITING_DISPATCH, DISPATCHED, ACCEPTED), "dispatch", "派单")
         if self.is_complaint and department != self.rules.discipline_office:
             raise IllegalTransition("efficiency complaints stay with the discipline office",
                                     "效能投诉由纪检监察机关办理，不能改派")
         previous = self.row["department"]
+        changes, alarms, limit = self._dispatched(department, at)
+        return Outcome("dispatch", changes,
+                       [Event("appeal.dispatched", {"previous_department": previous, "limit_days": limit,
+                                                    "by": actor.name})],
+                       {"department": department, "previous_department": previous, "limit_days": limit},
+                       alarms=alarms)
+
+    def _dispatched(self, department: str, at: datetime) -> tuple[dict[str, Any], Any, int]:
+        """A dispatch at `at`: the changes (a new reply clock, a new acceptance limit, no wait), the alarms and
+        the limit."""
         limit = self.rules.limit_for(self.row["type"], self.row["urgency"])
         dl = reply_deadline(self.calendar, self.rules, at, limit)
         changes = dict(department=department, status=DISPATCHED, dispatched_at=at, accepted_at=None,
                        clock_started_at=at, limit_days=limit, due_at=dl.due_at, clock_error=dl.error,
                        overdue=False, urged_at=None, escalated_at=None, extension_used=False,
-                       extension_days=None, extension_reason=None)
-        return Outcome("dispatch", changes,
-                       [Event("appeal.dispatched", {"previous_department": previous, "limit_days": limit,
-                                                    "by": actor.name})],
-                       {"department": department, "previous_department": previous, "limit_days": limit},
-                       alarms=replace_alarms(dl.alarms))
+                       extension_days=None, extension_reason=None, acceptance_overdue=False,
+                       **self._no_wait())
+        return changes, replace_alarms([*dl.alarms, *self._acceptance_alarm(at)]), limit
+
+    def _acceptance_alarm(self, dispatched_at: datetime) -> list[tuple[str, datetime]]:
+        moment = acceptance_moment(self.calendar, self.rules, dispatched_at)
+        return [] if moment is None else [(ALARM_ACCEPTANCE, moment)]
+
+    def _wait(self, status: str, since: datetime) -> tuple[dict[str, Any], Wait]:
+        """The changes that start the hotline centre's wait of `status` at `since`, and its clock."""
+        wait = wait_clock(self.calendar, self.rules, status, since)
+        return {"waiting_since": since, "wait_due_at": wait.due_at}, wait
+
+    @staticmethod
+    def _no_wait() -> dict[str, Any]:
+        return {"waiting_since": None, "wait_due_at": None}
+
+    def awaiting_dispatch(self, at: datetime) -> tuple[dict[str, Any], Any]:
+        """A new case no catalogue rule dispatched: it waits for an operator, on the re-dispatch clock."""
+        changes, wait = self._wait(AWAITING_DISPATCH, at)
+        return changes, replace_alarms(wait.alarms)
 
     # -- the department -----------------------------------------------------------------------------
 
@@ -233,17 +338,41 @@ class Appeal:
                        [Event("appeal.accepted", {"in_time": in_time})], {"in_time": in_time})
 
     def return_(self, reason: str, at: datetime, actor: Actor) -> Outcome:
+        """A department returns the case as misassigned (退回): it waits for the hotline centre's review, on the
+        review clock; the department's clocks stop."""
         self._require_department(actor)
         self._require((DISPATCHED, ACCEPTED), "return", "退回")
         if self.is_complaint:
             raise IllegalTransition("an efficiency complaint cannot be returned; record a finding",
                                     "效能投诉不能退回，须作出调查结论")
-        return Outcome("return", dict(status=AWAITING_DISPATCH, department=None, return_reason=reason,
-                                      return_count=(self.row["return_count"] or 0) + 1, due_at=None,
-                                      clock_started_at=None, limit_days=None, clock_error=None,
-                                      dispatched_at=None, accepted_at=None),
+        wait_changes, wait = self._wait(RETURN_PENDING, at)
+        return Outcome("return", dict(status=RETURN_PENDING, department=None, returned_by=self.row["department"],
+                                      return_reason=reason, return_count=(self.row["return_count"] or 0) + 1,
+                                      due_at=None, clock_started_at=None, limit_days=None, clock_error=None,
+                                      dispatched_at=None, accepted_at=None, **wait_changes),
                        [Event("appeal.returned", {"reason": reason, "department": self.row["department"]})],
-                       {"reason": reason, "department": self.row["department"]}, alarms=CANCEL)
+                       {"reason": reason, "department": self.row["department"]}, alarms=replace_alarms(wait.alarms))
+
+    def review_return(self, decision: str, note: str | None, at: datetime, actor: Actor) -> Outcome:
+        """The hotline centre's review of a return (退单审核). approved: the return was justified, the case waits
+        for re-dispatch (on the re-dispatch clock); rejected: back to the department that returned it, dispatched
+        again with a new acceptance limit and a new reply limit."""
+        if self.status != RETURN_PENDING:
+            raise IllegalTransition("no return of this case is waiting for review", "该案件没有待审核的退单")
+        if decision not in RETURN_DECISIONS:
+            raise ValueError(decision)
+        returned_by = self.row["returned_by"]
+        reviewed = Event("appeal.return_reviewed", {"returned_by": returned_by, "decision": decision, "note": note,
+                                                    "by": actor.name})
+        details = {"decision": decision, "returned_by": returned_by, "note": note}
+        if decision == "approved":
+            changes, wait = self._wait(AWAITING_DISPATCH, at)
+            return Outcome("review_return", {"status": AWAITING_DISPATCH, **changes}, [reviewed], details,
+                           alarms=replace_alarms(wait.alarms))
+        changes, alarms, limit = self._dispatched(returned_by, at)
+        dispatched = Event("appeal.dispatched", {"previous_department": None, "limit_days": limit, "by": actor.name})
+        return Outcome("review_return", changes, [reviewed, dispatched], {**details, "limit_days": limit},
+                       alarms=alarms)
 
     def request_extension(self, days: int, reason: str, at: datetime, actor: Actor) -> Outcome:
         self._require_department(actor)
@@ -273,7 +402,10 @@ class Appeal:
             limit = self.row["limit_days"] + days
             dl = reply_deadline(self.calendar, self.rules, self.row["clock_started_at"], limit)
             changes.update(limit_days=limit, due_at=dl.due_at, clock_error=dl.error, overdue=False)
-            alarms = replace_alarms(dl.alarms)
+            # the acceptance limit is not extended: its alarm stays, unless it has fired
+            acceptance = (self._acceptance_alarm(self.row["dispatched_at"])
+                          if self.status == DISPATCHED and not self.row.get("acceptance_overdue") else [])
+            alarms = replace_alarms([*dl.alarms, *acceptance])
         return Outcome("decide_extension", changes,
                        [Event("appeal.extension_decided", {"approved": approved, "days": days, "note": note})],
                        {"approved": approved, "days": days, "note": note}, alarms=alarms)
@@ -285,8 +417,11 @@ class Appeal:
                                     "效能投诉须以调查结论办结，不能直接答复")
         self._require((ACCEPTED,), "reply to", "答复（须先签收）")
         in_time = self.row["due_at"] is None or at <= self.row["due_at"]
-        return Outcome("reply", {"status": REPLIED, "replied_at": at, "reply": text},
-                       [Event("appeal.replied", {"in_time": in_time})], {"in_time": in_time}, alarms=CANCEL)
+        # the department's clocks stop; the hotline centre's call-back clock starts
+        wait_changes, wait = self._wait(REPLIED, at)
+        return Outcome("reply", {"status": REPLIED, "replied_at": at, "reply": text, **wait_changes},
+                       [Event("appeal.replied", {"in_time": in_time})], {"in_time": in_time},
+                       alarms=replace_alarms(wait.alarms))
 
     # -- operators: call-back -----------------------------------------------------------------------
 
@@ -304,37 +439,64 @@ class Appeal:
                 satisfaction=satisfaction, resolved=resolved, status=DISPATCHED, reopen_count=count,
                 dispatched_at=at, accepted_at=None, replied_at=None, clock_started_at=at, limit_days=limit,
                 due_at=dl.due_at, clock_error=dl.error, overdue=False, urged_at=None, escalated_at=None,
-                extension_used=False, extension_days=None), events, {**details, "reopened": True},
-                alarms=replace_alarms(dl.alarms))
+                extension_used=False, extension_days=None, acceptance_overdue=False, **self._no_wait()), events,
+                {**details, "reopened": True}, alarms=replace_alarms([*dl.alarms, *self._acceptance_alarm(at)]))
         events.append(Event("appeal.closed", {"satisfaction": satisfaction, "resolved": resolved}))
         return Outcome("callback", dict(satisfaction=satisfaction, resolved=resolved, status=CLOSED,
-                                        closed_at=at), events, {**details, "reopened": False}, alarms=CANCEL)
+                                        closed_at=at, **self._no_wait()), events, {**details, "reopened": False},
+                       alarms=CANCEL)
 
     # -- the deadline alarms -------------------------------------------------------------------------
 
     def alarm_moments(self) -> dict[str, datetime | None]:
-        """The real moment of each alarm of the running clock (a late report fires the ones before its `at`)."""
-        moments: dict[str, datetime | None] = dict(reply_deadline(
-            self.calendar, self.rules, self.row["clock_started_at"], self.row["limit_days"]).alarms)
-        if self.row["urged_at"] is not None:
-            moments[ALARM_ESCALATION] = escalation_moment(self.calendar, self.rules, self.row["urged_at"])
+        """The real moment of each alarm of the running clocks (a late report fires the ones before its `at`)."""
+        moments: dict[str, datetime | None] = {}
+        if self.status in CLOCKED and self.row["clock_started_at"] is not None:
+            moments.update(reply_deadline(
+                self.calendar, self.rules, self.row["clock_started_at"], self.row["limit_days"]).alarms)
+            if self.row["urged_at"] is not None:
+                moments[ALARM_ESCALATION] = escalation_moment(self.calendar, self.rules, self.row["urged_at"])
+        if self.status == DISPATCHED and self.row["dispatched_at"] is not None:
+            moments[ALARM_ACCEPTANCE] = acceptance_moment(self.calendar, self.rules, self.row["dispatched_at"])
+        if self.status in WAITING and self.row["waiting_since"] is not None:
+            moments.update(wait_clock(self.calendar, self.rules, self.status, self.row["waiting_since"]).alarms)
         return moments
 
     def claimed_alarm_moment(self, kind: str, fire_at: datetime, now: datetime) -> datetime:
-        """The moment an alarm the monitor claims at `now` stands for: a warning now; the overdue notice the
-        first instant after the due time, and the escalation its moment after the urging, also when a late
-        report's alarm fired after its grace."""
+        """The moment an alarm the monitor claims at `now` stands for: a warning now; the overdue notices the
+        first instant after their due times, and the escalations their moments, also when a late report's alarm
+        fired after its grace."""
         if kind == ALARM_OVERDUE:
             return self.row["due_at"] + timedelta(microseconds=1) if self.row["due_at"] else fire_at
         if kind == ALARM_ESCALATION:
             return min(now, (self.row["urged_at"] and escalation_moment(
                 self.calendar, self.rules, self.row["urged_at"])) or now)
+        if kind in (ALARM_ACCEPTANCE, ALARM_WAIT_OVERDUE, ALARM_WAIT_ESCALATION):
+            return min(now, self.alarm_moments().get(kind) or now)
         return now
 
     def on_alarm(self, kind: str, moment: datetime) -> Outcome | None:
         """An alarm's reaction at `moment`, when it stood due (the monitor's, and a late report's catch-up):
-        a warning; overdue, with the urging notice and the escalation alarm; the escalation of an overdue case.
-        None when moot (the clock stopped, or the case is not overdue any more)."""
+        a warning; overdue, with the urging notice and the escalation alarm; the escalation of an overdue case;
+        the acceptance limit missed; the hotline centre's wait warned, overdue, escalated. None when moot (the
+        clock stopped, the case was signed for, the case is not overdue any more)."""
+        if kind == ALARM_ACCEPTANCE:
+            if self.status != DISPATCHED or self.row["acceptance_overdue"]:
+                return None
+            return Outcome("acceptance_overdue", {"acceptance_overdue": True}, [Event(
+                "appeal.acceptance_overdue", {"dispatched_at": self.row["dispatched_at"]})])
+        if kind in WAIT_ALARMS:
+            if self.status not in WAITING or self.row["waiting_since"] is None:
+                return None
+            # the hotline centre's: no department (for the call-back, the one that replied is `replied_by`)
+            payload: dict[str, Any] = {"department": None, "waiting_since": self.row["waiting_since"],
+                                       "wait_due_at": self.row["wait_due_at"]}
+            if self.status == RETURN_PENDING:
+                payload["returned_by"] = self.row["returned_by"]
+            if self.status == REPLIED:
+                payload["replied_by"] = self.row["department"]
+            return Outcome(f"{WAIT_NAMES[self.status]}_{WAIT_EVENT_SUFFIX[kind]}", events=[Event(
+                f"appeal.{WAIT_NAMES[self.status]}_{WAIT_EVENT_SUFFIX[kind]}", payload)])
         if self.status not in CLOCKED:
             return None
         if kind in (ALARM_LAST_DAY, ALARM_FRACTION):
@@ -378,6 +540,6 @@ class Appeal:
                 "reason": reasons}))
         events.append(Event("appeal.closed", {}))
         return Outcome("finding", dict(finding=finding, finding_reasons=reasons, finding_person=person,
-                                       reward=reward, status=CLOSED, closed_at=at, replied_at=at),
+                                       reward=reward, status=CLOSED, closed_at=at, replied_at=at, **self._no_wait()),
                        events, {"finding": finding, "reasons": reasons, "person": person, "reward": reward},
                        alarms=CANCEL)

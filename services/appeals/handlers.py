@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, update
 
 from services.kernel import clock
 from services.kernel.domain import SYSTEM, Actor, IllegalTransition
@@ -21,14 +21,18 @@ from services.kernel.service import catch_up_with_calendar
 from . import store
 from .domain import (
     ALARM_ESCALATION,
+    ALARM_WAIT_ESCALATION,
     AWAITING_DISPATCH,
     DUPLICATE,
+    WAITING,
     Appeal,
     escalation_moment,
     is_public,
     normalize_phone,
     reply_deadline,
+    wait_clock,
 )
+from .supervision import usecases as supervision
 
 # an `at` (or `received_at`) this far ahead of our clock is the sender's clock skew, not the future
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -154,11 +158,15 @@ def take_in(uow, settings, data: dict, actor: Actor, now: datetime, *,
         outcome = load_appeal(settings, row).dispatch(department, taken_at, SYSTEM)
         history.append(("dispatch", AWAITING_DISPATCH, outcome.changes["status"], outcome.details, SYSTEM))
         row.update(outcome.changes)
+        alarms = outcome.alarms
+    else:
+        # no rule for it: it waits for an operator to dispatch it, on the re-dispatch clock
+        changes, alarms = load_appeal(settings, row).awaiting_dispatch(taken_at)
+        row.update(changes)
     store.insert_case(s, row, case_no)
     store.add_history_many(s, [store.history_row(row["id"], taken_at, who, action, before, after, details)
                                for action, before, after, details, who in history])
-    if outcome is not None:
-        store.add_alarms(s, [(row["id"], kind, at) for kind, at in outcome.alarms.moments])
+    store.add_alarms(s, [(row["id"], kind, at) for kind, at in alarms.moments])
     # appeal.received first, then appeal.dispatched: consumers see a case's life in order
     uow.publish("appeal.received", {
         **store.case_payload(row), "channel": row["channel"], "town_street": row["town_street"],
@@ -224,19 +232,21 @@ def run_command(uow, settings, appeal_id: int, command: Command, actor: Actor, s
                 f"`at` ({at.isoformat()}) is before the case's previous step ({previous.isoformat()})",
                 f"办理时间早于该案件上一环节的时间（{previous.astimezone(clock.TZ):%Y-%m-%d %H:%M}）")
         row = catch_up(uow, settings, row, at, now)
+    # the supervision orders' moments before this step (whether reported late or not: the step follows them)
+    supervision.catch_up(uow, settings, row, at, now)
     outcome = command(load_appeal(settings, row), at, actor)
     row = apply_outcome(uow, store.OUTCOMES, row, outcome, actor, at, now)
+    supervision.fulfil(uow, row, outcome.action, at)
     return AppealRecord(row, store.case_no_of(uow.session, row["duplicate_of"]))
 
 
 def record_supervision_order(uow, settings, appeal_id: int, order: dict, actor: Actor, scope: str | None,
                              at: datetime | None, now: datetime) -> AppealRecord:
-    """A monitor's supervision order (督办): the appeal's command, and the order on record, in one transaction."""
+    """A monitor's supervision order (督办): the appeal's command, and the order on record with its moments, in one
+    transaction."""
     record = run_command(uow, settings, appeal_id, lambda appeal, when, who: appeal.supervise(
         order["act_by"], order["note"], order["exposed"], when, who), actor, scope, at, now)
-    uow.session.execute(insert(store.supervision_orders).values(
-        appeal_id=appeal_id, ordered_at=min(at, now) if at is not None else now, ordered_by=actor.name,
-        act_by=order["act_by"], note=order["note"], exposed=order["exposed"]))
+    supervision.record(uow, settings, record.row, order, actor, min(at, now) if at is not None else now, now)
     return record
 
 
@@ -245,9 +255,8 @@ def record_supervision_order(uow, settings, appeal_id: int, order: dict, actor: 
 def catch_up(uow, settings, row: dict, at: datetime, now: datetime) -> dict:
     """A late report's step at `at`: the appeal's alarms that were due before it fire first, at their real
     moments, as the monitor would have fired them had the report come in time (a reply sent in after the due
-    time follows the overdue notice and the urging, as it did in fact). Returns the row as it now is."""
-    if not store.is_clocked(row) or row["due_at"] is None:
-        return row
+    time follows the overdue notice and the urging, as it did in fact; a call-back reported after its limit
+    follows `appeal.callback_overdue`). Returns the row as it now is."""
     while True:  # an alarm may schedule another that is due before `at` too (overdue → escalation)
         pending = store.pending_alarms(uow.session, row["id"])
         if not pending:
@@ -329,15 +338,16 @@ def recalculate_after_calendar(settings, reader, unit_of_work) -> None:
 
 def recalculate(uow, settings, ids: list[int], now: datetime) -> tuple[int, int]:
     """After a calendar year was added: the open appeals of `ids` whose due time, or escalation, waited for it
-    get it now, with their alarms (moments already past fire at the monitor's next tick). Returns
+    get it now, with their alarms (moments already past fire at the monitor's next tick); so do the hotline
+    centre's waits (return review, dispatch, call-back) without a due time or an escalation. Returns
     (recalculated, skipped): each appeal is waited for, none is skipped."""
     s, done = uow.session, 0
     for appeal_id in ids:
         row = store.get(s, appeal_id, lock=True)
-        if row is None or not store.is_clocked(row):
+        if row is None:
             continue
         details = {"reason": "calendar"}
-        if row["clock_error"] is not None:
+        if store.is_clocked(row) and row["clock_error"] is not None:
             dl = reply_deadline(settings.calendar, settings.rules, row["clock_started_at"], row["limit_days"])
             if dl.error is not None:
                 continue  # still a year short
@@ -345,12 +355,27 @@ def recalculate(uow, settings, ids: list[int], now: datetime) -> tuple[int, int]
                 due_at=dl.due_at, clock_error=None, updated_at=now))
             store.add_alarms(s, [(appeal_id, kind, moment) for kind, moment in dl.alarms])
             details["due_at"] = dl.due_at.isoformat()
-        elif row["urged_at"] is not None and row["escalated_at"] is None:
+        elif store.is_clocked(row) and row["urged_at"] is not None and row["escalated_at"] is None:
             moment = escalation_moment(settings.calendar, settings.rules, row["urged_at"])
             if moment is None:
                 continue
             store.add_alarms(s, [(appeal_id, ALARM_ESCALATION, moment)])
             details["escalation_at"] = moment.isoformat()
+        elif row["status"] in WAITING and row["waiting_since"] is not None:
+            wait = wait_clock(settings.calendar, settings.rules, row["status"], row["waiting_since"])
+            if wait.due_at is None:
+                continue
+            if row["wait_due_at"] is None:  # the whole wait waited for the year
+                s.execute(update(store.appeals).where(store.appeals.c.id == appeal_id).values(
+                    wait_due_at=wait.due_at, updated_at=now))
+                store.add_alarms(s, [(appeal_id, kind, moment) for kind, moment in wait.alarms])
+                details["wait_due_at"] = wait.due_at.isoformat()
+            else:  # only its escalation did
+                moment = dict(wait.alarms).get(ALARM_WAIT_ESCALATION)
+                if moment is None or store.alarms_since(s, appeal_id, ALARM_WAIT_ESCALATION, row["waiting_since"]):
+                    continue
+                store.add_alarms(s, [(appeal_id, ALARM_WAIT_ESCALATION, moment)])
+                details["wait_escalation_at"] = moment.isoformat()
         else:
             continue
         store.add_history(s, appeal_id, now, SYSTEM, "recalculate", row["status"], row["status"], details)

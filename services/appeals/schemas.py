@@ -2,7 +2,14 @@
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from services.kernel.contracts.appeals import APPEAL_TYPES, CHANNELS, FINDINGS, SATISFACTION, URGENCIES
+from services.kernel.contracts.appeals import (
+    APPEAL_TYPES,
+    CHANNELS,
+    FINDINGS,
+    RETURN_DECISIONS,
+    SATISFACTION,
+    URGENCIES,
+)
 from services.kernel.fields import Day, Moment
 
 from .domain import STATUSES
@@ -79,6 +86,14 @@ class ClockOut(Schema):
     escalated_at = Moment(allow_none=True)
 
 
+class WaitOut(Schema):
+    """The hotline centre's clock while the case waits for it (return_pending: the review; awaiting_dispatch: the
+    dispatch; replied: the call-back); null in any other status."""
+
+    since = Moment()
+    due_at = Moment(allow_none=True, metadata={"description": "null while the calendar lacks the year"})
+
+
 class ExtensionOut(Schema):
     used = fields.Boolean()
     pending_days = fields.Integer(allow_none=True)
@@ -108,9 +123,14 @@ class AppealOut(Schema):
     closed_at = Moment(allow_none=True)
     due_at = Moment(allow_none=True)
     clock = fields.Nested(ClockOut)
+    wait = fields.Nested(WaitOut, allow_none=True)
+    acceptance_overdue = fields.Boolean(metadata={"description": "not signed for within the acceptance limit of "
+                                                                 "its latest dispatch"})
     extension = fields.Nested(ExtensionOut)
     reply = fields.String(allow_none=True)
     return_reason = fields.String(allow_none=True)
+    returned_by = fields.String(allow_none=True, metadata={
+        "description": "the department whose return waits for review (return_pending), or was reviewed last"})
     return_count = fields.Integer()
     reopen_count = fields.Integer()
     repeat_count = fields.Integer()
@@ -187,6 +207,11 @@ class ExtensionIn(At):
 
 class ExtensionDecisionIn(At):
     approved = fields.Boolean(required=True)
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class ReturnReviewIn(At):
+    decision = fields.String(required=True, validate=validate.OneOf(RETURN_DECISIONS))
     note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
 
 

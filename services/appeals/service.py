@@ -10,7 +10,7 @@ from services.kernel import service as base  # a module, so `nameko run` finds o
 from services.kernel.http import api
 
 # mixins imported as modules, so that `nameko run` finds only our class
-from . import handlers, open311, reports, store
+from . import handlers, open311, reports, store, supervision
 from .dependencies import AppealSettings
 from .schemas import (
     AppealDetailOut,
@@ -26,6 +26,7 @@ from .schemas import (
     FindingIn,
     ReasonIn,
     ReplyIn,
+    ReturnReviewIn,
     RuleIn,
     RuleOut,
     SuperviseIn,
@@ -42,11 +43,13 @@ CONFLICT = {409: "not allowed in the case's current state, or `at` before the ca
                  "English and Chinese)"}
 
 
-class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssueEndpoints):
+class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssueEndpoints,
+                     supervision.SupervisionEndpoints):
     """民意直通 — appeals from every channel, from intake to call-back."""
 
     name = "appeals"
-    platform = base.Platform(store.metadata)
+    # the open records waiting for a calendar year: /health and calendar.waiting say how many
+    platform = base.Platform(store.metadata, calendar_waiting=store.calendar_waiting)
     settings = AppealSettings()
 
     # -- intake -------------------------------------------------------------------------------------
@@ -88,7 +91,8 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
         return shown(call, record)
 
     @api("POST", "/api/v1/appeals/<int:appeal_id>/dispatch", roles=OPERATOR, body=DispatchIn, response=AppealOut,
-         summary="(re-)dispatch to a department", tags=("handling",), responses=CONFLICT)
+         summary="(re-)dispatch to a department (a return waiting for review is reviewed first: 409)",
+         tags=("handling",), responses=CONFLICT)
     def dispatch(self, call, appeal_id):
         self.settings.departments.require(call.body["department"], "department")
         return self._command(call, appeal_id, lambda c, at, a: c.dispatch(call.body["department"], at, a))
@@ -99,9 +103,19 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
         return self._command(call, appeal_id, lambda c, at, a: c.accept(at, a))
 
     @api("POST", "/api/v1/appeals/<int:appeal_id>/return", roles=HANDLER, body=ReasonIn, response=AppealOut,
-         summary="return as misassigned (退回), with a reason", tags=("handling",), responses=CONFLICT)
+         summary="return as misassigned (退回), with a reason: the case waits for the hotline centre's review",
+         tags=("handling",), responses=CONFLICT)
     def return_case(self, call, appeal_id):
         return self._command(call, appeal_id, lambda c, at, a: c.return_(call.body["reason"], at, a))
+
+    @api("POST", "/api/v1/appeals/<int:appeal_id>/review-return", roles=OPERATOR, body=ReturnReviewIn,
+         response=AppealOut, tags=("handling",),
+         summary="review a return (退单审核): approved, the case waits for re-dispatch; rejected, back to the "
+                 "department that returned it",
+         responses={409: "no return of the case is waiting for review, or `at` before the case's previous step"})
+    def review_return(self, call, appeal_id):
+        b = call.body
+        return self._command(call, appeal_id, lambda c, at, a: c.review_return(b["decision"], b["note"], at, a))
 
     @api("POST", "/api/v1/appeals/<int:appeal_id>/reply", roles=HANDLER, body=ReplyIn, response=AppealOut,
          summary="answer the appellant (答复)", tags=("handling",), responses=CONFLICT)
@@ -168,12 +182,14 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
 
     # -- the deadline monitor -----------------------------------------------------------------------
 
-    # At start (and, harmlessly, every hour after): the calendar is read when the service starts, so a
-    # year added to CALENDAR_FILE arrives with a restart. Then the open cases whose due time, or escalation,
-    # could not be computed for want of that year get them now (moments already past fire at the next tick).
-    @timer(interval=3600, eager=True)
+    # At start and every CALENDAR_CHECK_SECONDS (60): the calendar follows CALENDAR_FILE (a year imported into it
+    # is swapped in, no restart), then the open cases whose due time, or escalation, could not be computed for
+    # want of that year get them (moments already past fire at the next tick), and calendar.waiting says how many
+    # still wait when that changed.
+    @base.calendar_timer
     def recalculate_after_calendar(self):
         handlers.recalculate_after_calendar(self.settings, self.platform.session, self.platform.unit_of_work)
+        self.platform.report_calendar_waiting()
 
     # every 0.2 s: an idle tick is one indexed query, and a due alarm waits at most one interval
     @timer(interval=MONITOR_INTERVAL)

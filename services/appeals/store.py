@@ -30,12 +30,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from services.kernel.alarms import Alarms
-from services.kernel.db import Moment, kernel_tables
+from services.kernel.db import Moment, kernel_tables, paged
 from services.kernel.direct import Direct
 from services.kernel.domain import Actor
 from services.kernel.outcome import Event
 
-from .domain import ALARM_ESCALATION, CLOCKED, OPEN
+from .domain import ALARM_ESCALATION, ALARM_WAIT_ESCALATION, CLOCKED, OPEN, WAITING
 
 metadata = MetaData()
 kernel_tables(metadata)
@@ -100,6 +100,14 @@ appeals = Table(
     Column("public", Boolean, nullable=False, default=False, server_default=false()),
     Column("public_address", Boolean, nullable=False, default=False, server_default=false()),
     Column("public_id", String(32)),
+    # the department whose return waits for review, or was reviewed last (退单审核)
+    Column("returned_by", String(64)),
+    # the hotline centre's clock in a waiting status (domain.WAITING: return review, dispatch, call-back): when
+    # the wait began and its due time (NULL while the calendar lacks the year)
+    Column("waiting_since", Moment()),
+    Column("wait_due_at", Moment()),
+    # the department did not sign for the case within the acceptance limit of its latest dispatch
+    Column("acceptance_overdue", Boolean, nullable=False, default=False, server_default=false()),
     UniqueConstraint("channel", "external_ref", name="uq_appeals_channel_ref"),
 )
 Index("ix_appeals_public_id", appeals.c.public_id, unique=True)
@@ -138,25 +146,16 @@ dispatch_rules = Table(
 alarm_times = Alarms(metadata, appeals, "appeal_id")
 alarms = alarm_times.table
 
-supervision_orders = Table(
-    "supervision_orders", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("appeal_id", Integer, ForeignKey("appeals.id"), nullable=False, index=True),
-    Column("ordered_at", Moment(), nullable=False),
-    Column("ordered_by", String(100), nullable=False),
-    Column("act_by", Date, nullable=False),
-    Column("note", Text),
-    Column("exposed", Boolean, nullable=False, default=False),
-)
+# supervision orders (督办): their table and queries are in supervision/store.py
 
 
 # -- queries and writes -----------------------------------------------------------------------------
 
 
-def get(session: Session, appeal_id: int, *, lock: bool = False) -> dict | None:
+def get(session: Session, appeal_id: int, *, lock: bool = False, skip_locked: bool = False) -> dict | None:
     q = select(appeals).where(appeals.c.id == appeal_id)
     if lock:
-        q = q.with_for_update()
+        q = q.with_for_update(skip_locked=skip_locked)
     row = session.execute(q).mappings().first()
     return dict(row) if row is not None else None
 
@@ -272,7 +271,10 @@ class AppealOutcomes:
         if event.type.startswith("efficiency_warning"):
             # a warning is about the unit complained about, not the case's department or its clock
             base = {"appeal_id": base["appeal_id"], "case_no": base["case_no"]}
-        return {**base, **event.payload}, {"department": new_row["department"], "occurred_at": at}
+        department = new_row["department"]
+        if "department" in event.payload and event.payload["department"] is None:
+            department = None  # the hotline centre's (its waits): no department's
+        return {**base, **event.payload}, {"department": department, "occurred_at": at}
 
 
 OUTCOMES = AppealOutcomes()
@@ -294,14 +296,7 @@ def list_appeals(session: Session, *, status=None, department=None, category=Non
         conds.append(appeals.c.received_at >= received_from)
     if received_to is not None:
         conds.append(appeals.c.received_at < received_to)
-    where = and_(*conds) if conds else None
-    q = select(appeals)
-    count = select(func.count()).select_from(appeals)
-    if where is not None:
-        q, count = q.where(where), count.where(where)
-    total = session.execute(count).scalar_one()
-    rows = session.execute(q.order_by(appeals.c.id.desc()).limit(per_page).offset((page - 1) * per_page))
-    return [dict(r) for r in rows.mappings()], total
+    return paged(session, [appeals], appeals, conds, appeals.c.id.desc(), page, per_page)
 
 
 def last_step_at(session: Session, row: dict) -> datetime:
@@ -318,7 +313,10 @@ def history_of(session: Session, appeal_id: int) -> list[dict]:
 
 
 _ALARM_CASE_COLUMNS = (appeals.c.id, appeals.c.case_no, appeals.c.department, appeals.c.type, appeals.c.urgency,
-                       appeals.c.category, appeals.c.due_at, appeals.c.status, appeals.c.overdue, appeals.c.urged_at)
+                       appeals.c.category, appeals.c.due_at, appeals.c.status, appeals.c.overdue, appeals.c.urged_at,
+                       appeals.c.clock_started_at, appeals.c.limit_days, appeals.c.dispatched_at,
+                       appeals.c.acceptance_overdue, appeals.c.waiting_since, appeals.c.wait_due_at,
+                       appeals.c.returned_by)
 
 
 def claim_due_alarms(session: Session, now: datetime, limit: int) -> list[tuple[dict, dict]]:
@@ -439,13 +437,20 @@ def delete_rule(session: Session, rule_id: int) -> bool:
 
 def calendar_pending(session: Session) -> list[int]:
     """Cases that wait for a calendar year: a running clock without a due time (its limit runs into a year
-    with no schedule), or an urged case without an escalation alarm (its moment did)."""
+    with no schedule), an urged case without an escalation alarm (its moment did), a hotline centre's wait
+    without a due time, or one whose escalation alarm is missing (fired or not)."""
     escalation = select(alarms.c.appeal_id).where(alarms.c.kind == ALARM_ESCALATION, alarms.c.fired_at.is_(None),
                                                   alarms.c.cancelled.is_(False))
-    q = select(appeals.c.id).where(appeals.c.status.in_(CLOCKED), or_(
-        appeals.c.clock_error.is_not(None),
-        and_(appeals.c.overdue.is_(True), appeals.c.urged_at.is_not(None), appeals.c.escalated_at.is_(None),
-             appeals.c.id.not_in(escalation))))
+    wait_escalation = select(alarms.c.id).where(
+        alarms.c.appeal_id == appeals.c.id, alarms.c.kind == ALARM_WAIT_ESCALATION, alarms.c.cancelled.is_(False),
+        alarms.c.fire_at >= appeals.c.waiting_since).exists()
+    q = select(appeals.c.id).where(or_(
+        and_(appeals.c.status.in_(CLOCKED), or_(
+            appeals.c.clock_error.is_not(None),
+            and_(appeals.c.overdue.is_(True), appeals.c.urged_at.is_not(None), appeals.c.escalated_at.is_(None),
+                 appeals.c.id.not_in(escalation)))),
+        and_(appeals.c.status.in_(WAITING), appeals.c.waiting_since.is_not(None),
+             or_(appeals.c.wait_due_at.is_(None), ~wait_escalation))))
     return list(session.execute(q.order_by(appeals.c.id)).scalars())
 
 
@@ -453,8 +458,28 @@ def is_clocked(row: dict) -> bool:
     return row["status"] in CLOCKED
 
 
+def alarms_since(session: Session, appeal_id: int, kind: str, since: datetime) -> bool:
+    """Whether the case has an alarm of `kind` (fired or not, not cancelled) for a moment from `since` on."""
+    q = select(alarms.c.id).where(alarms.c.appeal_id == appeal_id, alarms.c.kind == kind,
+                                  alarms.c.cancelled.is_(False), alarms.c.fire_at >= since).limit(1)
+    return session.execute(q).first() is not None
+
+
 # The hot-issue report (reports/store.py) counts on these, not on the table: it walks category × town-street cells
 # and aggregates each over a range of received_at (bench/hot_issues.py: 1,000,000 appeals).
 Index("ix_appeals_report", appeals.c.category, appeals.c.town_street, appeals.c.received_at, appeals.c.status,
       appeals.c.overdue, appeals.c.address)
 Index("ix_appeals_caller", appeals.c.received_at, appeals.c.appellant_phone)
+
+
+def calendar_waiting(session: Session) -> list[tuple[str | None, int]]:
+    """Open cases without a due time for want of a calendar year, counted by their clock error (which names the
+    year): what `/health` and `calendar.waiting` report (wired into the Platform in service.py)."""
+    q = (select(appeals.c.clock_error, func.count()).where(appeals.c.status.in_(CLOCKED),
+                                                          appeals.c.clock_error.is_not(None))
+         .group_by(appeals.c.clock_error))
+    # a hotline centre's wait (review, dispatch, call-back) without its due time: no error column names the
+    # year, which is then the one after the last known
+    hotline = select(func.count()).where(appeals.c.status.in_(WAITING), appeals.c.waiting_since.is_not(None),
+                                         appeals.c.wait_due_at.is_(None))
+    return [(error, count) for error, count in session.execute(q)] + [(None, session.execute(hotline).scalar_one())]

@@ -19,6 +19,8 @@ def present(row: dict, *, personal: bool, duplicate_case_no: str | None = None) 
         "clock": {"started_at": row["clock_started_at"], "limit_days": row["limit_days"], "due_at": row["due_at"],
                   "error": row["clock_error"], "overdue": row["overdue"], "urged_at": row["urged_at"],
                   "escalated_at": row["escalated_at"]},
+        "wait": ({"since": row["waiting_since"], "due_at": row["wait_due_at"]}
+                 if row.get("waiting_since") is not None else None),
         "extension": {"used": row["extension_used"], "pending_days": row["extension_days"],
                       "reason": row["extension_reason"]},
         "duplicate_of": duplicate_case_no,

@@ -141,8 +141,13 @@ def test_return_redispatch_accept_reply_callback_close(env, frozen):
     a = api.intake(category="water")
     n = a["case_no"]
     returned = api.act(a["id"], "return", "SWJ", {"reason": "属于环保部门职责"})
-    assert (returned["status"], returned["department"], returned["return_count"]) == ("awaiting_dispatch", None, 1)
+    # a return waits for the hotline centre's review (退单审核) before the case can be dispatched again
+    assert (returned["status"], returned["department"], returned["return_count"], returned["returned_by"]) == (
+        "return_pending", None, 1, "SWJ")
     assert api.call("POST", f"/api/v1/appeals/{a['id']}/accept", "SWJ").status_code == 404  # no longer theirs
+    api.act(a["id"], "dispatch", "operator", {"department": "HBJ"}, status=409)
+    reviewed = api.act(a["id"], "review-return", "operator", {"decision": "approved", "note": "确属环保职责"})
+    assert reviewed["status"] == "awaiting_dispatch"
     d = api.act(a["id"], "dispatch", "operator", {"department": "HBJ"})
     assert d["status"] == "dispatched" and d["department"] == "HBJ"
     conflict = api.act(a["id"], "reply", "HBJ", {"reply": "已处理"}, status=409)
@@ -154,14 +159,15 @@ def test_return_redispatch_accept_reply_callback_close(env, frozen):
     api.act(a["id"], "callback", "HBJ", {"satisfaction": "satisfied", "resolved": True}, status=403)
     closed = api.act(a["id"], "callback", "operator", {"satisfaction": "satisfied", "resolved": True})
     assert closed["status"] == "closed" and closed["satisfaction"] == "satisfied"
-    wait_types(tap, n, ["appeal.received", "appeal.dispatched", "appeal.returned", "appeal.dispatched",
-                        "appeal.accepted", "appeal.replied", "appeal.callback_recorded", "appeal.closed"])
+    wait_types(tap, n, ["appeal.received", "appeal.dispatched", "appeal.returned", "appeal.return_reviewed",
+                        "appeal.dispatched", "appeal.accepted", "appeal.replied", "appeal.callback_recorded",
+                        "appeal.closed"])
     evs = events(tap, n)
     accepted = next(p for t, p in evs if t == "appeal.accepted")
     assert accepted["in_time"] is True and accepted["department"] == "HBJ"
     history = api.ok("GET", f"/api/v1/appeals/{a['id']}", "operator")["history"]
-    assert [h["action"] for h in history] == ["intake", "dispatch", "return", "dispatch", "accept", "reply",
-                                              "callback"]
+    assert [h["action"] for h in history] == ["intake", "dispatch", "return", "review_return", "dispatch", "accept",
+                                              "reply", "callback"]
     assert [h["actor"] for h in history][2] == "handler-SWJ"
 
 

@@ -29,10 +29,13 @@ def test_appeal_received_reaches_scoring_and_notify(service_config, start_servic
     assert appeal["case_no"].startswith("MY") and appeal["status"] == "dispatched"
     assert appeal["department"] == "ZJJ" and appeal["due_at"]  # by the demo catalogue
 
-    facts = wait_for(lambda: requests.get(
+    facts = wait_for(lambda: len(f := requests.get(
         f"{scoring_cfg['base_url']}/api/v1/facts", headers={"Authorization": f"Bearer {api_keys['assessor']}"}
-    ).json(), message="the fact in scoring")
-    assert [(f["metric"], f["value"]) for f in facts] == [("appeals_received", 1.0)]
+    ).json()) >= 2 and f, message="the facts in scoring")
+    # received by the city, dispatched to the department (the sample of its handling metric)
+    assert sorted((f["metric"], f["department"], f["value"]) for f in facts) == [
+        ("appeals_dispatched", "ZJJ", 1.0), ("appeals_received", "ZJJ", 1.0)]
+    facts = [f for f in facts if f["metric"] == "appeals_received"]
 
     deliveries = wait_for(lambda: requests.get(
         f"{notify_cfg['base_url']}/api/v1/deliveries?status=sent",

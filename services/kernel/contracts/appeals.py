@@ -98,6 +98,92 @@ class AppealAcceptanceOverdue(_Case):
     dispatched_at = fields.AwareDateTime(required=True, format="iso")
 
 
+class _HotlineWait(_Case):
+    """Fields of the hotline centre's clock: `department` is null (the hotline centre's, no department's)."""
+
+    waiting_since = fields.AwareDateTime(required=True, format="iso")
+    wait_due_at = fields.AwareDateTime(load_default=None, allow_none=True, format="iso")
+
+
+class _ReturnReviewWait(_HotlineWait):
+    returned_by = fields.String(load_default=None, allow_none=True)
+
+
+@contract("appeal.return_review_warning", version=1)
+class AppealReturnReviewWarning(_ReturnReviewWait):
+    """A return (退回) by `returned_by` waits for the hotline centre's review (退单审核) and one working day of
+    the review limit (REVIEW_WITHIN_DAYS after `waiting_since`) is left. To the hotline centre."""
+
+
+@contract("appeal.return_review_overdue", version=1)
+class AppealReturnReviewOverdue(_ReturnReviewWait):
+    """The review of a return was not done by `wait_due_at`. To the hotline centre."""
+
+
+@contract("appeal.return_review_escalated", version=1)
+class AppealReturnReviewEscalated(_ReturnReviewWait):
+    """The review of a return is still not done HOTLINE_ESCALATE_AFTER_DAYS working days after it became
+    overdue. To the hotline centre's management."""
+
+
+@contract("appeal.dispatch_warning", version=1)
+class AppealDispatchWarning(_HotlineWait):
+    """A case waits for dispatch (after an approved return, or not dispatched by the catalogue at intake) and
+    one working day of the re-dispatch limit (REDISPATCH_WITHIN_DAYS after `waiting_since`) is left."""
+
+
+@contract("appeal.dispatch_overdue", version=1)
+class AppealDispatchOverdue(_HotlineWait):
+    """A case waiting for dispatch was not dispatched by `wait_due_at`. To the hotline centre."""
+
+
+@contract("appeal.dispatch_escalated", version=1)
+class AppealDispatchEscalated(_HotlineWait):
+    """A case waiting for dispatch is still not dispatched HOTLINE_ESCALATE_AFTER_DAYS working days after it
+    became overdue. To the hotline centre's management."""
+
+
+class _CallbackWait(_HotlineWait):
+    replied_by = fields.String(load_default=None, allow_none=True)
+
+
+@contract("appeal.callback_warning", version=1)
+class AppealCallbackWarning(_CallbackWait):
+    """A replied case waits for its call-back (回访) and one working day of the call-back limit
+    (CALLBACK_WITHIN_DAYS after the reply, `waiting_since`) is left. `replied_by`: the department that replied."""
+
+
+@contract("appeal.callback_overdue", version=1)
+class AppealCallbackOverdue(_CallbackWait):
+    """The call-back of a replied case was not recorded by `wait_due_at`. To the hotline centre."""
+
+
+@contract("appeal.callback_escalated", version=1)
+class AppealCallbackEscalated(_CallbackWait):
+    """The call-back is still not recorded HOTLINE_ESCALATE_AFTER_DAYS working days after it became overdue. To
+    the hotline centre's management."""
+
+
+class _SupervisionOrder(_Case):
+    """`department`: the department the order was given to."""
+
+    order_id = fields.String(required=True)
+    act_by = fields.Date(required=True)
+    ordered_at = fields.AwareDateTime(required=True, format="iso")
+
+
+@contract("appeal.supervision_warning", version=1)
+class AppealSupervisionWarning(_SupervisionOrder):
+    """A supervision order (督办) on the case is not fulfilled (no reply after it, case open) and
+    SUPERVISION_WARN_DAYS working days before the end of `act_by` are left (default: its last working day began)."""
+
+
+@contract("appeal.supervision_overdue", version=1)
+class AppealSupervisionOverdue(_SupervisionOrder):
+    """`act_by` of a supervision order (督办) passed with the order not fulfilled: the department did not reply
+    after the order and the case is open. Once per order."""
+
+
 @contract("appeal.extension_requested", version=1)
 class AppealExtensionRequested(_Case):
     days = fields.Integer(required=True)
