@@ -112,6 +112,9 @@ def service_env(var: Path) -> dict[str, str]:
     # a developer's webhook receiver runs on this machine; a deployment lists only its real receivers
     env.setdefault("NOTIFY_WEBHOOK_ALLOW", "127.0.0.1, ::1, localhost")
     env.setdefault("LATE_REPORT_GRACE_SECONDS", DEMO_LATE_REPORT_GRACE)
+    # the demo's year is replayed in minutes as the window system reported it then, in time: a replay is not
+    # late reporting (迟报), which would otherwise flag every action of the year (docs/approvals.md)
+    env.setdefault("APPROVALS_LATE_REPORT_HOURS", "0")
     # appeals publishes through an outbox relay process of its own, as the city runs it (deploy's
     # relay_process; docs/adr/0006-intake-write-path.md); APPEALS_OUTBOX_RELAY=true keeps it inside
     env.setdefault("APPEALS_OUTBOX_RELAY", "false")

@@ -33,8 +33,19 @@ so the service alerts them even though it stores nothing else.
 - window_not_authorised 窗口服务、后台决定 (medium): recorded on acceptance of an item the window is not
   fully authorised for; the application is accepted (the window did accept it).
 
+- late_report 迟报 (low): recorded; an action (the submission included) that reaches the monitor more than
+  `late_report_after` (24 h) after its `at`. Once per action: its rule names the action and its `at`.
+
 An irregularity is identified by (application, code, at): the overrun alarm and the late end of the same
 special procedure report the same `at`, so the service raises one alert for both.
+
+Ended without a decision (issue 13): withdrawn by the applicant (撤回), terminated by law (终止), both window
+actions from any open state, and abandoned (视为撤回) by the monitor when a requested supplement is not delivered
+within the supplement limit (30 working days after the notice, per item overridable). An ended application has
+no alarms and takes no action: each is a plain 409, never an irregularity, so it raises nothing afterwards.
+
+Late data raises only what is true when it arrives: a warning whose application is already overdue is not
+raised (its yellow card, and red when due, are); the clock speaks in whole working days (`whole_days`).
 
 Deemed acceptance (Art. 32) is the monitor's act (`deem_accepted`, on the `deemed_acceptance` alarm). It is not
 part of the counter's sequence: an acceptance, refusal or supplement notice sent late but dated within the
@@ -48,6 +59,7 @@ procedure kind.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -68,14 +80,27 @@ ACCEPTED = "accepted"
 REFUSED = "refused"
 DECIDED = "decided"
 DELIVERED = "delivered"
-STATES = (SUBMITTED, SUPPLEMENT_REQUESTED, SUPPLEMENT_RECEIVED, ACCEPTED, REFUSED, DECIDED, DELIVERED)
+WITHDRAWN = "withdrawn"
+TERMINATED = "terminated"
+ABANDONED = "abandoned"
+# ended without a decision: nothing is watched or raised any more
+ENDED = (WITHDRAWN, TERMINATED, ABANDONED)
+STATES = (SUBMITTED, SUPPLEMENT_REQUESTED, SUPPLEMENT_RECEIVED, ACCEPTED, REFUSED, DECIDED, DELIVERED, *ENDED)
 BEFORE_ACCEPTANCE = (SUBMITTED, SUPPLEMENT_REQUESTED, SUPPLEMENT_RECEIVED)
 # states the monitor watches
 OPEN = (SUBMITTED, SUPPLEMENT_REQUESTED, SUPPLEMENT_RECEIVED, ACCEPTED)
 
 STATE_ZH = {
     SUBMITTED: "已申请", SUPPLEMENT_REQUESTED: "待补正", SUPPLEMENT_RECEIVED: "已补正", ACCEPTED: "已受理",
-    REFUSED: "不予受理", DECIDED: "已决定", DELIVERED: "已送达",
+    REFUSED: "不予受理", DECIDED: "已决定", DELIVERED: "已送达", WITHDRAWN: "已撤回", TERMINATED: "已终止",
+    ABANDONED: "视为撤回",
+}
+# a window action in Chinese (the late report's description names it)
+ACTION_ZH = {
+    "submit": "申请", "accept": "受理", "refuse": "不予受理", "request_supplement": "补正告知",
+    "supplement_received": "补正材料接收", "start_special_procedure": "特别程序开始",
+    "end_special_procedure": "特别程序结束", "extend": "延期", "decide": "审批决定", "deliver": "送达",
+    "withdraw": "撤回", "terminate": "终止",
 }
 
 IMMEDIATE = "immediate"
@@ -93,6 +118,7 @@ RED_CARD = "red_card"
 DEEMED_ACCEPTANCE = "deemed_acceptance"
 SPECIAL_PROCEDURE_OVERRUN = "special_procedure_overrun"
 CALENDAR_UNAVAILABLE = "calendar_unavailable"
+ABANDONMENT = "abandonment"  # the supplement limit passed: deemed withdrawn
 
 _US = timedelta(microseconds=1)
 
@@ -108,18 +134,30 @@ IRREGULARITIES: dict[str, tuple[str, str]] = {
     "future_time": ("办理时间晚于当前时间", "medium"),
     "out_of_order_time": ("办理时间早于上一环节", "medium"),
     "window_not_authorised": ("窗口未获充分授权受理事项（窗口服务、后台决定）", "medium"),
+    "late_report": ("迟报：办理信息未在规定时限内报送", "low"),
 }
 
 
 @dataclass(frozen=True)
 class Irregularity:
+    """An irregularity found at `at`. `scope` narrows its identity (a late report names its action, so that two
+    actions late at the same moment are two); `description` replaces the code's general description."""
+
     code: str
     at: datetime
     details: dict[str, Any] = field(default_factory=dict)
+    scope: str | None = None
+    description: str | None = None
+
+    @property
+    def rule(self) -> str:
+        """The alert's rule: one alert per application (or submission) and rule."""
+        code = self.code if self.scope is None else f"{self.code}:{self.scope}"
+        return f"{code}@{self.at.isoformat()}"
 
     @property
     def description_zh(self) -> str:
-        return IRREGULARITIES[self.code][0]
+        return self.description or IRREGULARITIES[self.code][0]
 
     @property
     def severity(self) -> str:
@@ -154,11 +192,13 @@ class Item:
     joint: bool = False
     warn_days_left: int | None = None
     warn_fraction: float | None = None
+    # working days the applicant has to deliver a requested supplement (None: the rules' default)
+    supplement_limit: int | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"item {self.code}: kind must be one of {KINDS}, got {self.kind!r}")
-        for name in ("statutory_limit", "committed_limit"):
+        for name in ("statutory_limit", "committed_limit", "supplement_limit"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
                 raise ValueError(f"item {self.code}: {name} must be a whole number of working days >= 0")
@@ -182,6 +222,10 @@ class Rules:
     red_after_days: int = 5
     special_procedure_max_days: int = 60  # calendar days
     future_tolerance: timedelta = timedelta(minutes=5)
+    # a requested supplement not delivered within this many working days: the application is deemed withdrawn
+    supplement_limit: int = 30
+    # an action arriving this long after its `at` is a late report (迟报); None: not checked
+    late_report_after: timedelta | None = timedelta(hours=24)
 
     def limit_for(self, item: Item) -> int:
         """The limit the clock runs against: the committed one if the item has it, else the statutory one."""
@@ -195,6 +239,25 @@ class Rules:
 
     def max_extension_for(self, item: Item) -> int:
         return self.max_extension_days_joint if item.joint else self.max_extension_days
+
+    def supplement_limit_for(self, item: Item) -> int:
+        return self.supplement_limit if item.supplement_limit is None else item.supplement_limit
+
+    def late_report(self, action: str, at: datetime, now: datetime) -> Irregularity | None:
+        """The late report (迟报) of an action at `at` arriving at `now`, or None when it came in time."""
+        if self.late_report_after is None or now - at <= self.late_report_after:
+            return None
+        delay = now - at
+        days, rest = divmod(delay, timedelta(days=1))
+        hours = rest // timedelta(hours=1)
+        late = f"{days} 天 {hours} 小时" if days else f"{hours} 小时"
+        limit_hours = self.late_report_after / timedelta(hours=1)
+        return Irregularity("late_report", at, {"action": action, "arrived_at": now,
+                                                "delay_hours": round(delay / timedelta(hours=1), 1),
+                                                "limit_hours": limit_hours},
+                            scope=action,
+                            description=f"迟报：「{ACTION_ZH.get(action, action)}」办理后 {late}才报送"
+                                        f"（应在 {limit_hours:g} 小时内）")
 
     @classmethod
     def from_config(cls, cfg: dict | None) -> Rules:
@@ -217,7 +280,19 @@ class Rules:
             special_procedure_max_days=int(cfg.get("SPECIAL_PROCEDURE_MAX_DAYS", base.special_procedure_max_days)),
             future_tolerance=timedelta(seconds=float(cfg.get("FUTURE_TOLERANCE_SECONDS",
                                                             base.future_tolerance.total_seconds()))),
+            supplement_limit=int(cfg.get("SUPPLEMENT_LIMIT", base.supplement_limit)),
+            late_report_after=_hours(cfg.get("LATE_REPORT_HOURS", base.late_report_after / timedelta(hours=1))),
         )
+
+
+def _hours(value: Any) -> timedelta | None:
+    """LATE_REPORT_HOURS: a positive number of hours; 0 or empty: late reports are not checked."""
+    if value in (None, ""):
+        return None
+    hours = float(value)
+    if hours < 0:
+        raise ValueError(f"APPROVALS.LATE_REPORT_HOURS must be 0 (off) or more, not {value!r}")
+    return timedelta(hours=hours) if hours else None
 
 
 # -- the clock and the monitor's moments ----------------------------------------------------------------
@@ -294,6 +369,40 @@ def deadline(rules: Rules, item: Item, clock: DeadlineClock, computed_at: dateti
     return Deadline(clock.started_at, clock.limit_days, due_at, error, clock.paused, alarms)
 
 
+# whole days are counted to this many decimals (a thousandth of a day, 86 s): the monitor's moments fall on
+# midnights, and an alert raised a few seconds after one speaks of the day that just ended, not a new one
+_WHOLE_DAY_DECIMALS = 3
+
+
+def whole_days(remaining: float, elapsed: float, limit_days: int, overdue: bool) -> tuple[int, int]:
+    """(days_left, days_overdue): the clock in whole working days, never negative or fractional. A working day
+    begun counts whole — on the due day one day is left, on the first working day after it one is overdue."""
+    if overdue:
+        return 0, max(0, math.ceil(round(elapsed - limit_days, _WHOLE_DAY_DECIMALS)))
+    return max(0, math.ceil(round(remaining, _WHOLE_DAY_DECIMALS))), 0
+
+
+@dataclass(frozen=True)
+class SupplementLimit:
+    """How long the applicant has to deliver a requested supplement: the end of the `limit_days`-th working day
+    after the notice day (`due_at`); the application is deemed withdrawn at the instant after (`moment`)."""
+
+    limit_days: int
+    requested_at: datetime
+    due_at: datetime
+
+    @property
+    def moment(self) -> datetime:
+        return self.due_at + _US
+
+
+def supplement_limit(calendar: WorkCalendar, rules: Rules, item: Item, requested_at: datetime) -> SupplementLimit:
+    """The supplement limit of a notice given at `requested_at` (CalendarUnavailable past the known years)."""
+    days = rules.supplement_limit_for(item)
+    last_day = calendar.add_working_days(local_date(requested_at), days)
+    return SupplementLimit(days, requested_at, datetime.combine(last_day, time.max, tzinfo=TZ))
+
+
 @dataclass(frozen=True)
 class DeemedAcceptance:
     """Art. 32: without a supplement notice by `notice_by`, the application counts as accepted on the day
@@ -333,6 +442,8 @@ class ActionOutcome(Outcome):
     the use case alerts them in the same unit of work."""
 
     irregularities: list[Irregularity] = field(default_factory=list)
+    # when it happened, where that is not when the monitor applies it (an abandonment at its limit's moment)
+    at: datetime | None = None
 
 
 # `Application._outcome`'s default alarm plan: the moments of the application as the command leaves it
@@ -345,7 +456,8 @@ CARDS = {
     YELLOW_CARD: ("yellow", "monitor.yellow_card"),
     RED_CARD: ("red", "monitor.red_card"),
 }
-ALARM_KINDS = (*CARDS, DEEMED_ACCEPTANCE, SPECIAL_PROCEDURE_OVERRUN, CALENDAR_UNAVAILABLE)
+WARNINGS = (WARNING_DAYS_LEFT, WARNING_FRACTION)
+ALARM_KINDS = (*CARDS, DEEMED_ACCEPTANCE, SPECIAL_PROCEDURE_OVERRUN, CALENDAR_UNAVAILABLE, ABANDONMENT)
 
 
 @dataclass(frozen=True)
@@ -386,8 +498,10 @@ def submit(item: Item, at: datetime, actor: Actor, calendar: WorkCalendar, rules
     alarms = [(DEEMED_ACCEPTANCE, deemed.moment)] if deemed.moment else [(CALENDAR_UNAVAILABLE, at)]
     payload = {"item_code": item.code, "department": item.department, "by": actor.name, "missing": missing,
                "notice_by": deemed.notice_by}
+    late = rules.late_report("submit", at, now)
     return ActionOutcome("submit", changes, [Event("application.submitted", payload)],
-                         {"missing": missing, "notice_by": deemed.notice_by}, replace_alarms(alarms))
+                         {"missing": missing, "notice_by": deemed.notice_by}, replace_alarms(alarms),
+                         [late] if late else [])
 
 
 class Application:
@@ -428,6 +542,10 @@ class Application:
         clock = self.clock()
         return None if clock is None else deadline(self.rules, self.item, clock, at)
 
+    def supplement_limit(self) -> SupplementLimit:
+        """The limit of the outstanding supplement notice (CalendarUnavailable past the known years)."""
+        return supplement_limit(self.calendar, self.rules, self.item, self.row["supplement_requested_at"])
+
     def pending_alarms(self, at: datetime) -> list[tuple[str, datetime]]:
         """Every moment at which the monitor must look at this application again, as of `at`."""
         if self.state not in OPEN:
@@ -435,6 +553,11 @@ class Application:
         if self.state == SUBMITTED:
             deemed = deemed_acceptance(self.calendar, self.rules, self.row["received_at"], at)
             return [(DEEMED_ACCEPTANCE, deemed.moment)] if deemed.moment else [(CALENDAR_UNAVAILABLE, at)]
+        if self.state == SUPPLEMENT_REQUESTED:
+            try:
+                return [(ABANDONMENT, self.supplement_limit().moment)]
+            except CalendarUnavailable:
+                return [(CALENDAR_UNAVAILABLE, at)]
         alarms: list[tuple[str, datetime]] = []
         dl = self.deadline(at)
         if dl is not None:
@@ -464,27 +587,35 @@ class Application:
         if status is not None:
             figures.update(limit_days=status["limit_days"], clock_started_at=status["started_at"],
                            due_at=status["due_at"], clock_error=status["error"], paused=status["paused"],
-                           elapsed_days=status["elapsed"], remaining_days=status["remaining"])
+                           elapsed_days=status["elapsed"], remaining_days=status["remaining"],
+                           days_left=status["days_left"], days_overdue=status["days_overdue"])
         return figures
 
     def clock_status(self, now: datetime) -> dict[str, Any] | None:
-        """The clock for the API: limit, start, due, pauses, working days elapsed and remaining, the light."""
+        """The clock for the API: limit, start, due, pauses, working days elapsed and remaining, the light. An
+        ended application's clock stopped when it ended, and has no light (nothing is watched)."""
         clock = self.clock()
         if clock is None:
             return None
+        ended = self.state in ENDED
+        if ended and self.row.get("ended_at") is not None:
+            now = min(now, self.row["ended_at"])
         base = {"limit_days": clock.limit_days, "started_at": clock.started_at,
                 "paused_intervals": list(clock.pauses), "paused": clock.paused}
         try:
             st = clock.status(now)
         except CalendarUnavailable as exc:
             return {**base, "start_date": None, "due_at": None, "elapsed": None, "remaining": None,
-                    "fraction_used": None, "light": None, "error": str(exc)}
+                    "fraction_used": None, "light": None, "error": str(exc), "days_left": None,
+                    "days_overdue": None}
         days_left, fraction = _thresholds(self.rules, self.item)
         warned = ((days_left is not None and st.remaining <= days_left)
                   or (fraction is not None and st.fraction_used >= fraction))
-        light = "red" if st.overdue else "yellow" if warned else "green"
+        light = None if ended else "red" if st.overdue else "yellow" if warned else "green"
+        days_left, days_overdue = whole_days(st.remaining, st.elapsed, st.limit_days, st.overdue)
         return {**base, "start_date": st.start_date, "due_at": st.due_at, "elapsed": st.elapsed,
-                "remaining": st.remaining, "fraction_used": st.fraction_used, "light": light, "error": None}
+                "remaining": st.remaining, "fraction_used": st.fraction_used, "light": light, "error": None,
+                "days_left": days_left, "days_overdue": days_overdue}
 
     # -- guards -----------------------------------------------------------------------------------
 
@@ -498,6 +629,11 @@ class Application:
             raise self._refuse(action, action_zh)
 
     def _check_time(self, at: datetime) -> None:
+        """What every counter action checks first: the application has not ended (a plain refusal, never an
+        irregularity: an ended application raises nothing), and its time is possible."""
+        if self.state in ENDED:
+            raise IllegalTransition(f"the application is {self.state}: it takes no more actions",
+                                    f"申请{STATE_ZH[self.state]}，不能再办理")
         if at.tzinfo is None or at.utcoffset() is None:
             raise ValueError(f"at {at.isoformat()} has no time zone")
         if at > self.now + self.rules.future_tolerance:
@@ -522,6 +658,9 @@ class Application:
         plan by default replaces the alarms with the moments of the application as the command leaves it."""
         if counter_action:
             changes = {**changes, "last_action_at": at}
+            late = self.rules.late_report(action, at, self.now)
+            if late is not None:
+                irregularities = [*irregularities, late]
         after = Application({**self.row, **changes}, self.item, self.calendar, self.rules, self.now)
         figures: dict[str, Any] = {}
         dl = after.deadline(at)
@@ -640,8 +779,10 @@ class Application:
             irregular.append(_irregular("supplement_after_acceptance", at, deemed=True, notice_by=d.notice_by))
             alarms = _RECOMPUTE
         else:
+            # the clock has not started, and a notice in time rules out deemed acceptance: the one alarm left is
+            # the supplement limit (deemed withdrawn), recomputed from this notice
             changes["state"] = SUPPLEMENT_REQUESTED
-            alarms = CANCEL  # the clock has not started, and a notice in time rules out deemed acceptance
+            alarms = _RECOMPUTE
         return self._outcome("request_supplement", at, actor, changes, "application.supplement_requested",
                              {"missing": missing, "note": note, "count": count}, irregular, alarms=alarms)
 
@@ -651,10 +792,12 @@ class Application:
             raise IllegalTransition("no supplement has been requested", "未要求补正，不能登记补正材料")
         self._require((SUPPLEMENT_REQUESTED, ACCEPTED), "record a supplement for", "登记补正材料")
         changes: dict[str, Any] = {"supplement_outstanding": False, "supplement_received_at": at}
+        alarms: AlarmPlan | str = KEEP
         if self.state == SUPPLEMENT_REQUESTED:
             changes["state"] = SUPPLEMENT_RECEIVED
+            alarms = _RECOMPUTE  # none: the supplement limit is met
         return self._outcome("supplement_received", at, actor, changes, "application.supplement_received", {},
-                             alarms=KEEP)
+                             alarms=alarms)
 
     # -- special procedures (the clock stops) -----------------------------------------------------
 
@@ -712,12 +855,72 @@ class Application:
                 return self.deem_accepted(now, SYSTEM)
             except IllegalTransition:
                 return None  # a notice in time or an acceptance came first
+        if kind == ABANDONMENT:
+            return self._abandonment(now)
         if kind in CARDS:
-            return Alert(*CARDS[kind], kind) if self.state == ACCEPTED else None
+            if self.state != ACCEPTED:
+                return None
+            if kind in WARNINGS and self._overdue(now):
+                return None  # late data: what is true now is the card, not an approaching deadline
+            return Alert(*CARDS[kind], kind)
         if kind == SPECIAL_PROCEDURE_OVERRUN:
             return self.special_procedure_overrun(now)
         return Alert("warning", "monitor.warning", CALENDAR_UNAVAILABLE,
                      {"error": self.row["clock_error"] or self._missing_year()})
+
+    def _overdue(self, now: datetime) -> bool:
+        clock = self.clock()
+        try:
+            return clock is not None and clock.status(now).overdue
+        except CalendarUnavailable:
+            return False
+
+    def _abandonment(self, now: datetime) -> ActionOutcome | None:
+        """The supplement limit's alarm: deemed withdrawn (视为撤回) if the supplement is still outstanding."""
+        if self.state != SUPPLEMENT_REQUESTED:
+            return None
+        try:
+            limit = self.supplement_limit()
+        except CalendarUnavailable:
+            return None
+        if now < limit.moment:
+            return None  # a later notice moved the limit
+        return self.abandon(limit, SYSTEM)
+
+    def abandon(self, limit: SupplementLimit, actor: Actor = SYSTEM) -> ActionOutcome:
+        """The monitor's act at the first instant after the supplement limit (its `at`, also when it fires later):
+        not part of the counter's sequence."""
+        self._require((SUPPLEMENT_REQUESTED,), "abandon", "视为撤回")
+        at = limit.moment
+        reason = f"申请人未在 {limit.limit_days} 个工作日内补正材料，视为撤回申请"
+        out = self._outcome("abandon", at, actor, self._ending(ABANDONED, at, reason), "application.abandoned",
+                             {"reason": reason, "from_state": self.state, "supplement_limit_days": limit.limit_days,
+                              "supplement_requested_at": limit.requested_at, "supplement_due_at": limit.due_at},
+                             alarms=CANCEL, counter_action=False)
+        out.at = at
+        return out
+
+    # -- ended without a decision (撤回 / 终止) -------------------------------------------------------
+
+    def withdraw(self, reason: str | None, at: datetime, actor: Actor) -> ActionOutcome:
+        """The applicant withdrew the application (撤回)."""
+        return self._end(WITHDRAWN, "withdraw", "application.withdrawn", reason, at, actor)
+
+    def terminate(self, reason: str | None, at: datetime, actor: Actor) -> ActionOutcome:
+        """The law ends the case (终止: the applicant died, the matter lapsed, ...)."""
+        return self._end(TERMINATED, "terminate", "application.terminated", reason, at, actor)
+
+    def _end(self, state: str, action: str, event: str, reason: str | None, at: datetime,
+             actor: Actor) -> ActionOutcome:
+        self._check_time(at)
+        self._require(OPEN, action, ACTION_ZH[action])
+        if not (reason or "").strip():
+            raise IllegalTransition(f"to {action} needs its reason", f"{ACTION_ZH[action]}须说明理由")
+        return self._outcome(action, at, actor, self._ending(state, at, reason), event,
+                             {"reason": reason, "from_state": self.state}, alarms=CANCEL)
+
+    def _ending(self, state: str, at: datetime, reason: str) -> dict[str, Any]:
+        return {"state": state, "ended_at": at, "end_reason": reason, "supplement_outstanding": False}
 
     def _missing_year(self) -> str:
         """Why a moment could not be computed before the application had a clock: the year after the last

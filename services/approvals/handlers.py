@@ -34,7 +34,9 @@ from . import store
 from .domain import (
     ALARM_KINDS,
     CALENDAR_UNAVAILABLE,
+    ENDED,
     OPEN,
+    STATE_ZH,
     ActionOutcome,
     Alert,
     Application,
@@ -64,6 +66,8 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "extend": ("days", "approver", "reason"),
     "decide": ("approved", "reason"),
     "deliver": (),
+    "withdraw": ("reason",),
+    "terminate": ("reason",),
     "deem_accepted": (),
 }
 
@@ -194,12 +198,16 @@ def alert_figures(settings, session, alert: dict, now: datetime) -> dict:
     return figures
 
 
-def change_alert(uow, settings, alert: dict, values: dict, event_type: str, by: str) -> dict:
-    """Change a stored alert and publish `event_type` (who, the note, the subject's figures) in `uow`."""
+def change_alert(uow, settings, alert: dict, values: dict, event_type: str, by: str, *,
+                 figures: dict | None = None) -> dict:
+    """Change a stored alert and publish `event_type` (who, the note, the subject's figures: `figures` when the
+    caller has them) in `uow`."""
     now = values.get("resolved_at") or values.get("acknowledged_at") or clock.now()
     out = store.update_alert(uow.session, alert["id"], **values)
+    if figures is None:
+        figures = alert_figures(settings, uow.session, alert, now)
     uow.publish(event_type, {
-        **alert_figures(settings, uow.session, alert, now), "alert_id": str(alert["id"]), "level": out["level"],
+        **figures, "alert_id": str(alert["id"]), "level": out["level"],
         "rule": out["rule"], "raised_at": out["raised_at"], "by": by, "note": out["note"],
         **{k: values[k] for k in ("resolved_at", "acknowledged_at") if k in values}},
         department=alert["department"])
@@ -254,6 +262,8 @@ def submit(uow, settings, data: dict, actor, now: datetime) -> tuple[bool, Appli
     for event in outcome.events:
         payload, route = outcomes.event(row, event, at)
         uow.publish(event.type, {**payload, "service_point": row["service_point"]}, **route)
+    for irregularity in outcome.irregularities:  # a late report (迟报) of the submission
+        alert_irregularity(uow, app, irregularity, now, refused=False)
     return True, app
 
 
@@ -261,14 +271,15 @@ def alert_refused_submission(uow, settings, data: dict, exc: IllegalTransition, 
     """A submission refused as irregular (dated in the future) never became an application; the irregularity is
     the monitors' business all the same: an alert about the submission (its external_ref; the item's
     department) and `monitor.irregularity`. The caller gives a unit of work of its own (the refused one rolled
-    back)."""
+    back). One alert per submission and code (the rule is the code): the window system's retry of the same
+    submission, whenever it comes, raises nothing more."""
     if not exc.irregularities:
         return
     item = settings.items.get(uow.session, data["item_code"])
     if item is None:
         return
     for irregularity in exc.irregularities:
-        rule = f"{irregularity.code}@{irregularity.at.isoformat()}"
+        rule = irregularity.code
         submission = {"external_ref": data["external_ref"], "item_code": item.code, "department": item.department}
         alert_id = store.raise_subject_alert(
             uow.session, "submission", data["external_ref"], department=item.department, level="irregularity",
@@ -284,9 +295,12 @@ def alert_refused_submission(uow, settings, data: dict, exc: IllegalTransition, 
 
 def apply(uow, app: Application, outcome: ActionOutcome, actor, at: datetime, now: datetime) -> Application:
     """Write an outcome (the kernel's `apply_outcome`: the changes, one history line, the alarms, the events) and
-    alert its irregularities — one transaction. Returns the application as it now is."""
+    alert its irregularities — one transaction. An outcome that ends the application (withdrawn, terminated,
+    abandoned) resolves its open alerts first, as `system`. Returns the application as it now is."""
     row = apply_outcome(uow, store.ApplicationOutcomes(app), app.row, outcome, actor, at, now)
     new = Application(row, app.item, app.calendar, app.rules, now)
+    if new.state in ENDED and app.state not in ENDED:
+        resolve_open_alerts(uow, new, f"申请{STATE_ZH[new.state]}：{row['end_reason']}", now)
     for irregularity in outcome.irregularities:
         alert_irregularity(uow, new, irregularity, now, refused=False)
     return new
@@ -303,8 +317,9 @@ def run_action(db, settings, application_id: int, action: str, data: dict, actor
 
     `shape`: the answer of the application as it now is (`Done.answer`). `ref`: the window system's reference of
     the action. Seen before with the same content: the stored answer (`Replay`) and nothing done; with other
-    content: 409. Otherwise the answer is stored under it in the action's unit of work. Only a success is
-    stored: a refused action is judged again when retried (the state may have changed meanwhile)."""
+    content: 409. Otherwise the answer is stored under it in the action's unit of work. A success is stored, and a
+    refusal that recorded irregularities (`record_refusal`); any other refused action changed nothing and is
+    judged again when retried (the state may have changed meanwhile)."""
     at = data.get("at") or now
     try:
         with db.unit_of_work() as uow:
@@ -332,17 +347,45 @@ def run_action(db, settings, application_id: int, action: str, data: dict, actor
         return replay(stored, ref)
     except IllegalTransition as exc:
         if exc.irregularities:
-            with db.unit_of_work() as uow:
-                app = load_application(settings, uow.session, store.get(uow.session, application_id), now)
-                for irregularity in exc.irregularities:
-                    alert_irregularity(uow, app, irregularity, now, refused=True)
+            record_refusal(db, settings, application_id, action, exc, ref, now)
         raise
 
 
+def record_refusal(db, settings, application_id: int, action: str, exc: IllegalTransition, ref: ActionRef | None,
+                   now: datetime) -> None:
+    """A refusal that revealed irregularities (a second extension, a second supplement request): the
+    irregularities stored and published, and — since the refusal had that effect — the 409 stored under the
+    window system's reference, so that its retry is answered the same and records nothing twice. A retry that
+    got there first (the reference stored meanwhile) recorded them itself."""
+    try:
+        with db.unit_of_work() as uow:
+            app = load_application(settings, uow.session, store.get(uow.session, application_id), now)
+            for irregularity in exc.irregularities:
+                alert_irregularity(uow, app, irregularity, now, refused=True)
+            if ref is not None:
+                body = {"error": {"code": "conflict", "message": exc.message, "message_zh": exc.message_zh}}
+                store.add_action_ref(uow.session, ref.ref, application_id, action, ref.digest, exc.status, body,
+                                     now)
+    except IntegrityError:
+        if ref is None:
+            raise
+
+
+def resolve_open_alerts(uow, app: Application, note: str, now: datetime) -> int:
+    """Every alert of an ended application not yet resolved, resolved by `system` with `note` (the reason), each
+    announced as `monitor.alert_resolved` like a monitor's resolution: how many."""
+    alerts = store.unresolved_alerts(uow.session, app.row["id"])
+    figures = app.event_figures(now)
+    for alert in alerts:
+        change_alert(uow, None, alert, {"state": "resolved", "resolved_by": SYSTEM.name, "resolved_at": now,
+                                        "note": note}, "monitor.alert_resolved", SYSTEM.name, figures=figures)
+    return len(alerts)
+
+
 def alert_irregularity(uow, app: Application, irregularity: Irregularity, now: datetime, *, refused: bool) -> None:
-    """An irregularity of an application as an alert and `monitor.irregularity`; (application, code, at)
+    """An irregularity of an application as an alert and `monitor.irregularity`; its rule (code, scope and at)
     identifies it, so the same one reported twice is one alert."""
-    rule = f"{irregularity.code}@{irregularity.at.isoformat()}"
+    rule = irregularity.rule
     details = {**irregularity.as_dict(), "refused": refused}
     alert_id = store.raise_alert(uow.session, app.row["id"], app.row["department"], "irregularity", rule, now,
                                  details)
@@ -395,7 +438,7 @@ def fire_alarm(uow, app: Application, kind: str, now: datetime) -> None:
         return
     reaction = app.on_alarm(kind, now)
     if isinstance(reaction, ActionOutcome):
-        apply(uow, app, reaction, SYSTEM, now, now)
+        apply(uow, app, reaction, SYSTEM, reaction.at or now, now)
     elif isinstance(reaction, Alert):
         raise_alert(uow, app, reaction, now)
     elif isinstance(reaction, Irregularity):

@@ -11,6 +11,7 @@ import eventlet
 from nameko.timer import timer
 
 from services.kernel import clock
+from services.kernel.service import calendar_timer
 
 from . import handlers
 
@@ -24,13 +25,14 @@ class MonitorTimer:
         while handlers.fire_due_alarms(self.platform, self.settings, clock.now()) >= handlers.ALARM_BATCH:
             eventlet.sleep(0)  # let the relay publish this batch while the next is prepared
 
-    # At start (and, harmlessly, every hour after): the calendar is read when the service starts, so a
-    # year added to CALENDAR_FILE arrives with a restart. Then the open applications whose clock or monitor
-    # moments could not be computed for want of that year get them now, and their calendar_unavailable
-    # alerts are resolved by the system.
-    @timer(interval=3600, eager=True)
+    # At start and every CALENDAR_CHECK_SECONDS (60): the calendar follows CALENDAR_FILE (a year imported into it
+    # is swapped in, no restart), then the open applications whose clock or monitor moments could not be computed
+    # for want of that year get them, their calendar_unavailable alerts are resolved by the system, and
+    # calendar.waiting says how many still wait when that changed.
+    @calendar_timer
     def recalculate_after_calendar(self):
         handlers.catch_up_with_calendar(self.platform, self.settings)
+        self.platform.report_calendar_waiting()
 
     # Hourly: the window system's references of its actions older than ACTION_REFS.KEEP_DAYS are forgotten (one
     # indexed DELETE; several instances deleting the same rows is harmless).

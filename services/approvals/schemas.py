@@ -56,6 +56,11 @@ class ItemIn(Schema):
     warn_days_left = fields.Integer(load_default=None, allow_none=True, strict=True,
                                     validate=validate.Range(min=0, max=365))
     warn_fraction = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0, max=1))
+    supplement_limit = fields.Integer(load_default=None, allow_none=True, strict=True,
+                                      validate=validate.Range(min=1, max=365), metadata={
+                                          "description": "working days the applicant has to deliver a requested "
+                                                         "supplement before the application is deemed withdrawn "
+                                                         "(视为撤回); null: APPROVALS.SUPPLEMENT_LIMIT (30)"})
 
     @validates_schema
     def committed_within_statutory(self, data, **kwargs):
@@ -108,6 +113,12 @@ class ExtendIn(ActionIn):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
+class EndIn(ActionIn):
+    """Withdraw (撤回) or terminate (终止): why, e.g. 申请人主动撤回 / 申请人死亡 / 申请事项已失效."""
+
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
 class DecideIn(ActionIn):
     approved = fields.Boolean(required=True)
     reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
@@ -133,8 +144,15 @@ class ClockOut(Schema):
     due_at = Moment(allow_none=True)
     paused = fields.Boolean()
     paused_intervals = fields.List(fields.Nested(PauseOut))
-    elapsed = fields.Float(allow_none=True, metadata={"description": "working days"})
-    remaining = fields.Float(allow_none=True, metadata={"description": "working days"})
+    elapsed = fields.Float(allow_none=True, metadata={"description": "working days, fractional"})
+    remaining = fields.Float(allow_none=True, metadata={"description": "working days, fractional (negative when "
+                                                                       "overdue): for computing; people read "
+                                                                       "days_left / days_overdue"})
+    days_left = fields.Integer(allow_none=True, metadata={
+        "description": "whole working days left, today included when it is a working day of the limit "
+                       "(剩余 N 个工作日); 0 once overdue; never negative"})
+    days_overdue = fields.Integer(allow_none=True, metadata={
+        "description": "whole working days past the due date (已超期 N 个工作日), the current one included; 0 in time"})
     fraction_used = fields.Float(allow_none=True)
     light = fields.String(allow_none=True, validate=validate.OneOf(LIGHTS))
     extension_days = fields.Integer(allow_none=True)
@@ -165,6 +183,8 @@ class ApplicationOut(Schema):
     decided_at = Moment(allow_none=True)
     decided_in_time = fields.Boolean(allow_none=True)
     delivered_at = Moment(allow_none=True)
+    ended_at = Moment(allow_none=True, metadata={"description": "withdrawn, terminated or abandoned: when"})
+    end_reason = fields.String(allow_none=True, metadata={"description": "withdrawn, terminated or abandoned: why"})
     due_at = Moment(allow_none=True)
     clock = fields.Nested(ClockOut, allow_none=True)
 

@@ -29,6 +29,7 @@ from .schemas import (
     ApplicationPage,
     ApplicationsQuery,
     DecideIn,
+    EndIn,
     ExtendIn,
     ItemIn,
     ItemOut,
@@ -48,8 +49,15 @@ CONFLICT = {409: "not allowed in the application's current state (reason in Engl
                  "used before for another request"}
 # The window system's reference of an action may come as this header instead of the body's `action_ref`.
 IDEMPOTENCY_KEY = "Idempotency-Key"
-# appended to every window action's summary: the OpenAPI document of `@api` declares no request headers
+# appended to every window action's summary
 RETRY = "; retry-safe with `action_ref` or the Idempotency-Key header (same reference, same content: the first answer)"
+# declared on every window action (the OpenAPI document's header parameter)
+RETRY_HEADERS = {IDEMPOTENCY_KEY: {
+    "description": "the window system's own reference of this action (1-128 printable ASCII characters, no spaces), "
+                   "instead of the body's `action_ref` (both given: equal). The same reference with the same content "
+                   "answers the first successful result again and records nothing; with other content: 409. Kept "
+                   "ACTION_REFS.KEEP_DAYS days (default 7).",
+    "required": False, "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[\\x21-\\x7e]+$"}}}
 
 
 class ApprovalsService(base.ServiceBase, monitor.MonitorTimer, supervision.SupervisionEndpoints,
@@ -57,7 +65,8 @@ class ApprovalsService(base.ServiceBase, monitor.MonitorTimer, supervision.Super
     """网上审批与电子监察 — online approval watched by the electronic monitor."""
 
     name = "approvals"
-    platform = base.Platform(store.metadata)
+    # the open records waiting for a calendar year: /health and calendar.waiting say how many
+    platform = base.Platform(store.metadata, calendar_waiting=store.calendar_waiting)
     settings = ApprovalSettings()
 
     # -- the catalogue ------------------------------------------------------------------------------
@@ -119,58 +128,73 @@ class ApprovalsService(base.ServiceBase, monitor.MonitorTimer, supervision.Super
 
     @api("POST", "/api/v1/applications/<int:application_id>/accept", roles=WINDOW, body=ActionIn,
          response=ApplicationOut, summary="accept (受理): the clock starts the working day after" + RETRY,
-         tags=("window actions",), responses=CONFLICT)
+         tags=("window actions",), responses=CONFLICT, headers=RETRY_HEADERS)
     def accept(self, call, application_id):
         return self._act(call, application_id, "accept")
 
     @api("POST", "/api/v1/applications/<int:application_id>/refuse", roles=WINDOW, body=RefuseIn,
          response=ApplicationOut, summary="refuse (不予受理), with the reason" + RETRY, tags=("window actions",),
-         responses=CONFLICT)
+         responses=CONFLICT, headers=RETRY_HEADERS)
     def refuse(self, call, application_id):
         return self._act(call, application_id, "refuse")
 
     @api("POST", "/api/v1/applications/<int:application_id>/request-supplement", roles=WINDOW, body=SupplementIn,
          response=ApplicationOut, summary="the one-time notice of every missing material (一次告知)" + RETRY,
-         tags=("window actions",), responses=CONFLICT)
+         tags=("window actions",), responses=CONFLICT, headers=RETRY_HEADERS)
     def request_supplement(self, call, application_id):
         return self._act(call, application_id, "request_supplement")
 
     @api("POST", "/api/v1/applications/<int:application_id>/supplement-received", roles=WINDOW, body=ActionIn,
          response=ApplicationOut, summary="the requested materials arrived" + RETRY, tags=("window actions",),
-         responses=CONFLICT)
+         responses=CONFLICT, headers=RETRY_HEADERS)
     def supplement_received(self, call, application_id):
         return self._act(call, application_id, "supplement_received")
 
     @api("POST", "/api/v1/applications/<int:application_id>/special-procedure/start", roles=WINDOW,
          body=SpecialProcedureIn, response=ApplicationOut,
          summary="a special procedure starts (特别程序): the clock stops" + RETRY, tags=("window actions",),
-         responses=CONFLICT)
+         responses=CONFLICT, headers=RETRY_HEADERS)
     def start_special_procedure(self, call, application_id):
         return self._act(call, application_id, "start_special_procedure")
 
     @api("POST", "/api/v1/applications/<int:application_id>/special-procedure/end", roles=WINDOW, body=ActionIn,
          response=ApplicationOut, summary="the special procedure ends: the clock runs again" + RETRY,
-         tags=("window actions",), responses=CONFLICT)
+         tags=("window actions",), responses=CONFLICT, headers=RETRY_HEADERS)
     def end_special_procedure(self, call, application_id):
         return self._act(call, application_id, "end_special_procedure")
 
     @api("POST", "/api/v1/applications/<int:application_id>/extend", roles=WINDOW, body=ExtendIn,
          response=ApplicationOut, summary="extend the limit once, before the due time (延期)" + RETRY,
-         tags=("window actions",), responses=CONFLICT)
+         tags=("window actions",), responses=CONFLICT, headers=RETRY_HEADERS)
     def extend(self, call, application_id):
         return self._act(call, application_id, "extend")
 
     @api("POST", "/api/v1/applications/<int:application_id>/decide", roles=WINDOW, body=DecideIn,
          response=ApplicationOut, summary="approve or deny (准予 / 不予许可)" + RETRY, tags=("window actions",),
-         responses=CONFLICT)
+         responses=CONFLICT, headers=RETRY_HEADERS)
     def decide(self, call, application_id):
         return self._act(call, application_id, "decide")
 
     @api("POST", "/api/v1/applications/<int:application_id>/deliver", roles=WINDOW, body=ActionIn,
          response=ApplicationOut, summary="the decision was delivered (送达)" + RETRY, tags=("window actions",),
-         responses=CONFLICT)
+         responses=CONFLICT, headers=RETRY_HEADERS)
     def deliver(self, call, application_id):
         return self._act(call, application_id, "deliver")
+
+    @api("POST", "/api/v1/applications/<int:application_id>/withdraw", roles=WINDOW, body=EndIn,
+         response=ApplicationOut, summary="the applicant withdraws the application (撤回): the clock stops, alarms are "
+                                          "are cancelled, open alerts resolved by the system" + RETRY,
+         tags=("window actions",), responses=CONFLICT, headers=RETRY_HEADERS)
+    def withdraw(self, call, application_id):
+        return self._act(call, application_id, "withdraw")
+
+    @api("POST", "/api/v1/applications/<int:application_id>/terminate", roles=WINDOW, body=EndIn,
+         response=ApplicationOut,
+         summary="the law ends the case (终止, e.g. the applicant died, the matter lapsed): the clock stops, alarms "
+                 "are cancelled, open alerts resolved by the system" + RETRY,
+         tags=("window actions",), responses=CONFLICT, headers=RETRY_HEADERS)
+    def terminate(self, call, application_id):
+        return self._act(call, application_id, "terminate")
 
     # -- alerts -------------------------------------------------------------------------------------
 

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from services.kernel import clock
 from services.kernel.alarms import Alarms
-from services.kernel.db import Moment, kernel_tables
+from services.kernel.db import Moment, kernel_tables, paged
 from services.kernel.outcome import Event
 
 from .domain import Application, Item
@@ -54,6 +54,8 @@ items = Table(
     Column("joint", Boolean, nullable=False, default=False),
     Column("warn_days_left", Integer),
     Column("warn_fraction", Float),
+    # working days the applicant has to deliver a requested supplement (None: APPROVALS.SUPPLEMENT_LIMIT)
+    Column("supplement_limit", Integer),
     Column("updated_at", Moment(), nullable=False),
 )
 
@@ -102,6 +104,9 @@ applications = Table(
     Column("decided_at", Moment()),
     Column("decided_in_time", Boolean),
     Column("delivered_at", Moment()),
+    # ended without a decision (withdrawn, terminated, abandoned): when, and why
+    Column("ended_at", Moment()),
+    Column("end_reason", Text),
     Column("created_at", Moment(), nullable=False),
     Column("updated_at", Moment(), nullable=False),
 )
@@ -184,7 +189,8 @@ def item_of(row: dict) -> Item:
                 statutory_limit=row["statutory_limit"], committed_limit=row["committed_limit"],
                 materials=tuple(m["code"] for m in row["materials"] or ()),
                 fully_authorised=row["fully_authorised"], joint=row["joint"],
-                warn_days_left=row["warn_days_left"], warn_fraction=row["warn_fraction"])
+                warn_days_left=row["warn_days_left"], warn_fraction=row["warn_fraction"],
+                supplement_limit=row.get("supplement_limit"))
 
 
 def list_items(session: Session) -> list[dict]:
@@ -255,10 +261,12 @@ def calendar_pending(session: Session, open_states: tuple[str, ...], rule: str) 
     return list(session.execute(q.order_by(applications.c.id)).scalars())
 
 
-def unresolved_alerts(session: Session, application_id: int, rule: str) -> list[dict]:
-    q = select(alerts).where(alerts.c.application_id == application_id, alerts.c.rule == rule,
-                             alerts.c.state != "resolved")
-    return [dict(r) for r in session.execute(q).mappings()]
+def unresolved_alerts(session: Session, application_id: int, rule: str | None = None) -> list[dict]:
+    """An application's alerts not yet resolved (of `rule`; None: all of them), oldest first, locked."""
+    q = select(alerts).where(alerts.c.application_id == application_id, alerts.c.state != "resolved")
+    if rule is not None:
+        q = q.where(alerts.c.rule == rule)
+    return [dict(r) for r in session.execute(q.order_by(alerts.c.id).with_for_update()).mappings()]
 
 
 def get_many(session: Session, ids: list[int]) -> dict[int, dict]:
@@ -439,8 +447,11 @@ def alarm_due(session: Session, now: datetime) -> bool:
 
 def claim_due_alarms(session: Session, now: datetime, limit: int) -> list[dict]:
     """Alarms whose moment has come, claimed for this transaction (other instances skip them) and marked
-    fired in it; each with `alarm_id`, `application_id`, `kind`, `fire_at`."""
-    return alarm_times.claim(session, now, limit)
+    fired in it; each with `alarm_id`, `application_id`, `kind`, `fire_at`. Their applications are locked in the
+    same statement, and alarms of an application a window action holds are skipped (the next tick takes them):
+    an action locks its application, then its alarms; a monitor holding an alarm and then touching the application
+    (giving a busy one's alarms back re-checks their foreign key) deadlocked with it on PostgreSQL."""
+    return alarm_times.claim(session, now, limit, (applications.c.id.label("locked_application"),))
 
 
 def unclaim(session: Session, alarm_ids: list[int]) -> None:
@@ -489,13 +500,7 @@ def get_alert(session: Session, alert_id: int, *, lock: bool = False) -> dict | 
 def list_alerts(session: Session, *, page=1, per_page=50, **filters):
     """Alerts newest first; `filters`: column=value (None: any), e.g. application_id, department, subject."""
     conds = [alerts.c[name] == value for name, value in filters.items() if value is not None]
-    q = select(alerts)
-    count = select(func.count()).select_from(alerts)
-    if conds:
-        q, count = q.where(and_(*conds)), count.where(and_(*conds))
-    total = session.execute(count).scalar_one()
-    rows = session.execute(q.order_by(alerts.c.id.desc()).limit(per_page).offset((page - 1) * per_page))
-    return [dict(r) for r in rows.mappings()], total
+    return paged(session, [alerts], alerts, conds, alerts.c.id.desc(), page, per_page)
 
 
 def update_alert(session: Session, alert_id: int, **values) -> dict:
@@ -509,3 +514,18 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
     return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def calendar_waiting(session: Session) -> list[tuple[str | None, int]]:
+    """Open applications waiting for a calendar year (as `calendar_pending`: a clock error, or an unresolved
+    calendar_unavailable alert), counted by their clock error (which names the year; None for an alert alone):
+    what `/health` and `calendar.waiting` report (wired into the Platform in service.py)."""
+    from .domain import CALENDAR_UNAVAILABLE, OPEN
+
+    flagged = select(alerts.c.application_id).where(alerts.c.rule == CALENDAR_UNAVAILABLE,
+                                                    alerts.c.state != "resolved", alerts.c.application_id.is_not(None))
+    q = (select(applications.c.clock_error, func.count())
+         .where(applications.c.state.in_(OPEN),
+                or_(applications.c.clock_error.is_not(None), applications.c.id.in_(flagged)))
+         .group_by(applications.c.clock_error))
+    return [(error, count) for error, count in session.execute(q)]

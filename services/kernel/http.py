@@ -335,11 +335,14 @@ class ApiEndpoint(HttpRequestHandler):
     def __init__(self, method: str, url: str, *, roles: tuple[str, ...] | None = (), body: type[Schema] | None = None,
                  query: type[Schema] | None = None, response: type[Schema] | None = None, status: int = 200,
                  summary: str = "", tags: tuple[str, ...] = (), many: bool = False,
-                 responses: dict[int, str | dict] | None = None, **kwargs):
+                 responses: dict[int, str | dict] | None = None, headers: dict[str, str | dict] | None = None,
+                 **kwargs):
         """`roles=None`: public. `roles=()`: any valid key. Otherwise the key's role must be listed
         (an admin key passes everywhere). `responses`: further statuses the method itself answers with,
         for the OpenAPI document: a description (`{409: "not while the case is open"}`; a 4xx gets the
-        common error body) or an OpenAPI response object."""
+        common error body) or an OpenAPI response object. `headers`: request headers the method reads, for the
+        OpenAPI document: name → a description (optional header) or `{"description": ..., "required": bool,
+        "schema": {...}}` (default schema: a string); the method reads them itself (`call.request.headers`)."""
         super().__init__(method, url, **kwargs)
         self.roles = roles
         self.body_schema = body
@@ -350,6 +353,8 @@ class ApiEndpoint(HttpRequestHandler):
         self.tags = tags
         self.many = many
         self.responses = dict(responses or {})
+        self.headers = {name: ({"description": spec} if isinstance(spec, str) else dict(spec))
+                        for name, spec in (headers or {}).items()}
 
     def get_url_rule(self):
         return Rule(self.url, methods=[self.method])

@@ -86,6 +86,10 @@ def build_spec(service: str, endpoints, *, version: str = "1.0.0", description: 
                   for converter, name in _PARAM.findall(ep.url)]
         if ep.query_schema is not None:
             params.append({"in": "query", "schema": ep.query_schema})
+        for name, header in getattr(ep, "headers", {}).items():  # request headers the method reads (`headers=`)
+            params.append({"in": "header", "name": name, "required": bool(header.get("required", False)),
+                           "description": header.get("description", ""),
+                           "schema": dict(header.get("schema") or {"type": "string"})})
         if params:
             op["parameters"] = params
         if ep.body_schema is not None:

@@ -1,7 +1,8 @@
 """Approvals' window actions are retry-safe on the real broker: a window system that sends every action twice under
 its own reference (`Idempotency-Key` header or `action_ref` field) leaves exactly the record of one that sent it
 once (history, events, no irregularity, no alert); the same reference with other content is 409 and changes
-nothing; a refused action is not stored under its reference; applications are found by their external_ref."""
+nothing; a refusal that recorded an irregularity is answered the same when retried, one that changed nothing
+is judged again; applications are found by their external_ref."""
 
 from datetime import datetime
 
@@ -106,18 +107,27 @@ def test_the_same_reference_with_other_content_is_a_conflict_and_changes_nothing
     assert send(api, a["id"], "accept", key="has space").status_code == 400
 
 
-def test_a_refused_action_is_judged_again_when_retried(env, frozen):
+def test_a_refusal_that_recorded_an_irregularity_is_answered_the_same_when_retried(env, frozen):
     api, tap = env
     frozen(datetime(2026, 11, 2, 10, 0, tzinfo=TZ))
     a = api.submit()
     refused = send(api, a["id"], "decide", {"approved": True}, key="D-1")
-    assert refused.status_code == 409  # before acceptance: refused and alerted, not stored under D-1
+    assert refused.status_code == 409  # before acceptance: refused and recorded (decision_without_acceptance)
+    frozen(datetime(2026, 11, 2, 10, 1, tzinfo=TZ))  # the retry, a minute later, without an `at` of its own
+    again = send(api, a["id"], "decide", {"approved": True}, key="D-1")
+    assert (again.status_code, again.json()["error"]) == (409, refused.json()["error"])
+    assert [x["details"]["code"] for x in api.alerts(application_id=a["id"])] == ["decision_without_acceptance"]
+    # a refusal that changed nothing is judged again: the same reference once the state allows it
+    assert send(api, a["id"], "deliver", key="L-1").status_code == 409
     assert send(api, a["id"], "accept", key="A-1").status_code == 200
     frozen(datetime(2026, 11, 3, 10, 0, tzinfo=TZ))
-    decided = send(api, a["id"], "decide", {"approved": True}, key="D-1")
+    decided = send(api, a["id"], "decide", {"approved": True}, key="D-2")
     assert decided.status_code == 200 and decided.json()["state"] == "decided"
-    assert send(api, a["id"], "decide", {"approved": True}, key="D-1").json() == decided.json()
+    assert send(api, a["id"], "deliver", key="L-1").status_code == 200
     assert [x["details"]["code"] for x in api.alerts(application_id=a["id"])] == ["decision_without_acceptance"]
+    api.drained()
+    irregular = [m for m in tap.drain() if m["event_type"] == "monitor.irregularity"]
+    assert len(irregular) == 1, irregular
 
 
 def test_applications_are_found_by_external_ref(env, frozen):

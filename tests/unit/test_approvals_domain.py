@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from services.approvals.domain import (
+    ABANDONMENT,
     CALENDAR_UNAVAILABLE,
     DEEMED_ACCEPTANCE,
     IRREGULARITIES,
@@ -193,7 +194,8 @@ def test_a_notice_sent_late_but_given_in_time_withdraws_the_deemed_acceptance():
     out = d.request_supplement(["M2"], None, t(11, 9, 16), WINDOW)  # dated before the monitor's act
     assert out.irregularities == [] and out.details["deemed_acceptance_withdrawn"] is True
     assert d.row["state"] == "supplement_requested" and d.row["clock_started_at"] is None
-    assert d.row["due_at"] is None and out.alarms == CANCEL  # no alarm left
+    # no clock and no deemed acceptance: the one alarm left is the supplement limit (30 working days)
+    assert d.row["due_at"] is None and out.alarms == replace_alarms([(ABANDONMENT, midnight(12, 22))])
     d2 = Driver(Item("B", "b", "SCJ", statutory_limit=20), received_at=t(11, 2))
     d2.deem_accepted(midnight(11, 10), SYSTEM)
     out = d2.accept(t(11, 9, 16), WINDOW)
@@ -210,7 +212,8 @@ def test_a_supplement_before_acceptance_means_the_clock_has_not_started():
     d = Driver(received_at=t(11, 2))
     out = d.request_supplement(["M2", "M3"], "缺营业执照和平面图", t(11, 2, 11), WINDOW)
     assert out.changes["state"] == "supplement_requested" and d.row["due_at"] is None
-    assert out.alarms == CANCEL and out.irregularities == []  # no clock, no deemed acceptance any more
+    # no clock, no deemed acceptance any more: only the supplement limit, 30 working days after the notice day
+    assert out.alarms == replace_alarms([(ABANDONMENT, midnight(12, 15))]) and out.irregularities == []
     with pytest.raises(IllegalTransition):
         d.accept(t(11, 3), WINDOW)  # the materials are not in yet
     d.supplement_received(t(11, 16), WINDOW)
@@ -370,7 +373,7 @@ def test_plain_refusals_carry_no_irregularity():
 
 
 def test_rules_from_config():
-    assert Rules.from_config(None) == RULES
+    assert Rules.from_config(None) == Rules()
     custom = Rules.from_config({"MAX_EXTENSION_DAYS": 5, "JOINT_LIMIT": 30, "SUPPLEMENT_NOTICE_DAYS": 3,
                                 "WARN_FRACTION": None, "WARN_DAYS_LEFT": 2, "RED_AFTER_DAYS": 3,
                                 "FUTURE_TOLERANCE_SECONDS": 60})

@@ -12,6 +12,7 @@ from services.kernel.workcal import CalendarUnavailable, DeadlineClock
 from ..domain import (
     DECIDED,
     DELIVERED,
+    ENDED,
     RED_CARD,
     REFUSED,
     WARNING_DAYS_LEFT,
@@ -23,8 +24,9 @@ from ..domain import (
 )
 
 ACCOUNTABILITY = "accountability"
-# a sub-application in one of these states is done with, for its joint case
-CONCLUDED = (DECIDED, DELIVERED, REFUSED)
+# a sub-application in one of these states is done with, for its joint case (ended without a decision too:
+# withdrawn, terminated, abandoned — not approved)
+CONCLUDED = (DECIDED, DELIVERED, REFUSED, *ENDED)
 # a joint alarm's kind -> the level of the alert it raises (other kinds raise nothing)
 JOINT_CARDS = {WARNING_DAYS_LEFT: "warning", WARNING_FRACTION: "warning", YELLOW_CARD: "yellow", RED_CARD: "red"}
 _US = timedelta(microseconds=1)
@@ -198,7 +200,8 @@ def joint_outcome(members: list[dict]) -> tuple[datetime, bool] | None:
     (`members`: their state, approved, decided_at, refused_at); None while one is still open."""
     if not members or any(m["state"] not in CONCLUDED for m in members):
         return None
-    return max(m["decided_at"] or m["refused_at"] for m in members), all(m["approved"] for m in members)
+    return (max(m["decided_at"] or m["refused_at"] or m.get("ended_at") for m in members),
+            all(m["approved"] for m in members))
 
 
 def in_time(joint: dict, completed_at: datetime) -> bool | None:

@@ -334,9 +334,10 @@ def claim_open_joints(session: Session, limit: int = BATCH) -> list[dict]:
 
 
 def member_outcomes(session: Session, joint_id: int) -> list[dict]:
-    """Each sub-application's state, approved, decided_at and refused_at."""
+    """Each sub-application's state, approved, decided_at, refused_at and ended_at."""
     apps = core.applications
-    rows = session.execute(select(apps.c.state, apps.c.approved, apps.c.decided_at, apps.c.refused_at)
+    rows = session.execute(select(apps.c.state, apps.c.approved, apps.c.decided_at, apps.c.refused_at,
+                                  apps.c.ended_at)
                            .join(joint_members, joint_members.c.application_id == apps.c.id)
                            .where(joint_members.c.joint_id == joint_id)).mappings()
     return [dict(r) for r in rows]

@@ -12,7 +12,8 @@ from ..domain import OPEN, IllegalTransition
 OVERDUE_LEVEL = "red"
 OVERDUE_RULE = "supervision_overdue"
 OVERDUE_EVENT = "monitor.supervision_overdue"
-# derived from the application's state (see store): fulfilled when decided or delivered, closed when refused
+# derived from the application's state (see store): fulfilled when decided or delivered, closed when refused or
+# ended without a decision (withdrawn, terminated, abandoned)
 ORDER_STATES = ("open", "overdue", "fulfilled", "closed")
 
 

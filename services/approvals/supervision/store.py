@@ -14,19 +14,17 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    and_,
     bindparam,
     case,
-    func,
     select,
     update,
 )
 from sqlalchemy.orm import Session
 
-from services.kernel.db import Moment
+from services.kernel.db import Moment, paged
 
 from .. import store as core
-from ..domain import DECIDED, DELIVERED, REFUSED
+from ..domain import DECIDED, DELIVERED, ENDED, REFUSED
 
 supervision_orders = Table(
     "supervision_orders", core.metadata,
@@ -48,7 +46,7 @@ Index("ix_supervision_orders_department", supervision_orders.c.department)
 _apps = core.applications
 _state = case(
     (_apps.c.state.in_((DECIDED, DELIVERED)), "fulfilled"),
-    (_apps.c.state == REFUSED, "closed"),
+    (_apps.c.state.in_((REFUSED, *ENDED)), "closed"),
     (supervision_orders.c.overdue_alert_id.is_not(None), "overdue"),
     else_="open",
 ).label("state")
@@ -74,14 +72,7 @@ def list_orders(session: Session, *, application_id=None, department=None, state
         conds.append(supervision_orders.c.department == department)
     if state is not None:
         conds.append(_state == state)
-    where = and_(*conds) if conds else None
-    q = select(*_columns).select_from(_joined)
-    count = select(func.count()).select_from(_joined)
-    if where is not None:
-        q, count = q.where(where), count.where(where)
-    total = session.execute(count).scalar_one()
-    rows = session.execute(q.order_by(supervision_orders.c.id.desc()).limit(per_page).offset((page - 1) * per_page))
-    return [dict(r) for r in rows.mappings()], total
+    return paged(session, _columns, _joined, conds, supervision_orders.c.id.desc(), page, per_page)
 
 
 _ANY_DUE = select(supervision_orders.c.id).where(

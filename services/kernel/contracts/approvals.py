@@ -36,6 +36,11 @@ class _Application(Schema):
     # when what the event reports happened (a window action's `at`, which may be back-dated; the monitor's
     # moment for its alerts): assessment counts the event in this moment's period, not in occurred_at's
     at = fields.AwareDateTime(load_default=None, allow_none=True, format="iso")
+    # the clock in whole working days, as people read it (added in issue 13): `days_left` counts today when it
+    # is a working day of the limit (never negative; 0 once overdue), `days_overdue` the working days past the
+    # due date (0 while in time)
+    days_left = fields.Integer(load_default=None, allow_none=True)
+    days_overdue = fields.Integer(load_default=None, allow_none=True)
 
 
 @contract("application.submitted", version=1)
@@ -116,6 +121,36 @@ class ApplicationDelivered(_Application):
     """The decision was delivered (送达)."""
 
 
+class _Ended(_Application):
+    """An application ended without a decision: its clock stopped, its alarms cancelled, its open alerts resolved
+    by `system` (each a monitor.alert_resolved); nothing is raised about it afterwards. `from_state`: the state
+    it ended in; `reason`: why (free text, scrubbed)."""
+
+    reason = ScrubbedString(required=True)
+    from_state = fields.String(required=True)
+
+
+@contract("application.withdrawn", version=1)
+class ApplicationWithdrawn(_Ended):
+    """撤回: the applicant withdrew the application (a window action)."""
+
+
+@contract("application.terminated", version=1)
+class ApplicationTerminated(_Ended):
+    """终止: the law ends the case (e.g. the applicant died, the matter lapsed; a window action)."""
+
+
+@contract("application.abandoned", version=1)
+class ApplicationAbandoned(_Ended):
+    """视为撤回: the requested supplement (补正) was not delivered within its limit (`supplement_limit_days` working
+    days after the day of the notice `supplement_requested_at`: the item's, else APPROVALS.SUPPLEMENT_LIMIT); the
+    monitor ends the application at the first instant after `supplement_due_at` (`at`)."""
+
+    supplement_limit_days = fields.Integer(required=True)
+    supplement_requested_at = fields.AwareDateTime(required=True, format="iso")
+    supplement_due_at = fields.AwareDateTime(required=True, format="iso")
+
+
 class _Alert(_Application):
     alert_id = fields.String(required=True)
     level = fields.String(required=True, validate=validate.OneOf(ALERT_LEVELS))
@@ -157,8 +192,10 @@ class _AnyAlert(_Alert):
 @contract("monitor.irregularity", version=1)
 class MonitorIrregularity(_AnyAlert):
     """纠错: an irregular action, detected when it arrived (stored even when the action itself was refused). A
-    submission refused as irregular (dated in the future) has no application: `subject` `submission`, with its
-    `external_ref`, `item_code` and `department`."""
+    submission refused as irregular (dated in the future) has no application (`application_id` null): `subject`
+    `submission`, with its `external_ref`, `item_code` and `department`, raised once per external_ref (`rule`
+    `future_time`). `code` `late_report` (迟报): an action recorded more than APPROVALS.LATE_REPORT_HOURS after
+    its `at` (`rule` `late_report:<action>@<at>`, once per action)."""
 
     code = fields.String(required=True)
     description_zh = fields.String(required=True)
