@@ -221,11 +221,13 @@ def test_every_free_text_field_of_an_appeals_event_is_scrubbed_when_the_event_is
     assert scrubbed == {("appeal.returned", "reason"), ("appeal.extension_requested", "reason"),
                         ("appeal.extension_decided", "note"), ("appeal.emergency", "summary"),
                         ("appeal.supervised", "note"), ("appeal.return_reviewed", "note"),
+                        ("appeal.voided", "reason"),
                         ("complaint.finding_recorded", "reasons"),
                         ("efficiency_warning.issued", "reason")}
     base = {"appeal_id": "1", "case_no": "MY20260115000001", "days": 3, "approved": True, "act_by": "2026-12-31",
             "exposed": False, "by": "monitor", "finding": "upheld", "reward": False, "warning_id": "EW-1",
-            "unit": "ZJJ", "returned_by": "ZJJ", "decision": "rejected"}
+            "unit": "ZJJ", "returned_by": "ZJJ", "decision": "rejected",
+            "kind": "invalid"}
     for event_type, field in scrubbed:
         event = make_event(event_type, {**base, field: SAID}, service="appeals")
         text = json.dumps(event, ensure_ascii=False)

@@ -19,6 +19,8 @@ SATISFACTION = ("satisfied", "basically_satisfied", "unsatisfied")
 WARNING_KINDS = ("last_day", "fraction")
 FINDINGS = ("upheld", "not_upheld")
 RETURN_DECISIONS = ("approved", "rejected")
+VOID_KINDS = ("invalid", "withdrawn")
+INVALID_KINDS = ("prank", "wrong_number", "test", "other")
 
 
 class _Case(Schema):
@@ -182,6 +184,17 @@ class AppealSupervisionWarning(_SupervisionOrder):
 class AppealSupervisionOverdue(_SupervisionOrder):
     """`act_by` of a supervision order (督办) passed with the order not fulfilled: the department did not reply
     after the order and the case is open. Once per order."""
+
+
+@contract("appeal.voided", version=1)
+class AppealVoided(_Case):
+    """The case ended as invalid (无效: `invalid_kind` prank, wrong_number, test or other) or withdrawn by the
+    caller (撤诉): counted nowhere — consumers take back whatever they counted for it."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(VOID_KINDS))
+    invalid_kind = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(INVALID_KINDS))
+    reason = ScrubbedString(required=True)
+    by = fields.String(required=True)
 
 
 @contract("appeal.extension_requested", version=1)
