@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from services.kernel.clock import TZ
+from services.kernel.workcal import CalendarUnavailable, WorkCalendar
 
 # -- periods ----------------------------------------------------------------------------------------
 
@@ -116,7 +117,8 @@ def facts_of(event_type: str, p: dict) -> list[NewFact]:
         return [NewFact(p["unit"], "efficiency_warnings", one, p.get("warning_id"), who)]
     if event_type == "complaint.finding_recorded":
         subject = p.get("subject_department")
-        return [NewFact(subject, "complaints_upheld", one)] if subject and p.get("finding") == "upheld" else []
+        return ([NewFact(subject, "complaints_upheld", one, p.get("appeal_id"))]
+                if subject and p.get("finding") == "upheld" else [])
     if event_type == "project.milestone_missed":
         return [NewFact(p["responsible_unit"], "milestones_missed", one, p.get("alert_id"), p.get("milestone"))]
     if event_type == "appeal.return_reviewed":
@@ -177,6 +179,58 @@ CONSUMED = {
                   "monitor.red_card", "monitor.irregularity", "monitor.alert_resolved",
                   "monitor.supervision_ordered", "monitor.supervision_overdue", "project.milestone_missed"),
 }
+
+# The appeals events whose facts are the appeal's own (their ref is its id): void with the appeal (appeal.voided).
+# An efficiency warning is a sanction of its own (its ref is the warning), not the appeal's.
+APPEAL_SOURCES = tuple(t for t in CONSUMED["appeals"] if t != "efficiency_warning.issued")
+VOIDED_APPEAL = "appeal.voided"
+
+# -- objections (申诉) -------------------------------------------------------------------------------
+
+OBJECTION_STATES = ("open", "upheld", "rejected")
+DECISIONS = {"uphold": "upheld", "reject": "rejected"}
+
+
+def open_at(objection: dict, moment: datetime) -> bool:
+    """Lodged by `moment` and not decided by then."""
+    decided = objection.get("decided_at")
+    return objection["lodged_at"] <= moment and (decided is None or decided > moment)
+
+
+# -- rectification of visit findings (整改) ---------------------------------------------------------
+
+# pending: no report yet · submitted: a report waits for the assessor · accepted: the finding was closed out with
+# it · returned: sent back with a reason, the department submits again · closed: closed out otherwise
+RECTIFICATION_STATES = ("pending", "submitted", "accepted", "returned", "closed")
+RECTIFICATION_WAITING = ("pending", "returned")  # the department's move: its clock runs
+RECTIFICATION_ZH = {"pending": "待整改", "submitted": "待审核", "accepted": "已采纳销号", "returned": "已退回",
+                    "closed": "已销号"}
+DEFAULT_RECTIFICATION_DAYS = 10
+
+
+def rectification_due(calendar: WorkCalendar, visited_at: datetime, days: int) -> tuple[datetime | None, str | None]:
+    """The end of the `days`-th working day after the visit's day (the first instant after it), or (None, why)
+    when the calendar has no schedule for a year it runs into: said, not guessed."""
+    try:
+        last = calendar.add_working_days(visited_at.astimezone(TZ), days)
+    except CalendarUnavailable as exc:
+        return None, str(exc)
+    return datetime.combine(last + timedelta(days=1), time(), TZ), None
+
+
+def rectification_step(state: str, act: str) -> str:
+    """The state after `act` (submit, accept, return, close) from `state`; ValueError when not allowed now."""
+    allowed = {"submit": ("pending", "returned"), "accept": ("submitted",), "return": ("submitted",),
+               "close": ("pending", "submitted", "returned")}
+    if state not in allowed[act]:
+        raise ValueError(state)
+    return {"submit": "submitted", "accept": "accepted", "return": "returned", "close": "closed"}[act]
+
+
+def rectification_overdue(state: str, due_at: datetime | None, overdue_at: datetime | None, now: datetime) -> bool:
+    """Newly overdue: its due time has passed with the department's move still waiting, not said before."""
+    return overdue_at is None and due_at is not None and due_at <= now and state in RECTIFICATION_WAITING
+
 
 # Chinese labels of the metrics (facts) for the breakdown and the report.
 METRIC_LABELS = {

@@ -11,22 +11,30 @@ from sqlalchemy.exc import IntegrityError
 
 from services.kernel import clock
 from services.kernel.errors import BadRequest, Conflict, NotFound
+from services.kernel.workcal import WorkCalendar
 
 from . import ledger, store
 from .domain import (
+    DECISIONS,
+    DEFAULT_RECTIFICATION_DAYS,
     INSUFFICIENT,
     NOT_ASSESSED,
     NOT_RANKED,
     PENALISED,
     PERIOD_HELP,
     RANKED,
+    RECTIFICATION_ZH,
     Period,
     Rules,
     business_moment,
     effective_weights,
     facts_of,
     month_of,
+    open_at,
     parse_period,
+    rectification_due,
+    rectification_overdue,
+    rectification_step,
     statuses_of,
 )
 
@@ -53,6 +61,19 @@ def record_facts(uow, batch: list[list[dict]]) -> None:
     transaction that records the events as consumed (`platform.consuming_batched`)."""
     now = clock.now()
     store.add_facts(uow.session, [{**row, "recorded_at": now} for rows in batch for row in rows])
+
+
+def void_appeal(uow, event, now: datetime) -> bool:
+    """appeal.voided: the appeal ended as invalid or withdrawn, counted nowhere. Recorded once (the first
+    voiding stands); every fact of that appeal, recorded or still to come, stops counting (ledger.voided)."""
+    p = event.payload
+    if store.get_voided_appeal(uow.session, p["appeal_id"]) is not None:
+        return False
+    store.insert_row(uow.session, store.voided_appeals, dict(
+        appeal_id=p["appeal_id"], kind=p["kind"], invalid_kind=p.get("invalid_kind"),
+        reason=str(p["reason"])[:2000], by=p["by"][:100], at=event.occurred_at, source_event_id=event.event_id,
+        recorded_at=now))
+    return True
 
 
 # -- the department register and the own inputs ------------------------------------------------------
@@ -108,8 +129,9 @@ def visit_view(row: dict, now: datetime) -> dict:
     return {**row, "overdue": ledger.visit_overdue(row, now)}
 
 
-def add_visit(uow, data: dict, now: datetime) -> dict:
-    """A finding of an undercover visit, open until closed out."""
+def add_visit(uow, data: dict, now: datetime, calendar: WorkCalendar | None = None,
+              days: int = DEFAULT_RECTIFICATION_DAYS) -> dict:
+    """A finding of an undercover visit, open until closed out; its rectification waits for the department."""
     if data["due_at"] < data["visited_at"]:
         raise BadRequest({"due_at": ["must not be before visited_at / 整改期限不能早于暗访时间"]})
     if data["visited_at"] > now + TOLERANCE:
@@ -124,6 +146,11 @@ def add_visit(uow, data: dict, now: datetime) -> dict:
         closed_at=None, closed_by=None, closed_recorded_at=None, recorded_at=now))
     _own_facts(uow, "visit", row["id"], data["department"], month_of(data["visited_at"]), {"visit_findings": 1},
                data["visited_at"], now, ref=str(row["id"]))
+    # its rectification's clock: the department's report is due within `days` working days of the visit
+    due, error = rectification_due(calendar or WorkCalendar.load(None), data["visited_at"], days)
+    store.save_rectification(uow.session, dict(visit_id=row["id"], department=data["department"], state="pending",
+                                               due_at=due, clock_error=error, overdue_at=None, check_at=due,
+                                               updated_at=now))
     return visit_view(row, now)
 
 
@@ -139,6 +166,9 @@ def close_visit(uow, visit_id: int, evidence: str, closed_at: datetime | None, b
         raise BadRequest({"closed_at": ["must not be before visited_at / 销号时间不能早于暗访时间"]})
     if not store.close_visit(uow.session, visit_id, evidence, closed_at, by, now):
         raise Conflict(f"visit finding {visit_id} is already closed", message_zh="该问题已销号，不能重复销号")
+    rect = store.get_rectification(uow.session, visit_id, lock=True)
+    if rect is not None and rect["state"] not in ("accepted", "closed"):  # closed out otherwise: its clock ends
+        store.save_rectification(uow.session, {**rect, "state": "closed", "check_at": None, "updated_at": now})
     return visit_view(store.get_visit(uow.session, visit_id), now)
 
 
@@ -172,13 +202,25 @@ def _metric_list(rules: Rules) -> list[dict]:
             for m in rules.metrics]
 
 
+def scores_seen_by(session, rules: Rules, period: Period, now: datetime, scope: str | None) -> dict:
+    """`scores` as a reader sees them: a department handler (`scope`) its own department's row only (and its own
+    late facts and open objections), whether the period is open or published."""
+    out = scores(session, rules, period, now)
+    if scope is not None:
+        for key in ("rows", "late_facts", "open_objections"):
+            out[key] = [r for r in out[key] if r.get("department") == scope]
+    return out
+
+
 def scores(session, rules: Rules, period: Period, now: datetime) -> dict:
     """The period's result: the published snapshot when closed (with the facts that came late), else computed
     from the ledger now."""
     state = store.get_period(session, period.text)
     out = {"period": period.text, "label_zh": period.label_zh(), "rules_version": rules.version,
            "metrics": _metric_list(rules), "notes_zh": list(rules.notes_zh), "state": "open", "revision": 0,
-           "closed_at": None, "late_facts": []}
+           "closed_at": None, "late_facts": [],
+           "open_objections": open_objections(session, period, state["closed_at"] if state
+                                              and state["state"] == "closed" else None)}
     if state is not None:
         out["revision"] = state["revision"]
     if state is not None and state["state"] == "closed":
@@ -193,9 +235,11 @@ def scores(session, rules: Rules, period: Period, now: datetime) -> dict:
     return out
 
 
-def department_score(session, rules: Rules, period: Period, department: str, now: datetime) -> dict:
-    """One department's score down to every fact and its source event."""
-    if store.get_department(session, department) is None:
+def department_score(session, rules: Rules, period: Period, department: str, now: datetime,
+                     scope: str | None = None) -> dict:
+    """One department's score down to every fact and its source event. A department handler (`scope`) asking
+    for another department's is answered as for a department not registered."""
+    if store.get_department(session, department) is None or (scope is not None and department != scope):
         raise NotFound(f"no department {department} in the register", message_zh="未登记的部门")
     result = scores(session, rules, period, now)
     row = next((r for r in result["rows"] if r["department"] == department), None)
@@ -205,7 +249,8 @@ def department_score(session, rules: Rules, period: Period, department: str, now
     closed_at = result["closed_at"]
     i = ledger.inputs(session, period, now, closed_at)
     t = i.totals.get(department, {})
-    facts = [dict(f, late=closed_at is not None and f["recorded_at"] > closed_at)
+    voids = {f["id"]: f for f in ledger.voided(session, year=period.year, department=department)}
+    facts = [dict(f, late=closed_at is not None and f["recorded_at"] > closed_at, **_void_of(voids.get(f["id"])))
              for f in store.department_facts(session, department, period.year)
              if ledger.in_period(period, f["period"])]
     statuses = statuses_of(rules, t)
@@ -228,6 +273,13 @@ def department_score(session, rules: Rules, period: Period, department: str, now
             "notes_zh": list(rules.notes_zh), "metrics": metrics, "totals": t, "facts": facts,
             "visits_overdue": [dict(v, overdue=True) for v in i.overdue_visits if v["department"] == department],
             "adjustments": adj, "criticisms": crit, "unresolved_red_cards": i.red_cards.get(department, [])}
+
+
+def _void_of(v: dict | None) -> dict:
+    if v is None:
+        return {"voided": False}
+    return {"voided": True, "void": {k: v[k] for k in ("void_cause", "void_reason", "void_ref", "voided_by",
+                                                       "voided_at", "void_recorded_at")}}
 
 
 def _explain(rules: Rules, row: dict, metrics: list[dict]) -> list[str]:
@@ -269,7 +321,7 @@ def period_view(session, rules: Rules, period: Period, event_id=None) -> dict:
                                                          "rules_version": None, "results": None}
     out = {k: state[k] for k in ("period", "state", "revision", "closed_at", "closed_by", "rules_version")}
     out.update(event_id=event_id, audit=store.audit_of(session, period.text), replay_matches=None, late_facts=0,
-               replay_note=None)
+               replay_note=None, open_objections=open_objections(session, period, state["closed_at"]))
     if state["state"] == "closed":
         snap = ledger.snapshot_of(state["results"])
         if state["rules_version"] == rules.version:
@@ -285,8 +337,11 @@ def period_view(session, rules: Rules, period: Period, event_id=None) -> dict:
     return out
 
 
-def close_period(uow, rules: Rules, period: Period, by: str, now: datetime) -> dict:
-    """Freeze a period's results and publish them (scoring.results_published); its view after."""
+def close_period(uow, rules: Rules, period: Period, by: str, now: datetime,
+                 with_open_objections: bool = False) -> dict:
+    """Freeze a period's results and publish them (scoring.results_published); its view after. Objections open
+    on its facts refuse the close (409), unless `with_open_objections`: then they are listed as open in the
+    published result."""
     if period.end > now:
         raise Conflict(f"{period.text} has not ended yet (it ends {period.end.isoformat()})",
                        message_zh=f"{period.label_zh()}考核期尚未结束，不能关闭")
@@ -295,6 +350,13 @@ def close_period(uow, rules: Rules, period: Period, by: str, now: datetime) -> d
     if state is not None and state["state"] == "closed":
         raise Conflict(f"{period.text} is already closed; reopen it first (with a reason)",
                        message_zh="该考核期已关闭发布；如需变更须先说明理由重新开启")
+    pending = open_objections(s, period)
+    if pending and not with_open_objections:
+        raise Conflict(f"{len(pending)} objection(s) on facts of {period.text} are open: decide them, or close "
+                       f"with with_open_objections: true to publish them as open "
+                       f"({', '.join(str(o['id']) for o in pending)})",
+                       message_zh=f"本期尚有 {len(pending)} 件申诉未处理（申诉编号 "
+                                  f"{'、'.join(str(o['id']) for o in pending)}），请先处理，或注明带未结申诉发布")
     result = ledger.compute(s, rules, period, now, now)
     revision = (state["revision"] if state else 0) + 1
     store.save_period(s, dict(period=period.text, state="closed", revision=revision, closed_at=now, closed_by=by,
@@ -308,7 +370,10 @@ def close_period(uow, rules: Rules, period: Period, by: str, now: datetime) -> d
             "deduction", "adjustment", "final")} for r in result["rows"] if r["standing"] == RANKED],
         "unranked": [{k: r[k] for k in (
             "department", "standing", "standing_reason", "insufficient", "efficiency_warnings", "deduction",
-            "adjustment", "final")} for r in result["rows"] if r["standing"] != RANKED]})
+            "adjustment", "final")} for r in result["rows"] if r["standing"] != RANKED],
+        "open_objections": [{"objection_id": str(o["id"]), "fact_id": str(o["fact_id"]),
+                             "department": o["department"], "metric": o["metric"], "lodged_at": o["lodged_at"]}
+                            for o in pending]})
     return period_view(s, rules, period, event["event_id"])
 
 
@@ -324,3 +389,247 @@ def reopen_period(uow, rules: Rules, period: Period, reason: str, by: str, now: 
     event = uow.publish("scoring.period_reopened", {
         "period": period.text, "revision": state["revision"], "reason": reason, "by": by, "reopened_at": now})
     return period_view(s, rules, period, event["event_id"])
+
+
+# -- objections (申诉) ---------------------------------------------------------------------------------
+
+UNKNOWN_FACT = "unknown fact; see GET /api/v1/facts / 未找到该考核事实"
+
+
+def _closed_containing(session, fact_period: str) -> list[str]:
+    """The closed periods a fact of `fact_period` counts in."""
+    try:
+        year = parse_period(fact_period).year
+    except ValueError:
+        return []
+    return [p["period"] for p in store.closed_periods(session, year)
+            if ledger.in_period(parse_period(p["period"]), fact_period)]
+
+
+def objection_view(session, row: dict) -> dict:
+    """An objection with its fact and its history (lodged, then decided), as both sides see it."""
+    fact = store.get_fact(session, row["fact_id"])
+    history = [{"action": "lodged", "by": row["lodged_by"], "at": row["lodged_at"], "reasons": row["reasons"],
+                "on_behalf": row["on_behalf"]}]
+    if row["state"] != "open":
+        history.append({"action": row["state"], "by": row["decided_by"], "at": row["decided_at"],
+                        "reasons": row["decision_reasons"]})
+    return {**row, "fact": fact, "history": history}
+
+
+def lodge_objection(uow, data: dict, actor, scope: str | None, now: datetime) -> tuple[dict, bool]:
+    """A department's objection to a fact of its own (a department handler), or entered for it by the assessment
+    office: (the objection, created). The same objection sent again answers the first (a retried request);
+    another one to a fact already objected to is a 409: one objection per fact."""
+    s = uow.session
+    fact = store.get_fact(s, data["fact_id"])
+    # another department's fact is answered as a missing one: its existence is not confirmed
+    if fact is None or fact["department"] is None or (scope is not None and fact["department"] != scope):
+        raise BadRequest({"fact_id": [UNKNOWN_FACT]})
+    existing = store.objection_of_fact(s, fact["id"])
+    if existing is not None:
+        if existing["reasons"] == data["reasons"] and existing["department"] == fact["department"]:
+            return objection_view(s, existing), False
+        raise Conflict(f"fact {fact['id']} was objected to already (objection {existing['id']})",
+                       message_zh=f"该事实已提出过申诉（申诉编号 {existing['id']}），每项事实只能申诉一次")
+    if any(v["id"] == fact["id"] for v in ledger.voided(s, department=fact["department"])):
+        raise Conflict(f"fact {fact['id']} no longer counts (voided)", message_zh="该事实已作废，不计入考核，无需申诉")
+    closed = _closed_containing(s, fact["period"])
+    if closed:
+        raise Conflict(f"the period {', '.join(closed)} of this fact is closed; the assessment office may reopen it",
+                       message_zh=f"该事实所属考核期（{'、'.join(closed)}）已关闭发布，如需申诉请联系考核办重新开启")
+    values = dict(fact_id=fact["id"], department=fact["department"], period=fact["period"], metric=fact["metric"],
+                  reasons=data["reasons"], lodged_by=actor.name, on_behalf=scope is None, lodged_at=now,
+                  state="open", decision_reasons=None, decided_by=None, decided_at=None)
+    try:
+        row = store.insert_row(s, store.objections, values)
+    except IntegrityError:  # sent twice at once: the other one won (one objection all the same)
+        raise Conflict(f"fact {fact['id']} was objected to already", message_zh="该事实已提出过申诉") from None
+    uow.publish("objection.lodged", {
+        "objection_id": str(row["id"]), "fact_id": str(fact["id"]), "department": fact["department"],
+        "period": fact["period"], "metric": fact["metric"], "on_behalf": row["on_behalf"], "by": actor.name,
+        "lodged_at": now}, department=fact["department"])
+    return objection_view(s, row), True
+
+
+def get_objection(session, objection_id: int, scope: str | None) -> dict:
+    row = store.get_objection(session, objection_id)
+    if row is None or (scope is not None and row["department"] != scope):
+        raise NotFound(f"no objection {objection_id}", message_zh="申诉不存在")
+    return objection_view(session, row)
+
+
+def find_objections(session, query: dict) -> list[dict]:
+    period = query.get("period")
+    p = parse_period(period) if period else None
+    rows = store.list_objections(session, department=query.get("department"), state=query.get("state"),
+                                 year=p.year if p else None)
+    return [objection_view(session, r) for r in rows if p is None or ledger.in_period(p, r["period"])]
+
+
+def decide_objection(uow, objection_id: int, action: str, reasons: str, by: str, now: datetime) -> dict:
+    """The assessment office upholds an objection (its fact and the other facts of the same source event are
+    voided, the objection the reason: voiding entries, the facts stay) or rejects it, with reasons. The same
+    decision sent again answers as the first; another
+    decision of a decided objection is a 409."""
+    s = uow.session
+    row = store.get_objection(s, objection_id, lock=True)
+    if row is None:
+        raise NotFound(f"no objection {objection_id}", message_zh="申诉不存在")
+    state = DECISIONS[action]
+    if row["state"] != "open":
+        if row["state"] == state and row["decision_reasons"] == reasons:
+            return objection_view(s, row)
+        raise Conflict(f"objection {objection_id} was decided already ({row['state']})",
+                       message_zh="该申诉已作出处理决定，不能重复处理")
+    values = dict(state=state, decision_reasons=reasons, decided_by=by, decided_at=now)
+    if not store.decide_objection(s, objection_id, values):
+        raise Conflict(f"objection {objection_id} was decided already", message_zh="该申诉已作出处理决定，不能重复处理")
+    if state == "upheld":
+        # the fact and the others its source brought (an event's facts are one record: a late decision's count
+        # and its in-time flag go together, or the rate would be skewed), each with its voiding entry
+        fact = store.get_fact(s, row["fact_id"])
+        done = {v["id"] for v in ledger.voided(s, department=row["department"])}
+        for f in store.facts_of_source(s, fact["source_event_id"]):
+            if f["id"] not in done:
+                store.add_fact_void(s, dict(fact_id=f["id"], cause="objection", ref=str(objection_id),
+                                            reason=f"申诉成立（申诉编号 {objection_id}）：{row['reasons']}"[:4000],
+                                            by=by, at=now, recorded_at=now))
+    uow.publish("objection.decided", {
+        "objection_id": str(objection_id), "fact_id": str(row["fact_id"]), "department": row["department"],
+        "period": row["period"], "metric": row["metric"], "decision": state, "by": by, "decided_at": now},
+        department=row["department"])
+    return objection_view(s, {**row, **values})
+
+
+def open_objections(session, period: Period, moment: datetime | None = None) -> list[dict]:
+    """The objections on facts of `period` open at `moment` (now: open)."""
+    rows = store.list_objections(session, year=period.year)
+    return [{k: r[k] for k in ("id", "fact_id", "department", "metric", "period", "lodged_at")}
+            for r in rows if ledger.in_period(period, r["period"])
+            and (r["state"] == "open" if moment is None else open_at(r, moment))]
+
+
+
+# -- rectification of visit findings (整改) -----------------------------------------------------------
+
+RECTIFICATION_BATCH = 200
+NO_VISIT_ZH = "暗访记录不存在"
+
+
+def _visit_seen(session, visit_id: int, scope: str | None, lock: bool = False) -> tuple[dict, dict]:
+    """The finding and its rectification; another department's is answered as a missing one."""
+    visit = store.get_visit(session, visit_id)
+    rect = store.get_rectification(session, visit_id, lock=lock) if visit is not None else None
+    if visit is None or rect is None or (scope is not None and visit["department"] != scope):
+        raise NotFound(f"no visit finding {visit_id} with a rectification", message_zh=NO_VISIT_ZH)
+    return visit, rect
+
+
+def rectification_view(session, visit: dict, rect: dict, now: datetime) -> dict:
+    """A finding's rectification as both sides see it: state, due time, overdue, every report and its review."""
+    rounds = store.rounds_of(session, visit["id"])
+    return {**rect, "state_zh": RECTIFICATION_ZH[rect["state"]], "finding": visit["finding"],
+            "visited_at": visit["visited_at"], "overdue": rect["overdue_at"] is not None or rectification_overdue(
+                rect["state"], rect["due_at"], None, now),
+            "current": rounds[-1] if rounds else None, "rounds": rounds}
+
+
+def get_rectification(session, visit_id: int, scope: str | None, now: datetime) -> dict:
+    visit, rect = _visit_seen(session, visit_id, scope)
+    return rectification_view(session, visit, rect, now)
+
+
+def find_rectifications(session, query: dict, now: datetime) -> list[dict]:
+    out = []
+    for rect in store.list_rectifications(session, query.get("department"), query.get("state")):
+        visit = store.get_visit(session, rect["visit_id"])
+        out.append(rectification_view(session, visit, rect, now))
+    return out
+
+
+def _payload(visit: dict, rect: dict, round_no: int | None, at: datetime) -> dict:
+    # no report text, names or links travel: those stay in scoring
+    return {"visit_id": str(visit["id"]), "department": visit["department"], "round": round_no,
+            "due_at": rect["due_at"], "at": at}
+
+
+def submit_rectification(uow, visit_id: int, data: dict, by: str, scope: str | None,
+                         now: datetime) -> tuple[dict, bool]:
+    """The department's rectification report (整改报告) for a finding of its own: (view, created). The same report
+    sent again while it waits answers as the first (a retried request); another report while one waits, or after
+    the finding was closed out, is a 409."""
+    s = uow.session
+    visit, rect = _visit_seen(s, visit_id, scope, lock=True)
+    rounds = store.rounds_of(s, visit_id)
+    last = rounds[-1] if rounds else None
+    if rect["state"] == "submitted" and last is not None and (
+            last["corrected"], last["corrected_by"], last["attachments"]) == (
+            data["corrected"], data["corrected_by"], data["attachments"]):
+        return rectification_view(s, visit, rect, now), False
+    try:
+        state = rectification_step(rect["state"], "submit")
+    except ValueError:
+        raise Conflict(f"the rectification of finding {visit_id} is {rect['state']}: no report now",
+                       message_zh=f"该问题整改状态为“{RECTIFICATION_ZH[rect['state']]}”，不能提交整改报告") from None
+    round_no = (last["round"] if last else 0) + 1
+    store.add_round(s, dict(visit_id=visit_id, round=round_no, corrected=data["corrected"],
+                            corrected_by=data["corrected_by"], attachments=data["attachments"], submitted_by=by,
+                            submitted_at=now, decision=None, reviewed_by=None, reviewed_at=None, note=None))
+    rect = {**rect, "state": state, "check_at": None, "updated_at": now}
+    store.save_rectification(s, rect)
+    uow.publish("visit.rectification_submitted", _payload(visit, rect, round_no, now), department=visit["department"])
+    return rectification_view(s, visit, rect, now), True
+
+
+def review_rectification(uow, visit_id: int, act: str, note: str | None, by: str, now: datetime) -> dict:
+    """The assessor accepts the waiting report (the finding is closed out with it, 销号) or returns it with a
+    reason (the department submits again; its clock runs on: past its due time it is overdue at once). The
+    same review sent again answers as the first."""
+    s = uow.session
+    visit, rect = _visit_seen(s, visit_id, None, lock=True)
+    rounds = store.rounds_of(s, visit_id)
+    last = rounds[-1] if rounds else None
+    decision = {"accept": "accepted", "return": "returned"}[act]
+    if last is not None and last["decision"] == decision and rect["state"] == decision and (
+            act == "accept" or last["note"] == note):
+        return rectification_view(s, visit, rect, now)
+    try:
+        state = rectification_step(rect["state"], act)
+    except ValueError:
+        raise Conflict(f"the rectification of finding {visit_id} is {rect['state']}: no report waits for review",
+                       message_zh=f"该问题整改状态为“{RECTIFICATION_ZH[rect['state']]}”，"
+                                  "没有待审核的整改报告") from None
+    store.review_round(s, last["id"], dict(decision=decision, reviewed_by=by, reviewed_at=now, note=note))
+    check_at = None
+    if act == "accept":
+        evidence = "；".join(x for x in (f"整改报告第{last['round']}次：{last['corrected']}",
+                                         f"整改责任人：{last['corrected_by']}",
+                                         "附件：" + "、".join(last["attachments"]) if last["attachments"] else "",
+                                         f"审核意见：{note}" if note else "") if x)
+        if not store.close_visit(s, visit_id, evidence[:5000], now, by, now):
+            raise Conflict(f"visit finding {visit_id} is already closed", message_zh="该问题已销号，不能重复销号")
+    elif rect["overdue_at"] is None and rect["due_at"] is not None:
+        check_at = max(rect["due_at"], now)
+    rect = {**rect, "state": state, "check_at": check_at, "updated_at": now}
+    store.save_rectification(s, rect)
+    event = "visit.rectification_accepted" if act == "accept" else "visit.rectification_returned"
+    uow.publish(event, _payload(visit, rect, last["round"], now), department=visit["department"])
+    return rectification_view(s, visit, rect, now)
+
+
+def check_due_rectifications(uow, now: datetime, limit: int = RECTIFICATION_BATCH) -> int:
+    """The timer's tick: claim the rectifications whose check has come; one still waiting for the department
+    past its due time is overdue, said once (visit.rectification_overdue, at the moment it became overdue).
+    Returns how many were claimed."""
+    s = uow.session
+    claimed = store.claim_due_rectifications(s, now, limit)
+    for rect in claimed:
+        overdue_at = rect["overdue_at"]
+        if rectification_overdue(rect["state"], rect["due_at"], rect["overdue_at"], now):
+            overdue_at = rect["due_at"]
+            visit = store.get_visit(s, rect["visit_id"])
+            uow.publish("visit.rectification_overdue", _payload(visit, rect, None, overdue_at),
+                        department=rect["department"], occurred_at=overdue_at)
+        store.save_rectification(s, {**rect, "overdue_at": overdue_at, "check_at": None, "updated_at": now})
+    return len(claimed)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from . import store
 from .domain import (
+    APPEAL_SOURCES,
     Department,
     Period,
     Rules,
@@ -51,7 +52,15 @@ def _moment(text, default: datetime) -> datetime:
         return default
 
 
-def late_responses(session: Session, period: Period, totals: dict, recorded_by: datetime | None = None) -> None:
+def voided(session: Session, *, year: int | None = None, department: str | None = None,
+           recorded_by: datetime | None = None) -> list[dict]:
+    """The facts that no longer count (store.voided_facts): upheld on objection, or of a voided appeal."""
+    return store.voided_facts(session, year=year, department=department, recorded_by=recorded_by,
+                              appeal_sources=APPEAL_SOURCES)
+
+
+def late_responses(session: Session, period: Period, totals: dict, recorded_by: datetime | None = None,
+                   void_ids: frozenset = frozenset()) -> None:
     """Add `appeals_response_late` (each dispatch not signed for in time, once: a late acceptance, an acceptance
     overdue, or both) and `appeals_response_due` (signed for in time + late) to `totals` (domain.
     late_response_changes). The pairing reads the overdue facts of every year, so that a dispatch late in one
@@ -62,10 +71,11 @@ def late_responses(session: Session, period: Period, totals: dict, recorded_by: 
             t["appeals_response_late"] = t.get("appeals_response_late", 0.0) + late
     overdue = [dict(o, dispatched_at=_moment(o["detail"], o["at"]))
                for o in store.facts_about(session, "appeals_acceptance_overdue", recorded_by=recorded_by)
-               if o["department"] is not None]
+               if o["department"] is not None and o["id"] not in void_ids]
     if overdue:
         accepted = [dict(a, in_time=a["value"] > 0) for a in store.facts_about(
-            session, "appeals_accepted_in_time", {o["ref"] for o in overdue}, recorded_by)]
+            session, "appeals_accepted_in_time", {o["ref"] for o in overdue}, recorded_by)
+            if a["id"] not in void_ids]
         for dept, fact_period, change in late_response_changes(overdue, accepted):
             if in_period(period, fact_period):
                 t = totals[dept]
@@ -100,23 +110,37 @@ def inputs(session: Session, period: Period, now: datetime, recorded_by: datetim
     for dept, fact_period, metric, total in store.sums(session, period.year, recorded_by):
         if dept is not None and in_period(period, fact_period):
             totals[dept][metric] += total
-    late_responses(session, period, totals, recorded_by)
+    # voided facts stay in the ledger; their voiding entries take them out of the sums (and of what is judged
+    # one by one below)
+    gone = voided(session, recorded_by=recorded_by)
+    for f in gone:
+        if f["department"] is not None and f["period"].startswith(f"{period.year:04d}") \
+                and in_period(period, f["period"]):
+            t = totals[f["department"]]
+            t[f["metric"]] -= f["value"]
+            if abs(t[f["metric"]]) < 1e-9:  # nothing left: as if it had never been counted
+                del t[f["metric"]]
+    void_ids = frozenset(f["id"] for f in gone)
+    voided_visits = {f["ref"] for f in gone if f["metric"] == "visit_findings"}
+    late_responses(session, period, totals, recorded_by, void_ids)
     overdue_visits = []
     for v in store.visits_due_between(session, period.start, period.end, recorded_by):
-        if visit_overdue(v, as_of, recorded_by):
+        if str(v["id"]) not in voided_visits and visit_overdue(v, as_of, recorded_by):
             totals[v["department"]]["visits_overdue"] += 1
             overdue_visits.append(v)
     reasons: dict[str, list[str]] = defaultdict(list)
     for c in store.facts_of_metric(session, "criticisms", period.year, recorded_by):
-        if in_period(period, c["period"]):
+        if c["id"] not in void_ids and in_period(period, c["period"]):
             reasons[c["department"]].append(f"通报批评（{c['ref']}）")
     cards = [(c["department"], c["ref"], c["at"])
              for c in store.facts_of_metric(session, "red_cards", period.year, recorded_by)
-             if in_period(period, c["period"])]
+             if c["id"] not in void_ids and in_period(period, c["period"])]
     red: dict[str, list[str]] = {}
     if cards:
         resolutions: dict[str, datetime] = {}
         for r in store.facts_of_metric(session, "red_cards_resolved", None, recorded_by):
+            if r["id"] in void_ids:
+                continue
             if r["ref"] not in resolutions or r["at"] < resolutions[r["ref"]]:
                 resolutions[r["ref"]] = r["at"]
         red = unresolved_red_cards(cards, resolutions, as_of)

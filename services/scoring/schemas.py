@@ -3,9 +3,9 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from services.kernel.errors import BadRequest
-from services.kernel.fields import Moment
+from services.kernel.fields import Id, Moment
 
-from .domain import PERIOD_HELP, Period, parse_period
+from .domain import OBJECTION_STATES, PERIOD_HELP, RECTIFICATION_STATES, Period, parse_period
 
 CODE = validate.Regexp(r"^[A-Za-z0-9_-]{1,64}$", error="letters, digits, _ and -, at most 64")
 TIERS = ("city", "town_street")
@@ -53,6 +53,18 @@ class FactOut(Schema):
     occurred_at = Moment()
     recorded_at = Moment()
     late = fields.Boolean(metadata={"description": "recorded after its period was closed (published)"})
+    voided = fields.Boolean(metadata={"description": "no longer counts: an objection upheld, or its appeal voided "
+                                                     "(invalid or withdrawn); the fact stays in the ledger"})
+    void = fields.Nested(lambda: VoidOut(), allow_none=True)
+
+
+class VoidOut(Schema):
+    void_cause = fields.String(metadata={"description": "objection, or the appeal's end: invalid | withdrawn"})
+    void_reason = fields.String()
+    void_ref = fields.String(allow_none=True, metadata={"description": "the objection's or the appeal's id"})
+    voided_by = fields.String()
+    voided_at = Moment()
+    void_recorded_at = Moment()
 
 
 # -- the register -----------------------------------------------------------------------------------
@@ -267,6 +279,8 @@ class ScoresOut(Schema):
     notes_zh = fields.List(fields.String(), metadata={"description": "the rules' explanations (Chinese)"})
     late_facts = fields.List(fields.Nested(FactOut), metadata={
         "description": "facts recorded after the period was closed: shown, not counted until a reopening"})
+    open_objections = fields.List(fields.Nested(lambda: OpenObjectionOut()), metadata={
+        "description": "objections on the period's facts open now (open period) or when it was closed"})
 
 
 class MetricBreakdown(Schema):
@@ -333,9 +347,132 @@ class PeriodOut(Schema):
                        "none when open or published under other rules (see replay_note)"})
     replay_note = fields.String(allow_none=True)
     late_facts = fields.Integer()
+    open_objections = fields.List(fields.Nested(lambda: OpenObjectionOut()), metadata={
+        "description": "objections on the period's facts open now (open period) or when it was closed "
+                       "(published as open)"})
+
+
+class ClosePeriodIn(Schema):
+    with_open_objections = fields.Boolean(load_default=False, metadata={
+        "description": "close although objections on the period's facts are open: they are published as open"})
+
+
+# -- objections (申诉) -------------------------------------------------------------------------------
+
+class ObjectionIn(Schema):
+    fact_id = Id(required=True)
+    reasons = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+
+
+class DecisionIn(Schema):
+    reasons = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+
+
+class ObjectionsQuery(Schema):
+    department = fields.String(load_default=None, validate=CODE)
+    state = fields.String(load_default=None, validate=validate.OneOf(OBJECTION_STATES))
+    period = fields.String(load_default=None, validate=_period_ok)
+
+
+class OpenObjectionOut(Schema):
+    id = fields.Integer()
+    fact_id = fields.Integer()
+    department = fields.String()
+    metric = fields.String()
+    period = fields.String()
+    lodged_at = Moment()
+
+
+class ObjectionStep(Schema):
+    action = fields.String(metadata={"description": "lodged, upheld or rejected"})
+    by = fields.String()
+    at = Moment()
+    reasons = fields.String()
+    on_behalf = fields.Boolean()
+
+
+class ObjectionOut(Schema):
+    id = fields.Integer()
+    fact_id = fields.Integer()
+    department = fields.String()
+    period = fields.String(metadata={"description": "the fact's period"})
+    metric = fields.String()
+    reasons = fields.String()
+    lodged_by = fields.String()
+    on_behalf = fields.Boolean(metadata={"description": "entered by the assessment office for the department"})
+    lodged_at = Moment()
+    state = fields.String(metadata={"description": "open, upheld (the fact voided) or rejected"})
+    decision_reasons = fields.String(allow_none=True)
+    decided_by = fields.String(allow_none=True)
+    decided_at = Moment(allow_none=True)
+    fact = fields.Nested(FactOut, allow_none=True)
+    history = fields.List(fields.Nested(ObjectionStep))
 
 
 class ListsOut(Schema):
     period = fields.String()
     red = fields.List(fields.Nested(ScoreRow), metadata={"description": "红榜: the best five"})
     black = fields.List(fields.Nested(ScoreRow), metadata={"description": "黑榜: the worst five, worst first"})
+
+
+# -- rectification of visit findings (整改) -----------------------------------------------------------
+
+MAX_ATTACHMENTS = 20
+
+
+class RectificationIn(Schema):
+    corrected = fields.String(required=True, validate=validate.Length(min=2, max=4000),
+                              metadata={"description": "what was corrected (整改情况)"})
+    corrected_by = fields.String(required=True, validate=validate.Length(min=1, max=100),
+                                 metadata={"description": "who corrected it (整改责任人); shown to the assessment "
+                                                          "office and the department, never in events or logs"})
+    attachments = fields.List(
+        fields.Url(schemes={"http", "https"}, validate=validate.Length(max=2000)), load_default=list,
+        validate=validate.Length(max=MAX_ATTACHMENTS),
+        metadata={"description": f"links to the evidence (http/https, at most {MAX_ATTACHMENTS}); no files"})
+
+
+class RectificationAcceptIn(Schema):
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000),
+                         metadata={"description": "the assessor's remark, kept with the close-out evidence"})
+
+
+class RectificationReturnIn(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=2000),
+                           metadata={"description": "why the report is sent back (退回理由)"})
+
+
+class RectificationsQuery(Schema):
+    department = fields.String(load_default=None, validate=CODE)
+    state = fields.String(load_default=None, validate=validate.OneOf(RECTIFICATION_STATES))
+
+
+class RoundOut(Schema):
+    round = fields.Integer()
+    corrected = fields.String()
+    corrected_by = fields.String()
+    attachments = fields.List(fields.String())
+    submitted_by = fields.String()
+    submitted_at = Moment()
+    decision = fields.String(allow_none=True, metadata={"description": "accepted, returned, or none (waiting)"})
+    reviewed_by = fields.String(allow_none=True)
+    reviewed_at = Moment(allow_none=True)
+    note = fields.String(allow_none=True, metadata={"description": "the return's reason or the acceptance's remark"})
+
+
+class RectificationOut(Schema):
+    visit_id = fields.Integer()
+    department = fields.String()
+    finding = fields.String()
+    visited_at = Moment()
+    state = fields.String(metadata={"description": "pending, submitted (waits for review), accepted (closed out "
+                                                   "with it), returned (to submit again) or closed (closed out "
+                                                   "otherwise)"})
+    state_zh = fields.String()
+    due_at = Moment(allow_none=True, metadata={"description": "the report is due before this moment"})
+    clock_error = fields.String(allow_none=True, metadata={
+        "description": "why there is no due time (the calendar has no schedule for the year)"})
+    overdue = fields.Boolean()
+    overdue_at = Moment(allow_none=True, metadata={"description": "when it became overdue (announced once)"})
+    current = fields.Nested(RoundOut, allow_none=True)
+    rounds = fields.List(fields.Nested(RoundOut))

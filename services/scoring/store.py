@@ -1,6 +1,7 @@
-"""Tables of the scoring service: the append-only ledger of facts, the department register, its own inputs
-(enterprise evaluations, monitoring points, undercover visits, adjustments, criticisms) and the periods with
-their published results and audit trail."""
+"""Tables of the scoring service: the append-only ledger of facts and its voiding entries (a fact upheld on
+objection, the facts of an appeal voided as invalid or withdrawn), the department register, its own inputs
+(enterprise evaluations, monitoring points, undercover visits, adjustments, criticisms), the departments'
+objections and the periods with their published results and audit trail."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from sqlalchemy import (
     insert,
     select,
     true,
+    union_all,
     update,
 )
 from sqlalchemy.orm import Session
@@ -54,6 +56,57 @@ Index("ix_facts_period_sum", facts.c.period, facts.c.department, facts.c.metric,
 # the facts judged one by one (red cards and their resolutions, acceptance overdue and the acceptances of those
 # appeals): by metric, then by what they are about
 Index("ix_facts_metric_ref", facts.c.metric, facts.c.ref)
+# the facts of one appeal (voided as a whole by appeal.voided)
+Index("ix_facts_ref", facts.c.ref)
+
+# A voiding entry: the fact stays, this row says it no longer counts, why, who and when (append-only: one per
+# fact, never deleted). `cause`: objection (upheld; `ref` the objection's id).
+fact_voids = Table(
+    "fact_voids", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("fact_id", Integer, nullable=False, unique=True),
+    Column("cause", String(20), nullable=False),
+    Column("ref", String(100)),
+    Column("reason", Text, nullable=False),
+    Column("by", String(100), nullable=False),
+    Column("at", Moment(), nullable=False),
+    Column("recorded_at", Moment(), nullable=False),
+)
+
+# Appeals voided (appeal.voided: invalid 无效 or withdrawn 撤诉): every fact an appeals event of that appeal
+# brought (ref = the appeal id) is void, the ones recorded before and the ones that arrive after alike, so the
+# order the events come in does not matter.
+voided_appeals = Table(
+    "voided_appeals", metadata,
+    Column("appeal_id", String(100), primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("invalid_kind", String(20)),
+    Column("reason", Text, nullable=False),
+    Column("by", String(100), nullable=False),
+    Column("at", Moment(), nullable=False),
+    Column("source_event_id", String(36), nullable=False),
+    Column("recorded_at", Moment(), nullable=False),
+)
+
+# A department's objection (申诉) to one fact: open until the assessment office upholds it (the fact is voided)
+# or rejects it, with reasons. One per fact.
+objections = Table(
+    "objections", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("fact_id", Integer, nullable=False, unique=True),
+    Column("department", String(64), nullable=False),
+    Column("period", String(7), nullable=False),
+    Column("metric", String(64), nullable=False),
+    Column("reasons", Text, nullable=False),
+    Column("lodged_by", String(100), nullable=False),
+    Column("on_behalf", Boolean, nullable=False),  # entered by the assessment office for the department
+    Column("lodged_at", Moment(), nullable=False),
+    Column("state", String(10), nullable=False),  # open | upheld | rejected
+    Column("decision_reasons", Text),
+    Column("decided_by", String(100)),
+    Column("decided_at", Moment()),
+)
+Index("ix_objections_department", objections.c.department, objections.c.state)
 
 departments = Table(
     "departments", metadata,
@@ -106,6 +159,39 @@ visits = Table(
     Column("recorded_at", Moment(), nullable=False),
 )
 Index("ix_visits_due", visits.c.due_at)
+
+# the rectification (整改) of a visit finding: its state and clock (one row per finding recorded since #14)
+visit_rectifications = Table(
+    "visit_rectifications", metadata,
+    Column("visit_id", Integer, primary_key=True),
+    Column("department", String(64), nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("due_at", Moment()),  # the first instant after the last working day allowed
+    Column("clock_error", String(300)),  # why there is no due time (a calendar year not loaded)
+    Column("overdue_at", Moment()),  # the moment it became overdue (visit.rectification_overdue published)
+    Column("check_at", Moment()),  # when the timer looks at it next (NULL: nothing to look at)
+    Column("updated_at", Moment(), nullable=False),
+)
+Index("ix_visit_rectifications_check", visit_rectifications.c.check_at)
+Index("ix_visit_rectifications_department", visit_rectifications.c.department, visit_rectifications.c.state)
+
+# each rectification report (a round) and its review
+rectification_rounds = Table(
+    "rectification_rounds", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("visit_id", Integer, nullable=False, index=True),
+    Column("round", Integer, nullable=False),
+    Column("corrected", Text, nullable=False),
+    Column("corrected_by", String(100), nullable=False),
+    Column("attachments", Text, nullable=False),  # JSON list of links
+    Column("submitted_by", String(100), nullable=False),
+    Column("submitted_at", Moment(), nullable=False),
+    Column("decision", String(10)),  # accepted | returned | NULL (waiting)
+    Column("reviewed_by", String(100)),
+    Column("reviewed_at", Moment()),
+    Column("note", Text),
+    UniqueConstraint("visit_id", "round", name="uq_rectification_round"),
+)
 
 adjustments = Table(
     "adjustments", metadata,
@@ -180,8 +266,64 @@ def sums(session: Session, year: int, recorded_by=None) -> list[tuple[str, str, 
     return [tuple(r) for r in session.execute(q)]
 
 
+def get_fact(session: Session, fact_id: int) -> dict | None:
+    row = session.execute(select(facts).where(facts.c.id == fact_id)).mappings().first()
+    return None if row is None else dict(row)
+
+
+def facts_of_source(session: Session, source_event_id: str) -> list[dict]:
+    q = select(facts).where(facts.c.source_event_id == source_event_id).order_by(facts.c.id)
+    return [dict(r) for r in session.execute(q).mappings()]
+
+
+def voided_facts(session: Session, *, year: int | None = None, department: str | None = None,
+                 recorded_by=None, appeal_sources: tuple[str, ...] = ()) -> list[dict]:
+    """The facts that no longer count, each with why (`void_cause`, `void_reason`, `void_ref`, `voided_by`,
+    `voided_at`, `void_recorded_at`): voided one by one (an objection upheld), or brought by an appeals event
+    (`appeal_sources`) of a voided appeal. Only voidings recorded by `recorded_by` when given. Few rows: the
+    ranking subtracts them from its sums rather than filtering a million."""
+    cols = (facts.c.id, facts.c.department, facts.c.period, facts.c.metric, facts.c.value, facts.c.ref)
+
+    def scoped(q, recorded):
+        if year is not None:
+            q = q.where(facts.c.period.startswith(f"{year:04d}"))
+        if department is not None:
+            q = q.where(facts.c.department == department)
+        if recorded_by is not None:
+            q = q.where(recorded <= recorded_by, facts.c.recorded_at <= recorded_by)
+        return q
+
+    v, a = fact_voids, voided_appeals
+    one = scoped(select(*cols, v.c.cause.label("void_cause"), v.c.reason.label("void_reason"),
+                        v.c.ref.label("void_ref"), v.c.by.label("voided_by"), v.c.at.label("voided_at"),
+                        v.c.recorded_at.label("void_recorded_at"))
+                 .select_from(facts.join(v, v.c.fact_id == facts.c.id)), v.c.recorded_at)
+    parts = [one]
+    if appeal_sources:
+        parts.append(scoped(
+            select(*cols, a.c.kind.label("void_cause"), a.c.reason.label("void_reason"),
+                   a.c.appeal_id.label("void_ref"), a.c.by.label("voided_by"), a.c.at.label("voided_at"),
+                   a.c.recorded_at.label("void_recorded_at"))
+            .select_from(facts.join(a, a.c.appeal_id == facts.c.ref))
+            .where(facts.c.source_event_type.in_(appeal_sources))
+            # voided one by one as well: counted once
+            .where(~select(v.c.id).where(v.c.fact_id == facts.c.id).exists()), a.c.recorded_at))
+    q = union_all(*parts) if len(parts) > 1 else one
+    return [dict(r) for r in session.execute(q).mappings()]
+
+
+def add_fact_void(session: Session, values: dict) -> None:
+    session.execute(insert(fact_voids).values(**values))
+
+
+def get_voided_appeal(session: Session, appeal_id: str) -> dict | None:
+    row = session.execute(select(voided_appeals).where(voided_appeals.c.appeal_id == appeal_id)).mappings().first()
+    return None if row is None else dict(row)
+
+
 def facts_of_metric(session: Session, metric: str, year: int | None = None, recorded_by=None) -> list[dict]:
-    q = select(facts.c.department, facts.c.period, facts.c.ref, facts.c.at).where(facts.c.metric == metric)
+    q = select(facts.c.id, facts.c.department, facts.c.period, facts.c.ref, facts.c.at).where(
+        facts.c.metric == metric)
     if year is not None:
         q = q.where(facts.c.period.startswith(f"{year:04d}"))
     if recorded_by is not None:
@@ -341,4 +483,93 @@ def save_period(session: Session, values: dict) -> None:
 
 def audit_of(session: Session, period: str) -> list[dict]:
     q = select(period_audit).where(period_audit.c.period == period).order_by(period_audit.c.id)
+    return [dict(r) for r in session.execute(q).mappings()]
+
+
+# -- objections -------------------------------------------------------------------------------------
+
+def get_objection(session: Session, objection_id: int, lock: bool = False) -> dict | None:
+    q = select(objections).where(objections.c.id == objection_id)
+    if lock:
+        q = q.with_for_update()
+    row = session.execute(q).mappings().first()
+    return None if row is None else dict(row)
+
+
+def objection_of_fact(session: Session, fact_id: int) -> dict | None:
+    row = session.execute(select(objections).where(objections.c.fact_id == fact_id)).mappings().first()
+    return None if row is None else dict(row)
+
+
+def list_objections(session: Session, *, department=None, state=None, year=None) -> list[dict]:
+    q = select(objections).order_by(objections.c.id)
+    if department is not None:
+        q = q.where(objections.c.department == department)
+    if state is not None:
+        q = q.where(objections.c.state == state)
+    if year is not None:
+        q = q.where(objections.c.period.startswith(f"{year:04d}"))
+    return [dict(r) for r in session.execute(q).mappings()]
+
+
+def decide_objection(session: Session, objection_id: int, values: dict) -> bool:
+    """Only an open objection is decided (the WHERE makes a concurrent second decision a no-op)."""
+    r = session.execute(update(objections).where(objections.c.id == objection_id, objections.c.state == "open")
+                        .values(**values))
+    return r.rowcount == 1
+
+
+# -- rectifications of visit findings ----------------------------------------------------------------
+
+def get_rectification(session: Session, visit_id: int, lock: bool = False) -> dict | None:
+    q = select(visit_rectifications).where(visit_rectifications.c.visit_id == visit_id)
+    if lock:
+        q = q.with_for_update()
+    row = session.execute(q).mappings().first()
+    return None if row is None else dict(row)
+
+
+def save_rectification(session: Session, values: dict) -> None:
+    t = visit_rectifications
+    if get_rectification(session, values["visit_id"]) is None:
+        session.execute(insert(t).values(**values))
+    else:
+        session.execute(update(t).where(t.c.visit_id == values["visit_id"]).values(**values))
+
+
+def rounds_of(session: Session, visit_id: int) -> list[dict]:
+    q = select(rectification_rounds).where(rectification_rounds.c.visit_id == visit_id).order_by(
+        rectification_rounds.c.round)
+    return [dict(r, attachments=json.loads(r["attachments"])) for r in session.execute(q).mappings()]
+
+
+def add_round(session: Session, values: dict) -> None:
+    session.execute(insert(rectification_rounds).values(**{**values, "attachments": json.dumps(
+        values["attachments"], ensure_ascii=False)}))
+
+
+def review_round(session: Session, round_id: int, values: dict) -> None:
+    session.execute(update(rectification_rounds).where(rectification_rounds.c.id == round_id).values(**values))
+
+
+def list_rectifications(session: Session, department=None, state=None) -> list[dict]:
+    t = visit_rectifications
+    q = select(t).order_by(t.c.visit_id)
+    if department is not None:
+        q = q.where(t.c.department == department)
+    if state is not None:
+        q = q.where(t.c.state == state)
+    return [dict(r) for r in session.execute(q).mappings()]
+
+
+def any_rectification_due(session: Session, now) -> bool:
+    t = visit_rectifications
+    return session.execute(select(t.c.visit_id).where(t.c.check_at <= now).limit(1)).first() is not None
+
+
+def claim_due_rectifications(session: Session, now, limit: int) -> list[dict]:
+    """Rectifications whose check has come, claimed for this transaction (other instances skip them)."""
+    t = visit_rectifications
+    q = (select(t).where(t.c.check_at <= now).order_by(t.c.check_at).limit(limit)
+         .with_for_update(skip_locked=True))
     return [dict(r) for r in session.execute(q).mappings()]
