@@ -18,6 +18,7 @@ import uuid
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
+from urllib.parse import unquote_plus
 
 from eventlet.event import Event as GreenEvent
 from marshmallow import Schema, ValidationError, fields
@@ -32,7 +33,7 @@ from werkzeug.exceptions import NotFound as WzNotFound
 from werkzeug.routing import IntegerConverter, Map, PathConverter, Rule
 from werkzeug.wrappers import Request, Response
 
-from . import logs
+from . import logs, privacy
 from .domain import SYSTEM, Actor, IllegalTransition
 from .errors import (
     ApiError,
@@ -182,7 +183,7 @@ def quiet_answered_errors() -> None:
 
 def log_client_error(request: Request, status: int, code: str) -> None:
     """A 4xx at INFO, one line, no traceback: the client's mistake, worth a line, not an alarm."""
-    log.info("%s %s answered %d %s", request.method, request.path, status, code,
+    log.info("%s %s answered %d %s", request.method, privacy.scrub(unquote_plus(request.path)), status, code,
              extra={"status": status, "code": code})
 
 
@@ -241,7 +242,8 @@ class _RedactedAccessLog(logging.LoggerAdapter):
     made, whatever formatter the deployment's logging uses."""
 
     def process(self, msg, kwargs):
-        return logs.redact(str(msg)), kwargs
+        # and a phone or id number in a path or query (a caller's history, a phone search), percent-encoded or not
+        return logs.redact(privacy.scrub(unquote_plus(str(msg)))), kwargs
 
 
 class JsonWebServer(WebServer):

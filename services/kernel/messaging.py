@@ -447,7 +447,10 @@ class ParkingQueueConsumer(QueueConsumer):
         reach the loop never turns, and the service cannot be stopped (SIGTERM hangs). Wait a while, then
         give up on a connection that is gone anyway: its unacknowledged messages go back to the queue."""
         if not self._consumers_ready.ready():
-            return super().unregister_provider(provider)
+            # nameko's own branch here sends its one-shot "last provider unregistered" for every provider, and
+            # the second send raises (a service with several consumers whose broker was never reached); the
+            # collector's sends it once, when the last provider leaves
+            return ProviderCollector.unregister_provider(self, provider)
         removed = GreenEvent()
         self._pending_remove_providers[provider] = removed
         with eventlet.Timeout(self.stop_timeout, False):

@@ -69,9 +69,17 @@ def render_item(type_, obj, autogen_context):
     return False
 
 
+def outside_metadata(metadata: MetaData) -> set[str]:
+    """Tables and indexes a service builds with its own DDL (a full-text search index), named in
+    `metadata.info["outside_metadata"]`: the schema comparison passes over them."""
+    return set(metadata.info.get("outside_metadata", ()))
+
+
 def context_options(service: str, metadata: MetaData) -> dict:
+    outside = outside_metadata(metadata)
     return {"target_metadata": metadata, "version_table": version_table(service), "render_item": render_item,
-            "compare_type": True, "render_as_batch": True}
+            "compare_type": True, "render_as_batch": True,
+            "include_name": lambda name, type_, parent_names: name not in outside}
 
 
 def differences(connection: Connection, service: str, metadata: MetaData) -> list:

@@ -48,8 +48,12 @@ _ID18 = re.compile(_START + r"[1-9]\d{5}[ \-]?(?:18|19|20)\d{2}" + _DATE + r"[ \
 _ID15 = re.compile(_START + r"[1-9]\d{5}[ \-]?\d{2}" + _DATE + r"[ \-]?\d{3}(?!\d)")
 # 15 (American Express) to 19 digits (UnionPay), in one run or in groups of four as printed on the card;
 # the first digit is the card network's (3 Amex/JCB, 4 Visa, 5 Mastercard, 6 UnionPay), which a phone with
-# its country code never has. Not a group of a longer run of groups: that is some other number or two.
-_CARD = re.compile(_START + r"(?<!\d[ \-.])(?:[3-6]\d{14,18}|[3-6]\d{3}(?:([ \-.])\d{4}){2}\1\d{3,4}(?:\1\d{1,3})?"
+# its country code never has. Not a group of a longer run of groups: that is some other number or two —
+# after a group of one to four digits and a separator (4000 0100 … 1234 5678); after
+# a longer number (a phone, 13000000000 4000 0100 1000 000) a card may well follow
+_NOT_A_LATER_GROUP = "".join("(?<!" + before + r"\d" * n + r"[ \-.])" for n in range(1, 5) for before in (r"\D", "^"))
+_CARD = re.compile(_START + _NOT_A_LATER_GROUP
+                   + r"(?:[3-6]\d{14,18}|[3-6]\d{3}(?:([ \-.])\d{4}){2}\1\d{3,4}(?:\1\d{1,3})?"
                    r"|3\d{3}([ \-.])\d{6}\2\d{5})(?![ \-.]?\d)")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
 # brackets only in pairs: a "(" before a number belongs to the text around it
@@ -109,11 +113,39 @@ def scrub(text: str | None, *, names: Iterable[str | None] = ()) -> str | None:
         # a name of one character would mask that character everywhere
         if name and len(name.strip()) >= 2:
             text = text.replace(name.strip(), LABELS["name"])
+    scrubbed = _apply(text, _RULES)
+    if _DIGIT.search(scrubbed):
+        # numbers side by side can be cut apart in two ways: a landline's area code found inside a mobile
+        # number before it (130 0100 1000 010-2000000) or a card taken for a later group of a mobile's (130
+        # 0000 0000 4000 0100 1000 000), or a mobile inside a landline (010-2130 0000). Where digits are left,
+        # the mobile-first order is tried too, and the reading that leaves fewer digits wins.
+        other = _apply(text, _RULES_MOBILE_FIRST)
+        if len(_DIGIT.findall(other)) < len(_DIGIT.findall(scrubbed)):
+            scrubbed = other
+        # what is left of a run of numbers cut apart either way (a group between two labels) belongs to
+        # them: it goes with the label before it
+        scrubbed = _LEFT_OVER.sub("", scrubbed)
+    return scrubbed
+
+
+_DIGIT = re.compile(r"\d")
+_NUMBER_LABEL = r"(?:\[电话\]|\[卡号\]|\[身份证号\])"
+_AFTER_NUMBER_LABEL = r"(?:(?<=\[电话\])|(?<=\[卡号\])|(?<=\[身份证号\]))"
+_GROUPS = r"[ \-.]?\d(?:[ \-.]?\d)*"
+_LEFT_OVER = re.compile(_AFTER_NUMBER_LABEL + _GROUPS + r"(?=[ \-.]?" + _NUMBER_LABEL + r")")
+# the same rules with the mobile's before the card's and the landline's: a card or a landline right after a
+# mobile number is seen once the mobile is a label
+_RULES_MOBILE_FIRST = ((_EMAIL, LABELS["email"]), (_ID18, LABELS["id"]), (_ID15, LABELS["id"]),
+                       (_MOBILE, LABELS["phone"]), (_CARD, LABELS["card"]), (_LANDLINE, LABELS["phone"]),
+                       *_RULES[-2:])
+
+
+def _apply(text: str, rules: tuple[_Rule, ...]) -> str:
     # until nothing changes: a number that sat right beside another (two phones with one space between) is
     # seen once its neighbour is a label
     for _ in range(4):
         before = text
-        for pattern, label in _RULES:
+        for pattern, label in rules:
             text = _replace(text, pattern, label)
         if text == before:
             break

@@ -36,16 +36,19 @@ def test_nameko_run_exits_naming_the_missing_setting(tmp_path):
     assert "missing required settings: AMQP_URI" in proc.stderr
 
 
-def test_nameko_run_waits_for_a_missing_broker_and_stops_on_sigterm(tmp_path):
+@pytest.mark.parametrize("service, cls", [("approvals", "ApprovalsService"), ("notify", "NotifyService")])
+def test_nameko_run_waits_for_a_missing_broker_and_stops_on_sigterm(tmp_path, service, cls):
     # A consuming service started before its broker neither dies nor hangs: /health answers 503 while it
-    # waits, and SIGTERM (systemd, docker, make run's Ctrl-C) ends it.
+    # waits, and SIGTERM (systemd, docker, make run's Ctrl-C) ends it — also with many consumers (notify's
+    # dozens each leave on their own; nameko's one-shot "last one left" must be sent once).
     port = free_port()
+    prefix = service.upper()
     env = {**os.environ, "PYTHONPATH": ROOT, "AMQP_URI": f"amqp://guest:guest@127.0.0.1:{free_port()}/",
-           "APPROVALS_DATABASE_URL": f"sqlite:///{tmp_path}/a.db", "KEYS_FILE": str(tmp_path / "keys.yaml"),
-           "APPROVALS_HTTP": f"127.0.0.1:{port}"}
+           f"{prefix}_DATABASE_URL": f"sqlite:///{tmp_path}/a.db", "KEYS_FILE": str(tmp_path / "keys.yaml"),
+           f"{prefix}_HTTP": f"127.0.0.1:{port}"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "nameko", "run", "--config", os.path.join(ROOT, "services/approvals/config.yaml"),
-         "services.approvals.service:ApprovalsService"],
+        [sys.executable, "-m", "nameko", "run", "--config", os.path.join(ROOT, f"services/{service}/config.yaml"),
+         f"services.{service}.service:{cls}"],
         cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=(tmp_path / "log").open("w"))
     try:
         def health():

@@ -6,6 +6,7 @@ import json
 import re
 from datetime import date, timedelta
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -110,6 +111,11 @@ personal = st.one_of(
 @example([("身份证", ("11010119900307123X", {LABELS["id"]}))], "号")
 @example([("报警人", ("幺三八一二三四五六七八", {LABELS["phone"]}))], "。")
 def test_personal_data_in_any_spelling_never_survives_and_the_text_around_it_does(pieces, tail):
+    # Numbers written side by side with nothing but a space or a dash between them are one run of digits that no
+    # reader can cut apart for sure (130 0000 0000 4000 1300 0000 000): stated here for numbers with some text
+    # between them; a separator alone in the test after this one.
+    pieces = [(before if n == 0 or before.strip(" -.") else "，" + before, value)
+              for n, (before, value) in enumerate(pieces)]
     text = "".join(before + value for before, (value, _) in pieces) + tail
     out = scrub(text)
     # nothing of a number is left: the text around held no digit, so none may come out
@@ -121,6 +127,17 @@ def test_personal_data_in_any_spelling_never_survives_and_the_text_around_it_doe
                       for before, (_, labels) in pieces) + re.escape(tail)
     assert re.fullmatch(pattern, out), (text, out)
     assert scrub(out) == out  # idempotent: a label holds nothing to find
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("。13000000000 4000 0100 1000 000。", "。[电话] [卡号]。"),  # a card after a mobile number
+    ("。130 0100 1000 010-2000000。", "。[电话] [电话]。"),  # a landline after a mobile in groups
+    ("。130 0000 0000 4000 1300 0000 000。", "。[电话] [电话]。"),  # no reading: nothing of it is left
+    ("拨打 010-2130 0000 转 12", "拨打 [电话]"),  # a mobile's digits inside a landline stay the landline's
+    ("电话 13812345678 3 次，2026年", "电话 [电话] 3 次，2026年"),  # what is not a number's stays
+])
+def test_numbers_side_by_side_with_only_a_space_between(text, expected):
+    assert scrub(text) == expected
 
 
 # Text without personal data, as our messages and citizens write it: dates, times, amounts, short numbers,
@@ -221,13 +238,15 @@ def test_every_free_text_field_of_an_appeals_event_is_scrubbed_when_the_event_is
     assert scrubbed == {("appeal.returned", "reason"), ("appeal.extension_requested", "reason"),
                         ("appeal.extension_decided", "note"), ("appeal.emergency", "summary"),
                         ("appeal.supervised", "note"), ("appeal.return_reviewed", "note"),
-                        ("appeal.voided", "reason"),
+                        ("appeal.voided", "reason"), ("appeal.corrected", "reason"),
+                        ("appeal.merged", "reason"), ("appeal.split", "reason"),
                         ("complaint.finding_recorded", "reasons"),
                         ("efficiency_warning.issued", "reason")}
     base = {"appeal_id": "1", "case_no": "MY20260115000001", "days": 3, "approved": True, "act_by": "2026-12-31",
             "exposed": False, "by": "monitor", "finding": "upheld", "reward": False, "warning_id": "EW-1",
             "unit": "ZJJ", "returned_by": "ZJJ", "decision": "rejected",
-            "kind": "invalid"}
+            "kind": "invalid", "corrected": ["type"], "changes": {"type": {"old": "help", "new": "complaint"}},
+            "main_id": "2", "main_case_no": "MY20260115000002", "part_case_nos": ["MY20260115000003"]}
     for event_type, field in scrubbed:
         event = make_event(event_type, {**base, field: SAID}, service="appeals")
         text = json.dumps(event, ensure_ascii=False)
