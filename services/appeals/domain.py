@@ -26,7 +26,19 @@ ACCEPTED = "accepted"
 REPLIED = "replied"
 CLOSED = "closed"
 DUPLICATE = "duplicate"
-STATUSES = (AWAITING_DISPATCH, RETURN_PENDING, DISPATCHED, ACCEPTED, REPLIED, CLOSED, DUPLICATE)
+# ended and counted nowhere (appeal.voided): invalid (无效: a prank, a wrong number, a test) or withdrawn by the
+# caller (撤诉)
+INVALID = "invalid"
+WITHDRAWN = "withdrawn"
+VOIDED = (INVALID, WITHDRAWN)
+# merged into a main case of the same matter (合并): a linked case, ended; the main case answers for both
+MERGED = "merged"
+STATUSES = (AWAITING_DISPATCH, RETURN_PENDING, DISPATCHED, ACCEPTED, REPLIED, CLOSED, DUPLICATE, INVALID, WITHDRAWN,
+            MERGED)
+# every way a case ends: nothing waits, no clock runs
+ENDED = (CLOSED, DUPLICATE, INVALID, WITHDRAWN, MERGED)
+# the most parts one split makes
+MAX_SPLIT_PARTS = 10
 OPEN = (AWAITING_DISPATCH, RETURN_PENDING, DISPATCHED, ACCEPTED, REPLIED)
 # statuses in which the department's clock runs
 CLOCKED = (DISPATCHED, ACCEPTED)
@@ -36,8 +48,14 @@ WAITING = (RETURN_PENDING, AWAITING_DISPATCH, REPLIED)
 
 STATUS_ZH = {
     AWAITING_DISPATCH: "待派单", RETURN_PENDING: "退单待审核", DISPATCHED: "已派单", ACCEPTED: "已签收",
-    REPLIED: "已答复", CLOSED: "已办结", DUPLICATE: "重复件",
+    REPLIED: "已答复", CLOSED: "已办结", DUPLICATE: "重复件", INVALID: "无效", WITHDRAWN: "已撤诉",
+    MERGED: "已合并",
 }
+TYPE_ZH = {"consultation": "咨询", "help": "求助", "complaint": "投诉", "suggestion": "建议", "report": "举报",
+           "praise": "表扬", "efficiency_complaint": "效能投诉"}
+INVALID_KIND_ZH = {"prank": "恶意骚扰", "wrong_number": "拨错号码", "test": "测试", "other": "其他"}
+# fields an operator may correct after intake (更正); the department is not one of them: that is a dispatch
+CORRECTABLE = ("category", "town_street", "address", "type")
 
 ALARM_LAST_DAY = "warning_last_day"
 ALARM_FRACTION = "warning_fraction"
@@ -82,6 +100,8 @@ class AppealRules:
     hotline_escalate_after_days: int = 1  # an overdue wait is escalated this long after it became overdue
     # a supervision order (督办) is warned this many working days before its act-by day ends (0: no warning)
     supervision_warn_days: int = 1
+    # the types an operator may close on the call (直接办结): answered there, no department, no clock
+    close_on_call_types: tuple[str, ...] = ("consultation",)
 
     def limit_for(self, appeal_type: str, urgency: str) -> int:
         if urgency == "emergency":
@@ -110,12 +130,27 @@ class AppealRules:
             callback_within_days=int(cfg.get("CALLBACK_WITHIN_DAYS", base.callback_within_days)),
             hotline_escalate_after_days=int(cfg.get("HOTLINE_ESCALATE_AFTER_DAYS", base.hotline_escalate_after_days)),
             supervision_warn_days=int(cfg.get("SUPERVISION_WARN_DAYS", base.supervision_warn_days)),
+            close_on_call_types=_names(cfg.get("CLOSE_ON_CALL_TYPES"), base.close_on_call_types),
         )
 
     def wait_limit(self, status: str) -> int:
         """The working days the hotline centre has for the wait of `status` (one of WAITING)."""
         return {RETURN_PENDING: self.review_within_days, AWAITING_DISPATCH: self.redispatch_within_days,
                 REPLIED: self.callback_within_days}[status]
+
+
+def _names(value, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A list from the config: a YAML list or a comma-separated string (an environment variable)."""
+    if value in (None, ""):
+        return default
+    if isinstance(value, str):
+        value = value.split(",")
+    return tuple(str(v).strip() for v in value if str(v).strip())
+
+
+def finding_reply(finding: str, reasons: str) -> str:
+    """What the complainant of an efficiency complaint is told (事事有回声): the finding and its reasons."""
+    return f"经调查，您反映的问题{'属实' if finding == 'upheld' else '不属实'}。{reasons}"
 
 
 @dataclass
@@ -283,7 +318,14 @@ class Appeal:
 
     # -- dispatch -----------------------------------------------------------------------------------
 
-    def dispatch(self, department: str, at: datetime, actor: Actor) -> Outcome:
+    def dispatch(self, department: str, at: datetime, actor: Actor, assisting: tuple[str, ...] = ()) -> Outcome:
+        """(Re-)dispatch to `department`, the lead (主办), with `assisting` departments (协办) each giving its part of
+        the reply; the case's clock is the lead's. A re-dispatch replaces the assisting departments."""
+        if assisting and self.is_complaint:
+            raise IllegalTransition("an efficiency complaint has no assisting departments",
+                                    "效能投诉由纪检监察机关办理，不设协办单位")
+        if department in assisting:
+            raise IllegalTransition("the lead department cannot also assist", "主办单位不能同时为协办单位")
         if self.status == RETURN_PENDING:
             raise IllegalTransition("review the pending return first (review-return)", "请先审核退单")
         self._require((AWAITING_DISPATCH, DISPATCHED, ACCEPTED), "dispatch", "派单")
@@ -292,11 +334,11 @@ class Appeal:
                                     "效能投诉由纪检监察机关办理，不能改派")
         previous = self.row["department"]
         changes, alarms, limit = self._dispatched(department, at)
-        return Outcome("dispatch", changes,
-                       [Event("appeal.dispatched", {"previous_department": previous, "limit_days": limit,
-                                                    "by": actor.name})],
-                       {"department": department, "previous_department": previous, "limit_days": limit},
-                       alarms=alarms)
+        event: dict[str, Any] = {"previous_department": previous, "limit_days": limit, "by": actor.name}
+        details: dict[str, Any] = {"department": department, "previous_department": previous, "limit_days": limit}
+        if assisting:
+            event["assisting"] = details["assisting"] = list(assisting)
+        return Outcome("dispatch", changes, [Event("appeal.dispatched", event)], details, alarms=alarms)
 
     def _dispatched(self, department: str, at: datetime) -> tuple[dict[str, Any], Any, int]:
         """A dispatch at `at`: the changes (a new reply clock, a new acceptance limit, no wait), the alarms and
@@ -416,12 +458,41 @@ class Appeal:
             raise IllegalTransition("an efficiency complaint ends with a finding, not a reply",
                                     "效能投诉须以调查结论办结，不能直接答复")
         self._require((ACCEPTED,), "reply to", "答复（须先签收）")
+        assists = self.row.get("assisting") or []
+        missing = [a["department"] for a in assists if a["replied_at"] is None]
+        if missing:
+            raise IllegalTransition(f"the assisting departments {', '.join(missing)} have not given their parts",
+                                    f"协办单位（{'、'.join(missing)}）尚未答复协办部分")
+        if assists:
+            # the reply the appellant hears: the lead's, with each assisting department's part
+            text = text + "\n\n协办单位答复：\n" + "\n".join(f"{a['department']}：{a['part']}" for a in assists)
         in_time = self.row["due_at"] is None or at <= self.row["due_at"]
         # the department's clocks stop; the hotline centre's call-back clock starts
         wait_changes, wait = self._wait(REPLIED, at)
         return Outcome("reply", {"status": REPLIED, "replied_at": at, "reply": text, **wait_changes},
                        [Event("appeal.replied", {"in_time": in_time})], {"in_time": in_time},
                        alarms=replace_alarms(wait.alarms))
+
+    def assist(self, step: str, assist: dict, part: str | None, at: datetime, actor: Actor) -> Outcome:
+        """An assisting department's step (协办): `accept` signs for its part, `reply` gives it (once, after signing).
+        Only while the lead's clock runs (dispatched or accepted): the case's clock is the lead's. The outcome's
+        `changes` are the assist's (not the case's)."""
+        self._require(CLOCKED, "assist on", "协办")
+        if step == "accept":
+            if assist["accepted_at"] is not None:
+                raise IllegalTransition("this department signed for its part already", "本单位已签收协办")
+            return Outcome("assist_accept", {"accepted_at": at},
+                           [Event("appeal.assist_accepted", {"department": assist["department"],
+                                                             "lead_department": self.row["department"]})],
+                           {"department": assist["department"]})
+        if assist["accepted_at"] is None:
+            raise IllegalTransition("sign for the part first (assist/accept)", "请先签收协办")
+        if assist["replied_at"] is not None:
+            raise IllegalTransition("this department gave its part already", "本单位已答复协办部分")
+        return Outcome("assist_reply", {"replied_at": at, "part": part},
+                       [Event("appeal.assist_replied", {"department": assist["department"],
+                                                        "lead_department": self.row["department"]})],
+                       {"department": assist["department"], "part": part})
 
     # -- operators: call-back -----------------------------------------------------------------------
 
@@ -538,8 +609,121 @@ class Appeal:
             events.append(Event("efficiency_warning.issued", {
                 "warning_id": warning_id, "unit": self.row["subject_department"], "person": person,
                 "reason": reasons}))
-        events.append(Event("appeal.closed", {}))
+        # the finding is the reply of the case (事事有回声): the complainant is told it and called back like any reply
+        in_time = self.row["due_at"] is None or at <= self.row["due_at"]
+        events.append(Event("appeal.replied", {"in_time": in_time}))
+        wait_changes, wait = self._wait(REPLIED, at)
         return Outcome("finding", dict(finding=finding, finding_reasons=reasons, finding_person=person,
-                                       reward=reward, status=CLOSED, closed_at=at, replied_at=at, **self._no_wait()),
-                       events, {"finding": finding, "reasons": reasons, "person": person, "reward": reward},
-                       alarms=CANCEL)
+                                       reward=reward, status=REPLIED, replied_at=at,
+                                       reply=finding_reply(finding, reasons), **wait_changes),
+                       events, {"finding": finding, "reasons": reasons, "person": person, "reward": reward,
+                                "in_time": in_time},
+                       alarms=replace_alarms(wait.alarms))
+
+    # -- the operator's desk: ending a case without a department, correcting it --------------------------
+
+    def close_on_call(self, answer: str, at: datetime, actor: Actor) -> Outcome:
+        """A consultation the operator answered on the call (直接办结): closed with the answer as its reply, no
+        department, no clock, no call-back (the caller heard the answer). Only before any dispatch: a dispatched
+        case is the department's (it may still be invalidated or withdrawn)."""
+        if self.row["type"] not in self.rules.close_on_call_types:
+            raise IllegalTransition(
+                f"only {', '.join(self.rules.close_on_call_types)} can be closed on the call",
+                f"只有{'、'.join(TYPE_ZH.get(t, t) for t in self.rules.close_on_call_types)}类诉求可以直接办结")
+        if self.status in (DISPATCHED, ACCEPTED):
+            raise IllegalTransition("the case was dispatched: the department answers it",
+                                    "案件已派单，由承办单位答复，不能直接办结")
+        self._require((AWAITING_DISPATCH,), "close on the call", "直接办结")
+        return Outcome("close_on_call", dict(status=CLOSED, closed_on_call=True, reply=answer, replied_at=at,
+                                             closed_at=at, department=None, **self._no_wait()),
+                       [Event("appeal.closed_on_call", {"department": None, "by": actor.name}),
+                        Event("appeal.closed", {"department": None})],
+                       {"answer": answer}, alarms=CANCEL)
+
+    def void(self, kind: str, invalid_kind: str | None, reason: str, at: datetime, actor: Actor) -> Outcome:
+        """The case ends as invalid (无效) or withdrawn by the caller (撤诉), from any open status: its clocks and
+        alarms stop, and it is counted nowhere (appeal.voided: consumers take back what they counted)."""
+        action, action_zh = ("invalidate", "标记为无效") if kind == INVALID else ("withdraw", "撤诉")
+        self._require(OPEN, action, action_zh)
+        if kind == WITHDRAWN and self.is_complaint:
+            raise IllegalTransition("an efficiency complaint ends with a finding; it cannot be withdrawn",
+                                    "效能投诉须作出调查结论，不能撤诉")
+        return Outcome(action, dict(status=kind, invalid_kind=invalid_kind, void_reason=reason, closed_at=at,
+                                    **self._no_wait()),
+                       [Event("appeal.voided", {"kind": kind, "invalid_kind": invalid_kind, "reason": reason,
+                                                "by": actor.name}),
+                        Event("appeal.closed", {})],
+                       {"kind": kind, "invalid_kind": invalid_kind, "reason": reason}, alarms=CANCEL)
+
+    def merge_into(self, main: dict, reason: str, at: datetime, actor: Actor) -> Outcome:
+        """This case is of the same matter as `main` (合并): it becomes its linked case, ended as merged, its clocks
+        and alarms stopped; the main case goes on. Both must be open and of the same department (or this one
+        not dispatched yet: it takes the main's); an efficiency complaint merges only with one."""
+        self._require(OPEN, "merge", "合并")
+        if main["id"] == self.row["id"]:
+            raise ValueError("a case cannot be merged into itself")
+        if main["status"] not in OPEN:
+            raise IllegalTransition(f"the main case is {main['status']}",
+                                    f"主案件当前状态为「{STATUS_ZH.get(main['status'], main['status'])}」，不能合并")
+        if self.is_complaint != (main["type"] == "efficiency_complaint"):
+            raise IllegalTransition("an efficiency complaint merges only with an efficiency complaint",
+                                    "效能投诉只能与效能投诉合并")
+        if self.row["department"] is not None and self.row["department"] != main["department"]:
+            raise IllegalTransition("the cases are with different departments: dispatch this one to the main "
+                                    "case's department first", "两案件承办单位不同，请先改派至主案件承办单位")
+        return Outcome("merge", dict(status=MERGED, merged_into=main["id"], department=main["department"],
+                                     closed_at=at, **self._no_wait()),
+                       [Event("appeal.merged", {"main_id": str(main["id"]), "main_case_no": main["case_no"],
+                                                "reason": reason, "by": actor.name}),
+                        Event("appeal.closed", {})],
+                       {"into": main["case_no"], "reason": reason}, alarms=CANCEL)
+
+    def split_off(self, part_case_nos: list[str], reason: str, actor: Actor) -> Outcome:
+        """The origin of a split (拆分): it keeps its first matter and its clock; the history and appeal.split name
+        the new cases made of its other matters."""
+        self._require(OPEN, "split", "拆分")
+        return Outcome("split", {}, [Event("appeal.split", {"part_case_nos": part_case_nos, "reason": reason,
+                                                             "by": actor.name})],
+                       {"parts": part_case_nos, "reason": reason})
+
+    def correct(self, fields_: dict[str, Any], reason: str, at: datetime, actor: Actor) -> Outcome:
+        """Corrections after intake (更正) of category, town-street, address, type: each change in the history
+        (old → new). A type change on a running clock recomputes its limit from the same start: the new type's
+        limit plus any extension granted (overdue or not as the new due time says). Raises ValueError naming the
+        fields when nothing changes."""
+        self._require(OPEN, "correct", "更正")
+        changes = {k: v for k, v in fields_.items() if k in CORRECTABLE and v != self.row[k]}
+        if not changes:
+            raise ValueError("nothing to correct: every field given has that value already")
+        new_type = changes.get("type")
+        if new_type is not None and (self.is_complaint or new_type == "efficiency_complaint"):
+            raise IllegalTransition("an efficiency complaint is neither made nor unmade by a correction",
+                                    "效能投诉不能通过更正改为其他类型，其他诉求也不能更正为效能投诉")
+        history = {k: {"old": self.row[k], "new": v} for k, v in changes.items()}
+        updates: dict[str, Any] = dict(changes)
+        alarms = KEEP
+        limit_days = self.row["limit_days"]
+        if new_type is not None and self.status in CLOCKED and self.row["clock_started_at"] is not None:
+            old_base = self.rules.limit_for(self.row["type"], self.row["urgency"])
+            granted = max(0, (self.row["limit_days"] or old_base) - old_base)  # an approved extension stays
+            limit_days = self.rules.limit_for(new_type, self.row["urgency"]) + granted
+            dl = reply_deadline(self.calendar, self.rules, self.row["clock_started_at"], limit_days)
+            updates.update(limit_days=limit_days, due_at=dl.due_at, clock_error=dl.error)
+            history["limit_days"] = {"old": self.row["limit_days"], "new": limit_days}
+            now_overdue = dl.due_at is not None and at > dl.due_at
+            if not (self.row["overdue"] and now_overdue):
+                # a new due time: its alarms replace the old ones (warnings whose moment has passed are not
+                # given again; overdue fires at once when the new due time has passed too)
+                moments = [(k, m) for k, m in dl.alarms if k == ALARM_OVERDUE or m > at]
+                if self.status == DISPATCHED and not self.row["acceptance_overdue"]:
+                    moments += self._acceptance_alarm(self.row["dispatched_at"])
+                updates.update(overdue=False, urged_at=None, escalated_at=None)
+                alarms = replace_alarms(moments)
+            # else: overdue before and after: the urging and its escalation stand
+        return Outcome("correct", updates,
+                       [Event("appeal.corrected", {
+                           "corrected": sorted(changes), "reason": reason, "by": actor.name,
+                           # the address never travels: it is named, not shown
+                           "changes": {k: v for k, v in history.items() if k != "address"},
+                           "limit_days": limit_days})],
+                       {**history, "reason": reason}, alarms=alarms)

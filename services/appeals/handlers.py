@@ -23,7 +23,9 @@ from .domain import (
     ALARM_ESCALATION,
     ALARM_WAIT_ESCALATION,
     AWAITING_DISPATCH,
+    CORRECTABLE,
     DUPLICATE,
+    ENDED,
     WAITING,
     Appeal,
     escalation_moment,
@@ -77,8 +79,13 @@ def find_appeals(session, query: dict) -> tuple[list[AppealRecord], int]:
 
 
 def appeal_detail(session, appeal_id: int, scope: str | None) -> tuple[AppealRecord, list[dict]]:
-    """One appeal and its history."""
-    row = visible(session, appeal_id, scope)
+    """One appeal and its history (an assisting department sees the case it assists on)."""
+    row = store.get(session, appeal_id)
+    assisting = store.assists_of(session, appeal_id) if row is not None else []
+    if row is None or (scope is not None and row["department"] != scope
+                       and scope not in {a["department"] for a in assisting}):
+        raise NotFound(f"no appeal {appeal_id}", message_zh="诉求不存在")
+    row["assisting"] = assisting
     return AppealRecord(row, store.case_no_of(session, row["duplicate_of"])), store.history_of(session, appeal_id)
 
 
@@ -90,6 +97,10 @@ def check_intake(settings, data: dict, now: datetime) -> None:
         raise BadRequest({"received_at": ["cannot be in the future"]})
     # the unit an efficiency complaint names gets its finding and warning: one that exists
     settings.departments.require(data["subject_department"], "subject_department")
+    if data.get("close_on_call") and data["type"] not in settings.rules.close_on_call_types:
+        # refused here, not in the domain inside a group commit: a refusal must not roll its neighbours back
+        raise BadRequest({"close_on_call": [
+            f"only {', '.join(settings.rules.close_on_call_types)} can be closed on the call (直接办结)"]})
 
 
 def receive_appeal(db, settings, data: dict, actor: Actor, now: datetime) -> tuple[bool, AppealRecord]:
@@ -148,6 +159,18 @@ def take_in(uow, settings, data: dict, actor: Actor, now: datetime, *,
     if original is not None:
         return True, _link_duplicate(uow, row, history, original, actor, taken_at)
 
+    if data.get("close_on_call"):
+        # answered on the call (直接办结): never dispatched, no clock, no call-back; not a repeat of anything
+        return True, _closed_on_call(uow, settings, row, history, data["close_on_call"]["answer"], actor, taken_at)
+
+    return True, _enter(uow, settings, catalogue, row, history, taken_at)
+
+
+def _enter(uow, settings, catalogue, row: dict, history: list, taken_at: datetime) -> AppealRecord:
+    """A new case (an intake, a part split off a case) dispatched by the catalogue, or waiting for dispatch, and
+    written with its history, alarms and events."""
+    rules, s = settings.rules, uow.session
+    is_complaint = row["type"] == "efficiency_complaint"
     department = rules.discipline_office if is_complaint else catalogue.department_for(
         row["category"], row["town_street"])
     if department == rules.discipline_office:  # whatever the category: the discipline office's case
@@ -178,7 +201,24 @@ def take_in(uow, settings, data: dict, actor: Actor, now: datetime, *,
         summary = scrub(row["content"], names=[row["appellant_name"]])[:200]
         uow.publish("appeal.emergency", {**store.case_payload(row), "town_street": row["town_street"],
                                          "summary": summary}, department=row["department"], occurred_at=taken_at)
-    return True, AppealRecord(row)
+    return AppealRecord(row)
+
+
+def _closed_on_call(uow, settings, row: dict, history: list, answer: str, actor: Actor, at: datetime) -> AppealRecord:
+    """An intake the operator answered on the call: taken in and closed at once (the domain says whether its type
+    may be: 409 if not)."""
+    s = uow.session
+    outcome = load_appeal(settings, row).close_on_call(answer, at, actor)
+    history.append(("close_on_call", AWAITING_DISPATCH, outcome.changes["status"], outcome.details, actor))
+    row.update(outcome.changes)
+    store.insert_case(s, row, case_no)
+    store.add_history_many(s, [store.history_row(row["id"], at, who, action, before, after, details)
+                               for action, before, after, details, who in history])
+    uow.publish("appeal.received", {
+        **store.case_payload(row), "channel": row["channel"], "town_street": row["town_street"],
+        "received_at": row["received_at"]}, department=None, occurred_at=at)
+    _publish(uow, row, outcome, at)
+    return AppealRecord(row)
 
 
 def _link_duplicate(uow, row: dict, history: list, original: dict, actor: Actor, at: datetime) -> AppealRecord:
@@ -222,6 +262,7 @@ def run_command(uow, settings, appeal_id: int, command: Command, actor: Actor, s
     if at is not None and at > now + FUTURE_TOLERANCE:
         raise BadRequest({"at": ["cannot be in the future"]})
     row = visible(uow.session, appeal_id, scope, lock=True)
+    row["assisting"] = store.assists_of(uow.session, appeal_id)
     if at is None:
         at = now
     else:
@@ -236,8 +277,146 @@ def run_command(uow, settings, appeal_id: int, command: Command, actor: Actor, s
     supervision.catch_up(uow, settings, row, at, now)
     outcome = command(load_appeal(settings, row), at, actor)
     row = apply_outcome(uow, store.OUTCOMES, row, outcome, actor, at, now)
-    supervision.fulfil(uow, row, outcome.action, at)
+    supervision.fulfil(uow, row, _as_seen_by_orders(outcome.action, row), at)
     return AppealRecord(row, store.case_no_of(uow.session, row["duplicate_of"]))
+
+
+# Steps that answer the case (a finding is the complaint's reply) or end it in a way of the desk's (invalid,
+# withdrawn): they settle the case's supervision orders as a reply or a closure does.
+_ANSWERS = ("reply", "finding")
+
+
+def _as_seen_by_orders(action: str, row: dict) -> str:
+    """The action as the supervision orders know it (supervision/domain.fulfils: a reply, or a closure)."""
+    return "reply" if action in _ANSWERS or row["status"] in ENDED else action
+
+
+def dispatch_appeal(uow, settings, appeal_id: int, department: str, assisting: list[str], actor: Actor,
+                    at: datetime | None, now: datetime) -> AppealRecord:
+    """An operator's (re-)dispatch to a lead department, with assisting departments (协办) or none: they replace the
+    previous dispatch's, and each is told (appeal.assist_requested)."""
+    settings.departments.require(department, "department")
+    for code in assisting:
+        settings.departments.require(code, "assisting")
+    assisting = list(dict.fromkeys(assisting))
+    record = run_command(uow, settings, appeal_id, lambda appeal, when, who: appeal.dispatch(
+        department, when, who, tuple(assisting)), actor, None, at, now)
+    row = record.row
+    when = row["dispatched_at"]
+    store.replace_assists(uow.session, appeal_id, assisting, when)
+    for code in assisting:
+        uow.publish("appeal.assist_requested", {**store.case_payload(row), "department": code,
+                                                "lead_department": row["department"]},
+                    department=row["department"], occurred_at=when)
+    row["assisting"] = store.assists_of(uow.session, appeal_id)
+    return record
+
+
+def assist_step(uow, settings, appeal_id: int, step: str, part: str | None, actor: Actor, scope: str | None,
+                at: datetime | None, now: datetime) -> AppealRecord:
+    """An assisting department's step on the case (协办: `accept` or `reply` with its `part`). 404 for a case this
+    department does not assist on (the lead department: 409, it has its own steps)."""
+    row = store.get(uow.session, appeal_id, lock=True)
+    mine = [a for a in store.assists_of(uow.session, appeal_id) if a["department"] == scope] if row else []
+    if row is None or (not mine and row["department"] != scope):
+        raise NotFound(f"no appeal {appeal_id}", message_zh="诉求不存在")
+    if not mine:
+        raise IllegalTransition("the lead department signs for and replies to the case itself",
+                                "主办单位请直接签收、答复案件")
+
+    def command(appeal: Appeal, when: datetime, who: Actor) -> Outcome:
+        outcome = appeal.assist(step, mine[0], part, when, who)
+        store.update_assist(uow.session, appeal_id, scope, outcome.changes)
+        return Outcome(outcome.action, {}, outcome.events, outcome.details)
+
+    record = run_command(uow, settings, appeal_id, command, actor, None, at, now)
+    record.row["assisting"] = store.assists_of(uow.session, appeal_id)
+    return record
+
+
+def merge_appeal(uow, settings, appeal_id: int, into: int, reason: str, actor: Actor, at: datetime | None,
+                 now: datetime) -> AppealRecord:
+    """Merge `appeal_id` into the main case `into` (合并): the case ends as merged (its alarms cancelled), the main's
+    history names it. Both rows are locked in id order (no deadlock with a merge the other way round). 400 for a
+    main case that does not exist or is this one."""
+    s = uow.session
+    if into == appeal_id:
+        raise BadRequest({"into": ["a case cannot be merged into itself"]})
+    for locked in sorted((appeal_id, into)):
+        store.get(s, locked, lock=True)
+    main = store.get(s, into)
+    if main is None:
+        raise BadRequest({"into": [f"no appeal {into}"]})
+    record = run_command(uow, settings, appeal_id, lambda appeal, when, who: appeal.merge_into(main, reason, when, who),
+                         actor, None, at, now)
+    when = record.row["closed_at"]
+    store.add_history(s, main["id"], when, actor, "merged_in", main["status"], main["status"],
+                      {"merged": record.row["case_no"], "reason": reason})
+    return record
+
+
+def split_appeal(uow, settings, appeal_id: int, parts: list[dict], reason: str, actor: Actor, at: datetime | None,
+                 now: datetime) -> tuple[AppealRecord, list[AppealRecord]]:
+    """Split the other matters of a case into new cases (拆分): each a full case (its own number, the catalogue's
+    dispatch, its own clock from `at`), linked to the origin, which keeps its first matter. A retry (the same parts
+    again) answers the split already made; a second, different split of one case is 409."""
+    s = uow.session
+    row = visible(s, appeal_id, None, lock=True)
+    existing = store.parts_of(s, appeal_id)
+    if existing:
+        if [(p["content"], p["category"], p["type"]) for p in existing] == \
+                [(p["content"], p["category"], p["type"]) for p in parts]:
+            return AppealRecord(row), [AppealRecord(p) for p in existing]
+        raise IllegalTransition("this case was split already", "该案件已拆分过")
+    catalogue = settings.catalogue.current(s)
+    unknown = [str(i) for i, p in enumerate(parts) if not catalogue.knows(p["category"])]
+    if unknown:
+        raise BadRequest({"parts": [f"unknown category in part {', '.join(unknown)}; see GET /api/v1/catalogue"]})
+    if row["type"] != "efficiency_complaint" and any(p["type"] == "efficiency_complaint" for p in parts):
+        # a complaint needs the unit it is about: taken in as one, not split off
+        raise BadRequest({"parts": ["an efficiency complaint is taken in as one (it names its unit)"]})
+    made: list[str] = []
+
+    def command(appeal: Appeal, when: datetime, who: Actor) -> Outcome:
+        for part in parts:
+            made.append(_split_part(uow, settings, catalogue, row, part, who, when).row["case_no"])
+        return appeal.split_off(made, reason, who)
+
+    record = run_command(uow, settings, appeal_id, command, actor, None, at, now)
+    return record, [AppealRecord(p) for p in store.parts_of(s, appeal_id)]
+
+
+def _split_part(uow, settings, catalogue, origin: dict, part: dict, actor: Actor, at: datetime) -> AppealRecord:
+    """One matter split off `origin`: the caller, the place and the channel are the origin's."""
+    public = origin["public"] and part["type"] not in ("efficiency_complaint",) and \
+        not catalogue.goes_to(part["category"], settings.rules.discipline_office)
+    row = store.blank_row(
+        channel=origin["channel"], external_ref=None, type=part["type"], urgency=origin["urgency"],
+        category=part["category"], content=part["content"], appellant_name=origin["appellant_name"],
+        appellant_phone=origin["appellant_phone"], anonymous=origin["anonymous"], address=origin["address"],
+        town_street=origin["town_street"], latitude=origin["latitude"], longitude=origin["longitude"],
+        attachments=origin["attachments"] or [], subject_department=None, status=AWAITING_DISPATCH,
+        received_at=origin["received_at"], created_at=at, updated_at=at, public=public,
+        public_address=public and origin["public_address"], public_id=secrets.token_hex(10),
+        split_from=origin["id"])
+    history = [("split_off", None, AWAITING_DISPATCH, {"origin": origin["case_no"]}, actor)]
+    return _enter(uow, settings, catalogue, row, history, at)
+
+
+def correct_appeal(uow, settings, appeal_id: int, data: dict, actor: Actor, scope: str | None,
+                   at: datetime | None, now: datetime) -> AppealRecord:
+    """An operator's correction after intake (更正): 400 for an unknown category or nothing to change."""
+    fields_ = {k: data[k] for k in CORRECTABLE if k in data}
+    if "category" in fields_ and not settings.catalogue.current(uow.session).knows(fields_["category"]):
+        raise BadRequest({"category": ["unknown category; see GET /api/v1/catalogue"]})
+
+    def command(appeal: Appeal, when: datetime, who: Actor) -> Outcome:
+        try:
+            return appeal.correct(fields_, data["reason"], when, who)
+        except ValueError as exc:
+            raise BadRequest({k: [str(exc)] for k in fields_}) from None
+
+    return run_command(uow, settings, appeal_id, command, actor, scope, at, now)
 
 
 def record_supervision_order(uow, settings, appeal_id: int, order: dict, actor: Actor, scope: str | None,

@@ -1,18 +1,19 @@
 """marshmallow schemas of the appeals HTTP API."""
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from services.kernel.contracts.appeals import (
     APPEAL_TYPES,
     CHANNELS,
     FINDINGS,
+    INVALID_KINDS,
     RETURN_DECISIONS,
     SATISFACTION,
     URGENCIES,
 )
-from services.kernel.fields import Day, Moment
+from services.kernel.fields import Day, Id, Moment
 
-from .domain import STATUSES
+from .domain import MAX_SPLIT_PARTS, STATUSES
 
 CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$", error="letters, digits, _ . - (at most 64)")
 
@@ -36,6 +37,11 @@ class LocationSchema(Schema):
             raise ValidationError("give both latitude and longitude, or neither", "latitude")
 
 
+class AnswerIn(Schema):
+    answer = fields.String(required=True, validate=validate.Length(min=2, max=4000),
+                           metadata={"description": "what the operator answered on the call: the case's reply"})
+
+
 class AppealIn(Schema):
     channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
     external_ref = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=128))
@@ -55,6 +61,10 @@ class AppealIn(Schema):
                        "office's categories"})
     public_address = fields.Boolean(load_default=False, metadata={
         "description": "the appellant agreed to show the exact address of a public case (else: its street)"})
+    close_on_call = fields.Nested(AnswerIn, load_default=None, allow_none=True,
+                                  metadata={"description": "the operator answered the consultation on the call "
+                                                           "(直接办结): taken in closed, with the answer as its "
+                                                           "reply; no department, no clock, no call-back"})
 
     @validates_schema
     def complaint_names_its_unit(self, data, **kwargs):
@@ -98,6 +108,14 @@ class ExtensionOut(Schema):
     used = fields.Boolean()
     pending_days = fields.Integer(allow_none=True)
     reason = fields.String(allow_none=True)
+
+
+class AssistOut(Schema):
+    department = fields.String()
+    requested_at = Moment()
+    accepted_at = Moment(allow_none=True)
+    replied_at = Moment(allow_none=True)
+    part = fields.String(allow_none=True)
 
 
 class AppealOut(Schema):
@@ -146,6 +164,19 @@ class AppealOut(Schema):
     public = fields.Boolean(metadata={"description": "shown by the Open311 facade"})
     public_address = fields.Boolean(metadata={"description": "with its exact address (else the street)"})
     public_id = fields.String(allow_none=True, metadata={"description": "its service_request_id in Open311"})
+    closed_on_call = fields.Boolean(metadata={"description": "answered and closed on the call (直接办结)"})
+    invalid_kind = fields.String(allow_none=True, metadata={
+        "description": "status invalid (无效): prank, wrong_number, test or other"})
+    void_reason = fields.String(allow_none=True, metadata={
+        "description": "why the case was ended as invalid or withdrawn (撤诉)"})
+    assisting = fields.List(fields.Nested(AssistOut), metadata={
+        "description": "assisting departments (协办) of the current dispatch (in one appeal's answers, not in lists)"})
+    merged_into = fields.Integer(allow_none=True, metadata={"description": "status merged: the main case's id"})
+    split_from = fields.Integer(allow_none=True, metadata={"description": "the case this one was split off"})
+
+
+class SplitOut(AppealOut):
+    parts = fields.List(fields.Nested(AppealOut), metadata={"description": "the new cases, in the order given"})
 
 
 class HistoryOut(Schema):
@@ -162,14 +193,44 @@ class AppealDetailOut(AppealOut):
     history = fields.List(fields.Nested(HistoryOut))
 
 
-class AppealsQuery(Schema):
-    status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
+_STATUS = "|".join(STATUSES)
+
+
+class SearchFilters(Schema):
+    """The filters of the operator's search (GET /api/v1/appeals and its export), ANDed; docs/appeals-desk.md."""
+
+    case_no = fields.String(load_default=None, validate=validate.Regexp(r"^[A-Za-z0-9]{1,32}$",
+                                                                        error="not a case number"))
+    phone = fields.String(load_default=None, metadata={"description": "the caller's number, any spelling (+86, "
+                                                                      "spaces, dashes); operators only (else 403)"},
+                          validate=validate.Regexp(r"^\+?[0-9][0-9\- ()]{4,30}$", error="not a phone number"))
+    keyword = fields.String(load_default=None, validate=validate.Length(min=1, max=100), metadata={
+        "description": "words in the content or the reply (substrings; terms separated by spaces, each must occur); "
+                       "a term of 1-2 characters needs from/to at most 31 days apart, a case_no or a phone (else 400)"})
+    type = fields.String(load_default=None, validate=validate.OneOf(APPEAL_TYPES))
+    channel = fields.String(load_default=None, validate=validate.OneOf(CHANNELS))
+    urgency = fields.String(load_default=None, validate=validate.OneOf(URGENCIES))
+    status = fields.String(load_default=None, validate=validate.Regexp(rf"^({_STATUS})(,({_STATUS}))*$",
+                                                                       error="statuses, comma-separated"),
+                           metadata={"description": "one status or several, comma-separated"})
     department = fields.String(load_default=None, validate=CODE)
     category = fields.String(load_default=None, validate=CODE)
     town_street = fields.String(load_default=None, validate=CODE)
-    overdue = fields.Boolean(load_default=None)
-    received_from = Moment(load_default=None, data_key="from")
-    received_to = Moment(load_default=None, data_key="to")
+    overdue = fields.Boolean(load_default=None, metadata={"description": "true: overdue only; false: not overdue"})
+    received_from = Moment(load_default=None, data_key="from", metadata={"description": "received at or after"})
+    received_to = Moment(load_default=None, data_key="to", metadata={"description": "received before"})
+    sort = fields.String(load_default=None, validate=validate.OneOf(
+        ("received_at", "-received_at", "due_at", "-due_at", "case_no", "-case_no")),
+        metadata={"description": "a leading - sorts descending; default: newest first (by intake)"})
+
+    @post_load
+    def statuses(self, data, **kwargs):
+        if data.get("status") is not None:
+            data["status"] = tuple(dict.fromkeys(data["status"].split(",")))
+        return data
+
+
+class AppealsQuery(SearchFilters):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
@@ -190,6 +251,15 @@ class At(Schema):
 
 class DispatchIn(At):
     department = fields.String(required=True, validate=CODE)
+    assisting = fields.List(fields.String(validate=CODE), load_default=list, validate=validate.Length(max=10),
+                            metadata={"description": "assisting departments (协办): each signs for and gives its "
+                                                     "part; the case's clock is the lead's. Replaces the previous "
+                                                     "dispatch's"})
+
+
+class AssistReplyIn(At):
+    part = fields.String(required=True, validate=validate.Length(min=2, max=4000),
+                         metadata={"description": "the assisting department's part of the reply"})
 
 
 class ReasonIn(At):
@@ -231,6 +301,50 @@ class FindingIn(At):
     reasons = fields.String(required=True, validate=validate.Length(min=2, max=4000))
     person = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=100))
     reward = fields.Boolean(load_default=False)
+
+
+class CloseOnCallIn(At, AnswerIn):
+    """直接办结: the answer the operator gave on the call."""
+
+
+class InvalidateIn(At):
+    kind = fields.String(required=True, validate=validate.OneOf(INVALID_KINDS),
+                         metadata={"description": "prank 恶意骚扰, wrong_number 拨错号码, test 测试, other 其他"})
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=2000))
+
+
+class MergeIn(At):
+    into = Id(required=True, strict=True,
+              metadata={"description": "the id of the main case (same matter, same department)"})
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=2000))
+
+
+class PartIn(Schema):
+    content = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+    category = fields.String(required=True, validate=CODE)
+    type = fields.String(required=True, validate=validate.OneOf(APPEAL_TYPES))
+
+
+class SplitIn(At):
+    parts = fields.List(fields.Nested(PartIn), required=True, validate=validate.Length(min=1, max=MAX_SPLIT_PARTS),
+                        metadata={"description": "the case's other matters, each to become a new case (the case "
+                                                 "keeps its first matter)"})
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=2000))
+
+
+class CorrectIn(At):
+    """At least one of the fields; each changed one goes into the history (old → new)."""
+
+    category = fields.String(validate=CODE)
+    town_street = fields.String(allow_none=True, validate=CODE)
+    address = fields.String(allow_none=True, validate=validate.Length(max=300))
+    type = fields.String(validate=validate.OneOf(APPEAL_TYPES))
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=2000))
+
+    @validates_schema
+    def something_to_correct(self, data, **kwargs):
+        if not any(k in data for k in ("category", "town_street", "address", "type")):
+            raise ValidationError("give at least one of category, town_street, address, type", "_schema")
 
 
 class RuleIn(Schema):

@@ -10,7 +10,7 @@ from services.kernel import service as base  # a module, so `nameko run` finds o
 from services.kernel.http import api
 
 # mixins imported as modules, so that `nameko run` finds only our class
-from . import handlers, open311, reports, store, supervision
+from . import desk, handlers, open311, reports, store, supervision
 from .dependencies import AppealSettings
 from .schemas import (
     AppealDetailOut,
@@ -18,17 +18,24 @@ from .schemas import (
     AppealOut,
     AppealPage,
     AppealsQuery,
+    AssistReplyIn,
     At,
     CallbackIn,
+    CloseOnCallIn,
+    CorrectIn,
     DispatchIn,
     ExtensionDecisionIn,
     ExtensionIn,
     FindingIn,
+    InvalidateIn,
+    MergeIn,
     ReasonIn,
     ReplyIn,
     ReturnReviewIn,
     RuleIn,
     RuleOut,
+    SplitIn,
+    SplitOut,
     SuperviseIn,
 )
 from .views import present, shown
@@ -44,7 +51,7 @@ CONFLICT = {409: "not allowed in the case's current state, or `at` before the ca
 
 
 class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssueEndpoints,
-                     supervision.SupervisionEndpoints):
+                     supervision.SupervisionEndpoints, desk.DeskEndpoints):
     """民意直通 — appeals from every channel, from intake to call-back."""
 
     name = "appeals"
@@ -64,13 +71,16 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
     # -- reading ------------------------------------------------------------------------------------
 
     @api("GET", "/api/v1/appeals", roles=READERS, query=AppealsQuery, response=AppealPage,
-         summary="appeals, newest first (department handlers: their department's only)", tags=("appeals",))
+         summary="search the appeals (case number, caller's phone: operators only, keywords in content and reply, "
+                 "the case's fields), newest first or sorted (department handlers: their department's only; "
+                 "docs/appeals-desk.md)", tags=("appeals",))
     def list_appeals(self, call):
+        desk.usecases.check_allowed(call.query, call.actor.role)
         query = call.scoped_query()
         if query is None:
             return call.page([], 0)
         with self.platform.session() as s:
-            records, total = handlers.find_appeals(s, query)
+            records, total = desk.usecases.search(s, query, call.actor.role)
         return call.page([present(r.row, personal=False, duplicate_case_no=r.duplicate_case_no) for r in records],
                          total)
 
@@ -94,8 +104,28 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
          summary="(re-)dispatch to a department (a return waiting for review is reviewed first: 409)",
          tags=("handling",), responses=CONFLICT)
     def dispatch(self, call, appeal_id):
-        self.settings.departments.require(call.body["department"], "department")
-        return self._command(call, appeal_id, lambda c, at, a: c.dispatch(call.body["department"], at, a))
+        b = call.body
+        with self.platform.unit_of_work() as uow:
+            record = handlers.dispatch_appeal(uow, self.settings, appeal_id, b["department"], b["assisting"],
+                                              call.actor, b.get("at"), clock.now())
+        return shown(call, record)
+
+    @api("POST", "/api/v1/appeals/<int:appeal_id>/assist/accept", roles=HANDLER, body=At, response=AppealOut,
+         summary="an assisting department signs for its part (协办签收)", tags=("handling",), responses=CONFLICT)
+    def assist_accept(self, call, appeal_id):
+        return self._assist(call, appeal_id, "accept", None)
+
+    @api("POST", "/api/v1/appeals/<int:appeal_id>/assist/reply", roles=HANDLER, body=AssistReplyIn,
+         response=AppealOut, tags=("handling",), responses=CONFLICT,
+         summary="an assisting department gives its part of the reply (协办答复); the lead's reply shows it")
+    def assist_reply(self, call, appeal_id):
+        return self._assist(call, appeal_id, "reply", call.body["part"])
+
+    def _assist(self, call, appeal_id, step, part):
+        with self.platform.unit_of_work() as uow:
+            record = handlers.assist_step(uow, self.settings, appeal_id, step, part, call.actor,
+                                          call.department_scope, (call.body or {}).get("at"), clock.now())
+        return shown(call, record)
 
     @api("POST", "/api/v1/appeals/<int:appeal_id>/accept", roles=HANDLER, body=At, response=AppealOut,
          summary="sign for the case (签收)", tags=("handling",), responses=CONFLICT)
@@ -160,6 +190,67 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
         warning_id = f"EW-{appeal_id}"
         return self._command(call, appeal_id, lambda c, at, a: c.record_finding(
             b["finding"], b["reasons"], b["person"], b["reward"], at, a, warning_id))
+
+    # -- the operator's desk (#14) ------------------------------------------------------------------
+
+    @api("POST", "/api/v1/appeals/<int:appeal_id>/close-on-call", roles=OPERATOR, body=CloseOnCallIn,
+         response=AppealOut, tags=("desk",),
+         summary="close a consultation answered on the call (直接办结): the answer is its reply; no department, "
+                 "no clock, no call-back (only before any dispatch; at intake: `close_on_call`)",
+         responses={409: "not a type closed on the call, or not waiting for dispatch, or `at` before the case's "
+                         "previous step"})
+    def close_on_call(self, call, appeal_id):
+        return self._command(call, appeal_id, lambda c, at, a: c.close_on_call(call.body["answer"], at, a))
+
+    @api("POST", "/api/v1/appeals/<int:appeal_id>/invalidate", roles=OPERATOR, body=InvalidateIn,
+         response=AppealOut, tags=("desk",),
+         summary="end the case as invalid (无效: prank, wrong number, test, other), with a reason: its clocks "
+                 "stop, and it is counted nowhere (appeal.voided)", responses=CONFLICT)
+    def invalidate(self, call, appeal_id):
+        b = call.body
+        return self._command(call, appeal_id, lambda c, at, a: c.void("invalid", b["kind"], b["reason"], at, a))
+
+    @api("POST", "/api/v1/appeals/<int:appeal_id>/withdraw", roles=OPERATOR, body=ReasonIn, response=AppealOut,
+         tags=("desk",),
+         summary="the caller withdraws the case (撤诉), with a reason: its clocks stop, and it is counted nowhere "
+                 "(appeal.voided); an efficiency complaint cannot be withdrawn", responses=CONFLICT)
+    def withdraw(self, call, appeal_id):
+        return self._command(call, appeal_id, lambda c, at, a: c.void("withdrawn", None, call.body["reason"], at, a))
+
+    @api("POST", "/api/v1/appeals/<int:appeal_id>/correct", roles=OPERATOR, body=CorrectIn, response=AppealOut,
+         tags=("desk",),
+         summary="correct category, town-street, address or type after intake (更正), with a reason; the history "
+                 "keeps old → new; a type change recomputes a running clock's limit", responses=CONFLICT)
+    def correct(self, call, appeal_id):
+        with self.platform.unit_of_work() as uow:
+            record = handlers.correct_appeal(uow, self.settings, appeal_id, call.body, call.actor,
+                                             call.department_scope, call.body.get("at"), clock.now())
+        return shown(call, record)
+
+    @api("POST", "/api/v1/appeals/<int:appeal_id>/merge", roles=OPERATOR, body=MergeIn, response=AppealOut,
+         tags=("desk",),
+         summary="merge the case into the main case of the same matter (合并): it ends as merged, its clocks "
+                 "stopped; the main case's history names it", responses={
+             409: "either case is not open, they are with different departments, or `at` before the case's previous "
+                  "step"})
+    def merge(self, call, appeal_id):
+        b = call.body
+        with self.platform.unit_of_work() as uow:
+            record = handlers.merge_appeal(uow, self.settings, appeal_id, b["into"], b["reason"], call.actor,
+                                           b.get("at"), clock.now())
+        return shown(call, record)
+
+    @api("POST", "/api/v1/appeals/<int:appeal_id>/split", roles=OPERATOR, body=SplitIn, response=SplitOut,
+         tags=("desk",),
+         summary="split the case's other matters into new cases (拆分), each dispatched with its own number and "
+                 "clock and linked to this one, which keeps its first matter; a retry answers the same split",
+         responses={409: "the case is not open or was split differently before, or `at` before its previous step"})
+    def split(self, call, appeal_id):
+        b = call.body
+        with self.platform.unit_of_work() as uow:
+            record, parts = handlers.split_appeal(uow, self.settings, appeal_id, b["parts"], b["reason"], call.actor,
+                                                  b.get("at"), clock.now())
+        return {**shown(call, record), "parts": [shown(call, p) for p in parts]}
 
     # -- the dispatch catalogue ---------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from services.kernel.alarms import Alarms
-from services.kernel.db import Moment, kernel_tables, paged
+from services.kernel.db import Moment, kernel_tables
 from services.kernel.direct import Direct
 from services.kernel.domain import Actor
 from services.kernel.outcome import Event
@@ -108,10 +108,19 @@ appeals = Table(
     Column("wait_due_at", Moment()),
     # the department did not sign for the case within the acceptance limit of its latest dispatch
     Column("acceptance_overdue", Boolean, nullable=False, default=False, server_default=false()),
+    # the operator's desk (#14): answered and closed on the call (直接办结); ended as invalid or withdrawn (the
+    # status says which) with the kind of invalid call and the reason
+    Column("closed_on_call", Boolean, nullable=False, default=False, server_default=false()),
+    Column("invalid_kind", String(16)),
+    Column("void_reason", Text),
+    # merge and split (#14): the main case this one was merged into; the case this one was split off
+    Column("merged_into", Integer),
+    Column("split_from", Integer),
     UniqueConstraint("channel", "external_ref", name="uq_appeals_channel_ref"),
 )
 Index("ix_appeals_public_id", appeals.c.public_id, unique=True)
 Index("ix_appeals_department_status", appeals.c.department, appeals.c.status)
+Index("ix_appeals_split_from", appeals.c.split_from)
 Index("ix_appeals_dup", appeals.c.appellant_phone, appeals.c.category, appeals.c.town_street,
       appeals.c.received_at)
 # received_at alone: ix_appeals_caller (received_at, appellant_phone) serves it (migration 0002)
@@ -128,6 +137,22 @@ history = Table(
     Column("to_status", String(32)),
     Column("details", JSON, nullable=False, default=dict),
 )
+
+# assisting departments (协办) of the case's current dispatch: each signs for its part and gives it; a re-dispatch
+# replaces them (the history keeps what was)
+assists = Table(
+    "appeal_assists", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("appeal_id", Integer, ForeignKey("appeals.id"), nullable=False, index=True),
+    Column("department", String(64), nullable=False),
+    Column("requested_at", Moment(), nullable=False),
+    Column("accepted_at", Moment()),
+    Column("replied_at", Moment()),
+    Column("part", Text),
+    UniqueConstraint("appeal_id", "department", name="uq_appeal_assists"),
+)
+# an assisting department's cases
+Index("ix_appeal_assists_department", assists.c.department, assists.c.appeal_id)
 
 dispatch_rules = Table(
     "dispatch_rules", metadata,
@@ -284,19 +309,43 @@ def _jsonable(details: dict) -> dict:
     return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in details.items()}
 
 
-def list_appeals(session: Session, *, status=None, department=None, category=None, town_street=None,
-                 overdue=None, received_from=None, received_to=None, page=1, per_page=50):
-    conds = []
-    for col, value in ((appeals.c.status, status), (appeals.c.department, department),
-                       (appeals.c.category, category), (appeals.c.town_street, town_street),
-                       (appeals.c.overdue, overdue)):
-        if value is not None:
-            conds.append(col == value)
-    if received_from is not None:
-        conds.append(appeals.c.received_at >= received_from)
-    if received_to is not None:
-        conds.append(appeals.c.received_at < received_to)
-    return paged(session, [appeals], appeals, conds, appeals.c.id.desc(), page, per_page)
+def list_appeals(session: Session, *, page=1, per_page=50, sort=None, **filters):
+    """A page of appeals matching the search filters (schemas.SearchFilters) and how many match. The search and
+    its index live with the operator's desk (desk/store.py, which imports this module: imported here)."""
+    from .desk import domain as desk_domain
+    from .desk import store as desk_store
+
+    if isinstance(filters.get("status"), str):
+        filters["status"] = (filters["status"],)
+    filters["terms"] = desk_domain.keyword_terms(filters.get("keyword"))
+    return desk_store.search(session, filters, sort=sort, limit=per_page, offset=(page - 1) * per_page)
+
+
+_ASSIST_OUT = ("department", "requested_at", "accepted_at", "replied_at", "part")
+
+
+def assists_of(session: Session, appeal_id: int) -> list[dict]:
+    """The assisting departments of the case, in the order named."""
+    rows = session.execute(select(assists).where(assists.c.appeal_id == appeal_id).order_by(assists.c.id))
+    return [{k: r[k] for k in _ASSIST_OUT} for r in rows.mappings()]
+
+
+def replace_assists(session: Session, appeal_id: int, departments, at: datetime) -> None:
+    session.execute(assists.delete().where(assists.c.appeal_id == appeal_id))
+    if departments:
+        session.execute(insert(assists), [{"appeal_id": appeal_id, "department": d, "requested_at": at}
+                                          for d in departments])
+
+
+def update_assist(session: Session, appeal_id: int, department: str, changes: dict) -> None:
+    session.execute(update(assists).where(assists.c.appeal_id == appeal_id, assists.c.department == department)
+                    .values(**changes))
+
+
+def parts_of(session: Session, appeal_id: int) -> list[dict]:
+    """The cases split off `appeal_id`, in the order they were made."""
+    rows = session.execute(select(appeals).where(appeals.c.split_from == appeal_id).order_by(appeals.c.id))
+    return [dict(r) for r in rows.mappings()]
 
 
 def last_step_at(session: Session, row: dict) -> datetime:

@@ -291,7 +291,12 @@ def test_an_efficiency_complaint_goes_to_the_discipline_office_and_ends_with_a_f
     api.act(c["id"], "finding", "monitor", {"finding": "not_upheld", "reasons": "不属实", "person": "李四"}, status=409)
     done = api.act(c["id"], "finding", "JW", {"finding": "upheld", "reasons": "经查属实", "person": "李四",
                                               "reward": True})
-    assert (done["status"], done["finding"], done["reward"]) == ("closed", "upheld", True)
+    # the finding is the reply (事事有回声): the complainant is called back on it like on any reply
+    assert (done["status"], done["finding"], done["reward"]) == ("replied", "upheld", True)
+    assert done["reply"] == "经调查，您反映的问题属实。经查属实" and done["wait"]["since"] == done["replied_at"]
+    wait_for(lambda: "appeal.replied" in types_of(tap, c["case_no"]), message="replied")
+    closed = api.act(c["id"], "callback", "operator", {"satisfaction": "satisfied", "resolved": True})
+    assert closed["status"] == "closed"
     wait_for(lambda: "appeal.closed" in types_of(tap, c["case_no"]), message="closed")
     evs = dict((t, p) for t, p in events(tap, c["case_no"]))
     assert evs["complaint.finding_recorded"]["subject_department"] == "ZJJ"
@@ -300,8 +305,9 @@ def test_an_efficiency_complaint_goes_to_the_discipline_office_and_ends_with_a_f
     api.act(c["id"], "finding", "JW", {"finding": "not_upheld", "reasons": "再次认定"}, status=409)
 
     d = api.intake(type="efficiency_complaint", category="efficiency", subject_department="SWJ", content="态度差")
-    api.act(d["id"], "finding", "monitor", {"finding": "not_upheld", "reasons": "经查不属实"})
-    wait_for(lambda: "appeal.closed" in types_of(tap, d["case_no"]), message="closed")
+    told = api.act(d["id"], "finding", "monitor", {"finding": "not_upheld", "reasons": "经查不属实"})
+    assert (told["status"], told["reply"]) == ("replied", "经调查，您反映的问题不属实。经查不属实")
+    wait_for(lambda: "appeal.replied" in types_of(tap, d["case_no"]), message="replied")
     assert "efficiency_warning.issued" not in types_of(tap, d["case_no"])
     plain = api.intake(category="road", appellant={"anonymous": True})
     api.act(plain["id"], "finding", "monitor", {"finding": "upheld", "reasons": "属实"}, status=409)

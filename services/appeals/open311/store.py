@@ -9,13 +9,13 @@ from datetime import datetime
 from sqlalchemy import or_, select
 
 from .. import store
-from ..domain import CLOSED, CONFIDENTIAL_TYPES, DUPLICATE
+from ..domain import CLOSED, CONFIDENTIAL_TYPES, DUPLICATE, MERGED, VOIDED
 
 a = store.appeals
 # Efficiency complaints (投诉举报) name officials and are confidential to the discipline office: never public.
 PRIVATE_TYPES = CONFIDENTIAL_TYPES
-# "closed" in the spec's sense
-CLOSED_STATUSES = (CLOSED, DUPLICATE)
+# "closed" in the spec's sense (a case merged into its main case is done with, as a repeat call is)
+CLOSED_STATUSES = (CLOSED, DUPLICATE, MERGED)
 # the most requests one answer lists
 MAX_RESULTS = 1000
 
@@ -67,8 +67,9 @@ def conditions(filters: RequestFilters) -> list:
 def public(session, discipline_office: str) -> list:
     """What makes a case public: its flag (set at intake, domain.is_public), and — checked again here, since
     the catalogue and the case's department may have changed since — never an efficiency complaint, a
-    category of the discipline office or a case with it."""
-    return [a.c.public.is_(True), a.c.type.notin_(PRIVATE_TYPES),
+    category of the discipline office or a case with it, and never a case voided (invalid or withdrawn)."""
+    # an invalid or withdrawn case (a prank, a test, withdrawn by its caller) is not shown at all
+    return [a.c.public.is_(True), a.c.type.notin_(PRIVATE_TYPES), a.c.status.notin_(VOIDED),
             a.c.category.notin_(store.confidential_categories(session, discipline_office) or {""}),
             or_(a.c.department.is_(None), a.c.department != discipline_office)]
 

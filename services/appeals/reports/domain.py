@@ -86,3 +86,84 @@ def event_payload(report: dict) -> dict:
             "top_categories": [c["category"] for c in report["categories"] if c["count"]][:TOP_EVENT],
             "total": report["totals"]["count"]}
 
+
+
+# -- the schedule ---------------------------------------------------------------------------------------
+
+SCHEDULES = ("weekly", "monthly")
+SCHEDULE_ZH = {"weekly": "周报", "monthly": "月报"}
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When the brief is published by itself: `kinds` (weekly: Monday–Sunday, monthly: a calendar month),
+    `delay` after the period's end (the first check at or after Monday 00:05 publishes the week before), and
+    `catch_up`: a period whose publication moment is longer ago than this is left to a person (the publish
+    endpoint), so that a first start or a long outage does not publish old periods by surprise."""
+
+    kinds: tuple[str, ...] = SCHEDULES
+    delay: timedelta = timedelta(minutes=5)
+    catch_up: timedelta = timedelta(days=2)
+    check_seconds: float = 60.0
+
+    @classmethod
+    def from_config(cls, cfg: dict | None) -> Schedule:
+        """`REPORTS` of the config: HOT_ISSUES_SCHEDULE (a list, or comma-separated; [], empty or "off": none;
+        absent: none), HOT_ISSUES_DELAY_MINUTES, HOT_ISSUES_CATCH_UP_HOURS, HOT_ISSUES_CHECK_SECONDS. ValueError names
+        the bad setting."""
+        cfg = cfg or {}
+        raw = cfg.get("HOT_ISSUES_SCHEDULE")
+        if raw is None or raw is False or (isinstance(raw, str) and raw.strip().lower() in ("", "off", "none", "[]")):
+            kinds: list[str] = []
+        elif isinstance(raw, str):
+            kinds = [k.strip() for k in raw.strip("[]").split(",") if k.strip()]
+        elif isinstance(raw, list | tuple):
+            kinds = [str(k).strip() for k in raw]
+        else:
+            raise ValueError(f"REPORTS.HOT_ISSUES_SCHEDULE must be a list of {', '.join(SCHEDULES)}, got {raw!r}")
+        unknown = [k for k in kinds if k not in SCHEDULES]
+        if unknown:
+            raise ValueError(f"REPORTS.HOT_ISSUES_SCHEDULE: unknown {', '.join(map(repr, unknown))}; "
+                             f"use {', '.join(SCHEDULES)} or []")
+
+        def number(key, default, low):
+            value = cfg.get(key)
+            if value is None or value == "":
+                return default
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"REPORTS.{key} must be a number, got {value!r}") from None
+            if value < low:
+                raise ValueError(f"REPORTS.{key} must be at least {low}, got {value:g}")
+            return value
+
+        return cls(kinds=tuple(dict.fromkeys(kinds)),
+                   delay=timedelta(minutes=number("HOT_ISSUES_DELAY_MINUTES", 5, 0)),
+                   catch_up=timedelta(hours=number("HOT_ISSUES_CATCH_UP_HOURS", 48, 1)),
+                   check_seconds=number("HOT_ISSUES_CHECK_SECONDS", 60, 0.01))
+
+    def moment(self, period: Period) -> datetime:
+        """When the brief of `period` is due: its end (the next day 00:00, Asia/Shanghai) plus the delay."""
+        return period.end + self.delay
+
+    def due(self, now: datetime) -> list[tuple[str, Period]]:
+        """The (kind, period) whose brief is due at `now`: of each kind, the latest whole period whose moment has
+        come, unless that moment is more than `catch_up` ago."""
+        found = []
+        for kind in self.kinds:
+            period = latest_whole(kind, (now - self.delay).astimezone(clock.TZ).date())
+            if now - self.moment(period) <= self.catch_up:
+                found.append((kind, period))
+        return found
+
+
+def latest_whole(kind: str, today: date) -> Period:
+    """The last whole week (Monday–Sunday) or calendar month that ended before `today` began."""
+    if kind == "weekly":
+        last = today - timedelta(days=today.weekday() + 1)
+        return Period(last - timedelta(days=6), last)
+    if kind == "monthly":
+        last = today.replace(day=1) - timedelta(days=1)
+        return Period(last.replace(day=1), last)
+    raise ValueError(kind)

@@ -17,7 +17,7 @@ from sqlalchemy import and_, bindparam, case, func, literal, or_, select, text, 
 from sqlalchemy.engine import Connection
 
 from .. import store
-from ..domain import DUPLICATE, OPEN, mask_phone
+from ..domain import DUPLICATE, OPEN, VOIDED, mask_phone
 from .domain import CALLER_MIN, CASE_NOS, GROUP_MIN, TOP_CALLERS, TOP_GROUPS, Period
 
 a = store.appeals
@@ -50,8 +50,13 @@ def _count(*conds):
     return func.sum(case((and_(*conds), 1), else_=0))
 
 
+# invalid and withdrawn cases (appeal.voided) are counted nowhere: not calls, not cases, not repeat callers
+COUNTED = and_(*(a.c.status != status for status in VOIDED))
+
+
 def _within(start="start", end="end"):
-    return and_(a.c.received_at >= bindparam(start), a.c.received_at < bindparam(end))
+    """The cases of a period that count (every query of the report goes through here)."""
+    return and_(a.c.received_at >= bindparam(start), a.c.received_at < bindparam(end), COUNTED)
 
 
 def _in_cell(town_null: bool) -> list:

@@ -1,15 +1,20 @@
-"""The hot-issue report's use cases: compute the report of a period, and publish its summary."""
+"""The hot-issue report's use cases: compute the report of a period, and publish its summary (by hand, or on the
+schedule: once per period whatever the number of instances)."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.kernel import clock
 
-from . import store
-from .domain import FIGURES, Period, change, event_payload, ranked
+from . import publications, store
+from .domain import FIGURES, Period, Schedule, change, event_payload, ranked
+
+log = logging.getLogger(__name__)
 
 EVENT_TYPE = "report.hot_issues_published"
 
@@ -46,3 +51,28 @@ def publish_hot_issues(reader, unit_of_work, period: Period) -> tuple[dict, dict
     with unit_of_work() as uow:
         event = uow.publish(EVENT_TYPE, payload)
     return payload, event
+
+
+def publish_scheduled(reader, unit_of_work, schedule: Schedule, now: datetime) -> list[tuple[str, Period]]:
+    """Publish the brief of every period `schedule` says is due at `now` and nobody published yet (the timer of
+    each instance calls this): the (kind, period) published here. The publication row and the event commit
+    together, and the row's unique key lets one instance's commit through: another instance that computed the same
+    period at the same moment rolls back, event and all. The cheap look-up first spares the computation."""
+    done = []
+    for kind, period in schedule.due(now):
+        with reader() as s:
+            if publications.published(s, kind, period) is not None:
+                log.debug("hot-issue brief %s %s–%s: already published", kind, period.first, period.last)
+                continue
+            payload = event_payload(hot_issues(s, period, now))
+        try:
+            with unit_of_work() as uow:
+                event = uow.publish(EVENT_TYPE, payload)
+                publications.record(uow.session, kind, period, event["event_id"], payload["total"], now)
+        except IntegrityError:
+            log.info("hot-issue brief %s %s–%s was published by another instance", kind, period.first, period.last)
+            continue
+        log.info("hot-issue brief %s %s–%s published on schedule (%d cases)", kind, period.first, period.last,
+                 payload["total"])
+        done.append((kind, period))
+    return done

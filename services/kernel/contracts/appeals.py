@@ -64,6 +64,9 @@ class AppealDispatched(_Case):
     previous_department = fields.String(load_default=None, allow_none=True)
     limit_days = fields.Integer(load_default=None, allow_none=True)
     by = fields.String(required=True)
+    assisting = fields.List(fields.String(), load_default=None, allow_none=True,
+                            metadata={"description": "assisting departments (协办), each told by "
+                                                     "appeal.assist_requested"})
 
 
 @contract("appeal.accepted", version=1)
@@ -195,6 +198,73 @@ class AppealVoided(_Case):
     invalid_kind = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(INVALID_KINDS))
     reason = ScrubbedString(required=True)
     by = fields.String(required=True)
+
+
+@contract("appeal.closed_on_call", version=1)
+class AppealClosedOnCall(_Case):
+    """The operator answered a consultation on the call and closed it (直接办结): no department, no clock, no
+    call-back. `appeal.closed` follows. The answer does not travel (it is the case's reply)."""
+
+    by = fields.String(required=True)
+
+
+@contract("appeal.corrected", version=1)
+class AppealCorrected(_Case):
+    """An operator corrected the case after intake (更正). `corrected`: the names of what changed (category,
+    town_street, address, type); `changes`: old and new of each but the address, which never travels
+    ({"category": {"old": "road", "new": "water"}}); a type change on a running clock recomputes its limit:
+    `limit_days` and `due_at` are the new ones."""
+
+    corrected = fields.List(fields.String(), required=True)
+    changes = fields.Dict(keys=fields.String(), values=fields.Dict(), required=True)
+    reason = ScrubbedString(required=True)
+    by = fields.String(required=True)
+    limit_days = fields.Integer(load_default=None, allow_none=True)
+
+
+@contract("appeal.merged", version=1)
+class AppealMerged(_Case):
+    """The case was of the same matter as the main case `main_id` / `main_case_no` and was merged into it (合并): it
+    ended as a linked case, its clocks and alarms stopped (`appeal.closed` follows); the main case answers for both.
+    `department` is the main case's."""
+
+    main_id = fields.String(required=True)
+    main_case_no = fields.String(required=True)
+    reason = ScrubbedString(required=True)
+    by = fields.String(required=True)
+
+
+@contract("appeal.split", version=1)
+class AppealSplit(_Case):
+    """The case held several matters (拆分): it keeps its first; each other became a new case (`part_case_nos`),
+    taken in with `appeal.received` and dispatched like any intake."""
+
+    part_case_nos = fields.List(fields.String(), required=True)
+    reason = ScrubbedString(required=True)
+    by = fields.String(required=True)
+
+
+@contract("appeal.assist_requested", version=1)
+class AppealAssistRequested(_Case):
+    """The case was dispatched with this `department` assisting (协办) the lead `lead_department`: it signs for its
+    part and gives it; the case's clock is the lead's."""
+
+    lead_department = fields.String(required=True)
+
+
+@contract("appeal.assist_accepted", version=1)
+class AppealAssistAccepted(_Case):
+    """The assisting `department` signed for its part (协办签收)."""
+
+    lead_department = fields.String(required=True)
+
+
+@contract("appeal.assist_replied", version=1)
+class AppealAssistReplied(_Case):
+    """The assisting `department` gave its part of the reply (the text stays with the case); the lead's reply shows
+    it."""
+
+    lead_department = fields.String(required=True)
 
 
 @contract("appeal.extension_requested", version=1)
