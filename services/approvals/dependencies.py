@@ -12,6 +12,7 @@ from services.kernel.service import Platform
 from services.kernel.workcal import WorkCalendar
 
 from .domain import Item, Rules
+from .rectification.domain import RectificationRules
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +51,10 @@ ACTION_REFS_KEEP_DAYS = 7.0
 
 
 class Settings:
-    def __init__(self, rules: Rules, calendar: WorkCalendar, action_refs_keep_days: float = ACTION_REFS_KEEP_DAYS):
+    def __init__(self, rules: Rules, calendar: WorkCalendar, action_refs_keep_days: float = ACTION_REFS_KEEP_DAYS,
+                 rectification: RectificationRules | None = None):
         self.rules = rules
+        self.rectification = rectification or RectificationRules()
         self.calendar = calendar
         self.action_refs_keep_days = action_refs_keep_days
         self.items = ItemCache()
@@ -59,12 +62,13 @@ class Settings:
 
 
 class ApprovalSettings(DependencyProvider):
-    """Reads `APPROVALS` (rules), `CALENDAR_FILE` and `ACTION_REFS` once per container."""
+    """Reads `APPROVALS` (rules), `CALENDAR_FILE`, `ACTION_REFS` and `RECTIFICATION` once per container."""
 
     def setup(self):
         cfg = self.container.config
         self.settings = Settings(Rules.from_config(cfg.get("APPROVALS")), WorkCalendar.load(cfg.get("CALENDAR_FILE")),
-                                 action_refs_keep_days(cfg.get("ACTION_REFS")))
+                                 action_refs_keep_days(cfg.get("ACTION_REFS")),
+                                 RectificationRules.from_config(cfg.get("RECTIFICATION")))
 
     def start(self):
         # Dependencies start before entrypoints: the catalogue is there before the first request.

@@ -8,7 +8,7 @@ outbox in one unit of work.
   work), `run_action` (a window action), `apply` (an outcome written), `alert_refused_submission`
 - the monitor: `fire_due_alarms` / `fire_alarm` (a due alarm), `raise_alert`, `alert_irregularity`,
   `catch_up_with_calendar` / `recalculate` (moments that waited for a calendar year)
-- alerts: `act_on_alert` (acknowledge, resolve), `change_alert`
+- alerts: `act_on_alert` (acknowledge, resolve), `change_alert`; their rectifications: rectification/usecases.py
 - the window system's references of its actions: `ActionRef` (given to `run_action`, which answers a `Replay`
   of a reference seen before), `purge_action_refs` (the monitor's hourly timer)
 """
@@ -44,6 +44,7 @@ from .domain import (
     Irregularity,
 )
 from .domain import submit as domain_submit
+from .rectification import store as rectification_store
 from .views import find_visible, mask_id_number, present
 
 log = logging.getLogger(__name__)
@@ -199,17 +200,20 @@ def alert_figures(settings, session, alert: dict, now: datetime) -> dict:
 
 
 def change_alert(uow, settings, alert: dict, values: dict, event_type: str, by: str, *,
-                 figures: dict | None = None) -> dict:
+                 figures: dict | None = None, extra: dict | None = None) -> dict:
     """Change a stored alert and publish `event_type` (who, the note, the subject's figures: `figures` when the
-    caller has them) in `uow`."""
+    caller has them; `extra`: more fields of the event) in `uow`. A resolved alert's open rectification is
+    closed (an accepted one was marked so before)."""
     now = values.get("resolved_at") or values.get("acknowledged_at") or clock.now()
     out = store.update_alert(uow.session, alert["id"], **values)
+    if values.get("state") == "resolved":
+        rectification_store.close_for_alert(uow.session, alert["id"], now)
     if figures is None:
         figures = alert_figures(settings, uow.session, alert, now)
     uow.publish(event_type, {
         **figures, "alert_id": str(alert["id"]), "level": out["level"],
         "rule": out["rule"], "raised_at": out["raised_at"], "by": by, "note": out["note"],
-        **{k: values[k] for k in ("resolved_at", "acknowledged_at") if k in values}},
+        **{k: values[k] for k in ("resolved_at", "acknowledged_at") if k in values}, **(extra or {})},
         department=alert["department"])
     return out
 

@@ -16,6 +16,7 @@ from services.kernel.http import api, json_response
 # the monitor and supervision are mixin modules, so that `nameko run` finds only our class
 from . import console_commands, handlers, monitor, projects, store, supervision
 from .dependencies import ApprovalSettings
+from .rectification import endpoints as rectification  # a module, so that `nameko run` finds only our class
 from .schemas import (
     ACTION_REF,
     AckIn,
@@ -61,7 +62,8 @@ RETRY_HEADERS = {IDEMPOTENCY_KEY: {
 
 
 class ApprovalsService(base.ServiceBase, monitor.MonitorTimer, supervision.SupervisionEndpoints,
-                       projects.ProjectEndpoints, console_commands.ConsoleCommands):
+                       projects.ProjectEndpoints, rectification.RectificationEndpoints,
+                       console_commands.ConsoleCommands):
     """网上审批与电子监察 — online approval watched by the electronic monitor."""
 
     name = "approvals"

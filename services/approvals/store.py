@@ -482,11 +482,15 @@ def raise_alert(session: Session, application_id: int, department: str, level: s
 def raise_subject_alert(session: Session, subject: str, subject_ref: str, *, department: str | None, level: str,
                         rule: str, at: datetime, details: dict, application_id: int | None = None,
                         project_code: str | None = None, joint_id: int | None = None) -> int | None:
-    """Store an alert unless (subject, subject_ref, rule) has one already: its id, or None when it had."""
-    return session.execute(_RAISE_ALERT, {
+    """Store an alert unless (subject, subject_ref, rule) has one already: its id, or None when it had. A
+    department's yellow or red card or irregularity is due for rectification (整改): its row goes in with it."""
+    alert_id = session.execute(_RAISE_ALERT, {
         "subject": subject, "subject_ref": subject_ref, "application_id": application_id,
         "project_code": project_code, "joint_id": joint_id, "department": department, "level": level,
         "rule": rule, "raised_at": at, "details": jsonable(details)}).scalar_one_or_none()
+    if alert_id is not None:
+        _rectifications.expect(session, alert_id, department, level, at)
+    return alert_id
 
 
 def get_alert(session: Session, alert_id: int, *, lock: bool = False) -> dict | None:
@@ -529,3 +533,8 @@ def calendar_waiting(session: Session) -> list[tuple[str | None, int]]:
                 or_(applications.c.clock_error.is_not(None), applications.c.id.in_(flagged)))
          .group_by(applications.c.clock_error))
     return [(error, count) for error, count in session.execute(q)]
+
+
+# the rectifications' table is on our metadata, and every raised alert may need its row: imported last, since that
+# module builds on this one
+from .rectification import store as _rectifications  # noqa: E402

@@ -3,6 +3,9 @@ console_driver.py), against the real approvals and notify services: the page loa
 irregularity raised by approvals appears within 2 s, pressing 确认 acknowledges the alert in approvals, the level
 filter keeps only its level, and 办结 with a note resolves it in approvals.
 
+The review queue of rectification reports (待审核整改报告 N): a department's report appears, 退回 with a reason
+and then 采纳 are carried out by approvals.
+
 Without a browser the test is skipped on a workstation, and fails when CI=true."""
 
 import json
@@ -23,6 +26,7 @@ from tests.support import publish_raw
 
 CHROMIUM = os.environ.get("XIAONENG_CHROMIUM", "/usr/bin/chromium")  # Debian's; never a downloaded browser
 DRIVER = os.path.join(ROOT, "tests", "e2e", "console_driver.py")
+RECTIFICATION_DRIVER = os.path.join(ROOT, "tests", "e2e", "console_rectification_driver.py")
 # XIAONENG_CONSOLE_SCREENSHOT=docs/console.png: also write the picture the README shows
 SCREENSHOT = os.environ.get("XIAONENG_CONSOLE_SCREENSHOT")
 
@@ -56,8 +60,8 @@ def populate(approvals, amqp_uri):
     publish_raw(amqp_uri, "appeals.events", "appeal.emergency", emergency)
 
 
-def run_driver(cfg: dict, timeout: float = 90.0) -> tuple[int, dict]:
-    proc = subprocess.Popen([sys.executable, DRIVER, json.dumps(cfg)], cwd=ROOT, stdout=subprocess.PIPE,
+def run_driver(cfg: dict, timeout: float = 90.0, driver: str = DRIVER) -> tuple[int, dict]:
+    proc = subprocess.Popen([sys.executable, driver, json.dumps(cfg)], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": ROOT})
     deadline = time.monotonic() + timeout
     # the services run in this process's green threads: wait without blocking them
@@ -103,3 +107,24 @@ def test_the_console_in_a_real_browser(env, tmp_path):
     assert alert["state"] == "resolved" and alert["acknowledged_by"] == "test-monitor"
     assert alert["resolved_by"] == "test-monitor" and alert["note"] == "已责令窗口补正受理程序"
     assert os.path.getsize(screenshot) > 10_000
+
+
+def test_the_rectification_review_queue_in_a_real_browser(env):
+    if not os.access(CHROMIUM, os.X_OK):
+        no_browser(f"{CHROMIUM} is not installed")
+    approvals, console_url, amqp_uri = env
+    code, seen = run_driver({"console": console_url, "approvals": approvals.base, "chromium": CHROMIUM,
+                             "monitor_key": approvals.keys["monitor"], "window_key": approvals.keys["window_system"],
+                             "handler_key": approvals.keys["SCJGJ"]}, driver=RECTIFICATION_DRIVER)
+    if code == 3:
+        no_browser(seen.get("error", "launch failed"))
+    assert "error" not in seen, seen
+    assert seen["empty_title"] == "待审核整改报告 0"
+    assert seen["title"] == "待审核整改报告 1"
+    assert "纠错" in seen["row_text"] and "市市场监督管理局" in seen["row_text"] and "第 1 次" in seen["row_text"]
+    assert seen["after_return"] == {"state": "returned", "review_note": "缺少整改前后对比照片",
+                                    "reviewed_by": "test-monitor"}
+    assert "第 2 次" in seen["row_round_2"]
+    assert seen["after_accept"] == {"state": "accepted", "alert_state": "resolved"}
+    assert seen["final_title"] == "待审核整改报告 0"
+    assert seen["page_errors"] == [], seen["page_errors"]

@@ -102,3 +102,80 @@ def test_a_late_acknowledgement_keeps_the_resolution_and_long_texts_are_cut(db):
     emergency = alerts["8:emergency"]
     assert len(emergency["title_zh"]) == 500 and emergency["title_zh"].startswith("紧急诉求：燃气燃气")
     assert emergency["department"] is None and emergency["raised_at"] == AT
+
+
+# -- rectification reports (整改) ----------------------------------------------------------------------------------
+
+
+def rectification(event_type, alert_id, rnd, department="SCJGJ", **extra):
+    fields = {"monitor.rectification_submitted": {"submitted_at": AT, "attachments_count": 1, "overdue": False,
+                                                  "by": "handler-SCJGJ"},
+              "monitor.rectification_accepted": {"accepted_at": AT, "by": "李监察", "note": "同意"},
+              "monitor.rectification_returned": {"returned_at": AT, "by": "李监察", "reason": "附件不全"},
+              "monitor.rectification_overdue": {"overdue_at": AT, "rectification_state": "pending",
+                                                "rectification_days": 5}}[event_type]
+    return approvals(event_type, alert_id, "yellow", department, rectification_id=f"R{alert_id}", round=rnd,
+                     rectification_due_at=AT, **{**fields, **extra})
+
+
+def queue(db, **query):
+    with db.reader() as s:
+        return console.store.list_rectifications(s, **query)
+
+
+def test_rectification_events_in_any_order_keep_the_furthest_round(db):
+    take(db, approvals("monitor.yellow_card", 5, "yellow"))
+    # round 1 sent back, then round 2 submitted; the events of round 1 arrive last
+    assert take(db, rectification("monitor.rectification_submitted", 5, 2)) is not None
+    take(db, rectification("monitor.rectification_returned", 5, 1))
+    take(db, rectification("monitor.rectification_submitted", 5, 1))
+    [row] = queue(db)
+    assert (row["state"], row["round"], row["alert_id"], row["ref_no"]) == ("submitted", 2, "5", "SP-5")
+    assert row["review_note"] is None and row["state_zh"] == "待审核"
+    take(db, rectification("monitor.rectification_accepted", 5, 2))
+    assert queue(db) == []
+    [done] = queue(db, state="accepted")
+    assert (done["reviewed_by"], done["review_note"]) == ("李监察", "同意")
+    # a redelivered earlier event changes nothing
+    take(db, rectification("monitor.rectification_submitted", 5, 2))
+    assert queue(db) == [] and queue(db, state="accepted")[0]["state"] == "accepted"
+
+
+def test_an_overdue_rectification_and_an_alert_resolved_otherwise(db):
+    # no console alert for it: kept all the same, no feed line
+    assert take(db, rectification("monitor.rectification_overdue", 6, 0)) is None
+    [row] = queue(db, state="overdue")
+    assert (row["state"], row["overdue"]) == ("pending", True)
+    take(db, rectification("monitor.rectification_submitted", 6, 1, overdue=True))
+    assert [r["alert_id"] for r in queue(db, state="overdue")] == ["6"] and queue(db)[0]["overdue"]
+    take(db, approvals("monitor.alert_resolved", 6, "yellow", by="李监察", note="直接办结", resolved_at=AT))
+    assert queue(db) == [] and queue(db, state="closed")[0]["alert_id"] == "6"
+    # a report of an alert the console shows resolved already is closed at once
+    take(db, rectification("monitor.rectification_submitted", 6, 2))
+    assert queue(db) == []
+
+
+def test_a_review_is_sent_to_approvals_once_and_never_done_here(db):
+    import json
+
+    from services.kernel.domain import IllegalTransition
+    from services.kernel.keys import ApiKey
+
+    take(db, rectification("monitor.rectification_submitted", 7, 1))
+    [row] = queue(db)
+    monitor = ApiKey(name="张监察", role="monitor", department=None, key_id="k1")
+    with db.unit_of_work() as uow:
+        out = console.usecases.request_review(uow, row["id"], "return", "附件不全", monitor, AT)
+    assert (out["pending_decision"], out["state"]) == ("return", "submitted")
+    with pytest.raises(IllegalTransition), db.unit_of_work() as uow:
+        console.usecases.request_review(uow, row["id"], "accept", None, monitor, AT)  # one decision at a time
+    with db.reader() as s:
+        bodies = [r.body for r in s.execute(metadata.tables["outbox"].select())]
+    [command] = [json.loads(b) for b in bodies]
+    assert command["event_type"] == "alert.action_requested"
+    assert {k: command["payload"][k] for k in ("owner", "alert_id", "department", "action", "note")} == {
+        "owner": "approvals", "alert_id": "7", "department": "SCJGJ", "action": "return_rectification",
+        "note": "附件不全"}
+    take(db, rectification("monitor.rectification_returned", 7, 1))
+    [returned] = queue(db, state="returned")
+    assert returned["pending_decision"] is None

@@ -218,10 +218,13 @@ class MonitorAlertAcknowledged(_AnyAlert):
 
 @contract("monitor.alert_resolved", version=1)
 class MonitorAlertResolved(_AnyAlert):
-    """A monitor resolved an alert (纠错): `by` who resolved it, `note` what was corrected."""
+    """A monitor resolved an alert (纠错): `by` who resolved it, `note` what was corrected. `rectification_id`: the
+    department's rectification report whose acceptance resolved it (None: resolved otherwise)."""
 
     note = ScrubbedString(required=True)
     resolved_at = fields.AwareDateTime(required=True, format="iso")
+    # resolved by accepting the department's rectification report (added in issue 14)
+    rectification_id = fields.String(load_default=None, allow_none=True)
 
 
 @contract("monitor.supervision_ordered", version=1)
@@ -337,3 +340,59 @@ class JointApprovalAlertRaised(_Joint):
     raised_at = fields.AwareDateTime(required=True, format="iso")
     elapsed_days = fields.Float(load_default=None, allow_none=True)
     remaining_days = fields.Float(load_default=None, allow_none=True)
+
+
+# -- rectification (整改) of alerts --------------------------------------------------------------------------
+# Published by services/approvals/rectification/. The report's text, who corrected it and its links stay in the
+# API (GET /api/v1/alerts/<id>/rectification): events say which alert, which round and when.
+
+RECTIFICATION_STATES = ("pending", "submitted", "accepted", "returned", "closed")
+
+
+class _Rectification(_AnyAlert):
+    """The alert's subject and figures (as its own events), its department, and the rectification: its id,
+    `round` (how many reports were submitted) and `rectification_due_at` (the end of the last working day for
+    it; None: not monitored)."""
+
+    department = fields.String(required=True)
+    rectification_id = fields.String(required=True)
+    round = fields.Integer(required=True)
+    rectification_due_at = fields.AwareDateTime(load_default=None, allow_none=True, format="iso")
+
+
+@contract("monitor.rectification_submitted", version=1)
+class MonitorRectificationSubmitted(_Rectification):
+    """The department submitted a rectification report (整改报告) for its alert: it waits for a monitor's or
+    assessor's review. `by`: the submitting key; `overdue`: it had been announced overdue before."""
+
+    submitted_at = fields.AwareDateTime(required=True, format="iso")
+    attachments_count = fields.Integer(required=True)
+    overdue = fields.Boolean(required=True)
+
+
+@contract("monitor.rectification_accepted", version=1)
+class MonitorRectificationAccepted(_Rectification):
+    """The report was accepted (`by`: the reviewer, `note`: their remark): the alert was resolved with it (a
+    monitor.alert_resolved naming `rectification_id` goes out in the same transaction)."""
+
+    note = ScrubbedString(load_default=None, allow_none=True)
+    accepted_at = fields.AwareDateTime(required=True, format="iso")
+
+
+@contract("monitor.rectification_returned", version=1)
+class MonitorRectificationReturned(_Rectification):
+    """The report was sent back (退回) with `reason`; the department may submit again (the due time stays)."""
+
+    reason = ScrubbedString(required=True)
+    returned_at = fields.AwareDateTime(required=True, format="iso")
+
+
+@contract("monitor.rectification_overdue", version=1)
+class MonitorRectificationOverdue(_Rectification):
+    """A yellow or red card or irregularity passed its rectification due time (`rectification_days` working days
+    after it was raised, RECTIFICATION.DAYS or the level's) with no report waiting or accepted: announced once per
+    alert. `rectification_state`: pending (no report) or returned (sent back, not submitted again)."""
+
+    rectification_state = fields.String(required=True, validate=validate.OneOf(("pending", "returned")))
+    rectification_days = fields.Integer(required=True)
+    overdue_at = fields.AwareDateTime(required=True, format="iso")

@@ -5,13 +5,19 @@ an event, and the owner answers with its usual `monitor.alert_acknowledged` / `m
 which the console then shows. The owner deduplicates on `event_id` and ignores a request it cannot carry
 out (already resolved, unknown alert), logging why.
 
+A monitor's review of a department's rectification report goes the same way (actions `accept_rectification`,
+`return_rectification`), answered by `monitor.rectification_accepted` / `monitor.rectification_returned`.
+
 And what the console shows of a service's state: `calendar.waiting`, the records waiting for a calendar year."""
 
 from marshmallow import Schema, fields, validate
 
 from .envelope import contract
 
-ALERT_ACTIONS = ("acknowledge", "resolve")
+# accept_rectification / return_rectification (issue 14): a monitor's review of the department's rectification
+# report of the alert, carried out as approvals' POST /api/v1/alerts/<id>/rectification/accept|return and answered
+# by monitor.rectification_accepted (with monitor.alert_resolved) / monitor.rectification_returned
+ALERT_ACTIONS = ("acknowledge", "resolve", "accept_rectification", "return_rectification")
 
 
 class _Actor(Schema):
@@ -22,8 +28,9 @@ class _Actor(Schema):
 
 @contract("alert.action_requested", version=1)
 class AlertActionRequested(Schema):
-    """A monitor pressed acknowledge or resolve in the console. `note` is required to resolve (what was
-    corrected). `alert_id` is the owner's alert id."""
+    """A monitor pressed acknowledge or resolve in the console, or accept / send back (退回) on the alert's
+    rectification report. `note` is required to resolve (what was corrected) and to send a report back (the
+    reason); a remark otherwise. `alert_id` is the owner's alert id."""
 
     owner = fields.String(required=True, validate=validate.OneOf(("approvals", "appeals")))
     alert_id = fields.String(required=True)

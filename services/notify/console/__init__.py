@@ -1,6 +1,9 @@
 """The monitor console (电子监察室): a live page for approval monitors, served by notify. Alerts of approvals and
 appeals are kept in the console's own tables as their events arrive and pushed to the open pages (server-sent
-events); acknowledge / resolve are sent to the alert's owner as `alert.action_requested`, never done here.
+events); acknowledge / resolve are sent to the alert's owner as `alert.action_requested`, never done here. The
+departments' rectification reports (整改) are kept per alert from approvals' `monitor.rectification_*` events for the
+review queue; accept / send back go to approvals as `alert.action_requested` (accept_rectification,
+return_rectification).
 
 domain.py the rules (levels, states, lights, commands) · store.py tables and queries · schemas.py the HTTP
 schemas · usecases.py take an event in, stream tokens, commands · runtime.py what open streams share ·

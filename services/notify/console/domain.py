@@ -115,3 +115,74 @@ def check_command(row: dict, action: str) -> None:
                                 "该告警须在其所属系统中办理")
     if row["state"] not in ACTION_ALLOWED[action]:
         raise IllegalTransition(f"the alert is {row['state']}", "告警当前状态不允许此操作")
+
+
+# -- rectification reports (整改报告) waiting for review ------------------------------------------------------------
+
+# the console's state of an alert's rectification: pending (announced overdue, no report), submitted (waits for
+# review), returned, accepted, closed (the alert was resolved otherwise)
+RECTIFICATION_STATES = ("pending", "submitted", "returned", "accepted", "closed")
+RECTIFICATION_STATE_ZH = {"pending": "待整改", "submitted": "待审核", "returned": "已退回", "accepted": "已采纳",
+                          "closed": "已关闭"}
+RECTIFICATION_FILTERS = (*RECTIFICATION_STATES, "overdue", "all")
+RECTIFICATION_EVENTS = ("monitor.rectification_submitted", "monitor.rectification_accepted",
+                        "monitor.rectification_returned", "monitor.rectification_overdue")
+DECISION_ZH = {"accept": "采纳", "return": "退回"}
+
+
+def rectification_stage(event_type: str, p: dict) -> tuple[int, int, str | None]:
+    """Where an event puts an alert's rectification: (round, step, state). Events of one alert arrive on separate
+    queues in any order: the furthest (round, step) wins, so a late `submitted` never undoes its review. An
+    overdue event changes the state only where nothing later is known (step 0 for a report never submitted)."""
+    rnd = int(p.get("round") or 0)
+    if event_type == "monitor.rectification_submitted":
+        return rnd, 1, "submitted"
+    if event_type == "monitor.rectification_accepted":
+        return rnd, 2, "accepted"
+    if event_type == "monitor.rectification_returned":
+        return rnd, 2, "returned"
+    state = p.get("rectification_state") or "pending"
+    return (rnd, 2, "returned") if state == "returned" else (rnd, 0, "pending")
+
+
+def rectification_changes(row: dict | None, event_type: str, p: dict) -> dict:
+    """The columns an event changes in the console's rectification row (`row` None: a new one)."""
+    rnd, step, state = rectification_stage(event_type, p)
+    changes: dict = {}
+    if event_type == "monitor.rectification_overdue":
+        changes["overdue"] = True
+    if row is None or (rnd, step) > (row["round"], row["step"]):
+        changes.update(round=rnd, step=step, state=state)
+        if row is not None and row["state"] == "closed" and state != "accepted":
+            # the alert was resolved otherwise: no report can follow that, so this one came before it
+            changes["state"] = "closed"
+        if step >= 1:
+            changes["pending_decision"] = None  # the owner answered, or a new report came
+    if event_type == "monitor.rectification_submitted" and (row is None or rnd >= row["round"]):
+        changes.update(submitted_by=p.get("by"), submitted_at=p.get("submitted_at"),
+                       attachments_count=p.get("attachments_count"))
+        if p.get("overdue"):
+            changes["overdue"] = True
+    if event_type in ("monitor.rectification_accepted", "monitor.rectification_returned") and (
+            row is None or rnd >= row["round"]):
+        changes.update(reviewed_by=p.get("by"), review_note=scrub(p.get("reason") or p.get("note")),
+                       pending_decision=None)
+    return changes
+
+
+def rectification_view(row, names: dict[str, str] | None = None) -> dict:
+    out = dict(row)
+    out["department_name"] = department_label(names, out["department"])
+    out["level_zh"] = LEVEL_ZH.get(out["level"], out["level"])
+    out["state_zh"] = RECTIFICATION_STATE_ZH.get(out["state"], out["state"])
+    return out
+
+
+def check_review(row: dict) -> None:
+    """IllegalTransition unless the rectification's report waits for review and no decision is on its way."""
+    if row["state"] != "submitted":
+        raise IllegalTransition(f"no rectification report waits for review (state {row['state']})",
+                                "没有待审核的整改报告")
+    if row["pending_decision"]:
+        raise IllegalTransition("a decision was sent already and waits for its answer",
+                                "审核结果已提交，等待审批系统处理")

@@ -1,7 +1,7 @@
 """The console's entrypoints, mixed into NotifyService: its consumers (one per event type it shows), the page, its
-data (alerts, board, feed, and the records waiting for a calendar year), the live stream and the acknowledge/resolve
-buttons. Each parses, authorises, calls one use case
-(usecases.py) or query (store.py) and shapes the answer."""
+data (alerts, board, feed, and the records waiting for a calendar year), the live stream, the acknowledge/resolve
+buttons, and the review queue of rectification reports with its accept / send-back buttons. Each parses,
+authorises, calls one use case (usecases.py) or query (store.py) and shapes the answer."""
 
 from __future__ import annotations
 
@@ -29,9 +29,13 @@ from .schemas import (
     CalendarWaitingOut,
     ConsoleAlertOut,
     ConsoleAlertsQuery,
+    ConsoleRectificationOut,
+    ConsoleRectificationsQuery,
     FeedOut,
     FeedQuery,
     ResolveIn,
+    ReviewAcceptIn,
+    ReviewReturnIn,
     StreamQuery,
     StreamTokenOut,
 )
@@ -48,6 +52,7 @@ _FEED_ID = re.compile(r"[0-9]{1,19}")
 
 MONITOR = ("monitor",)
 ACTION_CONFLICT = {409: "the alert's state does not allow it, or its owner takes no commands from the console"}
+REVIEW_CONFLICT = {409: "no report waits for review, or a decision on it waits for its answer"}
 
 
 class TooManyStreams(ApiError):
@@ -161,6 +166,11 @@ class ConsoleEndpoints:
     console_on_appeal_return_reviewed = _console_consumer("appeals", "appeal.return_reviewed")
     console_on_appeal_dispatched = _console_consumer("appeals", "appeal.dispatched")
     console_on_appeal_callback_recorded = _console_consumer("appeals", "appeal.callback_recorded")
+    # rectification reports (整改) of approvals' alerts, for the review queue (#14)
+    console_on_rectification_submitted = _console_consumer("approvals", "monitor.rectification_submitted")
+    console_on_rectification_accepted = _console_consumer("approvals", "monitor.rectification_accepted")
+    console_on_rectification_returned = _console_consumer("approvals", "monitor.rectification_returned")
+    console_on_rectification_overdue = _console_consumer("approvals", "monitor.rectification_overdue")
     console_on_appeals_calendar_waiting = _calendar_consumer("appeals")
     console_on_approvals_calendar_waiting = _calendar_consumer("approvals")
 
@@ -290,4 +300,33 @@ class ConsoleEndpoints:
     def console_resolve(self, call, item_id):
         with self.platform.unit_of_work() as uow:
             return 202, usecases.request_action(uow, item_id, "resolve", call.body["note"], call.principal,
+                                                clock.now(), self.sender.settings.department_names)
+
+    # -- rectification reports waiting for review ----------------------------------------------------------------
+
+    @api("GET", "/api/v1/console/rectifications", roles=MONITOR, query=ConsoleRectificationsQuery,
+         response=ConsoleRectificationOut, many=True,
+         summary="the departments' rectification reports (整改报告), newest first (default: waiting for review)",
+         tags=("console",))
+    def console_rectifications(self, call):
+        with self.platform.session() as s:
+            return store.list_rectifications(s, **call.query, names=self.sender.settings.department_names)
+
+    @api("POST", "/api/v1/console/rectifications/<int:item_id>/accept", roles=MONITOR, body=ReviewAcceptIn,
+         response=ConsoleRectificationOut, status=202,
+         summary="ask approvals to accept the report (the alert is resolved with it; answered by "
+                 "monitor.rectification_accepted, which the console shows)", tags=("console",),
+         responses=REVIEW_CONFLICT)
+    def console_accept_rectification(self, call, item_id):
+        with self.platform.unit_of_work() as uow:
+            return 202, usecases.request_review(uow, item_id, "accept", call.body["note"], call.principal,
+                                                clock.now(), self.sender.settings.department_names)
+
+    @api("POST", "/api/v1/console/rectifications/<int:item_id>/return", roles=MONITOR, body=ReviewReturnIn,
+         response=ConsoleRectificationOut, status=202,
+         summary="ask approvals to send the report back with a reason (answered by monitor.rectification_returned)",
+         tags=("console",), responses=REVIEW_CONFLICT)
+    def console_return_rectification(self, call, item_id):
+        with self.platform.unit_of_work() as uow:
+            return 202, usecases.request_review(uow, item_id, "return", call.body["reason"], call.principal,
                                                 clock.now(), self.sender.settings.department_names)

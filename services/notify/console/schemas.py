@@ -6,7 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from services.kernel.fields import Id
 
-from .domain import LEVELS, STATES
+from .domain import LEVELS, RECTIFICATION_FILTERS, STATES
 
 
 class ConsoleAlertsQuery(Schema):
@@ -95,3 +95,47 @@ class AcknowledgeIn(Schema):
 class ResolveIn(Schema):
     note = fields.String(required=True, validate=validate.Length(min=2, max=2000),
                          metadata={"description": "what was corrected"})
+
+
+class ConsoleRectificationsQuery(Schema):
+    state = fields.String(load_default="submitted", validate=validate.OneOf(RECTIFICATION_FILTERS),
+                          metadata={"description": "submitted (default: waiting for review), returned, accepted, "
+                                                   "pending, closed, overdue (announced overdue, still open) or all"})
+    department = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=1000))
+
+
+class ConsoleRectificationOut(Schema):
+    id = fields.Integer(metadata={"description": "the console's id (for accept / return)"})
+    owner = fields.String()
+    alert_id = fields.String(metadata={"description": "the owner's id of the alert"})
+    rectification_id = fields.String(metadata={"description": "the owner's id of the rectification"})
+    department = fields.String()
+    department_name = fields.String(allow_none=True)
+    level = fields.String()
+    level_zh = fields.String()
+    ref_no = fields.String(allow_none=True, metadata={"description": "application no. (or the alert's subject)"})
+    rule = fields.String(allow_none=True)
+    state = fields.String()
+    state_zh = fields.String()
+    round = fields.Integer(metadata={"description": "the report's round (1: the first)"})
+    overdue = fields.Boolean()
+    due_at = fields.AwareDateTime(allow_none=True)
+    submitted_by = fields.String(allow_none=True)
+    submitted_at = fields.AwareDateTime(allow_none=True)
+    attachments_count = fields.Integer(allow_none=True)
+    reviewed_by = fields.String(allow_none=True)
+    review_note = fields.String(allow_none=True)
+    pending_decision = fields.String(allow_none=True, metadata={"description": "accept or return: sent to the owner, "
+                                                                              "not yet answered"})
+    updated_at = fields.AwareDateTime()
+
+
+class ReviewAcceptIn(Schema):
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000),
+                         metadata={"description": "a remark, added to the alert's resolution"})
+
+
+class ReviewReturnIn(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=2000),
+                           metadata={"description": "why the report is sent back (退回理由)"})

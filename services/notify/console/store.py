@@ -5,6 +5,7 @@ calendar year."""
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Index,
     Integer,
@@ -23,7 +24,7 @@ from services.kernel.db import Moment
 
 from ..messages import department_label
 from ..store import metadata
-from .domain import LEVELS, alert_view, changes_of, light
+from .domain import LEVELS, alert_view, changes_of, light, rectification_changes, rectification_view
 
 console_alerts = Table(
     "console_alerts", metadata,
@@ -69,6 +70,35 @@ console_calendar = Table(
     Column("reported_at", Moment(), nullable=False),  # the event's `at`
     Column("updated_at", Moment(), nullable=False),
 )
+
+# per alert of approvals: its rectification as its events told it (one row per owner and alert)
+console_rectifications = Table(
+    "console_rectifications", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("owner", String(16), nullable=False),
+    Column("alert_id", String(80), nullable=False),
+    Column("rectification_id", String(80), nullable=False),
+    Column("department", String(64), nullable=False),
+    Column("level", String(16), nullable=False),
+    Column("ref_no", String(100)),
+    Column("rule", String(300)),
+    Column("state", String(16), nullable=False),
+    # how far the events went: (round, step) — step 0 overdue without a report, 1 submitted, 2 reviewed
+    Column("round", Integer, nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("overdue", Boolean, nullable=False, default=False),
+    Column("due_at", Moment()),
+    Column("submitted_by", String(100)),
+    Column("submitted_at", Moment()),
+    Column("attachments_count", Integer),
+    Column("reviewed_by", String(100)),
+    Column("review_note", Text),
+    # a decision sent to the owner and not yet answered by its event
+    Column("pending_decision", String(16)),
+    Column("updated_at", Moment(), nullable=False),
+    UniqueConstraint("owner", "alert_id", name="uq_console_rectifications_owner_alert"),
+)
+Index("ix_console_rectifications_state", console_rectifications.c.state, console_rectifications.c.department)
 
 console_stream_tokens = Table(
     "console_stream_tokens", metadata,
@@ -188,6 +218,75 @@ def _with_alerts(session, lines, names: dict[str, str] | None = None) -> list[di
     alerts = {r["id"]: alert_view(r, names) for r in session.execute(
         select(console_alerts).where(console_alerts.c.id.in_(ids))).mappings()} if ids else {}
     return [{**line, "alert": alerts[line["console_alert_id"]]} for line in lines]
+
+
+# -- rectifications ---------------------------------------------------------------------------------------------
+
+
+def upsert_rectification(session, event_type: str, p: dict, now) -> int:
+    """Take a rectification event into the alert's row (`domain.rectification_changes`); its console id. A report
+    of an alert the console shows resolved already is closed."""
+    t = console_rectifications
+    key = (t.c.owner == "approvals", t.c.alert_id == str(p["alert_id"]))
+    row = session.execute(select(t).where(*key).with_for_update()).mappings().first()
+    changes = rectification_changes(None if row is None else dict(row), event_type, p)
+    ref_no = p.get("application_no") or p.get("external_ref") or p.get("project_code") or p.get("joint_id")
+    common = {"rectification_id": str(p["rectification_id"]), "department": p["department"], "level": p["level"],
+              "ref_no": ref_no and str(ref_no)[:100], "rule": (p.get("rule") or "")[:300],
+              "due_at": p.get("rectification_due_at"), "updated_at": now}
+    if row is None:
+        values = {"overdue": False, "submitted_by": None, "pending_decision": None, **common, **changes}
+        resolved = session.execute(select(console_alerts.c.id).where(
+            console_alerts.c.owner == "approvals", console_alerts.c.alert_id == str(p["alert_id"]),
+            console_alerts.c.state == "resolved")).first()
+        if resolved is not None and values["state"] in ("pending", "submitted", "returned"):
+            values["state"] = "closed"
+        return session.execute(insert(t).values(owner="approvals", alert_id=str(p["alert_id"]), **values)
+                               ).inserted_primary_key[0]
+    session.execute(update(t).where(t.c.id == row["id"]).values(**common, **changes))
+    return row["id"]
+
+
+def close_rectification(session, owner: str, alert_id: str, now) -> None:
+    """The alert was resolved (not by accepting a report): a rectification still open is closed."""
+    t = console_rectifications
+    session.execute(update(t).where(t.c.owner == owner, t.c.alert_id == alert_id,
+                                    t.c.state.in_(("pending", "submitted", "returned")))
+                    .values(state="closed", pending_decision=None, updated_at=now))
+
+
+def console_alert_id(session, owner: str, alert_id: str) -> int | None:
+    return session.execute(select(console_alerts.c.id).where(
+        console_alerts.c.owner == owner, console_alerts.c.alert_id == alert_id)).scalar_one_or_none()
+
+
+def rectification_for_update(session, item_id: int) -> dict | None:
+    row = session.execute(select(console_rectifications).where(console_rectifications.c.id == item_id)
+                          .with_for_update()).mappings().first()
+    return None if row is None else dict(row)
+
+
+def mark_decision_pending(session, item_id: int, decision: str, now) -> None:
+    session.execute(update(console_rectifications).where(console_rectifications.c.id == item_id).values(
+        pending_decision=decision, updated_at=now))
+
+
+def list_rectifications(session, *, state="submitted", department=None, limit=200,
+                        names: dict[str, str] | None = None) -> list[dict]:
+    t = console_rectifications
+    q = select(t).order_by(t.c.updated_at.desc(), t.c.id.desc())
+    if state == "overdue":
+        q = q.where(t.c.overdue.is_(True), t.c.state.in_(("pending", "submitted", "returned")))
+    elif state != "all":
+        q = q.where(t.c.state == state)
+    if department is not None:
+        q = q.where(t.c.department == department)
+    return [rectification_view(r, names) for r in session.execute(q.limit(limit)).mappings()]
+
+
+def count_rectifications(session, state: str = "submitted") -> int:
+    t = console_rectifications
+    return session.execute(select(func.count()).select_from(t).where(t.c.state == state)).scalar_one()
 
 
 # -- stream tokens ---------------------------------------------------------------------------------------------

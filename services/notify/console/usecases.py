@@ -14,7 +14,16 @@ from services.kernel.privacy import scrub
 
 from ..messages import department_label
 from . import store
-from .domain import APPEAL_KINDS, LEVEL_ZH, alert_title, alert_view, check_command
+from .domain import (
+    APPEAL_KINDS,
+    LEVEL_ZH,
+    RECTIFICATION_EVENTS,
+    alert_title,
+    alert_view,
+    check_command,
+    check_review,
+    rectification_view,
+)
 
 TOKEN_TTL = timedelta(seconds=60)
 
@@ -33,6 +42,8 @@ def record_event(session, event, now, names: dict[str, str] | None = None) -> in
     console shows."""
     p, t = event.payload, event.event_type
     dept = department_label(names, p.get("department")) or "—"
+    if t in RECTIFICATION_EVENTS:
+        return record_rectification(session, event, now, dept)
     # free text typed by citizens, operators and monitors: every open console page shows it, so no phone or id
     # number goes into the console's tables whatever the producer sent
     note_text = scrub(p.get("note"))
@@ -47,6 +58,8 @@ def record_event(session, event, now, names: dict[str, str] | None = None) -> in
         elif t == "monitor.alert_resolved":
             state, verb = "resolved", "已办结"
             values.update(resolved_by=p.get("by"), note=note_text, title_zh=p.get("rule") or t)
+            if not p.get("rectification_id"):  # resolved otherwise: no report is reviewed any more
+                store.close_rectification(session, "approvals", str(p["alert_id"]), now)
         else:
             state, verb = "open", None
         item = store.upsert_alert(session, "approvals", str(p["alert_id"]), values, state, now)
@@ -85,6 +98,54 @@ def record_event(session, event, now, names: dict[str, str] | None = None) -> in
     else:
         return None
     return store.add_feed_line(session, event, item, text)
+
+
+# what the feed says of each rectification event
+RECTIFICATION_VERBS = {
+    "monitor.rectification_submitted": "提交整改报告",
+    "monitor.rectification_accepted": "整改报告已采纳",
+    "monitor.rectification_returned": "整改报告已退回",
+    "monitor.rectification_overdue": "整改逾期未报",
+}
+
+
+def record_rectification(session, event, now, dept: str) -> int | None:
+    """A rectification event into the alert's rectification row; a feed line on the alert's console line when the
+    console shows that alert (the open pages then reload their review queue)."""
+    p, t = event.payload, event.event_type
+    store.upsert_rectification(session, t, p, now)
+    item = store.console_alert_id(session, "approvals", str(p["alert_id"]))
+    if item is None:
+        return None
+    ref_no = p.get("application_no") or p.get("external_ref") or p.get("project_code") or ""
+    level_zh = LEVEL_ZH.get(p["level"], p["level"])
+    extra = ""
+    if t == "monitor.rectification_returned":
+        extra = f"：{scrub(p.get('reason'))}"
+    elif t == "monitor.rectification_submitted":
+        extra = f"（第 {p.get('round')} 次）"
+    text = f"{RECTIFICATION_VERBS[t]}【{level_zh}】{dept} {ref_no}".strip() + extra
+    if t in ("monitor.rectification_accepted", "monitor.rectification_returned"):
+        text += f"（{p.get('by') or '—'}）"
+    return store.add_feed_line(session, event, item, text)
+
+
+def request_review(uow, item_id: int, decision: str, note: str | None, principal, now,
+                   names: dict[str, str] | None = None) -> dict:
+    """Send a monitor's accept or send back of a rectification report to its owner (`alert.action_requested`,
+    action accept_rectification / return_rectification), never done here; the row shows the decision pending
+    until the owner's event answers. The rectification's view."""
+    row = store.rectification_for_update(uow.session, item_id)
+    if row is None:
+        raise NotFound(f"no console rectification {item_id}", message_zh="整改记录不存在")
+    check_review(row)
+    p = principal
+    uow.publish("alert.action_requested", {
+        "owner": row["owner"], "alert_id": row["alert_id"], "department": row["department"],
+        "action": f"{decision}_rectification", "note": note,
+        "actor": {"name": p.name, "role": p.role, "department": p.department}}, department=row["department"])
+    store.mark_decision_pending(uow.session, item_id, decision, now)
+    return rectification_view(dict(row, pending_decision=decision), names)
 
 
 def digest(token: str) -> str:

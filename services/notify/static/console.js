@@ -2,6 +2,8 @@
 // the alerts and the feed, follows the live stream (server-sent events, opened with a short-lived token since
 // EventSource cannot send the key), and sends acknowledge / resolve, which the alert's owner answers by event.
 // Above them, while any case or application waits for a calendar year not loaded, a notice says how many.
+// The departments' rectification reports waiting for review (待审核整改报告) have a section of their own, with
+// accept / send back, which approvals carries out and answers by event.
 "use strict";
 
 const KEY_ITEM = "xiaoneng.console.key";
@@ -81,7 +83,8 @@ async function login(candidate) {
   await refresh();
   openStream();
   clearInterval(calendarTimer);
-  calendarTimer = setInterval(() => loadCalendar().catch(handle), CALENDAR_POLL_MS);
+  calendarTimer = setInterval(() => Promise.all([loadCalendar(), loadRectifications()]).catch(handle),
+    CALENDAR_POLL_MS);
 }
 
 function logout(message) {
@@ -128,6 +131,7 @@ async function refresh() {
       call("GET", "/api/v1/console/feed?limit=50"),
       loadBoard(),
       loadCalendar(),
+      loadRectifications(),
     ]);
     $("alerts").replaceChildren(...alerts.map(alertRow));
     updateAlertCount();
@@ -173,6 +177,112 @@ async function loadCalendar() {
     w.department ? el("b", {}, `${w.department_name || w.department}：`) : "", w.text_zh)));
   box.hidden = waiting.length === 0;
   return waiting;
+}
+
+// -- rectification reports waiting for review --------------------------------------------------------------------
+
+let rectificationTimer = null;
+let returning = null;  // the report being sent back, while its dialog is open
+
+function rectificationSection() {
+  let box = $("rectifications");
+  if (!box) {
+    box = el("section", { id: "rectifications", className: "panel rectifications" },
+      el("h2", {}, "待审核整改报告 ", el("b", { id: "rectification-count" }, "0")),
+      el("table", {},
+        el("thead", {}, el("tr", {}, ...["级别", "部门", "编号", "轮次", "提交时间", "整改期限", "操作"]
+          .map((h) => el("th", {}, h)))),
+        el("tbody", { id: "rectification-rows" })),
+      el("p", { id: "rectifications-empty", className: "empty" }, "暂无待审核的整改报告"));
+    document.querySelector("#main .columns").before(box);
+  }
+  return box;
+}
+
+function rectificationRow(r) {
+  const actions = el("td", { className: "actions" });
+  if (r.pending_decision) {
+    actions.append(el("span", { className: "hint pending" }, `${r.pending_decision === "accept" ? "采纳" : "退回"}处理中…`));
+  } else {
+    actions.append(
+      el("button", { type: "button", className: "accept", onclick: () => acceptRectification(r) }, "采纳"),
+      el("button", { type: "button", className: "send-back", onclick: () => openReturn(r) }, "退回"));
+  }
+  return el("tr", { "data-id": r.id, "data-alert-id": r.alert_id, "data-state": r.state },
+    el("td", {}, el("span", { className: `level ${r.level}` }, r.level_zh || LEVEL_ZH[r.level] || r.level)),
+    el("td", { title: r.department || "" }, r.department_name || r.department || "—"),
+    el("td", {}, r.ref_no || "—"),
+    el("td", {}, `第 ${r.round} 次`),
+    el("td", {}, shortTime(r.submitted_at)),
+    el("td", {}, shortTime(r.due_at) || "—", r.overdue ? el("div", { className: "hint overdue" }, "已逾期") : ""),
+    actions);
+}
+
+async function loadRectifications() {
+  const rows = await call("GET", "/api/v1/console/rectifications?state=submitted");
+  rectificationSection();
+  $("rectification-rows").replaceChildren(...rows.map(rectificationRow));
+  $("rectification-count").textContent = String(rows.length);
+  $("rectifications-empty").hidden = rows.length > 0;
+  return rows;
+}
+
+function scheduleRectifications() {
+  clearTimeout(rectificationTimer);
+  rectificationTimer = setTimeout(() => loadRectifications().catch(handle), 300);
+}
+
+async function acceptRectification(r) {
+  try {
+    await call("POST", `/api/v1/console/rectifications/${r.id}/accept`, {});
+    say(`已提交采纳整改报告：${r.ref_no || r.alert_id}，等待审批系统回复`);
+    await loadRectifications();
+  } catch (err) {
+    handle(err);
+  }
+}
+
+function returnDialog() {
+  let dialog = $("return-dialog");
+  if (!dialog) {
+    dialog = el("dialog", { id: "return-dialog" },
+      el("form", { method: "dialog", id: "return-form" },
+        el("h3", {}, "退回整改报告 ", el("span", { id: "return-ref" })),
+        el("label", { for: "return-reason" }, "退回理由（必填）"),
+        el("textarea", { id: "return-reason", rows: "3", minlength: "2", maxlength: "2000", required: "" }),
+        el("div", { className: "dialog-buttons" },
+          el("button", { type: "button", id: "return-cancel", onclick: () => dialog.close() }, "取消"),
+          el("button", { type: "submit", id: "return-submit", value: "ok" }, "提交退回"))));
+    document.body.append(dialog);
+    $("return-form").addEventListener("submit", submitReturn);
+  }
+  return dialog;
+}
+
+function openReturn(r) {
+  returning = r;
+  const dialog = returnDialog();
+  $("return-ref").textContent = r.ref_no || r.alert_id;
+  $("return-reason").value = "";
+  dialog.showModal();
+}
+
+async function submitReturn(event) {
+  event.preventDefault();
+  const r = returning;
+  const reason = $("return-reason").value.trim();
+  if (reason.length < 2) {
+    $("return-reason").focus();
+    return;
+  }
+  $("return-dialog").close();
+  try {
+    await call("POST", `/api/v1/console/rectifications/${r.id}/return`, { reason });
+    say(`已提交退回整改报告：${r.ref_no || r.alert_id}，等待审批系统回复`);
+    await loadRectifications();
+  } catch (err) {
+    handle(err);
+  }
 }
 
 function scheduleBoard() {
@@ -271,6 +381,7 @@ async function openStream() {
     addFeedLine(line, true);
     upsertRow(line.alert, true, line.id);
     scheduleBoard();
+    if (line.event_type.startsWith("monitor.rectification_")) scheduleRectifications();
     if (awaiting && awaiting.id === line.alert.id && !line.alert.pending_action) {
       say(`审批系统已${ACTION_ZH[awaiting.action]}：${line.alert.ref_no || line.alert.alert_id}`);
       awaiting = null;
