@@ -50,7 +50,9 @@ from services.kernel import logs  # noqa: E402  (after the path is set)
 from services.kernel.registry import PORTS as SERVICES  # noqa: E402
 from services.kernel.registry import SERVICES as REGISTRY  # noqa: E402
 
-DEMO_DEPARTMENT = "D-DEMO"
+# the demo handler's department: the demo city's (demo/city.py) with the most cases, 住房和城乡建设局, so that a
+# newcomer's handler key sees a handler's day (cases to sign for, reply to, returned, urged, supervised)
+DEMO_DEPARTMENT = "ZJJ"
 # (name, role, department): one key per role; replaced on every run so that a run is repeatable.
 DEMO_KEYS = (
     ("demo-operator", "operator", None),

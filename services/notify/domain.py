@@ -27,6 +27,10 @@ EVENTS: dict[str, tuple[str, str | None]] = {
     "appeal.escalated": ("appeals", "high"),
     "appeal.emergency": ("appeals", "critical"),
     "appeal.supervised": ("appeals", "high"),
+    # the department in the loop (#14): a case sent to it, its return reviewed, its extension decided
+    "appeal.dispatched": ("appeals", "medium"),
+    "appeal.return_reviewed": ("appeals", "medium"),
+    "appeal.extension_decided": ("appeals", "medium"),
     # the hotline centre's own waits (#13): the return review, the (re-)dispatch, the call-back
     "appeal.return_review_overdue": ("appeals", "medium"),
     "appeal.return_review_escalated": ("appeals", "high"),
@@ -47,6 +51,17 @@ EVENTS: dict[str, tuple[str, str | None]] = {
     "project.self_check_missing": ("approvals", "medium"),
     "joint_approval.alert_raised": ("approvals", None),
     "scoring.results_published": ("scoring", "low"),
+    # rectification (整改) of the monitor's alerts and of visit findings, objections (申诉) (#14)
+    "monitor.rectification_submitted": ("approvals", "low"),
+    "monitor.rectification_accepted": ("approvals", "low"),
+    "monitor.rectification_returned": ("approvals", "medium"),
+    "monitor.rectification_overdue": ("approvals", "high"),
+    "visit.rectification_submitted": ("scoring", "low"),
+    "visit.rectification_accepted": ("scoring", "low"),
+    "visit.rectification_returned": ("scoring", "medium"),
+    "visit.rectification_overdue": ("scoring", "high"),
+    "objection.lodged": ("scoring", "medium"),
+    "objection.decided": ("scoring", "medium"),
 }
 # payload-dependent severities
 IRREGULARITY_SEVERITY = {"low": "low", "medium": "medium", "high": "high"}
@@ -69,8 +84,17 @@ def severity_of(event_type: str, payload: dict) -> str:
     return "info"
 
 
+# Events about a department other than the case's: a reviewed return concerns the department that returned it
+# (the case has no department while it waits for re-dispatch after an approved return).
+DEPARTMENT_KEY = {"appeal.return_reviewed": "returned_by"}
+
+
 def department_of(event_type: str, payload: dict, source_department: str | None = None) -> str | None:
-    """The department an event concerns: the case's or application's, the warned unit, a project's unit."""
+    """The department an event concerns: the case's or application's, the warned unit, a project's unit; for a
+    reviewed return, the department that returned the case (`DEPARTMENT_KEY`)."""
+    own = DEPARTMENT_KEY.get(event_type)
+    if own and payload.get(own):
+        return payload[own]
     for key in ("department", "unit", "responsible_unit"):
         if payload.get(key):
             return payload[key]

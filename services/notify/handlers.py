@@ -33,6 +33,8 @@ from .messages import console_link, department_label, render
 log = logging.getLogger("services.notify.delivery")
 
 NOT_FOUND_RECIPIENT = "no such recipient"
+# department fields of a payload, besides `department`, that messages show by name
+LABELLED = ("returned_by", "previous_department")
 
 
 # -- events in: planning deliveries ---------------------------------------------------------------------------
@@ -47,9 +49,12 @@ def plan(session, settings, *, event_id: str, event_type: str, payload: dict, so
     if not found:
         return []
     link = console_link(settings.console_url, event_type, payload, department)
-    code = payload.get("department")
-    subject, body = render(event_type, {**payload, "department": department_label(settings.department_names, code),
-                                        "department_code": code, "severity": severity, "link": link})
+    # every department a message names, by its name (the code stays in `<field>_code`)
+    named = {}
+    for key in ("department", *(k for k in LABELLED if k in payload)):
+        code = payload.get(key)
+        named[key], named[f"{key}_code"] = department_label(settings.department_names, code), code
+    subject, body = render(event_type, {**payload, **named, "severity": severity, "link": link})
     urgent = never_held(event_type, payload)
     rows = []
     for t in found:

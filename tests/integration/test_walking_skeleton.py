@@ -40,6 +40,8 @@ def test_appeal_received_reaches_scoring_and_notify(service_config, start_servic
     deliveries = wait_for(lambda: requests.get(
         f"{notify_cfg['base_url']}/api/v1/deliveries?status=sent",
         headers={"Authorization": f"Bearer {api_keys['monitor']}"}).json()["items"], message="the delivery in notify")
+    # the monitors hear of the new case; the department's duty contact of its dispatch (#14)
+    deliveries = [d for d in deliveries if d["event_type"] == "appeal.received"]
     assert len(deliveries) == 1
     d = deliveries[0]
     assert d["channel"] == "log" and d["recipient"] == "monitors" and d["status"] == "sent"
