@@ -25,7 +25,6 @@ from .domain import (
     AWAITING_DISPATCH,
     CORRECTABLE,
     DUPLICATE,
-    ENDED,
     WAITING,
     Appeal,
     escalation_moment,
@@ -277,18 +276,8 @@ def run_command(uow, settings, appeal_id: int, command: Command, actor: Actor, s
     supervision.catch_up(uow, settings, row, at, now)
     outcome = command(load_appeal(settings, row), at, actor)
     row = apply_outcome(uow, store.OUTCOMES, row, outcome, actor, at, now)
-    supervision.fulfil(uow, row, _as_seen_by_orders(outcome.action, row), at)
+    supervision.fulfil(uow, row, outcome.action, at)
     return AppealRecord(row, store.case_no_of(uow.session, row["duplicate_of"]))
-
-
-# Steps that answer the case (a finding is the complaint's reply) or end it in a way of the desk's (invalid,
-# withdrawn): they settle the case's supervision orders as a reply or a closure does.
-_ANSWERS = ("reply", "finding")
-
-
-def _as_seen_by_orders(action: str, row: dict) -> str:
-    """The action as the supervision orders know it (supervision/domain.fulfils: a reply, or a closure)."""
-    return "reply" if action in _ANSWERS or row["status"] in ENDED else action
 
 
 def dispatch_appeal(uow, settings, appeal_id: int, department: str, assisting: list[str], actor: Actor,

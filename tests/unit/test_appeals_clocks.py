@@ -203,3 +203,15 @@ def test_an_order_takes_its_steps_once_in_order():
     assert orders.is_settled(order, "closed") and not orders.is_settled(order, "accepted")
     assert orders.fulfils("reply", "replied") and orders.fulfils("callback", "closed")
     assert not orders.fulfils("callback", "dispatched") and not orders.fulfils("accept", "accepted")
+
+
+def test_a_supervision_order_is_fulfilled_by_an_answer_or_the_case_ending_in_any_way():
+    from services.appeals.supervision import domain as orders
+
+    assert orders.fulfils("reply", "replied") and orders.fulfils("finding", "replied")
+    for action, status in (("callback", "closed"), ("invalidate", "invalid"), ("withdraw", "withdrawn"),
+                           ("merge", "merged")):
+        assert orders.fulfils(action, status), status
+        assert orders.is_settled({"fulfilled_at": None}, status), status
+    assert not orders.fulfils("accept", "accepted") and not orders.fulfils("return", "return_pending")
+    assert not orders.is_settled({"fulfilled_at": None}, "accepted")

@@ -6,7 +6,7 @@ from datetime import date, datetime, time, timedelta
 
 from services.kernel.workcal import TZ, CalendarUnavailable, WorkCalendar
 
-from ..domain import CLOSED, DUPLICATE
+from ..domain import ENDED
 
 WARNING_EVENT = "appeal.supervision_warning"
 OVERDUE_EVENT = "appeal.supervision_overdue"
@@ -42,15 +42,19 @@ def warning_moment(calendar: WorkCalendar, act_by: date, days_before: int, order
     return None
 
 
+# steps that answer the case: the department's reply, an efficiency complaint's finding (its reply, 事事有回声)
+ANSWERS = ("reply", "finding")
+
+
 def fulfils(action: str, status_after: str) -> bool:
-    """Whether a step of the case fulfils its open orders: the department's reply, or the case closing (a call-back
-    that closes it, an efficiency complaint's finding)."""
-    return action == "reply" or status_after in (CLOSED, DUPLICATE)
+    """Whether a step of the case fulfils its open orders: an answer, or the case ending (closed, a duplicate,
+    invalid, withdrawn, merged)."""
+    return action in ANSWERS or status_after in ENDED
 
 
 def is_settled(order: dict, appeal_status: str) -> bool:
-    """Nothing more to raise: fulfilled, or the case is closed."""
-    return order["fulfilled_at"] is not None or appeal_status in (CLOSED, DUPLICATE)
+    """Nothing more to raise: fulfilled, or the case has ended."""
+    return order["fulfilled_at"] is not None or appeal_status in ENDED
 
 
 def due_steps(order: dict, upto: datetime) -> list[tuple[str, datetime]]:
