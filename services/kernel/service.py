@@ -54,6 +54,18 @@ class WorkerStore:
         effect outside the unit of work: it may run twice."""
         return self.db.group.run(work, correlation_id=self._ctx.data.get("correlation_id"))
 
+    def drain_due(self, any_due, check, batch: int) -> None:
+        """A monitor timer's tick over rows whose moment has come: `any_due(session, now)` on a reader first (an
+        idle tick takes no write lock), then `check(uow, now)` in units of work of their own while each handled a
+        whole `batch` (it answers how many it claimed)."""
+        with self.session() as s:
+            if not any_due(s, clock.now()):
+                return
+        claimed = batch
+        while claimed >= batch:
+            with self.unit_of_work() as uow:
+                claimed = check(uow, clock.now())
+
     def consuming(self, event):
         """A unit of work that also records this handler as having processed `event` (idempotency);
         raises AlreadyProcessed on a redelivery, which the consumer acknowledges without effect."""

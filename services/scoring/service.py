@@ -288,13 +288,8 @@ class ScoringService(reports.ReportEndpoints, base.ServiceBase):
     @timer(interval=RECTIFICATION_CHECK_SECONDS)
     def check_rectifications(self):
         """Each rectification past its due time with the department's report still missing: overdue, once."""
-        with self.platform.session() as s:  # a reader: an idle tick takes no write lock
-            if not store.any_rectification_due(s, clock.now()):
-                return
-        claimed = handlers.RECTIFICATION_BATCH
-        while claimed >= handlers.RECTIFICATION_BATCH:
-            with self.platform.unit_of_work() as uow:
-                claimed = handlers.check_due_rectifications(uow, clock.now())
+        self.platform.drain_due(store.any_rectification_due, handlers.check_due_rectifications,
+                                handlers.RECTIFICATION_BATCH)
 
     # -- adjustments and criticisms ---------------------------------------------------------------
 

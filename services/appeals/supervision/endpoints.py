@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from nameko.timer import timer
 
-from services.kernel import clock
 from services.kernel.http import api
 
 from . import store, usecases
@@ -32,10 +31,5 @@ class SupervisionEndpoints:
     @timer(interval=CHECK_INTERVAL)
     def check_supervision_orders(self):
         """Each order's warning and overdue check, once, when its moment has come."""
-        with self.platform.session() as s:  # a reader: an idle tick takes no write lock
-            if not store.any_due(s, clock.now()):
-                return
-        checked = usecases.ORDER_BATCH
-        while checked >= usecases.ORDER_BATCH:
-            with self.platform.unit_of_work() as uow:
-                checked = usecases.check_due_orders(uow, self.settings, clock.now())
+        self.platform.drain_due(store.any_due, lambda uow, now: usecases.check_due_orders(uow, self.settings, now),
+                                usecases.ORDER_BATCH)

@@ -73,10 +73,5 @@ class RectificationEndpoints:
 
     @timer(interval=handlers.MONITOR_INTERVAL)
     def check_rectifications(self):
-        with self.platform.session() as s:  # a reader: an idle tick takes no write lock
-            if not store.any_due(s, clock.now()):
-                return
-        checked = usecases.CHECK_BATCH
-        while checked >= usecases.CHECK_BATCH:
-            with self.platform.unit_of_work() as uow:
-                checked = usecases.check_due(uow, self.settings, clock.now())
+        self.platform.drain_due(store.any_due, lambda uow, now: usecases.check_due(uow, self.settings, now),
+                                usecases.CHECK_BATCH)
