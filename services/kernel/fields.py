@@ -72,3 +72,12 @@ class Id(fields.Integer):
         extra = kwargs.pop("validate", None)
         extra = [] if extra is None else list(extra) if isinstance(extra, list | tuple) else [extra]
         super().__init__(validate=[bound, *extra], **kwargs)
+
+
+def evidence_links(max_items: int = 20) -> fields.List:
+    """Links to evidence (a rectification report's attachments): http/https URLs only, at most `max_items`; no
+    files are taken."""
+    return fields.List(
+        fields.Url(schemes={"http", "https"}, validate=validate.Length(max=2000)), load_default=list,
+        validate=validate.Length(max=max_items),
+        metadata={"description": f"links to the evidence (http/https, at most {max_items}); no files"})

@@ -3,7 +3,7 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from services.kernel.errors import BadRequest
-from services.kernel.fields import Id, Moment
+from services.kernel.fields import Id, Moment, evidence_links
 
 from .domain import OBJECTION_STATES, PERIOD_HELP, RECTIFICATION_STATES, Period, parse_period
 
@@ -426,10 +426,7 @@ class RectificationIn(Schema):
     corrected_by = fields.String(required=True, validate=validate.Length(min=1, max=100),
                                  metadata={"description": "who corrected it (整改责任人); shown to the assessment "
                                                           "office and the department, never in events or logs"})
-    attachments = fields.List(
-        fields.Url(schemes={"http", "https"}, validate=validate.Length(max=2000)), load_default=list,
-        validate=validate.Length(max=MAX_ATTACHMENTS),
-        metadata={"description": f"links to the evidence (http/https, at most {MAX_ATTACHMENTS}); no files"})
+    attachments = evidence_links(MAX_ATTACHMENTS)
 
 
 class RectificationAcceptIn(Schema):

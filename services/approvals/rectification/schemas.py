@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from services.kernel.contracts.approvals import ALERT_LEVELS
-from services.kernel.fields import Id, Moment
+from services.kernel.fields import Id, Moment, evidence_links
 
 from ..schemas import CODE
 from .domain import FILTER_STATES, STATES
@@ -19,10 +19,7 @@ class RectificationIn(Schema):
     corrected_by = fields.String(required=True, validate=validate.Length(min=1, max=100),
                                  metadata={"description": "who corrected it (整改责任人); shown to monitors and the "
                                                           "department, never in events or logs"})
-    attachments = fields.List(
-        fields.Url(schemes={"http", "https"}, validate=validate.Length(max=2000)), load_default=list,
-        validate=validate.Length(max=MAX_ATTACHMENTS),
-        metadata={"description": f"links to the evidence (http/https, at most {MAX_ATTACHMENTS}); no files"})
+    attachments = evidence_links(MAX_ATTACHMENTS)
 
 
 class AcceptIn(Schema):
