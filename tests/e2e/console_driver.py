@@ -40,7 +40,10 @@ def raise_irregularity(cfg):
     return app
 
 
-def main():
+def drive(steps):
+    """Launch Chromium as the JSON argument says (exit status 3 when it cannot be), open the console page and run
+    `steps(page, cfg, out)`; print `out` — what the steps saw, the page's script errors, or the step that failed
+    — as one JSON line."""
     cfg = json.loads(sys.argv[1])
     out = {}
     with sync_playwright() as p:
@@ -55,54 +58,7 @@ def main():
             errors = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             page.goto(f"{cfg['console']}/console")
-            out["title"] = page.title()
-            # a wrong key is refused on the page
-            page.fill("#key", "xn_00000000_" + "a" * 40)
-            page.click("#login-form button[type=submit]")
-            # (selectors only: the page's Content-Security-Policy forbids the eval a wait_for_function needs)
-            page.wait_for_selector("#login-error:not(:empty)", timeout=5000)
-            out["bad_key_message"] = page.inner_text("#login-error")
-            page.fill("#key", cfg["monitor_key"])
-            page.click("#login-form button[type=submit]")
-            page.wait_for_selector("#status.online", timeout=10_000)
-            out["status"] = page.inner_text("#status")
-
-            app = raise_irregularity(cfg)
-            raised = time.monotonic()
-            row = f'#alerts tr[data-ref-no="{app["application_no"]}"]'
-            page.wait_for_selector(row, timeout=2000)
-            out["seconds_to_show"] = round(time.monotonic() - raised, 3)
-            out["row_text"] = page.inner_text(row)
-            out["application_id"] = app["id"]
-            out["department"] = app["department"]
-            page.wait_for_selector(f'.dept[data-department="{app["department"]}"]', timeout=2000)
-            out["light"] = page.get_attribute(f'.dept[data-department="{app["department"]}"]', "data-light")
-            out["feed_text"] = page.inner_text("#feed")
-
-            page.click(f"{row} button.ack")
-            page.wait_for_selector(f'{row}[data-state="acknowledged"]', timeout=10_000)
-            out["row_after_ack"] = page.inner_text(row)
-            # and in approvals itself
-            status, alerts = http("GET", f"{cfg['approvals']}/api/v1/alerts?application_id={app['id']}",
-                                  cfg["monitor_key"])
-            out["approvals_after_ack"] = alerts["items"] if status == 200 else (status, alerts)
-
-            if cfg.get("screenshot"):
-                page.wait_for_timeout(2500)  # let the fresh-row highlight fade before the picture
-                page.screenshot(path=cfg["screenshot"], full_page=True)
-
-            # the level filter: only irregularities are left, ours among them
-            page.select_option("#filter-level", "irregularity")
-            page.wait_for_selector("#alerts tr:not(:has(.level.irregularity))", state="detached", timeout=5000)
-            out["rows_irregularity_filter"] = page.locator("#alerts tr").count()
-            # resolve through the dialog: a note is required, then the row leaves the 未办结 list
-            page.click(f"{row} button.resolve")
-            page.fill("#resolve-note", "已责令窗口补正受理程序")
-            page.click("#resolve-submit")
-            page.wait_for_selector(row, state="detached", timeout=10_000)
-            page.select_option("#filter-state", "resolved")
-            page.wait_for_selector(f'{row}[data-state="resolved"]', timeout=5000)
-            out["row_after_resolve"] = page.inner_text(row)
+            steps(page, cfg, out)
             out["page_errors"] = errors
         except Exception as exc:
             out["error"] = f"{type(exc).__name__}: {exc}"[:3000]
@@ -110,6 +66,60 @@ def main():
             browser.close()
     print(json.dumps(out, ensure_ascii=False), flush=True)
 
+
+def steps(page, cfg, out):
+    out["title"] = page.title()
+    # a wrong key is refused on the page
+    page.fill("#key", "xn_00000000_" + "a" * 40)
+    page.click("#login-form button[type=submit]")
+    # (selectors only: the page's Content-Security-Policy forbids the eval a wait_for_function needs)
+    page.wait_for_selector("#login-error:not(:empty)", timeout=5000)
+    out["bad_key_message"] = page.inner_text("#login-error")
+    page.fill("#key", cfg["monitor_key"])
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("#status.online", timeout=10_000)
+    out["status"] = page.inner_text("#status")
+
+    app = raise_irregularity(cfg)
+    raised = time.monotonic()
+    row = f'#alerts tr[data-ref-no="{app["application_no"]}"]'
+    page.wait_for_selector(row, timeout=2000)
+    out["seconds_to_show"] = round(time.monotonic() - raised, 3)
+    out["row_text"] = page.inner_text(row)
+    out["application_id"] = app["id"]
+    out["department"] = app["department"]
+    page.wait_for_selector(f'.dept[data-department="{app["department"]}"]', timeout=2000)
+    out["light"] = page.get_attribute(f'.dept[data-department="{app["department"]}"]', "data-light")
+    out["feed_text"] = page.inner_text("#feed")
+
+    page.click(f"{row} button.ack")
+    page.wait_for_selector(f'{row}[data-state="acknowledged"]', timeout=10_000)
+    out["row_after_ack"] = page.inner_text(row)
+    # and in approvals itself
+    status, alerts = http("GET", f"{cfg['approvals']}/api/v1/alerts?application_id={app['id']}",
+                          cfg["monitor_key"])
+    out["approvals_after_ack"] = alerts["items"] if status == 200 else (status, alerts)
+
+    if cfg.get("screenshot"):
+        page.wait_for_timeout(2500)  # let the fresh-row highlight fade before the picture
+        page.screenshot(path=cfg["screenshot"], full_page=True)
+
+    # the level filter: only irregularities are left, ours among them
+    page.select_option("#filter-level", "irregularity")
+    page.wait_for_selector("#alerts tr:not(:has(.level.irregularity))", state="detached", timeout=5000)
+    out["rows_irregularity_filter"] = page.locator("#alerts tr").count()
+    # resolve through the dialog: a note is required, then the row leaves the 未办结 list
+    page.click(f"{row} button.resolve")
+    page.fill("#resolve-note", "已责令窗口补正受理程序")
+    page.click("#resolve-submit")
+    page.wait_for_selector(row, state="detached", timeout=10_000)
+    page.select_option("#filter-state", "resolved")
+    page.wait_for_selector(f'{row}[data-state="resolved"]', timeout=5000)
+    out["row_after_resolve"] = page.inner_text(row)
+
+
+def main():
+    drive(steps)
 
 if __name__ == "__main__":
     main()

@@ -3,74 +3,53 @@ test_console_browser.py, in a process of its own like console_driver.py: a depar
 section, 退回 with a reason and 采纳 are carried out by approvals. Input: one JSON argument (URLs and keys);
 output: one JSON line with what it saw. Exit status 3: the browser could not be launched."""
 
-import json
-import sys
-
-from playwright.sync_api import sync_playwright
-
-from tests.e2e.console_driver import ARGS, http, raise_irregularity
+from tests.e2e.console_driver import drive, http, raise_irregularity
 
 REPORT = {"corrected": "已补办受理手续", "corrected_by": "王科长", "attachments": ["https://files.example.gov.cn/1.pdf"]}
 
 
+def steps(page, cfg, out):
+    page.fill("#key", cfg["monitor_key"])
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("#status.online", timeout=10_000)
+    out["empty_title"] = page.inner_text("#rectifications h2")
+
+    app = raise_irregularity(cfg)
+    # the alert on the page first: its feed lines then wake the review queue
+    page.wait_for_selector(f'#alerts tr[data-ref-no="{app["application_no"]}"]', timeout=5000)
+    status, alerts = http("GET", f"{cfg['approvals']}/api/v1/alerts?application_id={app['id']}",
+                          cfg["monitor_key"])
+    alert_id = alerts["items"][0]["id"]
+    rect = f"{cfg['approvals']}/api/v1/alerts/{alert_id}/rectification"
+    status, body = http("POST", rect, cfg["handler_key"], REPORT)
+    assert status == 201, (status, body)
+    one = f"{cfg['approvals']}/api/v1/rectifications/{body['id']}"
+    row = f'#rectification-rows tr[data-alert-id="{alert_id}"]'
+    page.wait_for_selector(row, timeout=5000)
+    out["title"] = page.inner_text("#rectifications h2")
+    out["row_text"] = page.inner_text(row)
+
+    page.click(f"{row} button.send-back")
+    page.fill("#return-reason", "缺少整改前后对比照片")
+    page.click("#return-submit")
+    page.wait_for_selector(row, state="detached", timeout=10_000)
+    status, body = http("GET", one, cfg["monitor_key"])
+    out["after_return"] = {"state": body["state"], "review_note": body["review_note"],
+                           "reviewed_by": body["reviewed_by"]}
+
+    status, body = http("POST", rect, cfg["handler_key"], {**REPORT, "corrected": "已补办并拍照留存"})
+    assert status == 201, (status, body)
+    page.wait_for_selector(row, timeout=5000)
+    out["row_round_2"] = page.inner_text(row)
+    page.click(f"{row} button.accept")
+    page.wait_for_selector(row, state="detached", timeout=10_000)
+    status, body = http("GET", one, cfg["monitor_key"])
+    out["after_accept"] = {"state": body["state"], "alert_state": body["alert_state"]}
+    out["final_title"] = page.inner_text("#rectifications h2")
+
+
 def main():
-    cfg = json.loads(sys.argv[1])
-    out = {}
-    with sync_playwright() as p:
-        try:
-            browser = p.chromium.launch(executable_path=cfg["chromium"], args=ARGS, timeout=30_000)
-        except Exception as exc:
-            print(json.dumps({"launched": False, "error": str(exc)[:2000]}), flush=True)
-            sys.exit(3)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="zh-CN")
-            errors = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(f"{cfg['console']}/console")
-            page.fill("#key", cfg["monitor_key"])
-            page.click("#login-form button[type=submit]")
-            page.wait_for_selector("#status.online", timeout=10_000)
-            out["empty_title"] = page.inner_text("#rectifications h2")
-
-            app = raise_irregularity(cfg)
-            # the alert on the page first: its feed lines then wake the review queue
-            page.wait_for_selector(f'#alerts tr[data-ref-no="{app["application_no"]}"]', timeout=5000)
-            status, alerts = http("GET", f"{cfg['approvals']}/api/v1/alerts?application_id={app['id']}",
-                                  cfg["monitor_key"])
-            alert_id = alerts["items"][0]["id"]
-            rect = f"{cfg['approvals']}/api/v1/alerts/{alert_id}/rectification"
-            status, body = http("POST", rect, cfg["handler_key"], REPORT)
-            assert status == 201, (status, body)
-            one = f"{cfg['approvals']}/api/v1/rectifications/{body['id']}"
-            row = f'#rectification-rows tr[data-alert-id="{alert_id}"]'
-            page.wait_for_selector(row, timeout=5000)
-            out["title"] = page.inner_text("#rectifications h2")
-            out["row_text"] = page.inner_text(row)
-
-            page.click(f"{row} button.send-back")
-            page.fill("#return-reason", "缺少整改前后对比照片")
-            page.click("#return-submit")
-            page.wait_for_selector(row, state="detached", timeout=10_000)
-            status, body = http("GET", one, cfg["monitor_key"])
-            out["after_return"] = {"state": body["state"], "review_note": body["review_note"],
-                                   "reviewed_by": body["reviewed_by"]}
-
-            status, body = http("POST", rect, cfg["handler_key"], {**REPORT, "corrected": "已补办并拍照留存"})
-            assert status == 201, (status, body)
-            page.wait_for_selector(row, timeout=5000)
-            out["row_round_2"] = page.inner_text(row)
-            page.click(f"{row} button.accept")
-            page.wait_for_selector(row, state="detached", timeout=10_000)
-            status, body = http("GET", one, cfg["monitor_key"])
-            out["after_accept"] = {"state": body["state"], "alert_state": body["alert_state"]}
-            out["final_title"] = page.inner_text("#rectifications h2")
-            out["page_errors"] = errors
-        except Exception as exc:
-            out["error"] = f"{type(exc).__name__}: {exc}"[:3000]
-        finally:
-            browser.close()
-    print(json.dumps(out, ensure_ascii=False), flush=True)
-
+    drive(steps)
 
 if __name__ == "__main__":
     main()
