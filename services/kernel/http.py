@@ -209,6 +209,28 @@ class AnyPathConverter(PathConverter):
     regex = "[^/][\\s\\S]*?"
 
 
+def match_route(adapter):
+    """The rule and values of a request, as werkzeug's `match`, except that a path no rule takes with any method
+    is 404: werkzeug answers 405 when a rule of another method matches the path's text even though its converter
+    would refuse the value (`/visits/99999999999999999999/rectification`, a GET beside a POST)."""
+    try:
+        return adapter.match()
+    except WzMethodNotAllowed as exc:
+        allowed = [m for m in exc.valid_methods or () if _routable(adapter, m)]
+        if not allowed:
+            raise WzNotFound() from None
+        exc.valid_methods = allowed
+        raise
+
+
+def _routable(adapter, method: str) -> bool:
+    try:
+        adapter.match(method=method)
+    except (WzNotFound, WzMethodNotAllowed):
+        return False
+    return True
+
+
 class JsonWsgiApp(WsgiApp):
     """nameko's WSGI app, but unknown paths and wrong methods answer in JSON like everything else."""
 
@@ -216,7 +238,7 @@ class JsonWsgiApp(WsgiApp):
         request = Request(environ, shallow=True)
         adapter = self.url_map.bind_to_environ(environ)
         try:
-            provider, values = adapter.match()
+            provider, values = match_route(adapter)
         except WzMethodNotAllowed as exc:
             err = MethodNotAllowed(f"method {request.method} not allowed here",
                                    message_zh="不支持该请求方法")

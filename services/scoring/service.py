@@ -247,8 +247,8 @@ class ScoringService(reports.ReportEndpoints, base.ServiceBase):
                                                            call.department_scope, clock.now())
         return (201 if created else 200), view
 
-    # not GET /visits/{id}/rectification: beside the POST of the same path, werkzeug answers an id beyond the
-    # converter's range with 405 instead of 404 (the POST rule is matched for its method before its converter)
+    # a resource of its own beside the rectifications' listing (an id beyond any database is 404 on every path:
+    # services/kernel/http.py match_route)
     @api("GET", "/api/v1/visit-rectifications/<int:visit_id>", roles=OWN_READERS, response=RectificationOut,
          summary="a finding's rectification: state, due time, overdue, every report and its review", tags=("visits",),
          responses={404: "no such finding (or another department's)"})

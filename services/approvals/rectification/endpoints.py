@@ -33,8 +33,7 @@ class RectificationEndpoints:
                                            scope=call.department_scope)
         return (201 if created else 200), out
 
-    # by the rectification's id (the listing's, the answers' `id`): a GET beside the POST on the alert's path would
-    # let an id beyond 64 bits answer 405 instead of 404 (werkzeug matches the other method's rule)
+    # by the rectification's id (the listing's, the answers' `id`)
     @api("GET", "/api/v1/rectifications/<int:rectification_id>", roles=READERS, response=RectificationOut,
          summary="one rectification: its alert, state, due time, the current report and every earlier one",
          tags=("monitor",), responses={404: "no such rectification, or another department's"})
