@@ -336,15 +336,9 @@ def list_applications(session: Session, *, department=None, state=None, ids=None
         conds.append(applications.c.state == state)
     if ids is not None:
         conds.append(applications.c.id.in_(ids))
-    where = and_(*conds) if conds else None
-    q = select(applications)
-    count = select(func.count()).select_from(applications)
-    if where is not None:
-        q, count = q.where(where), count.where(where)
-    total = session.execute(count).scalar_one()
     # green-channel applications first (priority in lists), then newest first
-    q = q.order_by(applications.c.green_channel.desc(), applications.c.id.desc())
-    rows = session.execute(q.limit(per_page).offset((page - 1) * per_page)).mappings()
+    rows, total = paged(session, [applications], applications, conds, page, per_page,
+                        applications.c.green_channel.desc(), applications.c.id.desc())
     return [_load(r) for r in rows], total
 
 
@@ -504,7 +498,7 @@ def get_alert(session: Session, alert_id: int, *, lock: bool = False) -> dict | 
 def list_alerts(session: Session, *, page=1, per_page=50, **filters):
     """Alerts newest first; `filters`: column=value (None: any), e.g. application_id, department, subject."""
     conds = [alerts.c[name] == value for name, value in filters.items() if value is not None]
-    return paged(session, [alerts], alerts, conds, alerts.c.id.desc(), page, per_page)
+    return paged(session, [alerts], alerts, conds, page, per_page, alerts.c.id.desc())
 
 
 def update_alert(session: Session, alert_id: int, **values) -> dict:

@@ -219,16 +219,16 @@ class WalCheckpointer:
         self.running = False
 
 
-def paged(session: Session, columns, source, conditions, order_by, page: int, per_page: int
+def paged(session: Session, columns, source, conditions, page: int, per_page: int, *order_by
           ) -> tuple[list[dict], int]:
     """One page of a list: the rows of `columns` from `source` (a table or a join) meeting every one of
-    `conditions`, in `order_by`, as dicts, and the total count of such rows."""
+    `conditions`, in the order of the `order_by` clauses, as dicts, and the total count of such rows."""
     where = and_(*conditions) if conditions else None
     q, count = select(*columns).select_from(source), select(func.count()).select_from(source)
     if where is not None:
         q, count = q.where(where), count.where(where)
     total = session.execute(count).scalar_one()
-    rows = session.execute(q.order_by(order_by).limit(per_page).offset((page - 1) * per_page))
+    rows = session.execute(q.order_by(*order_by).limit(per_page).offset((page - 1) * per_page))
     return [dict(r) for r in rows.mappings()], total
 
 

@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from services.kernel.db import Moment, kernel_tables
+from services.kernel.db import Moment, kernel_tables, paged
 
 from .domain import DUTY, Subscription
 
@@ -322,9 +322,7 @@ def list_deliveries(session: Session, *, event_type=None, status=None, recipient
                           (d.c.department, department), (d.c.channel, channel), (d.c.event_id, event_id)):
         if value is not None:
             conditions.append(column == value)
-    total = session.execute(select(func.count()).select_from(d).where(*conditions)).scalar_one()
-    q = select(d).where(*conditions).order_by(d.c.id.desc()).offset((page - 1) * per_page).limit(per_page)
-    return [dict(r) for r in session.execute(q).mappings()], total
+    return paged(session, [d], d, conditions, page, per_page, d.c.id.desc())
 
 
 def counts_by_status(session: Session) -> dict[str, int]:

@@ -78,7 +78,7 @@ def list_orders(session: Session, *, appeal_id=None, department=None, state=None
         conds.append(_o.c.department == department)
     if state is not None:
         conds.append(_state == state)
-    return paged(session, _columns, _joined, conds, _o.c.id.desc(), page, per_page)
+    return paged(session, _columns, _joined, conds, page, per_page, _o.c.id.desc())
 
 
 _ANY_DUE = select(_o.c.id).where(_o.c.next_at <= bindparam("now", type_=Moment())).limit(1)

@@ -131,7 +131,7 @@ def list_rectifications(session: Session, *, state=None, department=None, level=
         conds.append(rectifications.c.level == level)
     if alert_id is not None:
         conds.append(rectifications.c.alert_id == alert_id)
-    return paged(session, _columns, _joined, conds, rectifications.c.id.desc(), page, per_page)
+    return paged(session, _columns, _joined, conds, page, per_page, rectifications.c.id.desc())
 
 
 _ANY_DUE = select(rectifications.c.id).where(

@@ -72,7 +72,7 @@ def list_orders(session: Session, *, application_id=None, department=None, state
         conds.append(supervision_orders.c.department == department)
     if state is not None:
         conds.append(_state == state)
-    return paged(session, _columns, _joined, conds, supervision_orders.c.id.desc(), page, per_page)
+    return paged(session, _columns, _joined, conds, page, per_page, supervision_orders.c.id.desc())
 
 
 _ANY_DUE = select(supervision_orders.c.id).where(
