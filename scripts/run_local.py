@@ -105,11 +105,9 @@ def service_env(var: Path) -> dict[str, str]:
                                          / "catalogue.demo.yaml"))
     env.setdefault("SEED_ITEMS", str(Path(__file__).resolve().parent.parent / "services" / "approvals"
                                      / "items.demo.yaml"))
-    env.setdefault("SEED_DEPARTMENTS", str(ROOT / "services" / "scoring" / "departments.demo.yaml"))
     env.setdefault("SEED_NOTIFY", str(ROOT / "services" / "notify" / "recipients.demo.yaml"))
-    # the department names notify's messages and console show: the demo register's
-    env.setdefault("NOTIFY_DEPARTMENTS_FILE", str(ROOT / "services" / "scoring" / "departments.demo.yaml"))
-    # the department register appeals checks dispatch and the catalogue against: the demo register too
+    # the register of organisations every service reads (names in answers, messages, the brief; the codes appeals
+    # dispatches to; scoring's register seeded from it): the demo city's
     env.setdefault("DEPARTMENTS_FILE", str(ROOT / "services" / "scoring" / "departments.demo.yaml"))
     # a developer's webhook receiver runs on this machine; a deployment lists only its real receivers
     env.setdefault("NOTIFY_WEBHOOK_ALLOW", "127.0.0.1, ::1, localhost")

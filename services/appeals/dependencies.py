@@ -30,6 +30,15 @@ class Settings:
         self.catalogue = CatalogueCache()
         self.recalculated_for: tuple[int, ...] | None = None  # the calendar years the monitor recalculated for
 
+    def labels(self, platform: Platform):
+        """The Chinese names an answer shows beside the codes: the catalogue's categories, the register's
+        departments and town-streets (views.Labels)."""
+        from .views import Labels
+
+        with platform.session() as s:
+            catalogue = self.catalogue.current(s)
+        return Labels(catalogue, self.departments)
+
 
 class AppealSettings(DependencyProvider):
     """Reads `APPEALS` (rules), `CALENDAR_FILE` and `DEPARTMENTS_FILE` (the department register) once per

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from services.kernel.contracts.appeals import TYPE_ZH
 from services.kernel.domain import Actor, IllegalTransition
 from services.kernel.outcome import CANCEL, KEEP, Event, Outcome, add_alarms, replace_alarms
 from services.kernel.privacy import mask_name  # noqa: F401  (re-exported: the one masking of names)
@@ -51,8 +52,6 @@ STATUS_ZH = {
     REPLIED: "已答复", CLOSED: "已办结", DUPLICATE: "重复件", INVALID: "无效", WITHDRAWN: "已撤诉",
     MERGED: "已合并",
 }
-TYPE_ZH = {"consultation": "咨询", "help": "求助", "complaint": "投诉", "suggestion": "建议", "report": "举报",
-           "praise": "表扬", "efficiency_complaint": "效能投诉"}
 INVALID_KIND_ZH = {"prank": "恶意骚扰", "wrong_number": "拨错号码", "test": "测试", "other": "其他"}
 # fields an operator may correct after intake (更正); the department is not one of them: that is a dispatch
 CORRECTABLE = ("category", "town_street", "address", "type")

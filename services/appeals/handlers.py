@@ -191,14 +191,14 @@ def _enter(uow, settings, catalogue, row: dict, history: list, taken_at: datetim
     store.add_alarms(s, [(row["id"], kind, at) for kind, at in alarms.moments])
     # appeal.received first, then appeal.dispatched: consumers see a case's life in order
     uow.publish("appeal.received", {
-        **store.case_payload(row), "channel": row["channel"], "town_street": row["town_street"],
+        **store.case_payload(uow.session, row), "channel": row["channel"], "town_street": row["town_street"],
         "received_at": row["received_at"]}, department=row["department"], occurred_at=taken_at)
     if outcome is not None:
         _publish(uow, row, outcome, taken_at)
     if row["urgency"] == "emergency":
         # the contract scrubs the summary too; the appellant's name only the intake knows to mask
         summary = scrub(row["content"], names=[row["appellant_name"]])[:200]
-        uow.publish("appeal.emergency", {**store.case_payload(row), "town_street": row["town_street"],
+        uow.publish("appeal.emergency", {**store.case_payload(uow.session, row), "town_street": row["town_street"],
                                          "summary": summary}, department=row["department"], occurred_at=taken_at)
     return AppealRecord(row)
 
@@ -214,7 +214,7 @@ def _closed_on_call(uow, settings, row: dict, history: list, answer: str, actor:
     store.add_history_many(s, [store.history_row(row["id"], at, who, action, before, after, details)
                                for action, before, after, details, who in history])
     uow.publish("appeal.received", {
-        **store.case_payload(row), "channel": row["channel"], "town_street": row["town_street"],
+        **store.case_payload(uow.session, row), "channel": row["channel"], "town_street": row["town_street"],
         "received_at": row["received_at"]}, department=None, occurred_at=at)
     _publish(uow, row, outcome, at)
     return AppealRecord(row)
@@ -237,7 +237,7 @@ def _link_duplicate(uow, row: dict, history: list, original: dict, actor: Actor,
                                   original["status"], {"duplicate": row["case_no"], "repeat_count": count}))
     store.add_history_many(s, rows)
     uow.publish("appeal.duplicate_linked", {
-        **store.case_payload(original), "duplicate_id": str(row["id"]), "duplicate_case_no": row["case_no"],
+        **store.case_payload(s, original), "duplicate_id": str(row["id"]), "duplicate_case_no": row["case_no"],
         "repeat_count": count}, department=original["department"], occurred_at=at)
     return AppealRecord(row, original["case_no"])
 
@@ -245,7 +245,7 @@ def _link_duplicate(uow, row: dict, history: list, original: dict, actor: Actor,
 def _publish(uow, row: dict, outcome: Outcome, at: datetime) -> None:
     """The events of an outcome that is not written with `apply_outcome` (the intake's, an alarm's)."""
     for event in outcome.events:
-        payload, route = store.OUTCOMES.event(row, event, at)
+        payload, route = store.OUTCOMES.event(uow.session, row, event, at)
         uow.publish(event.type, payload, **route)
 
 
@@ -294,7 +294,7 @@ def dispatch_appeal(uow, settings, appeal_id: int, department: str, assisting: l
     when = row["dispatched_at"]
     store.replace_assists(uow.session, appeal_id, assisting, when)
     for code in assisting:
-        uow.publish("appeal.assist_requested", {**store.case_payload(row), "department": code,
+        uow.publish("appeal.assist_requested", {**store.case_payload(uow.session, row), "department": code,
                                                 "lead_department": row["department"]},
                     department=row["department"], occurred_at=when)
     row["assisting"] = store.assists_of(uow.session, appeal_id)

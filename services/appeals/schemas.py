@@ -112,6 +112,7 @@ class ExtensionOut(Schema):
 
 class AssistOut(Schema):
     department = fields.String()
+    department_name = fields.String(metadata={"description": "its name in the register of organisations"})
     requested_at = Moment()
     accepted_at = Moment(allow_none=True)
     replied_at = Moment(allow_none=True)
@@ -134,6 +135,16 @@ class AppealOut(Schema):
     subject_department = fields.String(allow_none=True)
     status = fields.String()
     status_zh = fields.String()
+    # the codes' Chinese names (views.Labels): a code nobody names is shown as itself
+    category_name = fields.String(metadata={"description": "the category's name in the dispatch catalogue (道路设施)"})
+    department_name = fields.String(allow_none=True, metadata={
+        "description": "the department's name in the register of organisations (DEPARTMENTS_FILE)"})
+    town_street_name = fields.String(allow_none=True, metadata={"description": "the town-street's name (register)"})
+    subject_department_name = fields.String(allow_none=True, metadata={
+        "description": "the name of the department an efficiency complaint is about (register)"})
+    channel_zh = fields.String(metadata={"description": "the channel's label (12345热线)"})
+    type_zh = fields.String(metadata={"description": "the type's label (投诉)"})
+    urgency_zh = fields.String(metadata={"description": "the urgency's label (一般, 紧急)"})
     received_at = Moment()
     dispatched_at = Moment(allow_none=True)
     accepted_at = Moment(allow_none=True)
@@ -170,7 +181,8 @@ class AppealOut(Schema):
     void_reason = fields.String(allow_none=True, metadata={
         "description": "why the case was ended as invalid or withdrawn (撤诉)"})
     assisting = fields.List(fields.Nested(AssistOut), metadata={
-        "description": "assisting departments (协办) of the current dispatch (in one appeal's answers, not in lists)"})
+        "description": "assisting departments (协办) of the current dispatch; in lists and exports only department, "
+                       "accepted_at and replied_at (the part is in one appeal's answer)"})
     merged_into = fields.Integer(allow_none=True, metadata={"description": "status merged: the main case's id"})
     split_from = fields.Integer(allow_none=True, metadata={"description": "the case this one was split off"})
 
@@ -219,6 +231,10 @@ class SearchFilters(Schema):
     overdue = fields.Boolean(load_default=None, metadata={"description": "true: overdue only; false: not overdue"})
     received_from = Moment(load_default=None, data_key="from", metadata={"description": "received at or after"})
     received_to = Moment(load_default=None, data_key="to", metadata={"description": "received before"})
+    involvement = fields.String(load_default=None, validate=validate.OneOf(("lead", "assisting", "any")), metadata={
+        "description": "how `department` is read: lead (主办: the case is the department's), assisting (协办: the "
+                       "department assists on it) or any. Default: lead; a department handler's list: any (its own "
+                       "cases and those it assists on). assisting or any without a department: 400"})
     sort = fields.String(load_default=None, validate=validate.OneOf(
         ("received_at", "-received_at", "due_at", "-due_at", "case_no", "-case_no")),
         metadata={"description": "a leading - sorts descending; default: newest first (by intake)"})

@@ -38,7 +38,7 @@ from .schemas import (
     SplitOut,
     SuperviseIn,
 )
-from .views import present, shown
+from .views import listed, shown
 
 INTAKE = ("operator", "window_system")
 READERS = ("operator", "window_system", "department_handler", "monitor")
@@ -59,6 +59,10 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
     platform = base.Platform(store.metadata, calendar_waiting=store.calendar_waiting)
     settings = AppealSettings()
 
+    def _shown(self, call, record):
+        """The answer about one appeal to this caller, with the names of its codes (views.shown)."""
+        return shown(call, record, self.settings.labels(self.platform))
+
     # -- intake -------------------------------------------------------------------------------------
 
     @api("POST", "/api/v1/appeals", roles=INTAKE, body=AppealIn, response=AppealOut, status=201,
@@ -66,7 +70,7 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
          responses={200: "this channel + external_ref was taken in before: the existing appeal"})
     def create_appeal(self, call):
         created, record = handlers.receive_appeal(self.platform, self.settings, call.body, call.actor, clock.now())
-        return (201 if created else 200), shown(call, record)
+        return (201 if created else 200), self._shown(call, record)
 
     # -- reading ------------------------------------------------------------------------------------
 
@@ -81,15 +85,15 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
             return call.page([], 0)
         with self.platform.session() as s:
             records, total = desk.usecases.search(s, query, call.actor.role)
-        return call.page([present(r.row, personal=False, duplicate_case_no=r.duplicate_case_no) for r in records],
-                         total)
+        labels = self.settings.labels(self.platform)
+        return call.page([listed(r, labels) for r in records], total)
 
     @api("GET", "/api/v1/appeals/<int:appeal_id>", roles=READERS, response=AppealDetailOut,
          summary="one appeal with its history", tags=("appeals",))
     def get_appeal(self, call, appeal_id):
         with self.platform.session() as s:
             record, history = handlers.appeal_detail(s, appeal_id, call.department_scope)
-        return {**shown(call, record), "history": history}
+        return {**self._shown(call, record), "history": history}
 
     # -- commands -----------------------------------------------------------------------------------
 
@@ -98,7 +102,7 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
         with self.platform.unit_of_work() as uow:
             record = handlers.run_command(uow, self.settings, appeal_id, command, call.actor, call.department_scope,
                                           (call.body or {}).get("at"), clock.now())
-        return shown(call, record)
+        return self._shown(call, record)
 
     @api("POST", "/api/v1/appeals/<int:appeal_id>/dispatch", roles=OPERATOR, body=DispatchIn, response=AppealOut,
          summary="(re-)dispatch to a department (a return waiting for review is reviewed first: 409)",
@@ -108,7 +112,7 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
         with self.platform.unit_of_work() as uow:
             record = handlers.dispatch_appeal(uow, self.settings, appeal_id, b["department"], b["assisting"],
                                               call.actor, b.get("at"), clock.now())
-        return shown(call, record)
+        return self._shown(call, record)
 
     @api("POST", "/api/v1/appeals/<int:appeal_id>/assist/accept", roles=HANDLER, body=At, response=AppealOut,
          summary="an assisting department signs for its part (协办签收)", tags=("handling",), responses=CONFLICT)
@@ -125,7 +129,7 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
         with self.platform.unit_of_work() as uow:
             record = handlers.assist_step(uow, self.settings, appeal_id, step, part, call.actor,
                                           call.department_scope, (call.body or {}).get("at"), clock.now())
-        return shown(call, record)
+        return self._shown(call, record)
 
     @api("POST", "/api/v1/appeals/<int:appeal_id>/accept", roles=HANDLER, body=At, response=AppealOut,
          summary="sign for the case (签收)", tags=("handling",), responses=CONFLICT)
@@ -180,7 +184,7 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
         with self.platform.unit_of_work() as uow:
             record = handlers.record_supervision_order(uow, self.settings, appeal_id, call.body, call.actor,
                                                        call.department_scope, call.body.get("at"), clock.now())
-        return shown(call, record)
+        return self._shown(call, record)
 
     @api("POST", "/api/v1/appeals/<int:appeal_id>/finding", roles=("monitor", "department_handler"), body=FindingIn,
          response=AppealOut, summary="the finding of an efficiency complaint (有案必查、查必有果)",
@@ -225,7 +229,7 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
         with self.platform.unit_of_work() as uow:
             record = handlers.correct_appeal(uow, self.settings, appeal_id, call.body, call.actor,
                                              call.department_scope, call.body.get("at"), clock.now())
-        return shown(call, record)
+        return self._shown(call, record)
 
     @api("POST", "/api/v1/appeals/<int:appeal_id>/merge", roles=OPERATOR, body=MergeIn, response=AppealOut,
          tags=("desk",),
@@ -238,7 +242,7 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
         with self.platform.unit_of_work() as uow:
             record = handlers.merge_appeal(uow, self.settings, appeal_id, b["into"], b["reason"], call.actor,
                                            b.get("at"), clock.now())
-        return shown(call, record)
+        return self._shown(call, record)
 
     @api("POST", "/api/v1/appeals/<int:appeal_id>/split", roles=OPERATOR, body=SplitIn, response=SplitOut,
          tags=("desk",),
@@ -250,7 +254,7 @@ class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssu
         with self.platform.unit_of_work() as uow:
             record, parts = handlers.split_appeal(uow, self.settings, appeal_id, b["parts"], b["reason"], call.actor,
                                                   b.get("at"), clock.now())
-        return {**shown(call, record), "parts": [shown(call, p) for p in parts]}
+        return {**self._shown(call, record), "parts": [self._shown(call, p) for p in parts]}
 
     # -- the dispatch catalogue ---------------------------------------------------------------------
 

@@ -263,9 +263,25 @@ def find_open_duplicate(session: Session, phone: str, category: str, town_street
     return get(session, found[0]) if found is not None else None
 
 
-def case_payload(row: dict) -> dict:
+# a category's name in the catalogue: the town-street's own rule first, else the general one ('' sorts last)
+_CATEGORY_NAME = Direct(select(dispatch_rules.c.category_name).where(
+    dispatch_rules.c.category == bindparam("category"),
+    dispatch_rules.c.town_street.in_([bindparam("town"), ""])).order_by(dispatch_rules.c.town_street.desc()).limit(1))
+
+
+def category_name(session: Session, category: str | None, town_street: str | None = None) -> str | None:
+    """The catalogue's Chinese name of `category` (道路设施), None for a category it does not hold (any more)."""
+    if category is None:
+        return None
+    found = _CATEGORY_NAME.first(session, {"category": category, "town": town_street or ""})
+    return found[0] if found is not None else None
+
+
+def case_payload(session: Session, row: dict) -> dict:
+    """The fields every appeal event carries (contracts `_Case`), the category with its name."""
     return {"appeal_id": str(row["id"]), "case_no": row["case_no"], "department": row["department"],
             "type": row["type"], "urgency": row["urgency"], "category": row["category"],
+            "category_name": category_name(session, row["category"], row.get("town_street")),
             "due_at": row["due_at"]}
 
 
@@ -291,11 +307,12 @@ class AppealOutcomes:
         # the appeal's history has no column for `now`: a line says when it happened
         add_history(session, record_id, at, actor, action, from_state, to_state, _jsonable(details))
 
-    def event(self, new_row: dict, event: Event, at: datetime) -> tuple[dict, dict]:
-        base = case_payload(new_row)
+    def event(self, session: Session, new_row: dict, event: Event, at: datetime) -> tuple[dict, dict]:
         if event.type.startswith("efficiency_warning"):
             # a warning is about the unit complained about, not the case's department or its clock
-            base = {"appeal_id": base["appeal_id"], "case_no": base["case_no"]}
+            base = {"appeal_id": str(new_row["id"]), "case_no": new_row["case_no"]}
+        else:
+            base = case_payload(session, new_row)
         department = new_row["department"]
         if "department" in event.payload and event.payload["department"] is None:
             department = None  # the hotline centre's (its waits): no department's
@@ -414,6 +431,11 @@ class Catalogue:
         self._departments = {(r["category"], r["town_street"] or ""): r["department"] for r in rules}
         self._categories = {r["category"] for r in rules}
         self._sent_to = {(r["category"], r["department"]) for r in rules}
+        self._names = {(r["category"], r["town_street"] or ""): r["category_name"] for r in rules}
+
+    def name_of(self, category: str | None, town_street: str | None = None) -> str | None:
+        """The category's Chinese name (the town-street's rule's, else the general one's); None: not catalogued."""
+        return self._names.get((category, town_street or "")) or self._names.get((category, ""))
 
     def knows(self, category: str) -> bool:
         return category in self._categories

@@ -7,6 +7,7 @@ import time
 
 from nameko.extensions import DependencyProvider
 
+from services.kernel.departments import DepartmentRegister
 from services.kernel.seed import seed_empty
 from services.kernel.service import Platform
 from services.kernel.workcal import WorkCalendar
@@ -52,8 +53,10 @@ ACTION_REFS_KEEP_DAYS = 7.0
 
 class Settings:
     def __init__(self, rules: Rules, calendar: WorkCalendar, action_refs_keep_days: float = ACTION_REFS_KEEP_DAYS,
-                 rectification: RectificationRules | None = None):
+                 rectification: RectificationRules | None = None, departments: DepartmentRegister | None = None):
         self.rules = rules
+        # the register of organisations (DEPARTMENTS_FILE): the departments' names in the answers
+        self.departments = departments or DepartmentRegister(None)
         self.rectification = rectification or RectificationRules()
         self.calendar = calendar
         self.action_refs_keep_days = action_refs_keep_days
@@ -62,13 +65,15 @@ class Settings:
 
 
 class ApprovalSettings(DependencyProvider):
-    """Reads `APPROVALS` (rules), `CALENDAR_FILE`, `ACTION_REFS` and `RECTIFICATION` once per container."""
+    """Reads `APPROVALS` (rules), `CALENDAR_FILE`, `ACTION_REFS`, `RECTIFICATION` and `DEPARTMENTS_FILE` (the
+    register of organisations, for names) once per container."""
 
     def setup(self):
         cfg = self.container.config
         self.settings = Settings(Rules.from_config(cfg.get("APPROVALS")), WorkCalendar.load(cfg.get("CALENDAR_FILE")),
                                  action_refs_keep_days(cfg.get("ACTION_REFS")),
-                                 RectificationRules.from_config(cfg.get("RECTIFICATION")))
+                                 RectificationRules.from_config(cfg.get("RECTIFICATION")),
+                                 DepartmentRegister.load(cfg.get("DEPARTMENTS_FILE"), service="approvals", quiet=True))
 
     def start(self):
         # Dependencies start before entrypoints: the catalogue is there before the first request.

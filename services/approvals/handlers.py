@@ -150,10 +150,13 @@ def list_applications(db, settings, query: dict, now: datetime) -> tuple[list[di
     page, per_page, light = query.pop("page"), query.pop("per_page"), query.pop("light")
     items: dict = {}
     with db.session() as s:
+        def view(r):
+            return present(r, load_application(settings, s, r, now, items), now, settings.departments)
+
         if light is None:
             rows, total = store.list_applications(s, **query, page=page, per_page=per_page)
-            return [present(r, load_application(settings, s, r, now, items), now) for r in rows], total
-        views = [present(r, load_application(settings, s, r, now, items), now) for r in store.all_matching(s, **query)]
+            return [view(r) for r in rows], total
+        views = [view(r) for r in store.all_matching(s, **query)]
     views = [v for v in views if v["clock"] is not None and v["clock"]["light"] == light]
     return views[(page - 1) * per_page: page * per_page], len(views)
 
@@ -162,7 +165,7 @@ def application_detail(db, settings, application_id: int, now: datetime, *, scop
     """One application's view with its history (404 for another department's, as for a missing one)."""
     with db.session() as s:
         row = find_visible(s, application_id, scope)
-        return {**present(row, load_application(settings, s, row, now), now),
+        return {**present(row, load_application(settings, s, row, now), now, settings.departments),
                 "history": store.history_of(s, application_id)}
 
 
@@ -264,7 +267,7 @@ def submit(uow, settings, data: dict, actor, now: datetime) -> tuple[bool, Appli
     store.schedule_new(s, row["id"], outcome.alarms.moments)
     outcomes = store.ApplicationOutcomes(app)
     for event in outcome.events:
-        payload, route = outcomes.event(row, event, at)
+        payload, route = outcomes.event(s, row, event, at)
         uow.publish(event.type, {**payload, "service_point": row["service_point"]}, **route)
     for irregularity in outcome.irregularities:  # a late report (迟报) of the submission
         alert_irregularity(uow, app, irregularity, now, refused=False)

@@ -70,6 +70,8 @@ class ItemIn(Schema):
 
 
 class ItemOut(ItemIn):
+    department_name = fields.String(metadata={"description": "the department's name in the register of "
+                                                             "organisations (DEPARTMENTS_FILE), else the code"})
     updated_at = Moment()
 
 
@@ -165,6 +167,8 @@ class ApplicationOut(Schema):
     external_ref = fields.String()
     item_code = fields.String()
     department = fields.String()
+    department_name = fields.String(metadata={"description": "its name in the register of organisations "
+                                                             "(DEPARTMENTS_FILE), else the code"})
     state = fields.String()
     state_zh = fields.String()
     applicant = fields.Nested(ApplicantOut)

@@ -77,12 +77,14 @@ class ApprovalsService(base.ServiceBase, monitor.MonitorTimer, supervision.Super
          summary="the catalogue of approval items (审批事项)", tags=("catalogue",))
     def list_items(self, call):
         with self.platform.session() as s:
-            return store.list_items(s)
+            items = store.list_items(s)
+        return [{**i, "department_name": self.settings.departments.name(i["department"])} for i in items]
 
     @api("PUT", "/api/v1/items", roles=CATALOGUE_EDITORS, body=ItemIn, response=ItemOut,
          summary="add or change an approval item (by code)", tags=("catalogue",))
     def put_item(self, call):
-        return handlers.put_item(self.platform, self.settings, call.body, clock.now())
+        item = handlers.put_item(self.platform, self.settings, call.body, clock.now())
+        return {**item, "department_name": self.settings.departments.name(item["department"])}
 
     # -- applications -------------------------------------------------------------------------------
 
@@ -94,7 +96,7 @@ class ApprovalsService(base.ServiceBase, monitor.MonitorTimer, supervision.Super
     def submit_application(self, call):
         now = clock.now()
         created, app = handlers.receive_application(self.platform, self.settings, call.body, call.actor, now)
-        return (201 if created else 200), present(app.row, app, now)
+        return (201 if created else 200), present(app.row, app, now, self.settings.departments)
 
     @api("GET", "/api/v1/applications", roles=READERS, query=ApplicationsQuery, response=ApplicationPage,
          summary="applications, green channel first then newest (department handlers: their own only)",
@@ -123,7 +125,7 @@ class ApprovalsService(base.ServiceBase, monitor.MonitorTimer, supervision.Super
             self.platform, self.settings, application_id, action, data, call.actor, now,
             scope=call.department_scope, ref=None if ref is None else handlers.ActionRef.of(ref, application_id,
                                                                                             action, data),
-            shape=lambda app: APPLICATION_OUT.dump(present(app.row, app, now)))
+            shape=lambda app: APPLICATION_OUT.dump(present(app.row, app, now, self.settings.departments)))
         if isinstance(result, handlers.Replay):
             return json_response(result.status, result.body, call.request_id)
         return json_response(200, result.answer, call.request_id)

@@ -405,7 +405,8 @@ class ApplicationOutcomes:
                     from_state: str | None, to_state: str | None, details: dict[str, Any]) -> None:
         add_history(session, record_id, at, now, actor, action, from_state, to_state, details)
 
-    def event(self, new_row: dict[str, Any], event: Event, at: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
+    def event(self, session, new_row: dict[str, Any], event: Event,
+              at: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
         app = self.app
         new = Application(new_row, app.item, app.calendar, app.rules, app.now)
         return {**event.payload, **new.event_figures(at)}, {"department": new_row["department"]}

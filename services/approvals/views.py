@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.kernel.departments import DepartmentRegister
 from services.kernel.errors import NotFound
 
 from . import store
@@ -23,9 +24,11 @@ def clock_view(app: Application, now) -> dict | None:
             "extension_days": app.row.get("extension_days")}
 
 
-def present(row: dict, app: Application | None, now) -> dict:
+def present(row: dict, app: Application | None, now, register: DepartmentRegister) -> dict:
+    """An application as every endpoint answers it: its department also by the register's name."""
     return {
         **row,
+        "department_name": register.name(row["department"]),
         "state_zh": STATE_ZH.get(row["state"], row["state"]),
         "applicant": {"name": row["applicant_name"], "kind": row["applicant_kind"],
                       "id_number": row["applicant_id_masked"]},

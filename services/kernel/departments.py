@@ -1,5 +1,8 @@
-"""The deployment's department register as a file (`DEPARTMENTS_FILE`): which department codes exist, so that a
-case or a rule is never sent to a department that does not, where its clock would run for nobody."""
+"""The deployment's register of organisations as a file (`DEPARTMENTS_FILE`, the same file on every node and for
+every service, rendered by deploy): which department and town-street codes exist, so that a case or a rule is
+never sent to a department that does not (where its clock would run for nobody), and the Chinese name each is
+shown by in answers, messages and reports (道路设施 is the catalogue's; 市住房和城乡建设局 and 文昌街道 are the
+register's)."""
 
 from __future__ import annotations
 
@@ -12,34 +15,52 @@ from .errors import BadRequest
 log = logging.getLogger(__name__)
 
 
-class DepartmentRegister:
-    """The codes of the register (scoring's `departments.demo.yaml` shape, `- {code, name, ...}`, or a mapping
-    `code: name`). Without a file every code is accepted, as before the register existed, and the start says so."""
+def _entries(data, setting: str, path: str) -> list[tuple[str, str | None, str | None]]:
+    """(code, name, tier) of each entry: scoring's register shape `- {code, name, tier, ...}` or a mapping
+    `code: name`."""
+    if isinstance(data, dict):
+        entries = [(c, n, None) for c, n in data.items()]
+        if not all(isinstance(n, str) and n.strip() for _, n, _ in entries):
+            raise ValueError(f"{setting} {path}: every code and name must be a non-empty string")
+    elif isinstance(data, list) and all(isinstance(d, dict) and "code" in d and "name" in d for d in data):
+        entries = [(d["code"], d["name"], d.get("tier")) for d in data]
+        if not all(isinstance(n, str) and n.strip() for _, n, _ in entries):
+            raise ValueError(f"{setting} {path}: every code and name must be a non-empty string")
+    else:
+        raise ValueError(f"{setting} {path}: a list of {{code, name, ...}} or a mapping code: name")
+    if not entries or not all(isinstance(c, str) and c.strip() for c, _, _ in entries):
+        raise ValueError(f"{setting} {path}: every department code must be a non-empty string")
+    return entries
 
-    def __init__(self, codes: frozenset[str] | None, source: str | None = None):
+
+class DepartmentRegister:
+    """The organisations of the register: codes, names, tiers (city / town_street). Without a file every code is
+    accepted and shown as itself, as before the register existed, and the start says so."""
+
+    def __init__(self, codes: frozenset[str] | None, source: str | None = None,
+                 names: dict[str, str] | None = None, tiers: dict[str, str] | None = None):
         self.codes = codes
         self.source = source
+        self.names = dict(names or {})
+        self.tiers = dict(tiers or {})
 
     @classmethod
-    def load(cls, path: str | None, *, setting: str = "DEPARTMENTS_FILE", service: str = "") -> DepartmentRegister:
+    def load(cls, path: str | None, *, setting: str = "DEPARTMENTS_FILE", service: str = "",
+             quiet: bool = False) -> DepartmentRegister:
         if not path or not str(path).strip():
-            log.warning("%s is not set: %s accepts any department code (dispatch, catalogue); set it to the "
-                        "deployment's department register", setting, service or "the service")
+            if not quiet:
+                log.warning("%s is not set: %s accepts any department code and shows codes instead of names; "
+                            "set it to the deployment's register of organisations", setting,
+                            service or "the service")
             return cls(None)
         try:
             with open(path, encoding="utf-8") as fh:
                 data = yaml.safe_load(fh) or []
         except (OSError, yaml.YAMLError) as exc:
             raise ValueError(f"{setting} {path}: {exc}") from exc
-        if isinstance(data, dict):
-            codes = list(data)
-        elif isinstance(data, list) and all(isinstance(d, dict) and "code" in d for d in data):
-            codes = [d["code"] for d in data]
-        else:
-            raise ValueError(f"{setting} {path}: a list of {{code, name, ...}} or a mapping code: name")
-        if not codes or not all(isinstance(c, str) and c.strip() for c in codes):
-            raise ValueError(f"{setting} {path}: every department code must be a non-empty string")
-        return cls(frozenset(codes), str(path))
+        entries = _entries(data, setting, str(path))
+        return cls(frozenset(c for c, _, _ in entries), str(path),
+                   names={c: n.strip() for c, n, _ in entries}, tiers={c: t for c, _, t in entries if t})
 
     def knows(self, code: str | None) -> bool:
         return self.codes is None or code in self.codes
@@ -49,3 +70,9 @@ class DepartmentRegister:
         if code is not None and not self.knows(code):
             raise BadRequest({field: [f"unknown department {code}; not in the department register / "
                                       f"部门 {code} 不在部门名录中"]})
+
+    def name(self, code: str | None) -> str | None:
+        """The organisation as people read it: its name where the register has one, else its code (None: None)."""
+        if code is None:
+            return None
+        return self.names.get(code, code)

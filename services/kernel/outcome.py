@@ -84,7 +84,8 @@ class OutcomeStore(Protocol):
     def add_history(self, session, record_id: int, *, at: datetime, now: datetime, actor, action: str,
                     from_state: str | None, to_state: str | None, details: dict[str, Any]) -> None: ...
 
-    def event(self, new_row: dict[str, Any], event: Event, at: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
+    def event(self, session, new_row: dict[str, Any], event: Event,
+              at: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
         """The full payload of `event` for the record as it now is, and the keyword arguments of
         `uow.publish` (the department, the moment it occurred)."""
         ...
@@ -110,6 +111,6 @@ def apply_outcome(uow, store: OutcomeStore, row: dict[str, Any], outcome: Outcom
     elif plan.moments:
         store.alarms.add(session, [(row["id"], kind, moment) for kind, moment in plan.moments])
     for event in outcome.events:
-        payload, route = store.event(new, event, at)
+        payload, route = store.event(session, new, event, at)
         uow.publish(event.type, payload, **route)
     return new

@@ -47,11 +47,14 @@ class Settings:
     concurrency: int
     lease: float
     gather: float
-    # department code → its name, for the messages and the console (NOTIFY.DEPARTMENTS_FILE; else the codes)
+    # department code → its name, for the messages and the console (NOTIFY.DEPARTMENTS_FILE, else the register
+    # DEPARTMENTS_FILE; else the codes)
     department_names: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_config(cls, cfg: dict | None) -> Settings:
+    def from_config(cls, cfg: dict | None, register_file: str | None = None) -> Settings:
+        """`register_file`: the deployment's register of organisations (top-level DEPARTMENTS_FILE), the names'
+        source when NOTIFY.DEPARTMENTS_FILE does not name another file."""
         cfg = cfg or {}
         send = cfg.get("SEND") or {}
         spec = cfg.get("QUIET_HOURS")
@@ -68,7 +71,7 @@ class Settings:
             concurrency=int(send.get("CONCURRENCY") or 50),
             lease=float(send.get("LEASE_SECONDS") or 120),
             gather=float(send.get("GATHER_SECONDS", 0.05) or 0.0),
-            department_names=load_department_names(cfg.get("DEPARTMENTS_FILE")),
+            department_names=load_department_names(cfg.get("DEPARTMENTS_FILE") or register_file),
         )
 
 
@@ -77,7 +80,7 @@ class Sender(DependencyProvider):
 
     def setup(self):
         cfg = self.container.config
-        self.settings = Settings.from_config(cfg.get("NOTIFY"))
+        self.settings = Settings.from_config(cfg.get("NOTIFY"), cfg.get("DEPARTMENTS_FILE"))
         notify_cfg = cfg.get("NOTIFY") or {}
         self.destinations = Destinations.parse(notify_cfg.get("WEBHOOK_ALLOW"))
         self.channels = Channels({**(notify_cfg.get("SEND") or {}), "SMTP": notify_cfg.get("SMTP")},

@@ -31,6 +31,9 @@ EVENTS: dict[str, tuple[str, str | None]] = {
     "appeal.dispatched": ("appeals", "medium"),
     "appeal.return_reviewed": ("appeals", "medium"),
     "appeal.extension_decided": ("appeals", "medium"),
+    "appeal.assist_requested": ("appeals", "medium"),
+    # the hot-issue brief (热点问题汇总), weekly and monthly, for whoever subscribes (the joint meeting's members)
+    "report.hot_issues_published": ("appeals", "low"),
     # the hotline centre's own waits (#13): the return review, the (re-)dispatch, the call-back
     "appeal.return_review_overdue": ("appeals", "medium"),
     "appeal.return_review_escalated": ("appeals", "high"),

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 
+from services.kernel.contracts.appeals import CHANNEL_ZH as APPEAL_CHANNEL_ZH
 from services.kernel.errors import BadRequest, Conflict, NotFound
 
 from . import store
@@ -33,8 +34,9 @@ from .messages import console_link, department_label, render
 log = logging.getLogger("services.notify.delivery")
 
 NOT_FOUND_RECIPIENT = "no such recipient"
-# department fields of a payload, besides `department`, that messages show by name
-LABELLED = ("returned_by", "previous_department")
+# organisation fields of a payload, besides `department`, that messages show by the register's name
+LABELLED = ("returned_by", "previous_department", "lead_department", "subject_department", "unit",
+            "responsible_unit", "town_street")
 
 
 # -- events in: planning deliveries ---------------------------------------------------------------------------
@@ -54,6 +56,13 @@ def plan(session, settings, *, event_id: str, event_type: str, payload: dict, so
     for key in ("department", *(k for k in LABELLED if k in payload)):
         code = payload.get(key)
         named[key], named[f"{key}_code"] = department_label(settings.department_names, code), code
+    # an appeal's category and channel by their Chinese names (the catalogue's, the contracts')
+    if "category" in payload:
+        named["category"], named["category_code"] = payload.get("category_name") or payload["category"], \
+            payload["category"]
+    if event_type.startswith("appeal.") and payload.get("channel"):
+        named["channel"], named["channel_code"] = APPEAL_CHANNEL_ZH.get(payload["channel"], payload["channel"]), \
+            payload["channel"]
     subject, body = render(event_type, {**payload, **named, "severity": severity, "link": link})
     urgent = never_held(event_type, payload)
     rows = []

@@ -37,6 +37,8 @@ class EventIntake:
     on_appeal_dispatched = deliveries_of("appeals", "appeal.dispatched")
     on_appeal_return_reviewed = deliveries_of("appeals", "appeal.return_reviewed")
     on_appeal_extension_decided = deliveries_of("appeals", "appeal.extension_decided")
+    on_appeal_assist_requested = deliveries_of("appeals", "appeal.assist_requested")
+    on_report_hot_issues_published = deliveries_of("appeals", "report.hot_issues_published")
     on_appeal_return_review_overdue = deliveries_of("appeals", "appeal.return_review_overdue")
     on_appeal_return_review_escalated = deliveries_of("appeals", "appeal.return_review_escalated")
     on_appeal_dispatch_overdue = deliveries_of("appeals", "appeal.dispatch_overdue")

@@ -7,13 +7,13 @@ from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
-import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from services.kernel import clock
+from services.kernel.departments import DepartmentRegister
 from services.kernel.privacy import scrub
 
-from .domain import CHANNEL_ZH, SEVERITY_ZH
+from .domain import SEVERITY_ZH
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -52,7 +52,7 @@ def render(event_type: str, context: dict) -> tuple[str, str]:
     for mail servers and third-party robots and stay in the delivery log, and an event of an older producer,
     or a field no contract marks as free text, may still carry them."""
     text = _env.get_template(f"{event_type}.txt").render(
-        severity_zh=SEVERITY_ZH.get(context.get("severity", ""), ""), channel_zh=CHANNEL_ZH, **context)
+        severity_zh=SEVERITY_ZH.get(context.get("severity", ""), ""), **context)
     subject, _, body = scrub(text.strip()).partition("\n")
     return subject.strip()[:300], body.strip()
 
@@ -76,21 +76,6 @@ def department_label(names: dict[str, str] | None, code: str | None) -> str | No
 
 
 def load_department_names(path: str | None) -> dict[str, str]:
-    """Department code → name from a YAML file: the department register's list (`- {code: ZJJ, name:
-    市住房和城乡建设局, ...}`, other keys ignored) or a plain mapping (`ZJJ: 市住房和城乡建设局`). No path: {}."""
-    if not path:
-        return {}
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"NOTIFY.DEPARTMENTS_FILE {path}: {exc}") from exc
-    if isinstance(data, dict):
-        pairs = list(data.items())
-    elif isinstance(data, list) and all(isinstance(d, dict) and "code" in d and "name" in d for d in data):
-        pairs = [(d["code"], d["name"]) for d in data]
-    else:
-        raise ValueError(f"NOTIFY.DEPARTMENTS_FILE {path}: a list of {{code, name}} or a mapping code: name")
-    if not all(isinstance(c, str) and c and isinstance(n, str) and n for c, n in pairs):
-        raise ValueError(f"NOTIFY.DEPARTMENTS_FILE {path}: every code and name must be a non-empty string")
-    return dict(pairs)
+    """Department code → name from the register of organisations (services/kernel/departments.py: a list of
+    `{code, name, ...}` or a mapping `code: name`). No path: {}."""
+    return DepartmentRegister.load(path, setting="NOTIFY.DEPARTMENTS_FILE", quiet=True).names

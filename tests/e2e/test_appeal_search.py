@@ -208,7 +208,7 @@ def test_the_export_is_excel_safe_masked_and_bounded(cases, monkeypatch):
     r = api.call("GET", "/api/v1/appeals/export", "monitor", format="html", category="water")
     page = r.text
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html")
-    assert "<table" in page and "共 2 件" in page and "类别：water" in page and "138****5678" in page
+    assert "<table" in page and "共 2 件" in page and "类别：供水" in page and "138****5678" in page
     assert "13812345678" not in page and "<script" not in page and "<link" not in page
     # bounded: more than the limit is a 400 that says to narrow the filters
     monkeypatch.setattr(desk_domain, "EXPORT_LIMIT", 3)

@@ -312,7 +312,8 @@ def test_publish_puts_the_summary_on_the_bus(start, fresh_amqp_uri):
     assert event["event_id"] == out["event_id"] and event["event_type"] == "report.hot_issues_published"
     assert event["source"]["service"] == "appeals"
     assert event["payload"] == {"period_from": "2026-03-09", "period_to": "2026-03-15",
-                                "top_categories": ["road", "water", "environment"], "total": 11}
+                                "top_categories": ["road", "water", "environment"],
+                                "top_category_names": ["道路设施", "供水", "环境污染"], "total": 11}
     for phone in FULL_PHONES:
         assert phone not in str(event)
 

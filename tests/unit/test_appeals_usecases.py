@@ -73,7 +73,7 @@ def test_the_monitor_dates_an_overdue_alarm_at_the_due_time_also_after_a_grace()
 
 def test_an_efficiency_warning_carries_only_the_case_it_came_from():
     row = {**_row(), "id": 7}
-    payload, route = store.OUTCOMES.event(row, Event("efficiency_warning.issued", {"unit": "ZJJ"}), NOW)
+    payload, route = store.OUTCOMES.event(None, row, Event("efficiency_warning.issued", {"unit": "ZJJ"}), NOW)
     assert payload == {"appeal_id": "7", "case_no": "MY1", "unit": "ZJJ"}
     assert route == {"department": "ZJJ", "occurred_at": NOW}
 

@@ -197,8 +197,8 @@ def test_department_names_come_from_the_register_or_a_mapping(tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("- {code: ZJJ}\n", "a list of {code, name}"),
-    ("just text\n", "a list of {code, name}"),
+    ("- {code: ZJJ}\n", "a list of {code, name, ...}"),
+    ("just text\n", "a list of {code, name, ...}"),
     ("ZJJ: ''\n", "non-empty string"),
     ("ZJJ: [1, 2\n", "DEPARTMENTS_FILE"),
 ])

@@ -40,7 +40,7 @@ class Recorder:
     def add(self, session, entries):
         self.calls.append(("add", tuple(entries)))
 
-    def event(self, new_row, event, at):
+    def event(self, session, new_row, event, at):
         return {**event.payload, "state": new_row["state"]}, {"department": new_row["department"], "occurred_at": at}
 
 

@@ -17,6 +17,8 @@ REPEAT_WINDOW_DAYS = 30
 # roles that see a caller's number in full, and so may look a caller up by it
 PHONE_ROLES = ("operator", "admin")
 SORTS = ("received_at", "-received_at", "due_at", "-due_at", "case_no", "-case_no")
+# how a case involves the department filtered: it leads (主办), it assists (协办), either
+INVOLVEMENTS = ("lead", "assisting", "any")
 
 _DIGIT_RUN = re.compile(r"\d{7,}")
 
@@ -28,6 +30,20 @@ class SearchRefused(ValueError):
         super().__init__(message)
         self.field = field
         self.message = message
+
+
+def involvement(asked: str | None, department: str | None, *, confined: bool) -> str | None:
+    """How the `department` filter reads (None: there is none). Default: `lead` for a role that sees every
+    department, `any` for a department handler (`confined`): its list holds the cases it leads and those it assists
+    on, as it may open both. Another involvement than `lead` without a department means nothing: refused."""
+    if department is None:
+        if asked not in (None, "lead"):
+            raise SearchRefused("involvement",
+                                "involvement needs a department / 按承办或协办筛选须指定单位（department）")
+        return None
+    if asked is not None:
+        return asked
+    return "any" if confined else "lead"
 
 
 def keyword_terms(keyword: str | None) -> list[str]:

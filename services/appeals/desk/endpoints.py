@@ -11,8 +11,8 @@ from services.kernel import clock
 from services.kernel.http import api
 
 from ..domain import mask_phone
-from ..views import present, shown
-from . import store, usecases
+from ..views import listed, shown
+from . import usecases
 from .render import filter_summary, to_csv, to_html
 from .schemas import CallerHistoryOut, CallerQuery, ExportQuery
 
@@ -40,7 +40,8 @@ class DeskEndpoints:
     def caller_history(self, call, phone):
         with self.platform.session() as s:
             history = usecases.caller_history(s, phone, call.query["page"], call.query["per_page"], clock.now())
-        return {**history, "items": [shown(call, r) for r in history.pop("records")]}
+        labels = self.settings.labels(self.platform)
+        return {**history, "items": [shown(call, r, labels) for r in history.pop("records")]}
 
     @api("GET", "/api/v1/appeals/export", roles=READERS, query=ExportQuery, tags=("appeals",),
          summary="the searched list (the filters of GET /api/v1/appeals) as CSV for Excel or a printable HTML list, "
@@ -53,11 +54,10 @@ class DeskEndpoints:
         now = clock.now()
         with self.platform.session() as s:
             records = usecases.export_rows(s, query, call.actor.role) if query is not None else []
-            names = store.category_names(s)
-        cases = [{**present(r.row, personal=False, duplicate_case_no=r.duplicate_case_no),
-                  "category_name": names.get(r.row["category"], r.row["category"])} for r in records]
+        labels = self.settings.labels(self.platform)
+        cases = [listed(r, labels) for r in records]
         if call.query["format"] == "html":
             phone = call.query.get("phone")
-            summary = filter_summary(call.query, mask_phone(phone) if phone else None)
+            summary = filter_summary(call.query, mask_phone(phone) if phone else None, labels)
             return _download(to_html(cases, summary, now), "text/html", "html", "inline")
         return _download(to_csv(cases), "text/csv", "csv", "attachment")

@@ -10,14 +10,10 @@ import io
 from datetime import datetime
 
 from services.kernel import clock
+from services.kernel.contracts.appeals import CHANNEL_ZH, SATISFACTION_ZH, TYPE_ZH, URGENCY_ZH
 
-from ..domain import STATUS_ZH, TYPE_ZH
+from ..domain import STATUS_ZH
 from .domain import excel_safe
-
-CHANNEL_ZH = {"hotline": "12345热线", "mayor_line": "市长公开电话", "sunshine_dialogue": "阳光对话",
-              "online_opinion": "网络舆情", "window": "服务窗口", "web": "网站"}
-URGENCY_ZH = {"normal": "一般", "emergency": "紧急"}
-SATISFACTION_ZH = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
 
 # (header, value of a presented case)
 COLUMNS = (
@@ -27,12 +23,13 @@ COLUMNS = (
     ("类型", lambda c: TYPE_ZH.get(c["type"], c["type"])),
     ("紧急程度", lambda c: URGENCY_ZH.get(c["urgency"], c["urgency"])),
     ("类别", lambda c: c.get("category_name") or c["category"]),
-    ("镇街", lambda c: c["location"]["town_street"]),
+    ("镇街", lambda c: c.get("town_street_name") or c["location"]["town_street"]),
     ("地址", lambda c: c["location"]["address"]),
     ("诉求人", lambda c: c["appellant"]["name"]),
     ("联系电话", lambda c: c["appellant"]["phone"]),
     ("诉求内容", lambda c: c["content"]),
-    ("承办单位", lambda c: c["department"]),
+    ("承办单位", lambda c: c.get("department_name") or c["department"]),
+    ("协办单位", lambda c: "、".join(a.get("department_name") or a["department"] for a in c.get("assisting") or [])),
     ("状态", lambda c: c["status_zh"]),
     ("办理期限", lambda c: _moment(c["due_at"])),
     ("是否超期", lambda c: "是" if c["clock"]["overdue"] else "否"),
@@ -90,11 +87,14 @@ def to_html(cases: list[dict], filters: list[tuple[str, str]], now: datetime) ->
 
 FILTER_LABELS = {"case_no": "案件编号", "phone": "来电号码", "keyword": "关键词", "type": "类型", "channel": "渠道",
                  "urgency": "紧急程度", "status": "状态", "department": "承办单位", "category": "类别",
-                 "town_street": "镇街", "overdue": "超期", "received_from": "受理时间起", "received_to": "受理时间止"}
+                 "town_street": "镇街", "overdue": "超期", "received_from": "受理时间起", "received_to": "受理时间止",
+                 "involvement": "参与方式"}
+INVOLVEMENT_ZH = {"lead": "主办", "assisting": "协办", "any": "主办或协办"}
 
 
-def filter_summary(query: dict, masked_phone: str | None) -> list[tuple[str, str]]:
-    """The filters of an export, in words (a phone as the list shows it: masked)."""
+def filter_summary(query: dict, masked_phone: str | None, labels=None) -> list[tuple[str, str]]:
+    """The filters of an export, in words (a phone as the list shows it: masked; departments, town-streets and
+    categories by the names `labels`, views.Labels, gives them)."""
     out = []
     for key, label in FILTER_LABELS.items():
         value = query.get(key)
@@ -114,5 +114,11 @@ def filter_summary(query: dict, masked_phone: str | None) -> list[tuple[str, str
             value = CHANNEL_ZH.get(value, value)
         elif key == "urgency":
             value = URGENCY_ZH.get(value, value)
+        elif key == "involvement":
+            value = INVOLVEMENT_ZH.get(value, value)
+        elif labels is not None and key in ("department", "town_street"):
+            value = labels.register.name(value)
+        elif labels is not None and key == "category":
+            value = labels.category(value, query.get("town_street"))
         out.append((label, str(value)))
     return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, case, event, func, or_, select, text
+from sqlalchemy import and_, case, event, exists, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from .. import store as core
@@ -17,6 +17,7 @@ from ..domain import OPEN
 from . import domain
 
 a = core.appeals
+assists = core.assists
 
 FTS_TABLE = "appeals_search"
 # the FTS5 table and its shadow tables (SQLite), the trigram indexes (PostgreSQL)
@@ -86,10 +87,23 @@ def _keyword_conditions(dialect: str, terms: list[str]) -> list:
     return conds
 
 
+def _department_condition(department: str, involvement: str):
+    """The cases `department` leads, assists on (an EXISTS on the assists table, which
+    ix_appeal_assists_department serves), or either."""
+    lead = a.c.department == department
+    if involvement == "lead":
+        return lead
+    assisted = exists().where(assists.c.department == department, assists.c.appeal_id == a.c.id)
+    return assisted if involvement == "assisting" else or_(lead, assisted)
+
+
 def conditions(session: Session, f: dict) -> list:
-    """The WHERE of a search: every filter given (None: not filtered), ANDed."""
+    """The WHERE of a search: every filter given (None: not filtered), ANDed. `department` reads as its
+    `involvement` says (default: the department leads the case)."""
     conds = []
-    for col, key in ((a.c.department, "department"), (a.c.category, "category"), (a.c.town_street, "town_street"),
+    if f.get("department") is not None:
+        conds.append(_department_condition(f["department"], f.get("involvement") or "lead"))
+    for col, key in ((a.c.category, "category"), (a.c.town_street, "town_street"),
                      (a.c.type, "type"), (a.c.channel, "channel"), (a.c.urgency, "urgency"),
                      (a.c.case_no, "case_no")):
         if f.get(key) is not None:
@@ -166,6 +180,22 @@ def caller_counts(session: Session, phone: str, since: datetime) -> dict:
 def category_names(session: Session) -> dict[str, str]:
     rows = session.execute(select(core.dispatch_rules.c.category, core.dispatch_rules.c.category_name))
     return {c: n for c, n in rows}
+
+
+def assisting_of(session: Session, ids) -> dict[int, list[dict]]:
+    """The assisting departments of each case of `ids` (a page, an export), in one query: department and when it
+    signed for and gave its part (the part's text is for one case's answer only)."""
+    ids = sorted(set(ids))
+    out: dict[int, list[dict]] = {i: [] for i in ids}
+    if not ids:
+        return out
+    rows = session.execute(
+        select(assists.c.appeal_id, assists.c.department, assists.c.accepted_at, assists.c.replied_at)
+        .where(assists.c.appeal_id.in_(ids)).order_by(assists.c.appeal_id, assists.c.id)).mappings()
+    for r in rows:
+        out[r["appeal_id"]].append({"department": r["department"], "accepted_at": r["accepted_at"],
+                                    "replied_at": r["replied_at"]})
+    return out
 
 
 def case_nos(session: Session, ids) -> dict[int, str]:

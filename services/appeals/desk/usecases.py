@@ -23,21 +23,27 @@ def check_allowed(query: dict, role: str | None) -> None:
 
 def _filters(query: dict, role: str | None) -> dict:
     """The store's filters of a search query, or the refusal: 403 (`check_allowed`), 400 for a keyword the index
-    cannot serve unbounded."""
+    cannot serve unbounded or an `involvement` without a department. A department handler's query comes scoped
+    (its own department in `department`), so its default involvement is `any`: the cases it assists on too."""
     check_allowed(query, role)
     try:
         terms = domain.keyword_terms(query.get("keyword"))
         domain.check_short_terms(terms, received_from=query.get("received_from"),
                                  received_to=query.get("received_to"), case_no=query.get("case_no"),
                                  phone=query.get("phone"))
+        involvement = domain.involvement(query.get("involvement"), query.get("department"),
+                                         confined=role == "department_handler")
     except domain.SearchRefused as exc:
         raise BadRequest({exc.field: [exc.message]}) from None
-    return {**query, "terms": terms}
+    return {**query, "terms": terms, "involvement": involvement}
 
 
 def _records(session: Session, rows: list[dict]) -> list[AppealRecord]:
+    """The rows as records, each with its original's case number and its assisting departments (two queries for
+    the whole page, none per row)."""
     originals = store.case_nos(session, (r["duplicate_of"] for r in rows))
-    return [AppealRecord(r, originals.get(r["duplicate_of"])) for r in rows]
+    assisting = store.assisting_of(session, (r["id"] for r in rows))
+    return [AppealRecord({**r, "assisting": assisting[r["id"]]}, originals.get(r["duplicate_of"])) for r in rows]
 
 
 def search(session: Session, query: dict, role: str | None) -> tuple[list[AppealRecord], int]:

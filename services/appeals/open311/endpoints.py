@@ -33,7 +33,7 @@ class Open311Endpoints:
     def open311_services(self, call):
         with self.platform.session() as s:
             rules = usecases.services(s, self.settings)
-        return [service_of(rule) for rule in rules]
+        return [service_of(rule, self.settings.departments) for rule in rules]
 
     @open311(*ROUTES["service"], xml="service_definition")
     def open311_service_definition(self, call, service_code):
@@ -48,7 +48,7 @@ class Open311Endpoints:
         # the intake's group commit: the work may run twice, so it only writes
         appeal = self.platform.grouped(lambda uow: usecases.file_request(uow, settings, body, actor, now, token)).row
         # the case number (for the 12345 hotline) goes to the filer only; the public id is what the facade shows
-        notice = notice_of(appeal)
+        notice = notice_of(appeal, settings.departments)
         return [{"service_request_id": appeal["public_id"], "token": token,
                  "service_notice": f"诉求已受理（{STATUS_ZH.get(appeal['status'], appeal['status'])}），"
                                    f"编号 {appeal['case_no']}" + (f"；{notice}" if notice else "")
@@ -58,12 +58,12 @@ class Open311Endpoints:
     def open311_requests(self, call):
         filters = parse_filters(call.query, clock.now())
         with self.platform.session() as s:
-            return requests_of(usecases.find_requests(s, self.settings, filters))
+            return requests_of(usecases.find_requests(s, self.settings, filters), self.settings.departments)
 
     @open311(*ROUTES["request"], xml="service_requests")
     def open311_request(self, call, request_id):
         with self.platform.session() as s:
-            return requests_of(usecases.find_request(s, self.settings, request_id))
+            return requests_of(usecases.find_request(s, self.settings, request_id), self.settings.departments)
 
     @open311(*ROUTES["token"], xml="service_requests")
     def open311_token(self, call, token):

@@ -12,6 +12,7 @@ from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
 from services.kernel import clock
+from services.kernel.departments import DepartmentRegister
 from services.kernel.errors import ApiError, BadRequest
 from services.kernel.http import REQUEST_ID_HEADER, RETRY_AFTER_SECONDS, json_response
 from services.kernel.privacy import coarsen_address, public_text
@@ -145,24 +146,27 @@ def iso(moment: datetime | None) -> str | None:
     return moment.astimezone(clock.TZ).isoformat(timespec="seconds") if moment is not None else None
 
 
-def service_of(rule: dict) -> dict:
+def service_of(rule: dict, register: DepartmentRegister) -> dict:
     description = rule["description"]
     keywords = [rule["category_name"]]
     if description and "、" in description:
         keywords += [k.strip() for k in description.split("、") if k.strip()]
     return {"service_code": rule["category"], "service_name": rule["category_name"], "description": description,
-            "metadata": True, "type": "realtime", "keywords": ",".join(keywords), "group": rule["department"]}
+            "metadata": True, "type": "realtime", "keywords": ",".join(keywords),
+            "group": register.name(rule["department"])}
 
 
-def notice_of(row: dict) -> str | None:
-    if row.get("department") and row.get("due_at"):
-        return f"由 {row['department']} 办理，应于 {row['due_at'].astimezone(clock.TZ):%Y-%m-%d %H:%M} 前办结"
-    if row.get("department"):
-        return f"由 {row['department']} 办理"
+def notice_of(row: dict, register: DepartmentRegister) -> str | None:
+    """Who handles the case (by the register's name) and by when."""
+    agency = register.name(row.get("department"))
+    if agency and row.get("due_at"):
+        return f"由 {agency} 办理，应于 {row['due_at'].astimezone(clock.TZ):%Y-%m-%d %H:%M} 前办结"
+    if agency:
+        return f"由 {agency} 办理"
     return None
 
 
-def request_of(row: dict, names: dict[str, str], duplicate_of: str | None) -> dict:
+def request_of(row: dict, names: dict[str, str], duplicate_of: str | None, register: DepartmentRegister) -> dict:
     """A public case as the spec shows it. Built field by field from a whitelist: the appellant's name and
     phone are read only to be masked where the text repeats them; free text is scrubbed (phone, id and card
     numbers, e-mail addresses); the address and coordinates are cut to the street unless the citizen agreed
@@ -191,8 +195,8 @@ def request_of(row: dict, names: dict[str, str], duplicate_of: str | None) -> di
         "service_name": names.get(row["category"]),
         "service_code": row["category"],
         "description": text(row["content"]),
-        "agency_responsible": row["department"],
-        "service_notice": None if closed else notice_of(row),
+        "agency_responsible": register.name(row["department"]),
+        "service_notice": None if closed else notice_of(row, register),
         "requested_datetime": iso(row["received_at"]),
         "updated_datetime": iso((row["closed_at"] if closed else None) or row["updated_at"]),
         "expected_datetime": iso(row["due_at"]),
@@ -327,6 +331,6 @@ def parse_filters(query: dict, now: datetime) -> RequestFilters:
     return RequestFilters(codes=tuple(codes), statuses=frozenset(statuses), start=start, end=end)
 
 
-def requests_of(found) -> list[dict]:
-    """Public cases found (usecases.PublicCases) as the spec shows them."""
-    return [request_of(row, found.names, found.public_ids.get(row["duplicate_of"])) for row in found.rows]
+def requests_of(found, register: DepartmentRegister) -> list[dict]:
+    """Public cases found (usecases.PublicCases) as the spec shows them, departments by the register's names."""
+    return [request_of(row, found.names, found.public_ids.get(row["duplicate_of"]), register) for row in found.rows]

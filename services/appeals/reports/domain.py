@@ -84,6 +84,7 @@ def ranked(cells: list[dict], key: str) -> list[dict]:
 def event_payload(report: dict) -> dict:
     return {"period_from": report["period"]["from"].isoformat(), "period_to": report["period"]["to"].isoformat(),
             "top_categories": [c["category"] for c in report["categories"] if c["count"]][:TOP_EVENT],
+            "top_category_names": [c["category_name"] for c in report["categories"] if c["count"]][:TOP_EVENT],
             "total": report["totals"]["count"]}
 
 

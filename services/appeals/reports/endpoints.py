@@ -81,7 +81,7 @@ class HotIssueEndpoints:
     def hot_issues_report(self, call):
         fmt = call.query["format"] or negotiate(call.request)
         with self.platform.session() as s:
-            report = usecases.hot_issues(s, call.query["period"])
+            report = usecases.hot_issues(s, call.query["period"], register=self.settings.departments)
         if fmt == "csv":
             return _download(to_csv(report), "text/csv", report, "csv", "attachment")
         if fmt == "html":

@@ -30,8 +30,9 @@ def _zh_date(d: date) -> str:
     return f"{d.year}年{d.month}月{d.day}日"
 
 
-def _town(code: str | None) -> str:
-    return code or "未注明"
+def _town(item: dict) -> str:
+    """A town-street as people read it: the register's name, else its code; 未注明 when the case gave none."""
+    return item.get("town_street_name") or item["town_street"] or "未注明"
 
 
 def _csv_cell(value) -> str:
@@ -57,9 +58,10 @@ def to_csv(report: dict) -> bytes:
     rows = [CSV_HEADER, ["合计", "", "", period, "", "", *figures(t), "", ""]]
     rows += [["诉求类别", c["rank"], c["category"], c["category_name"], "", "", *figures(c), "", ""]
              for c in report["categories"]]
-    rows += [["镇街", s["rank"], s["town_street"] or "", _town(s["town_street"]), s["town_street"] or "", "",
+    rows += [["镇街", s["rank"], s["town_street"] or "", _town(s), s["town_street"] or "", "",
               *figures(s), "", ""] for s in report["town_streets"]]
-    rows += [["同一地点同类问题", i, g["category"], g["category_name"], g["town_street"] or "", g["address"] or "",
+    rows += [["同一地点同类问题", i, g["category"], g["category_name"], g["town_street"] and _town(g) or "",
+              g["address"] or "",
               g["count"], "", "", "", g["open"], g["overdue"], g["repeat_calls"], "", " ".join(g["case_nos"])]
              for i, g in enumerate(report["groups"], 1)]
     rows += [["重复来电", i, c["phone"], "", "", "", c["count"], "", "", "", "", "", "",
@@ -104,7 +106,7 @@ def to_html(report: dict) -> str:
         return f"较上期（{f['previous']} 件）{word} {abs(f['change'])} 件{pct}"
 
     top3 = "、".join(f"{c['category_name']}（{c['count']} 件）" for c in cats[:3] if c["count"]) or "无"
-    top3_towns = "、".join(f"{_town(s['town_street'])}（{s['count']} 件）" for s in towns[:3] if s["count"]) or "无"
+    top3_towns = "、".join(f"{_town(s)}（{s['count']} 件）" for s in towns[:3] if s["count"]) or "无"
     summary = (f"本期共受理群众诉求 {t['count']} 件，{trend(t)}；另有重复来电 {t['repeat_calls']} 次。"
                f"本期诉求中仍未办结 {t['open']} 件，办理超期 {t['overdue']} 件。"
                f"诉求量居前的类别：{top3}；居前的镇街：{top3_towns}。"
@@ -122,10 +124,10 @@ def to_html(report: dict) -> str:
         "category_rows": _rows(cats[:BRIEF_ROWS], [(NUM, lambda i: i["rank"]),
                                                    ("", lambda i: i["category_name"]), *figures]),
         "town_rows": _rows(towns[:BRIEF_ROWS], [(NUM, lambda i: i["rank"]),
-                                                ("", lambda i: _town(i["town_street"])), *figures]),
+                                                ("", lambda i: _town(i)), *figures]),
         "group_rows": _rows(list(enumerate(report["groups"][:BRIEF_ROWS], 1)), [
             (NUM, lambda i: i[0]), ("", lambda i: i[1]["category_name"]),
-            ("", lambda i: _town(i[1]["town_street"])), ("", lambda i: _short(i[1]["address"], 22)),
+            ("", lambda i: _town(i[1])), ("", lambda i: _short(i[1]["address"], 22)),
             (NUM, lambda i: i[1]["count"]), (NUM, lambda i: i[1]["open"]), (NUM, lambda i: i[1]["overdue"]),
             (NUM, lambda i: i[1]["repeat_calls"]), (' class="cases"', lambda i: _cases(i[1]["case_nos"],
                                                                                          i[1]["count"]))]),

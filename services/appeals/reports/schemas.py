@@ -64,6 +64,8 @@ class CategoryOut(Figures):
 class TownStreetOut(Figures):
     rank = fields.Integer()
     town_street = fields.String(allow_none=True, metadata={"description": "null: not given"})
+    town_street_name = fields.String(allow_none=True, metadata={
+        "description": "its name in the register of organisations (DEPARTMENTS_FILE), else the code"})
 
 
 class CallerCategoryOut(Schema):
@@ -83,6 +85,7 @@ class GroupOut(Schema):
     category = fields.String()
     category_name = fields.String()
     town_street = fields.String(allow_none=True)
+    town_street_name = fields.String(allow_none=True)
     address = fields.String(allow_none=True, metadata={"description": "null: a town-street-wide group"})
     count = fields.Integer()
     repeat_calls = fields.Integer()
@@ -108,5 +111,6 @@ class PublishedOut(Schema):
     period_from = fields.Date()
     period_to = fields.Date()
     top_categories = fields.List(fields.String())
+    top_category_names = fields.List(fields.String(), metadata={"description": "their names, in the same order"})
     total = fields.Integer()
 

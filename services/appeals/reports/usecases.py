@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.kernel import clock
+from services.kernel.departments import DepartmentRegister
 
 from . import publications, store
 from .domain import FIGURES, Period, Schedule, change, event_payload, ranked
@@ -19,8 +20,10 @@ log = logging.getLogger(__name__)
 EVENT_TYPE = "report.hot_issues_published"
 
 
-def hot_issues(session: Session, period: Period, now: datetime | None = None) -> dict:
-    """The report of `period` (see the package's doc for what each figure means)."""
+def hot_issues(session: Session, period: Period, now: datetime | None = None,
+               register: DepartmentRegister | None = None) -> dict:
+    """The report of `period` (see the package's doc for what each figure means), town-streets named by the
+    register of organisations (`town_street_name`; the code where it names none)."""
     conn = session.connection()  # Core: the ORM layer would add a third to every one of the small queries
     names = store.category_names(conn)
     cells = store.cells(conn, period)
@@ -28,6 +31,11 @@ def hot_issues(session: Session, period: Period, now: datetime | None = None) ->
     for item in categories:
         item["category_name"] = names.get(item["category"], item["category"])
     totals = {k: sum(c[k] for c in cells) for k in FIGURES}
+    register = register or DepartmentRegister(None)
+    towns = ranked(cells, "town_street")
+    groups = store.groups(conn, period, cells, names)
+    for item in (*towns, *groups):
+        item["town_street_name"] = register.name(item["town_street"])
     prev = period.previous
     return {
         "period": {"from": period.first, "to": period.last, "days": period.days, "previous_from": prev.first,
@@ -35,9 +43,9 @@ def hot_issues(session: Session, period: Period, now: datetime | None = None) ->
         "generated_at": now or clock.now(),
         "totals": {**totals, **change(totals["count"], totals["previous"])},
         "categories": categories,
-        "town_streets": ranked(cells, "town_street"),
+        "town_streets": towns,
         "repeat_callers": store.repeat_callers(conn, period, names),
-        "groups": store.groups(conn, period, cells, names),
+        "groups": groups,
     }
 
 

@@ -71,8 +71,8 @@ def _take_steps(uow, order: dict, row: dict, upto: datetime, now: datetime) -> N
     for step, moment in domain.due_steps(order, upto):
         if domain.is_settled(order, row["status"]):
             break
-        payload = {**core.case_payload(row), "department": order["department"], "order_id": str(order["id"]),
-                   "act_by": order["act_by"], "ordered_at": order["ordered_at"]}
+        payload = {**core.case_payload(uow.session, row), "department": order["department"],
+                   "order_id": str(order["id"]), "act_by": order["act_by"], "ordered_at": order["ordered_at"]}
         if step == "warning":
             order["warned_at"] = now
             uow.publish(domain.WARNING_EVENT, payload, department=order["department"], occurred_at=moment)

@@ -22,6 +22,15 @@ RETURN_DECISIONS = ("approved", "rejected")
 VOID_KINDS = ("invalid", "withdrawn")
 INVALID_KINDS = ("prank", "wrong_number", "test", "other")
 
+# The Chinese labels of the vocabularies above, for every service that shows them to people (answers, messages,
+# exports, reports, Open311): defined once, beside the codes.
+CHANNEL_ZH = {"hotline": "12345热线", "mayor_line": "市长公开电话", "sunshine_dialogue": "阳光对话",
+              "online_opinion": "网络舆情", "window": "服务窗口", "web": "网站"}
+TYPE_ZH = {"consultation": "咨询", "help": "求助", "complaint": "投诉", "suggestion": "建议", "report": "举报",
+           "praise": "表扬", "efficiency_complaint": "效能投诉"}
+URGENCY_ZH = {"normal": "一般", "emergency": "紧急"}
+SATISFACTION_ZH = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
+
 
 class _Case(Schema):
     """Fields every appeal event carries, so a consumer can act without calling back."""
@@ -32,6 +41,9 @@ class _Case(Schema):
     type = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(APPEAL_TYPES))
     urgency = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(URGENCIES))
     category = fields.String(load_default=None, allow_none=True)
+    category_name = fields.String(load_default=None, allow_none=True,
+                                  metadata={"description": "the category's Chinese name in the dispatch catalogue "
+                                                           "(道路设施); absent from producers before it was added"})
     due_at = fields.AwareDateTime(load_default=None, allow_none=True, format="iso")
 
 
@@ -379,4 +391,6 @@ class HotIssuesPublished(Schema):
     period_from = fields.Date(required=True)
     period_to = fields.Date(required=True)
     top_categories = fields.List(fields.String(), required=True)
+    top_category_names = fields.List(fields.String(), load_default=None, allow_none=True, metadata={
+        "description": "the Chinese names of `top_categories`, in the same order (道路设施)"})
     total = fields.Integer(required=True)
