@@ -15,11 +15,13 @@ from .inventory import InventoryError, load
 def cmd_render(args) -> int:
     inv = load(args.inventory)
     nodes = [inv.node(n) for n in args.node] if args.node else inv.nodes
-    from .render import render_node
+    from .render import render_node, warnings
 
     for node in nodes:
         written = render_node(inv, node, Path(args.out) / node.name, install_dir=args.install_dir)
         print(f"{node.name}: {len(written)} files in {Path(args.out) / node.name}")
+    for warning in warnings(inv):
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 

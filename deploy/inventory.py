@@ -74,12 +74,27 @@ class Node:
 
 
 @dataclass
+class Register:
+    """The deployment's department register (organisations: departments and town-streets), read once at load:
+    every node gets the same entries, whatever else they hold (tier, functions, ...)."""
+
+    source: str  # as the inventory names it (`register:`), for the rendered file's header
+    path: Path  # resolved
+    entries: list[dict]
+
+    @property
+    def codes(self) -> set[str]:
+        return {e["code"] for e in self.entries}
+
+
+@dataclass
 class Inventory:
     deployment: str
     image: str
     user_prefix: str
     nodes: list[Node]
     path: Path | None = None
+    register: Register | None = None
 
     @property
     def city(self) -> Node:
@@ -115,7 +130,44 @@ def _build(cls, raw: dict, where: str):
         raise InventoryError(f"{where}: {exc}") from exc
 
 
+def _read_yaml(path: Path, where: str) -> Any:
+    """The YAML document in `path`; an InventoryError that says `where` when it cannot be read or parsed."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InventoryError(f"{where}: cannot read it: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise InventoryError(f"{where} is not valid YAML: {exc}") from exc
+
+
+def load_register(source: Any, base: Path) -> Register:
+    """The register file `source` names (relative to `base`, the inventory's directory, or absolute), checked:
+    a non-empty list of {code, name, ...} with non-empty string codes and names, each code once."""
+    if not isinstance(source, str) or not source.strip():
+        raise InventoryError(f"`register` must be the path of the department register file (got {source!r})")
+    path = Path(source)
+    path = path if path.is_absolute() else base / path
+    where = f"register {source!r} ({path})"
+    data = _read_yaml(path, where)
+    if not isinstance(data, list) or not data:
+        raise InventoryError(f"{where}: must be a non-empty list of {{code, name, ...}} (one entry per "
+                             "department or town-street)")
+    seen: set[str] = set()
+    for i, entry in enumerate(data):
+        if not isinstance(entry, dict):
+            raise InventoryError(f"{where}: entry {i + 1} must be a mapping {{code, name, ...}} (got {entry!r})")
+        for key in ("code", "name"):
+            value = entry.get(key)
+            if not isinstance(value, str) or not value.strip():
+                raise InventoryError(f"{where}: entry {i + 1} needs `{key}`, a non-empty string (got {value!r})")
+        if entry["code"] in seen:
+            raise InventoryError(f"{where}: duplicate code {entry['code']!r} (entry {i + 1}); each code once")
+        seen.add(entry["code"])
+    return Register(source=source, path=path, entries=data)
+
+
 def parse(data: Any, path: Path | None = None) -> Inventory:
+    """`path` is the inventory file's: a relative `register:` is found beside it (else in the working directory)."""
     data = _section(data, "the inventory")
     nodes_raw = data.get("nodes")
     if not isinstance(nodes_raw, list) or not nodes_raw:
@@ -170,16 +222,19 @@ def parse(data: Any, path: Path | None = None) -> Inventory:
     prefix = data.get("user_prefix") or ""
     if prefix and not re.match(r"^[a-z0-9-]+$", prefix):
         raise InventoryError("`user_prefix` must be lower-case letters, digits and dashes")
+    register = None
+    if data.get("register") is not None:
+        register = load_register(data["register"], path.parent if path else Path.cwd())
+        missing = [f"{n.name} ({n.department})" for n in nodes if n.role == "department"
+                   and n.department not in register.codes]
+        if missing:
+            raise InventoryError(f"department node(s) {', '.join(missing)}: the code is not in the register "
+                                 f"{register.source!r}; add the department there (code and name) first")
     return Inventory(deployment=data.get("deployment") or "xiaoneng", image=data.get("image") or "xiaoneng:latest",
-                     user_prefix=prefix, nodes=nodes, path=path)
+                     user_prefix=prefix, nodes=nodes, path=path, register=register)
 
 
 def load(path: str | Path) -> Inventory:
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InventoryError(f"cannot read inventory {path}: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise InventoryError(f"inventory {path} is not valid YAML: {exc}") from exc
+    data = _read_yaml(path, f"inventory {path}")
     return parse(data, path)

@@ -19,6 +19,8 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 RABBITMQ_IMAGE = "rabbitmq:3.10-management"
 POSTGRES_IMAGE = "postgres:16"
 CONFIG_DIR = "/etc/xiaoneng"
+# the deployment's department register, the same file on every node, read by every service (DEPARTMENTS_FILE)
+REGISTER_FILE = f"{CONFIG_DIR}/departments.yaml"
 PLUGINS = "[rabbitmq_management,rabbitmq_federation,rabbitmq_federation_management,rabbitmq_prometheus].\n"
 
 
@@ -61,20 +63,67 @@ def env_file(inv: Inventory, node: Node, service: str) -> str:
     if node.database.kind == "postgresql":
         lines.append(f"#   PostgreSQL password of role {service}: secrets/db-{service}")
     lines += ["LOG_LEVEL=INFO", f"KEYS_FILE={CONFIG_DIR}/keys.yaml", "CALENDAR_FILE="]
-    if service == "appeals":
-        lines += ["# the department register dispatch and the catalogue are checked against: a list of {code, name}",
-                  f"# (the register's export) or code: name, e.g. {CONFIG_DIR}/departments.yaml; empty accepts any",
-                  "# code (a warning at start)",
-                  "DEPARTMENTS_FILE="]
+    lines += _register_env(service) if inv.register is not None else _unset_register_env(service)
     if service == "notify":
-        lines += ["# department names for messages and the console: a list of {code, name} (the department",
-                  f"# register's export) or code: name, e.g. {CONFIG_DIR}/departments.yaml; empty shows the codes",
-                  "NOTIFY_DEPARTMENTS_FILE=",
-                  "# webhook/robot receivers inside this network notify may post to (hosts, IPs, CIDRs, comma-",
+        lines += ["# webhook/robot receivers inside this network notify may post to (hosts, IPs, CIDRs, comma-",
                   "# separated); loopback and private addresses are refused unless listed",
                   "NOTIFY_WEBHOOK_ALLOW="]
     lines.append("")
     return "\n".join(lines)
+
+
+def _register_env(service: str) -> list[str]:
+    """The env lines of a node rendered with the inventory's `register:`: every service reads the one file."""
+    lines = ["# the deployment's department register, the same on every node (departments.yaml, rendered from the",
+             "# inventory's `register:`): the Chinese names of departments and town-streets"]
+    if service == "appeals":
+        lines.append("# (appeals also checks the codes of dispatch and of the catalogue against it)")
+    lines.append(f"DEPARTMENTS_FILE={REGISTER_FILE}")
+    if service == "notify":
+        lines.append("# NOTIFY_DEPARTMENTS_FILE (not set) would override DEPARTMENTS_FILE for notify alone")
+    if service == "scoring":
+        lines += ["# SEED_DEPARTMENTS (not set) defaults to DEPARTMENTS_FILE: an empty assessment register is seeded",
+                  "# from the same file"]
+    return lines
+
+
+def _unset_register_env(service: str) -> list[str]:
+    """Without `register:` in the inventory (render warns): the settings stay empty and the services show codes."""
+    if service == "appeals":
+        return ["# the department register dispatch and the catalogue are checked against: a list of {code, name}",
+                f"# (the register's export) or code: name, e.g. {REGISTER_FILE}; empty accepts any",
+                "# code (a warning at start)",
+                "DEPARTMENTS_FILE="]
+    if service == "notify":
+        return ["# department names for messages and the console: a list of {code, name} (the department",
+                f"# register's export) or code: name, e.g. {REGISTER_FILE}; empty shows the codes",
+                "NOTIFY_DEPARTMENTS_FILE="]
+    return []
+
+
+def register_file(inv: Inventory) -> str:
+    """departments.yaml of every node: the register's entries as the inventory's file has them, one a line."""
+    reg = inv.register
+    if reg is None:
+        raise ValueError("the inventory has no register")
+    inventory = inv.path.name if inv.path else "the inventory"
+    header = [
+        "# The deployment's department register (departments and town-streets), rendered by `python -m deploy render`",
+        f"# from the inventory's `register:` ({inventory}: {reg.source}).",
+        "# Do not edit it here: edit that file and re-render every node. Every service reads it as",
+        f"# DEPARTMENTS_FILE={REGISTER_FILE} (compose mounts it there read-only; without Docker, install it there).",
+    ]
+    body = yaml.safe_dump(reg.entries, sort_keys=False, allow_unicode=True, default_flow_style=None, width=4096)
+    return "\n".join(header) + "\n" + body
+
+
+def warnings(inv: Inventory) -> list[str]:
+    """What render cannot fix but an operator should know."""
+    if inv.register is None:
+        return ["the inventory has no `register:` (the department register file): DEPARTMENTS_FILE stays empty, "
+                "so every node shows department and town-street codes instead of their names, and appeals "
+                "accepts any department code"]
+    return []
 
 
 def _health_test(service: str) -> list[str]:
@@ -146,6 +195,8 @@ def compose(inv: Inventory, node: Node) -> dict:
                    "broker-setup": {"condition": "service_completed_successfully"}}
         vols = [f"./config/{service}.yaml:{CONFIG_DIR}/config/{service}.yaml:ro",
                 f"./keys.yaml:{CONFIG_DIR}/keys.yaml:ro", f"./calendar:{CONFIG_DIR}/calendar:ro"]
+        if inv.register is not None:
+            vols.append(f"./departments.yaml:{REGISTER_FILE}:ro")
         if pg:
             env.update({"XIAONENG_DB_HOST": "postgres", "XIAONENG_DB_PASSWORD_FILE": f"/run/secrets/db-{service}"})
             svc_secrets.append(f"db-{service}")
@@ -217,6 +268,8 @@ def render_node(inv: Inventory, node: Node, out: Path, *, install_dir: str = "/o
             path.chmod(mode)
         written.append(path)
 
+    if inv.register is not None:
+        write("departments.yaml", register_file(inv))
     write("definitions.json", json.dumps(broker.definitions(inv, node), indent=2, ensure_ascii=False) + "\n")
     for service in node.services:
         write(f"config/{service}.yaml", f"# {service} on node {node.name}, rendered from the inventory by "
@@ -235,6 +288,7 @@ def render_node(inv: Inventory, node: Node, out: Path, *, install_dir: str = "/o
         for relay in (False, True) if service in node.relay_process else (False,):
             write(f"systemd/xiaoneng-{service}{'-relay' if relay else ''}.service", unit.render(
                 service=service, node=node, install_dir=install_dir, config_dir=CONFIG_DIR, relay=relay,
+                register=inv.register is not None,
                 mq_user=broker.user_name(inv, node, service), postgres=node.database.kind == "postgresql"))
     write("systemd/xiaoneng-broker-setup.service", env.get_template("xiaoneng-broker-setup.service.j2").render(
         node=node, install_dir=install_dir, config_dir=CONFIG_DIR))

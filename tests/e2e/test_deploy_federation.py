@@ -38,6 +38,8 @@ class Deployment:
         self.run = uuid.uuid4().hex[:8]
         data = yaml.safe_load((ROOT / "deploy" / "inventory.example.yaml").read_text(encoding="utf-8"))
         data["user_prefix"] = f"t{self.run}-"
+        # the inventory is written to tmp_path below: name the register absolutely, not beside the example
+        data["register"] = str(ROOT / "services" / "scoring" / "departments.demo.yaml")
         for node in data["nodes"]:
             node["broker"].update(host="127.0.0.1", port=5672, vhost=f"xiaoneng-test-deploy-{self.run}-{node['name']}",
                                   reconnect_delay=1)

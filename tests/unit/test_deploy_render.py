@@ -15,10 +15,11 @@ import yaml
 from deploy import broker
 from deploy.__main__ import main as deploy_main
 from deploy.inventory import InventoryError, load, parse
-from deploy.render import ROOT
+from deploy.render import REGISTER_FILE, ROOT, warnings
 from services.kernel.config import load_config
 
 EXAMPLE = ROOT / "deploy" / "inventory.example.yaml"
+DEMO_REGISTER = ROOT / "services" / "scoring" / "departments.demo.yaml"
 SCHEMA = json.loads((Path(__file__).parent / "test_deploy_data" / "compose-spec.json").read_text())
 
 
@@ -140,7 +141,7 @@ def test_a_bad_inventory_is_refused_with_a_clear_message(change, message):
     data = yaml.safe_load(EXAMPLE.read_text())
     change(data)
     with pytest.raises(InventoryError, match=message):
-        parse(data)
+        parse(data, EXAMPLE)
 
 
 def test_a_relay_process_is_rendered_where_the_inventory_asks(rendered, monkeypatch):
@@ -185,3 +186,129 @@ def test_the_relay_names_the_department_an_event_concerns():
     assert department_of(json.dumps(body)) == "SCJGJ"
     assert department_of(json.dumps({"payload": {}, "source": {"department": None}})) == ""
     assert department_of("not json") == ""
+
+
+# --- the department register (`register:`): one file of names for every node and service ---
+
+
+def _containers(doc: dict, node) -> list[str]:
+    return [name for name in doc["services"] if name.removesuffix("-relay") in node.services]
+
+
+def test_the_register_is_rendered_on_every_node_and_read_by_every_service(rendered):
+    inv = load(EXAMPLE)
+    assert yaml.safe_load(EXAMPLE.read_text())["register"] == "../services/scoring/departments.demo.yaml"
+    assert inv.register.path.resolve() == DEMO_REGISTER and warnings(inv) == []
+    source = yaml.safe_load(DEMO_REGISTER.read_text(encoding="utf-8"))
+    for node in inv.nodes:
+        d = rendered / node.name
+        text = (d / "departments.yaml").read_text(encoding="utf-8")
+        assert yaml.safe_load(text) == source  # the same entries, tier and all
+        assert text.startswith("# The deployment's department register") and "python -m deploy render" in text
+        assert "../services/scoring/departments.demo.yaml" in text.split("\n- ")[0]
+        assert "文昌街道" in text  # names stay readable Chinese, and town-streets are organisations too
+        doc = yaml.safe_load((d / "docker-compose.yaml").read_text())
+        containers = _containers(doc, node)
+        assert len(containers) == len(node.services) + len(node.relay_process)
+        for name in containers:
+            assert f"./departments.yaml:{REGISTER_FILE}:ro" in doc["services"][name]["volumes"], (node.name, name)
+        for name in ("rabbitmq", "broker-setup", "postgres"):
+            assert not any("departments" in v for v in doc["services"].get(name, {}).get("volumes", []))
+        for service in node.services:
+            env = (d / "env" / f"{service}.env").read_text().splitlines()
+            assert f"DEPARTMENTS_FILE={REGISTER_FILE}" in env, (node.name, service)
+            settings = [line.split("=")[0] for line in env if line and not line.startswith("#")]
+            assert "NOTIFY_DEPARTMENTS_FILE" not in settings and "SEED_DEPARTMENTS" not in settings
+            unit = (d / "systemd" / f"xiaoneng-{service}.service").read_text()
+            assert "departments.yaml (the department register, DEPARTMENTS_FILE" in unit
+    notify = (rendered / "city" / "env" / "notify.env").read_text()
+    assert "# NOTIFY_DEPARTMENTS_FILE (not set) would override DEPARTMENTS_FILE" in notify
+    assert "# SEED_DEPARTMENTS (not set) defaults to DEPARTMENTS_FILE" in (rendered / "city" / "env" /
+                                                                          "scoring.env").read_text()
+
+
+def test_the_rendered_register_loads_in_the_services(rendered):
+    from services.kernel.departments import DepartmentRegister
+    from services.notify.messages import load_department_names
+    from services.scoring.schemas import DepartmentIn
+
+    path = rendered / "zjj" / "departments.yaml"
+    assert DepartmentRegister.load(str(path)).knows("ZJJ")
+    assert load_department_names(str(path))["WCJD"] == "文昌街道"
+    DepartmentIn(many=True).load(yaml.safe_load(path.read_text(encoding="utf-8")))  # what scoring seeds from
+
+
+def _inventory(tmp_path: Path, register, text: str | None = None) -> tuple[dict, Path]:
+    """The example inventory placed in tmp_path/deploy/, its register (given as text) beside it."""
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["register"] = register
+    where = tmp_path / "deploy"
+    where.mkdir(exist_ok=True)
+    if text is not None:
+        (where / "register.yaml").write_text(text, encoding="utf-8")
+    return data, where / "inventory.yaml"
+
+
+REGISTER = DEMO_REGISTER.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("register, text, message", [
+    ("register.yaml", None, r"register 'register.yaml' \(.*deploy/register.yaml\): cannot read it"),
+    ("", None, "`register` must be the path of the department register file"),
+    (["a.yaml"], None, "`register` must be the path of the department register file"),
+    ("register.yaml", "ZJJ: 市住房和城乡建设局\n", "must be a non-empty list of {code, name"),
+    ("register.yaml", "[]\n", "must be a non-empty list of {code, name"),
+    ("register.yaml", "", "must be a non-empty list of {code, name"),
+    ("register.yaml", "- [ZJJ, 住建局]\n", "entry 1 must be a mapping"),
+    ("register.yaml", "- {code: ZJJ, name: 住建局}\n- {code: SCJGJ}\n", "entry 2 needs `name`, a non-empty string"),
+    ("register.yaml", "- {code: ZJJ, name: '  '}\n", "entry 1 needs `name`, a non-empty string"),
+    ("register.yaml", "- {code: '', name: 住建局}\n", "entry 1 needs `code`, a non-empty string"),
+    ("register.yaml", "- {code: 42, name: 住建局}\n", "entry 1 needs `code`, a non-empty string"),
+    ("register.yaml", "- {code: ZJJ, name: [a]}\n", "entry 1 needs `name`, a non-empty string"),
+    ("register.yaml", "- {code: ZJJ, name: a\n", "is not valid YAML"),
+    ("register.yaml", "- {code: ZJJ, name: a}\n- {code: SCJGJ, name: b}\n- {code: ZJJ, name: c}\n",
+     r"duplicate code 'ZJJ' \(entry 3\)"),
+    ("register.yaml", "- {code: ZJJ, name: 住建局}\n",
+     r"department node\(s\) scjgj \(SCJGJ\): the code is not in the register 'register.yaml'"),
+])
+def test_a_bad_register_is_refused_at_load(tmp_path, register, text, message):
+    data, path = _inventory(tmp_path, register, text)
+    with pytest.raises(InventoryError, match=message):
+        parse(data, path)
+
+
+def test_a_department_node_missing_from_the_register_fails_the_command_cleanly(tmp_path, capsys):
+    data, path = _inventory(tmp_path, "register.yaml", "- {code: SCJGJ, name: 市场监管局}\n")
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    assert deploy_main(["render", str(path), "--out", str(tmp_path / "out")]) == 2
+    assert "zjj (ZJJ): the code is not in the register" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_register_path_is_relative_to_the_inventory_or_absolute(tmp_path, monkeypatch):
+    data, path = _inventory(tmp_path, "register.yaml", REGISTER)
+    monkeypatch.chdir(tmp_path)  # not the inventory's directory: a relative path must not depend on it
+    assert parse(data, path).register.path == tmp_path / "deploy" / "register.yaml"
+    data["register"] = str(DEMO_REGISTER)
+    inv = parse(data, path)
+    assert inv.register.path == DEMO_REGISTER and {"SCJGJ", "ZJJ", "WCJD"} <= inv.register.codes
+
+
+def test_without_a_register_the_output_is_as_before_and_render_warns(tmp_path, capsys):
+    data = yaml.safe_load(EXAMPLE.read_text())
+    del data["register"]
+    path = tmp_path / "inventory.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    out = tmp_path / "out"
+    assert deploy_main(["render", str(path), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "warning: the inventory has no `register:`" in err and "codes instead of their names" in err
+    assert warnings(load(path)) and load(path).register is None
+    assert not list(out.rglob("departments.yaml"))
+    assert "departments" not in (out / "city" / "docker-compose.yaml").read_text()
+    assert "departments.yaml (the department register" not in (out / "city" / "systemd" /
+                                                               "xiaoneng-approvals.service").read_text()
+    for env in out.glob("*/env/*.env"):
+        settings = [line for line in env.read_text().splitlines() if line and not line.startswith("#")]
+        expected = {"appeals": ["DEPARTMENTS_FILE="], "notify": ["NOTIFY_DEPARTMENTS_FILE="]}.get(env.stem, [])
+        assert [s for s in settings if "DEPARTMENTS" in s] == expected, env
