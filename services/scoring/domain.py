@@ -184,6 +184,18 @@ CONSUMED = {
 # An efficiency warning is a sanction of its own (its ref is the warning), not the appeal's.
 APPEAL_SOURCES = tuple(t for t in CONSUMED["appeals"] if t != "efficiency_warning.issued")
 VOIDED_APPEAL = "appeal.voided"
+# An appeal merged into the main case of the same matter (合并) is counted through the main case: its volume facts
+# stop counting (else one matter is two in the received count and in the dispatched sample of 诉求办理规范), while
+# what happened on it (signed for in time or late, overdue, urged...) did happen and keeps counting.
+MERGED_APPEAL = "appeal.merged"
+MERGED = "merged"  # the voiding's kind (voided_appeals.kind, the facts' void_cause)
+MERGED_VOIDS = ("appeal.received", "appeal.dispatched")
+
+
+def merged_reason(main_case_no: str, reason: str) -> str:
+    """Why a merged appeal's volume facts no longer count, as the breakdown shows it: the main case first."""
+    return f"并入主件 {main_case_no}：{reason}"
+
 
 # -- objections (申诉) -------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from .domain import (
     DECISIONS,
     DEFAULT_RECTIFICATION_DAYS,
     INSUFFICIENT,
+    MERGED,
     NOT_ASSESSED,
     NOT_RANKED,
     PENALISED,
@@ -29,6 +30,7 @@ from .domain import (
     business_moment,
     effective_weights,
     facts_of,
+    merged_reason,
     month_of,
     open_at,
     parse_period,
@@ -67,12 +69,24 @@ def void_appeal(uow, event, now: datetime) -> bool:
     """appeal.voided: the appeal ended as invalid or withdrawn, counted nowhere. Recorded once (the first
     voiding stands); every fact of that appeal, recorded or still to come, stops counting (ledger.voided)."""
     p = event.payload
+    return _void(uow, event, now, p["kind"], p.get("invalid_kind"), str(p["reason"]))
+
+
+def merge_appeal(uow, event, now: datetime) -> bool:
+    """appeal.merged: the appeal was merged into the main case of the same matter, which counts for both. Recorded
+    once (the first voiding stands), with the main case as the reason; the appeal's volume facts (domain.
+    MERGED_VOIDS), recorded or still to come, stop counting, the rest of its facts stay (ledger.voided)."""
+    p = event.payload
+    return _void(uow, event, now, MERGED, None, merged_reason(p["main_case_no"], str(p["reason"])))
+
+
+def _void(uow, event, now: datetime, kind: str, invalid_kind: str | None, reason: str) -> bool:
+    p = event.payload
     if store.get_voided_appeal(uow.session, p["appeal_id"]) is not None:
         return False
     store.insert_row(uow.session, store.voided_appeals, dict(
-        appeal_id=p["appeal_id"], kind=p["kind"], invalid_kind=p.get("invalid_kind"),
-        reason=str(p["reason"])[:2000], by=p["by"][:100], at=event.occurred_at, source_event_id=event.event_id,
-        recorded_at=now))
+        appeal_id=p["appeal_id"], kind=kind, invalid_kind=invalid_kind, reason=reason[:2000], by=p["by"][:100],
+        at=event.occurred_at, source_event_id=event.event_id, recorded_at=now))
     return True
 
 

@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 from . import store
 from .domain import (
     APPEAL_SOURCES,
+    MERGED,
+    MERGED_VOIDS,
     Department,
     Period,
     Rules,
@@ -54,9 +56,10 @@ def _moment(text, default: datetime) -> datetime:
 
 def voided(session: Session, *, year: int | None = None, department: str | None = None,
            recorded_by: datetime | None = None) -> list[dict]:
-    """The facts that no longer count (store.voided_facts): upheld on objection, or of a voided appeal."""
+    """The facts that no longer count (store.voided_facts): upheld on objection, of a voided appeal, or the volume
+    facts of a merged one."""
     return store.voided_facts(session, year=year, department=department, recorded_by=recorded_by,
-                              appeal_sources=APPEAL_SOURCES)
+                              appeal_sources=APPEAL_SOURCES, merged=(MERGED, MERGED_VOIDS))
 
 
 def late_responses(session: Session, period: Period, totals: dict, recorded_by: datetime | None = None,

@@ -53,13 +53,15 @@ class FactOut(Schema):
     occurred_at = Moment()
     recorded_at = Moment()
     late = fields.Boolean(metadata={"description": "recorded after its period was closed (published)"})
-    voided = fields.Boolean(metadata={"description": "no longer counts: an objection upheld, or its appeal voided "
-                                                     "(invalid or withdrawn); the fact stays in the ledger"})
+    voided = fields.Boolean(metadata={"description": "no longer counts: an objection upheld, its appeal voided "
+                                                     "(invalid or withdrawn), or a merged appeal's received/dispatched "
+                                                     "fact (counted through the main case); the fact stays in the "
+                                                     "ledger"})
     void = fields.Nested(lambda: VoidOut(), allow_none=True)
 
 
 class VoidOut(Schema):
-    void_cause = fields.String(metadata={"description": "objection, or the appeal's end: invalid | withdrawn"})
+    void_cause = fields.String(metadata={"description": "objection, or the appeal's end: invalid | withdrawn | merged"})
     void_reason = fields.String()
     void_ref = fields.String(allow_none=True, metadata={"description": "the objection's or the appeal's id"})
     voided_by = fields.String()

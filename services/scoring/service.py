@@ -20,7 +20,7 @@ from services.kernel.workcal import WorkCalendar
 
 # mixins imported as modules, so that `nameko run` finds only our class
 from . import handlers, reports, store
-from .domain import CONSUMED, DEFAULT_RECTIFICATION_DAYS, VOIDED_APPEAL, Rules
+from .domain import CONSUMED, DEFAULT_RECTIFICATION_DAYS, MERGED_APPEAL, VOIDED_APPEAL, Rules
 from .domain import red_black_lists as lists_of
 from .schemas import (
     AdjustmentIn,
@@ -94,7 +94,8 @@ class ScoringSettings(DependencyProvider):
 
     def start(self):
         # after every dependency's setup (the database is the Platform's), before any entrypoint starts
-        path = self.container.config.get("SEED_DEPARTMENTS")
+        # the register of organisations every service reads (DEPARTMENTS_FILE) unless another seed is named
+        path = self.container.config.get("SEED_DEPARTMENTS") or self.container.config.get("DEPARTMENTS_FILE")
         if path:
             seed_departments(base.Platform.of(self.container).db, path)
 
@@ -135,6 +136,12 @@ class ScoringService(reports.ReportEndpoints, base.ServiceBase):
         # the appeal counted nowhere: its facts, recorded or still to come, stop counting
         with self.platform.consuming(event) as uow:
             handlers.void_appeal(uow, event, clock.now())
+
+    @consume_event("appeals", MERGED_APPEAL)
+    def on_appeal_merged(self, event):
+        # the matter counts through the main case: the merged appeal's volume facts stop counting
+        with self.platform.consuming(event) as uow:
+            handlers.merge_appeal(uow, event, clock.now())
 
     # -- the ledger -------------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """Tables of the scoring service: the append-only ledger of facts and its voiding entries (a fact upheld on
-objection, the facts of an appeal voided as invalid or withdrawn), the department register, its own inputs
-(enterprise evaluations, monitoring points, undercover visits, adjustments, criticisms), the departments'
-objections and the periods with their published results and audit trail."""
+objection, the facts of an appeal voided as invalid or withdrawn, the volume facts of a merged one), the department
+register, its own inputs (enterprise evaluations, monitoring points, undercover visits, adjustments, criticisms),
+the departments' objections and the periods with their published results and audit trail."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
     insert,
+    or_,
     select,
     true,
     union_all,
@@ -75,7 +76,8 @@ fact_voids = Table(
 
 # Appeals voided (appeal.voided: invalid 无效 or withdrawn 撤诉): every fact an appeals event of that appeal
 # brought (ref = the appeal id) is void, the ones recorded before and the ones that arrive after alike, so the
-# order the events come in does not matter.
+# order the events come in does not matter. Kind `merged` (appeal.merged, 合并): only its volume facts
+# (domain.MERGED_VOIDS), the reason naming the main case.
 voided_appeals = Table(
     "voided_appeals", metadata,
     Column("appeal_id", String(100), primary_key=True),
@@ -277,11 +279,13 @@ def facts_of_source(session: Session, source_event_id: str) -> list[dict]:
 
 
 def voided_facts(session: Session, *, year: int | None = None, department: str | None = None,
-                 recorded_by=None, appeal_sources: tuple[str, ...] = ()) -> list[dict]:
+                 recorded_by=None, appeal_sources: tuple[str, ...] = (),
+                 merged: tuple[str, tuple[str, ...]] | None = None) -> list[dict]:
     """The facts that no longer count, each with why (`void_cause`, `void_reason`, `void_ref`, `voided_by`,
     `voided_at`, `void_recorded_at`): voided one by one (an objection upheld), or brought by an appeals event
-    (`appeal_sources`) of a voided appeal. Only voidings recorded by `recorded_by` when given. Few rows: the
-    ranking subtracts them from its sums rather than filtering a million."""
+    (`appeal_sources`) of a voided appeal — for an appeal voided by the kind `merged[0]`, only by the event types
+    `merged[1]` (a merge voids the volume facts only). Only voidings recorded by `recorded_by` when given. Few
+    rows: the ranking subtracts them from its sums rather than filtering a million."""
     cols = (facts.c.id, facts.c.department, facts.c.period, facts.c.metric, facts.c.value, facts.c.ref)
 
     def scoped(q, recorded):
@@ -300,14 +304,18 @@ def voided_facts(session: Session, *, year: int | None = None, department: str |
                  .select_from(facts.join(v, v.c.fact_id == facts.c.id)), v.c.recorded_at)
     parts = [one]
     if appeal_sources:
-        parts.append(scoped(
+        of_appeals = (
             select(*cols, a.c.kind.label("void_cause"), a.c.reason.label("void_reason"),
                    a.c.appeal_id.label("void_ref"), a.c.by.label("voided_by"), a.c.at.label("voided_at"),
                    a.c.recorded_at.label("void_recorded_at"))
             .select_from(facts.join(a, a.c.appeal_id == facts.c.ref))
             .where(facts.c.source_event_type.in_(appeal_sources))
             # voided one by one as well: counted once
-            .where(~select(v.c.id).where(v.c.fact_id == facts.c.id).exists()), a.c.recorded_at))
+            .where(~select(v.c.id).where(v.c.fact_id == facts.c.id).exists()))
+        if merged is not None:
+            kind, sources = merged
+            of_appeals = of_appeals.where(or_(a.c.kind != kind, facts.c.source_event_type.in_(sources)))
+        parts.append(scoped(of_appeals, a.c.recorded_at))
     q = union_all(*parts) if len(parts) > 1 else one
     return [dict(r) for r in session.execute(q).mappings()]
 
