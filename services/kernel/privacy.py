@@ -67,8 +67,9 @@ _AREA_ABROAD = r"0?(?:10|[2-9]\d{1,2})"
 _LANDLINE = re.compile(r"(?<!\d)(?:(?:\+|00)[ ]?86[ \-]?(?:\(" + _AREA_ABROAD + r"\)|" + _AREA_ABROAD + r")"
                        r"|\(" + _AREA + r"\)|" + _AREA + r")[ \-]?"
                        r"[1-9](?:[ \-.]?\d){6,7}(?:[ ]?(?:-|转|ext\.?|x)[ ]?\d{1,5})?(?!\d)", re.IGNORECASE)
-# what follows a word that announces a number or an account (not our own label [电话])
-_CUED_PHONE = re.compile(r"(?<!\[)(?:电话|手机|座机|联系方式|(?<![A-Za-z])(?:tel|phone|mobile))[^0-9\n]{0,4}?"
+# what follows a word that announces a number or an account (not our own label [电话]); not a number that is part
+# of an identifier after it (电话，MY20260115000001: a case number)
+_CUED_PHONE = re.compile(r"(?<!\[)(?:电话|手机|座机|联系方式|(?<![A-Za-z])(?:tel|phone|mobile))[^0-9A-Za-z\n]{0,4}?"
                          r"(?!\d{4}-\d\d?-\d)(?P<value>\+?\(?\d[\d \-()]{4,}\d)(?![\d.]|\s*[元%年月日号])",
                          re.IGNORECASE)
 _CUED_ACCOUNT = re.compile(r"(?:(?<![A-Za-z])(?:qq|wechat|weixin|vx)(?![A-Za-z])|微信号?)[^0-9A-Za-z\n]{0,6}?"
