@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
@@ -169,6 +170,15 @@ def application_detail(db, settings, application_id: int, now: datetime, *, scop
                 "history": store.history_of(s, application_id)}
 
 
+# the receipt's query code: 8 characters no one misreads on paper (no 0/O, 1/I/L), about 40 bits
+QUERY_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+QUERY_CODE_LENGTH = 8
+
+
+def new_query_code() -> str:
+    return "".join(secrets.choice(QUERY_CODE_ALPHABET) for _ in range(QUERY_CODE_LENGTH))
+
+
 def receive_application(db, settings, data: dict, actor, now: datetime) -> tuple[bool, Application]:
     """An application received at a window (`POST /api/v1/applications`): `submit` in a unit of work of its own.
     A submission refused as irregular is alerted in another (`alert_refused_submission`) and the refusal
@@ -261,7 +271,7 @@ def submit(uow, settings, data: dict, actor, now: datetime) -> tuple[bool, Appli
         **outcome.changes, "external_ref": data["external_ref"], "applicant_name": applicant["name"],
         "applicant_kind": applicant["kind"], "applicant_id_masked": mask_id_number(applicant["id_number"]),
         "service_point": data["service_point"], "green_channel": data["green_channel"],
-        "project_code": data["project_code"], "created_at": now, "updated_at": now})
+        "project_code": data["project_code"], "query_code": new_query_code(), "created_at": now, "updated_at": now})
     app = Application(row, item, settings.calendar, settings.rules, now)
     store.add_history(s, row["id"], at, now, actor, "submit", None, row["state"], outcome.details)
     store.schedule_new(s, row["id"], outcome.alarms.moments)

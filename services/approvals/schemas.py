@@ -56,6 +56,11 @@ class ItemIn(Schema):
     warn_days_left = fields.Integer(load_default=None, allow_none=True, strict=True,
                                     validate=validate.Range(min=0, max=365))
     warn_fraction = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0, max=1))
+    handling_place = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200), metadata={
+        "description": "where it is handled (办理地点), shown in the public service guide"})
+    public_results = fields.Boolean(load_default=False, metadata={
+        "description": "its decisions are disclosed on the public page (审批结果公开): enterprise applicants by name, "
+                       "persons never"})
     supplement_limit = fields.Integer(load_default=None, allow_none=True, strict=True,
                                       validate=validate.Range(min=1, max=365), metadata={
                                           "description": "working days the applicant has to deliver a requested "
@@ -202,6 +207,12 @@ class HistoryOut(Schema):
     from_state = fields.String(allow_none=True)
     to_state = fields.String(allow_none=True)
     details = fields.Dict()
+
+
+class ApplicationSubmittedOut(ApplicationOut):
+    query_code = fields.String(allow_none=True, metadata={
+        "description": "the receipt's query code (查询码): with application_no, the applicant's key to the public "
+                       "progress query and review; answered here only (also to a retried submission)"})
 
 
 class ApplicationDetailOut(ApplicationOut):

@@ -14,7 +14,7 @@ from services.kernel.errors import BadRequest
 from services.kernel.http import api, json_response
 
 # the monitor and supervision are mixin modules, so that `nameko run` finds only our class
-from . import console_commands, handlers, monitor, projects, store, supervision
+from . import console_commands, handlers, monitor, projects, public, reviews, store, supervision
 from .dependencies import ApprovalSettings
 from .rectification import endpoints as rectification  # a module, so that `nameko run` finds only our class
 from .schemas import (
@@ -29,6 +29,7 @@ from .schemas import (
     ApplicationOut,
     ApplicationPage,
     ApplicationsQuery,
+    ApplicationSubmittedOut,
     DecideIn,
     EndIn,
     ExtendIn,
@@ -63,7 +64,7 @@ RETRY_HEADERS = {IDEMPOTENCY_KEY: {
 
 class ApprovalsService(base.ServiceBase, monitor.MonitorTimer, supervision.SupervisionEndpoints,
                        projects.ProjectEndpoints, rectification.RectificationEndpoints,
-                       console_commands.ConsoleCommands):
+                       console_commands.ConsoleCommands, public.PublicEndpoints, reviews.ReviewEndpoints):
     """网上审批与电子监察 — online approval watched by the electronic monitor."""
 
     name = "approvals"
@@ -88,7 +89,8 @@ class ApprovalsService(base.ServiceBase, monitor.MonitorTimer, supervision.Super
 
     # -- applications -------------------------------------------------------------------------------
 
-    @api("POST", "/api/v1/applications", roles=("window_system",), body=ApplicationIn, response=ApplicationOut,
+    @api("POST", "/api/v1/applications", roles=("window_system",), body=ApplicationIn,
+         response=ApplicationSubmittedOut,
          status=201, summary="an application received at a window (idempotent by external_ref)",
          tags=("applications",), responses={200: "this external_ref was submitted before: the existing application",
                                             409: "the time of submission is in the future (recorded as an "
@@ -96,7 +98,8 @@ class ApprovalsService(base.ServiceBase, monitor.MonitorTimer, supervision.Super
     def submit_application(self, call):
         now = clock.now()
         created, app = handlers.receive_application(self.platform, self.settings, call.body, call.actor, now)
-        return (201 if created else 200), present(app.row, app, now, self.settings.departments)
+        return (201 if created else 200), {**present(app.row, app, now, self.settings.departments),
+                                           "query_code": app.row.get("query_code")}
 
     @api("GET", "/api/v1/applications", roles=READERS, query=ApplicationsQuery, response=ApplicationPage,
          summary="applications, green channel first then newest (department handlers: their own only)",

@@ -21,6 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     bindparam,
+    false,
     func,
     insert,
     or_,
@@ -56,6 +57,9 @@ items = Table(
     Column("warn_fraction", Float),
     # working days the applicant has to deliver a requested supplement (None: APPROVALS.SUPPLEMENT_LIMIT)
     Column("supplement_limit", Integer),
+    # the public service guide (#15): where it is handled (办理地点); whether its decisions are disclosed (审批结果公开)
+    Column("handling_place", String(200)),
+    Column("public_results", Boolean, nullable=False, default=False, server_default=false()),
     Column("updated_at", Moment(), nullable=False),
 )
 
@@ -63,6 +67,8 @@ applications = Table(
     "applications", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("application_no", String(32), unique=True),
+    # printed on the receipt: with the number, the applicant's key to the progress query and the review (#15)
+    Column("query_code", String(16)),
     # the window system's own reference: a repeat of the same submission answers with the existing one
     Column("external_ref", String(128), nullable=False, unique=True),
     Column("item_code", String(64), nullable=False),
@@ -210,6 +216,7 @@ def upsert_item(session: Session, data: dict, at: datetime) -> dict:
     values["materials"] = [dict(m) for m in data.get("materials") or ()]
     values["fully_authorised"] = bool(data.get("fully_authorised", True))
     values["joint"] = bool(data.get("joint", False))
+    values["public_results"] = bool(data.get("public_results", False))
     values["updated_at"] = at
     if get_item(session, data["code"]) is None:
         session.execute(insert(items).values(code=data["code"], **values))
@@ -296,6 +303,14 @@ _NEW_ROW = {c.name: (c.default.arg if c.default is not None and not callable(c.d
             for c in applications.columns}
 _NEW_ROW.update(materials=[], missing=[], special_procedures=[])
 _MOMENT_COLUMNS = tuple(c.name for c in applications.columns if isinstance(c.type, Moment))
+
+
+_BY_NUMBER = select(applications).where(applications.c.application_no == bindparam("no"))
+
+
+def by_application_no(session: Session, application_no: str) -> dict | None:
+    row = session.execute(_BY_NUMBER, {"no": application_no}).mappings().first()
+    return _load(row) if row is not None else None
 
 
 def insert_application(session: Session, values: dict) -> dict:

@@ -27,7 +27,7 @@ def clock_view(app: Application, now) -> dict | None:
 def present(row: dict, app: Application | None, now, register: DepartmentRegister) -> dict:
     """An application as every endpoint answers it: its department also by the register's name."""
     return {
-        **row,
+        **{k: v for k, v in row.items() if k != "query_code"},  # the receipt's: only the submission answers it
         "department_name": register.name(row["department"]),
         "state_zh": STATE_ZH.get(row["state"], row["state"]),
         "applicant": {"name": row["applicant_name"], "kind": row["applicant_kind"],

@@ -13,6 +13,10 @@ class ApiError(Exception):
         self.message_zh = message_zh
         self.details = details or {}
 
+    def headers(self) -> dict | None:
+        """Headers the answer carries (e.g. Retry-After of a 429); none by default."""
+        return None
+
     def body(self) -> dict:
         error = {"code": self.code, "message": self.message}
         if self.message_zh:

@@ -421,7 +421,7 @@ class ApiEndpoint(HttpRequestHandler):
                 return response
             except ApiError as exc:
                 # RFC 9110: a 401 names the scheme that would be accepted.
-                headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+                headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else exc.headers()
                 if exc.status < 500:
                     log_client_error(request, exc.status, exc.code)
                 return json_response(exc.status, exc.body(), request_id, headers=headers)

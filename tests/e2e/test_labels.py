@@ -125,3 +125,7 @@ def test_an_application_names_its_department(service_config, start_service, api_
     assert app["department_name"] == ("市住房和城乡建设局" if register else "ZJJ")
     listed = api.ok("GET", "/api/v1/applications", "monitor")["items"]
     assert [a["department_name"] for a in listed] == [app["department_name"]]
+    # the receipt's query code (#15): in the submission's answer (and its retry's) only
+    assert len(app["query_code"]) == 8 and "query_code" not in listed[0]
+    again = api.ok("POST", "/api/v1/applications", "window_system", body, status=200)
+    assert again["query_code"] == app["query_code"]
