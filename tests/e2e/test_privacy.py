@@ -155,6 +155,11 @@ def test_personal_data_from_every_channel_reaches_no_public_answer_event_log_or_
         answers += [city.geo(f"requests/{public_id}.{fmt}").text for fmt in ("json", "xml")]
     answers += [city.geo(f"tokens/{filed['token']}.{fmt}").text for fmt in ("json", "xml")]
     answers += [city.geo(f"services.{fmt}").text for fmt in ("json", "xml")]
+    # the exposure board (#15): the exposed case, desensitised, and its page
+    board = city.http.get(f"{city.appeals}/public/v1/exposures", timeout=10)
+    assert board.status_code == 200 and [e["public_id"] for e in board.json()["items"]] == [cases[2]["public_id"]]
+    answers += [board.text, city.http.get(f"{city.appeals}/public/exposures", timeout=10).text,
+                city.http.get(f"{city.appeals}/public/v1/exposures/{cases[2]['public_id']}", timeout=10).text]
     for text in answers:
         assert secrets_in(text, count) == [], text
         assert not exact_address_in(text), text

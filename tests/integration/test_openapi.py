@@ -30,7 +30,10 @@ EXPECTED = {
 PLATFORM = {("/health", "get"), ("/metrics", "get"), ("/api/openapi.json", "get")}
 # what a browser opens without a key: the monitor console's page and files (no data in them), and its live
 # stream (EventSource sends no header: a short-lived stream token in the query authorises it, else 401)
-PUBLIC = {"notify": {("/console", "get"), ("/console/static/{name}", "get"), ("/api/v1/console/stream", "get")}}
+PUBLIC = {"notify": {("/console", "get"), ("/console/static/{name}", "get"), ("/api/v1/console/stream", "get")},
+          # the exposure board (曝光台, #15): desensitised, no key
+          "appeals": {("/public/v1/exposures", "get"), ("/public/v1/exposures/{public_id}", "get"),
+                      ("/public/exposures", "get"), ("/public/exposures/static/{name}", "get")}}
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 
