@@ -65,6 +65,10 @@ EVENTS: dict[str, tuple[str, str | None]] = {
     "visit.rectification_overdue": ("scoring", "high"),
     "objection.lodged": ("scoring", "medium"),
     "objection.decided": ("scoring", "medium"),
+    # 好差评 (#15): a bad review asks its department for a follow-up (medium; a good one is info, below the duty
+    # contacts' subscriptions), and a follow-up not reported in time
+    "review.recorded": ("approvals", None),
+    "review.follow_up_overdue": ("approvals", "high"),
 }
 # payload-dependent severities
 IRREGULARITY_SEVERITY = {"low": "low", "medium": "medium", "high": "high"}
@@ -84,6 +88,8 @@ def severity_of(event_type: str, payload: dict) -> str:
         return IRREGULARITY_SEVERITY.get(payload.get("severity"), "medium")
     if event_type == "joint_approval.alert_raised":
         return JOINT_LEVEL_SEVERITY.get(payload.get("level"), "medium")
+    if event_type == "review.recorded":
+        return "medium" if payload.get("bad") else "info"
     return "info"
 
 

@@ -44,6 +44,8 @@ LABELLED = ("returned_by", "previous_department", "lead_department", "subject_de
 def plan(session, settings, *, event_id: str, event_type: str, payload: dict, source_department: str | None,
          now) -> list[dict]:
     """The delivery rows an event causes (one per matching recipient and channel), rendered now."""
+    if event_type == "review.recorded" and not payload.get("bad"):
+        return []  # a good review (好评) is counted by scoring, not announced to anyone
     severity = severity_of(event_type, payload)
     department = department_of(event_type, payload, source_department)
     subs, people, duty = store.routing(session)

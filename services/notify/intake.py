@@ -69,3 +69,6 @@ class EventIntake:
     on_visit_rectification_overdue = deliveries_of("scoring", "visit.rectification_overdue")
     on_objection_lodged = deliveries_of("scoring", "objection.lodged")
     on_objection_decided = deliveries_of("scoring", "objection.decided")
+    # 好差评 (#15): a bad review for its department's follow-up, and a follow-up overdue
+    on_review_recorded = deliveries_of("approvals", "review.recorded")
+    on_review_follow_up_overdue = deliveries_of("approvals", "review.follow_up_overdue")

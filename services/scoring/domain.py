@@ -166,6 +166,17 @@ def facts_of(event_type: str, p: dict) -> list[NewFact]:
         return [NewFact(dept, "irregularities", one, p.get("alert_id"), p.get("code"))]
     if event_type == "monitor.alert_resolved" and p.get("level") == "red":
         return [NewFact(dept, "red_cards_resolved", one, p["alert_id"])]
+    if event_type == "review.recorded":
+        # 好差评: an application counts once, with its final level. The first review counts at once (reviews 1,
+        # reviews_satisfied 1/0); only a bad first review can be re-reviewed, so the re-review brings no second
+        # `reviews` and corrects the 0 it left in reviews_satisfied (1 when now good), in the first review's period
+        # (its `at`). No voiding: the sums are those of the final reviews whatever the order of arrival.
+        good = _flag(p.get("level") in ("very_satisfied", "satisfied", "basically_satisfied"))
+        ref = p.get("application_id")
+        if p.get("round") == 2:
+            return [NewFact(dept, "reviews_satisfied", good, ref, f"复评：{p.get('level')}")]
+        return [NewFact(dept, "reviews", one, ref, p.get("level")),
+                NewFact(dept, "reviews_satisfied", good, ref, p.get("level"))]
     return []
 
 
@@ -177,7 +188,8 @@ CONSUMED = {
                 "complaint.finding_recorded", "efficiency_warning.issued"),
     "approvals": ("application.submitted", "application.decided", "monitor.warning", "monitor.yellow_card",
                   "monitor.red_card", "monitor.irregularity", "monitor.alert_resolved",
-                  "monitor.supervision_ordered", "monitor.supervision_overdue", "project.milestone_missed"),
+                  "monitor.supervision_ordered", "monitor.supervision_overdue", "project.milestone_missed",
+                  "review.recorded"),
 }
 
 # The appeals events whose facts are the appeal's own (their ref is its id): void with the appeal (appeal.voided).
@@ -246,6 +258,7 @@ def rectification_overdue(state: str, due_at: datetime | None, overdue_at: datet
 
 # Chinese labels of the metrics (facts) for the breakdown and the report.
 METRIC_LABELS = {
+    "reviews": "好差评（件）", "reviews_satisfied": "好差评满意（非常满意、满意、基本满意）",
     "appeals_received": "受理诉求", "appeals_dispatched": "派至本单位（件次）", "appeals_accepted": "签收",
     "appeals_accepted_in_time": "按时签收", "appeals_acceptance_overdue": "逾期未签收（派单次）",
     "appeals_response_late": "超时响应（每次派单计一次）", "appeals_response_due": "应响应（按时签收＋超时响应）",

@@ -396,3 +396,66 @@ class MonitorRectificationOverdue(_Rectification):
     rectification_state = fields.String(required=True, validate=validate.OneOf(("pending", "returned")))
     rectification_days = fields.Integer(required=True)
     overdue_at = fields.AwareDateTime(required=True, format="iso")
+
+
+# -- reviews (好差评, #15) -------------------------------------------------------------------------------------
+# Published by services/approvals/reviews/. The applicant's words and the department's report stay in the API
+# (GET /api/v1/reviews/<id>): events say which application, which level and when.
+
+REVIEW_LEVELS = ("very_satisfied", "satisfied", "basically_satisfied", "unsatisfied", "very_unsatisfied")
+REVIEW_CHANNELS = ("window", "public")
+
+
+class _Review(Schema):
+    """The review and its application: `review_id` (the first review's for a follow-up), the application's number,
+    item and department, and the review's `level`."""
+
+    review_id = fields.String(required=True)
+    application_id = fields.String(required=True)
+    application_no = fields.String(load_default=None, allow_none=True)
+    item_code = fields.String(required=True)
+    department = fields.String(required=True)
+    level = fields.String(required=True, validate=validate.OneOf(REVIEW_LEVELS))
+
+
+@contract("review.recorded", version=1)
+class ReviewRecorded(_Review):
+    """An application was reviewed (好差评) at the window's device or on the public page (`channel`). `bad`: 不满意 or
+    非常不满意; a bad first review starts the department's follow-up, due `follow_up_due_at` (`follow_up_days`
+    working days). `round` 1 is the review, 2 the re-review after the follow-up's report (`replaces`: the first
+    review's id), which is `final`: so is a good first review (nothing can follow it). `at`: the moment the
+    application's rating counts in (the first review's, also for the re-review, which replaces its level)."""
+
+    bad = fields.Boolean(required=True)
+    channel = fields.String(required=True, validate=validate.OneOf(REVIEW_CHANNELS))
+    round = fields.Integer(required=True, validate=validate.OneOf((1, 2)))
+    final = fields.Boolean(required=True)
+    replaces = fields.String(load_default=None, allow_none=True)
+    aspects = fields.List(fields.String(), load_default=list)
+    reviewed_at = fields.AwareDateTime(required=True, format="iso")
+    at = fields.AwareDateTime(required=True, format="iso")
+    follow_up_due_at = fields.AwareDateTime(load_default=None, allow_none=True, format="iso")
+    follow_up_days = fields.Integer(load_default=None, allow_none=True)
+
+
+@contract("review.follow_up_reported", version=1)
+class ReviewFollowUpReported(_Review):
+    """The department reported what it verified and rectified on a bad review (`by`: its key); the applicant may
+    review once more. `overdue`: it had been announced overdue before."""
+
+    by = fields.String(required=True)
+    reviewed_at = fields.AwareDateTime(required=True, format="iso")
+    follow_up_due_at = fields.AwareDateTime(load_default=None, allow_none=True, format="iso")
+    reported_at = fields.AwareDateTime(required=True, format="iso")
+    overdue = fields.Boolean(required=True)
+
+
+@contract("review.follow_up_overdue", version=1)
+class ReviewFollowUpOverdue(_Review):
+    """A bad review's follow-up passed its due time (`follow_up_days` working days after the day of the review,
+    REVIEWS.FOLLOW_UP_DAYS) without the department's report: announced once per review."""
+
+    reviewed_at = fields.AwareDateTime(required=True, format="iso")
+    follow_up_due_at = fields.AwareDateTime(required=True, format="iso")
+    follow_up_days = fields.Integer(required=True)
+    overdue_at = fields.AwareDateTime(required=True, format="iso")
