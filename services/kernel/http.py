@@ -30,7 +30,7 @@ from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import ClientDisconnected, HTTPException
 from werkzeug.exceptions import MethodNotAllowed as WzMethodNotAllowed
 from werkzeug.exceptions import NotFound as WzNotFound
-from werkzeug.routing import IntegerConverter, Map, PathConverter, Rule
+from werkzeug.routing import IntegerConverter, Map, PathConverter, RequestRedirect, Rule
 from werkzeug.wrappers import Request, Response
 
 from . import logs, privacy
@@ -250,6 +250,8 @@ class JsonWsgiApp(WsgiApp):
             return json_response(404, err.body(), request_id_of(request))(environ, start_response)
         except HTTPException as exc:  # anything else routing raises (a redirect): JSON all the same
             headers = {k: v for k, v in exc.get_headers(environ) if k.lower() != "content-type"}
+            if isinstance(exc, RequestRedirect):  # werkzeug's trailing-slash redirect: a browser must follow it
+                headers["Location"] = exc.new_url
             body = {"error": {"code": (exc.name or "error").lower().replace(" ", "_"),
                               "message": exc.description or exc.name or "routing"}}
             return json_response(exc.code or 400, body, request_id_of(request), headers=headers)(

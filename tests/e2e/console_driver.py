@@ -11,7 +11,7 @@ import urllib.request
 
 from playwright.sync_api import sync_playwright
 
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--no-proxy-server",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 _http = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through an http_proxy
 
@@ -40,10 +40,14 @@ def raise_irregularity(cfg):
     return app
 
 
-def drive(steps):
-    """Launch Chromium as the JSON argument says (exit status 3 when it cannot be), open the console page and run
-    `steps(page, cfg, out)`; print `out` — what the steps saw, the page's script errors, or the step that failed
-    — as one JSON line."""
+DESKTOP = {"viewport": {"width": 1400, "height": 900}, "locale": "zh-CN"}
+
+
+def drive(steps, *, start=lambda cfg: f"{cfg['console']}/console", page_options=None):
+    """Launch Chromium as the JSON argument says (exit status 3 when it cannot be), open the page `start(cfg)`
+    (the console; None: the steps open their own) with `page_options` (a desktop screen by default) and run
+    `steps(page, cfg, out)`; print `out` — what the steps saw, the page's script errors and console errors, or the
+    step that failed — as one JSON line."""
     cfg = json.loads(sys.argv[1])
     out = {}
     with sync_playwright() as p:
@@ -54,12 +58,15 @@ def drive(steps):
             sys.exit(3)
         out["launched"] = True
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="zh-CN")
-            errors = []
+            page = browser.new_page(**(page_options or DESKTOP))
+            errors, console = [], []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(f"{cfg['console']}/console")
+            page.on("console", lambda msg: console.append(msg.text) if msg.type == "error" else None)
+            if start is not None:
+                page.goto(start(cfg))
             steps(page, cfg, out)
             out["page_errors"] = errors
+            out["console_errors"] = console
         except Exception as exc:
             out["error"] = f"{type(exc).__name__}: {exc}"[:3000]
         finally:

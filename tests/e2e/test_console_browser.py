@@ -31,9 +31,9 @@ RECTIFICATION_DRIVER = os.path.join(ROOT, "tests", "e2e", "console_rectification
 SCREENSHOT = os.environ.get("XIAONENG_CONSOLE_SCREENSHOT")
 
 
-def no_browser(reason: str):
+def no_browser(reason: str, what: str = "the console's"):
     if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"the console's browser test needs Chromium (scripts/ensure-chromium.sh): {reason}")
+        pytest.fail(f"{what} browser test needs Chromium (scripts/ensure-chromium.sh): {reason}")
     pytest.skip(f"no usable Chromium: {reason}")
 
 

@@ -31,6 +31,11 @@ PLATFORM = {("/health", "get"), ("/metrics", "get"), ("/api/openapi.json", "get"
 # what a browser opens without a key: the monitor console's page and files (no data in them), and its live
 # stream (EventSource sends no header: a short-lived stream token in the query authorises it, else 401)
 PUBLIC = {"notify": {("/console", "get"), ("/console/static/{name}", "get"), ("/api/v1/console/stream", "get")},
+          # the public face of approvals (#15): the guide, progress and results, reviews, the page and its files
+          "approvals": {("/public/v1/guide", "get"), ("/public/v1/guide/{code}", "get"),
+                        ("/public/v1/progress", "post"), ("/public/v1/results", "get"), ("/public/", "get"),
+                        ("/public", "get"), ("/public/index.html", "get"), ("/public/app.js", "get"),
+                        ("/public/app.css", "get"), ("/public/v1/reviews", "post")},
           # the exposure board (曝光台, #15): desensitised, no key
           "appeals": {("/public/v1/exposures", "get"), ("/public/v1/exposures/{public_id}", "get"),
                       ("/public/exposures", "get"), ("/public/exposures/static/{name}", "get")}}
