@@ -439,6 +439,10 @@ def print_urls(services: list[Service], amqp_uri: str, var: Path, demo_keys_file
             "(with an operator key)")
     if "scoring" in by_name:
         say(f"  ranking     {by_name['scoring'].base_url}/api/v1/scores?period=2026   (with an assessor key)")
+    if "approvals" in by_name:
+        say(f"  public      {by_name['approvals'].base_url}/public/   (办事指南, 办件进度查询, 审批结果公开; no key)")
+    if "appeals" in by_name:
+        say(f"  exposure    {by_name['appeals'].base_url}/public/exposures   (曝光台; no key)")
     say(f"  broker      {masked(amqp_uri)}")
     say(f"  data        {var} (logs in {var / 'log'})")
     say(f"  demo keys   {demo_keys_file}")
