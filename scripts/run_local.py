@@ -105,6 +105,7 @@ def service_env(var: Path) -> dict[str, str]:
                                          / "catalogue.demo.yaml"))
     env.setdefault("SEED_ITEMS", str(Path(__file__).resolve().parent.parent / "services" / "approvals"
                                      / "items.demo.yaml"))
+    env.setdefault("SEED_WINDOWS", str(ROOT / "services" / "approvals" / "windows.demo.yaml"))
     env.setdefault("SEED_NOTIFY", str(ROOT / "services" / "notify" / "recipients.demo.yaml"))
     # the register of organisations every service reads (names in answers, messages, the brief; the codes appeals
     # dispatches to; scoring's register seeded from it): the demo city's

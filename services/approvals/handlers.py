@@ -47,6 +47,8 @@ from .domain import (
 from .domain import submit as domain_submit
 from .rectification import store as rectification_store
 from .views import find_visible, mask_id_number, present
+from .windows import domain as windows_domain
+from .windows import usecases as windows
 
 log = logging.getLogger(__name__)
 
@@ -151,8 +153,10 @@ def list_applications(db, settings, query: dict, now: datetime) -> tuple[list[di
     page, per_page, light = query.pop("page"), query.pop("per_page"), query.pop("light")
     items: dict = {}
     with db.session() as s:
+        names = windows.names_of(settings).warm(s)
+
         def view(r):
-            return present(r, load_application(settings, s, r, now, items), now, settings.departments)
+            return present(r, load_application(settings, s, r, now, items), now, settings.departments, names)
 
         if light is None:
             rows, total = store.list_applications(s, **query, page=page, per_page=per_page)
@@ -166,8 +170,12 @@ def application_detail(db, settings, application_id: int, now: datetime, *, scop
     """One application's view with its history (404 for another department's, as for a missing one)."""
     with db.session() as s:
         row = find_visible(s, application_id, scope)
-        return {**present(row, load_application(settings, s, row, now), now, settings.departments),
-                "history": store.history_of(s, application_id)}
+        names = windows.names_of(settings).warm(s)
+        history = [{**h, "window": h["details"].get("window"), "badge": h["details"].get("badge"),
+                    "window_name": names.name(h["details"]["window"]) if h["details"].get("window") else None}
+                   for h in store.history_of(s, application_id)]
+        return {**present(row, load_application(settings, s, row, now), now, settings.departments, names),
+                "history": history}
 
 
 # the receipt's query code: 8 characters no one misreads on paper (no 0/O, 1/I/L), about 40 bits
@@ -265,15 +273,19 @@ def submit(uow, settings, data: dict, actor, now: datetime) -> tuple[bool, Appli
     item = settings.items.get(s, data["item_code"])
     if item is None:
         raise BadRequest({"item_code": ["unknown approval item; see GET /api/v1/items"]})
+    window, badge = windows.check_step(s, data, item.department)  # 佩证上岗; data of a joint case names neither
+    windows.names_of(settings).warm(s)  # the answer names the responsible window
     outcome = domain_submit(item, at, actor, settings.calendar, settings.rules, materials=data["materials"], now=now)
     applicant = data["applicant"]
     row = store.insert_application(s, {
         **outcome.changes, "external_ref": data["external_ref"], "applicant_name": applicant["name"],
         "applicant_kind": applicant["kind"], "applicant_id_masked": mask_id_number(applicant["id_number"]),
         "service_point": data["service_point"], "green_channel": data["green_channel"],
-        "project_code": data["project_code"], "query_code": new_query_code(), "created_at": now, "updated_at": now})
+        "project_code": data["project_code"], "query_code": new_query_code(), "created_at": now, "updated_at": now,
+        **windows_domain.first_responsible(None, window, badge)})
     app = Application(row, item, settings.calendar, settings.rules, now)
-    store.add_history(s, row["id"], at, now, actor, "submit", None, row["state"], outcome.details)
+    store.add_history(s, row["id"], at, now, actor, "submit", None, row["state"],
+                      {**outcome.details, **step_details(None, window, badge)})
     store.schedule_new(s, row["id"], outcome.alarms.moments)
     outcomes = store.ApplicationOutcomes(app)
     for event in outcome.events:
@@ -346,9 +358,13 @@ def run_action(db, settings, application_id: int, action: str, data: dict, actor
                 if stored is not None:
                     return replay(stored, ref)
             app = load_application(settings, uow.session, row, now)
+            window, badge = windows.check_step(uow.session, data, row["department"])  # 佩证上岗
             args = [data[name] for name in ACTIONS[action]]
             outcome = getattr(app, action)(*args, at, actor)
+            outcome.details = {**outcome.details, **step_details(row, window, badge)}
+            outcome.changes = {**outcome.changes, **windows_domain.first_responsible(row, window, badge)}
             new = apply(uow, app, outcome, actor, at, now)
+            windows.names_of(settings).warm(uow.session)  # the answer names the responsible window
             answer = None if shape is None else shape(new)
             if ref is not None:
                 store.add_action_ref(uow.session, ref.ref, application_id, action, ref.digest, 200, answer, now)
@@ -366,6 +382,15 @@ def run_action(db, settings, application_id: int, action: str, data: dict, actor
         if exc.irregularities:
             record_refusal(db, settings, application_id, action, exc, ref, now)
         raise
+
+
+def step_details(row: dict | None, window: str | None, badge: str | None) -> dict:
+    """What a step's history line says of its window and badge (佩证上岗), and 首问负责 on the step that makes them
+    responsible (`row`: the application before the step, None: a submission)."""
+    details = windows_domain.step_details(window, badge)
+    if windows_domain.first_responsible(row, window, badge):
+        details["first_responsible"] = windows_domain.FIRST_RESPONSIBLE_ZH
+    return details
 
 
 def record_refusal(db, settings, application_id: int, action: str, exc: IllegalTransition, ref: ActionRef | None,

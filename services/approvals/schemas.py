@@ -13,10 +13,20 @@ APPLICANT_KINDS = ("person", "enterprise")
 LIGHTS = ("green", "yellow", "red")
 
 
+# a staff member's badge number (佩证上岗): printed on the badge, stored and shown as given
+BADGE = validate.Regexp(r"^[A-Za-z0-9\-]{1,32}$", error="a badge number: 1 to 32 letters, digits or -")
+
+
 class At(Schema):
-    """Every window action: when it happened at the counter (default: now)."""
+    """Every window action, the submission included: when it happened at the counter (default: now), and at which
+    registered window by which badge (佩证上岗; the first step naming a badge makes them responsible, 首问负责)."""
 
     at = Moment(load_default=None, allow_none=True)
+    window = fields.String(load_default=None, allow_none=True, validate=CODE, metadata={
+        "description": "the registered, active window (GET /api/v1/windows) of the application's department or a "
+                       "comprehensive one (综合窗口); else 400"})
+    badge = fields.String(load_default=None, allow_none=True, validate=BADGE, metadata={
+        "description": "the badge number of the staff member who acted (佩证上岗), 1-32 of A-Z a-z 0-9 -"})
 
 
 # what a window system's own reference of an action may be (it is stored and compared, never parsed)
@@ -166,6 +176,14 @@ class ClockOut(Schema):
     error = fields.String(allow_none=True)
 
 
+class ResponsibleOut(Schema):
+    """首问负责: the window and badge of the first step that named a badge."""
+
+    window = fields.String(allow_none=True)
+    window_name = fields.String(allow_none=True, metadata={"description": "its name in the register of windows"})
+    badge = fields.String()
+
+
 class ApplicationOut(Schema):
     id = fields.Integer()
     application_no = fields.String()
@@ -196,6 +214,8 @@ class ApplicationOut(Schema):
     end_reason = fields.String(allow_none=True, metadata={"description": "withdrawn, terminated or abandoned: why"})
     due_at = Moment(allow_none=True)
     clock = fields.Nested(ClockOut, allow_none=True)
+    responsible = fields.Nested(ResponsibleOut, allow_none=True, metadata={
+        "description": "首问负责: the first window and badge that handled it; null until a step names a badge"})
 
 
 class HistoryOut(Schema):
@@ -207,6 +227,9 @@ class HistoryOut(Schema):
     from_state = fields.String(allow_none=True)
     to_state = fields.String(allow_none=True)
     details = fields.Dict()
+    window = fields.String(allow_none=True, metadata={"description": "the window of the step (佩证上岗), if named"})
+    window_name = fields.String(allow_none=True)
+    badge = fields.String(allow_none=True, metadata={"description": "the badge number of the step, if named"})
 
 
 class ApplicationSubmittedOut(ApplicationOut):

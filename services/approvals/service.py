@@ -14,7 +14,7 @@ from services.kernel.errors import BadRequest
 from services.kernel.http import api, json_response
 
 # the monitor and supervision are mixin modules, so that `nameko run` finds only our class
-from . import console_commands, handlers, monitor, projects, public, reviews, store, supervision
+from . import console_commands, handlers, monitor, projects, public, reviews, store, supervision, windows
 from .dependencies import ApprovalSettings
 from .rectification import endpoints as rectification  # a module, so that `nameko run` finds only our class
 from .schemas import (
@@ -64,7 +64,8 @@ RETRY_HEADERS = {IDEMPOTENCY_KEY: {
 
 class ApprovalsService(base.ServiceBase, monitor.MonitorTimer, supervision.SupervisionEndpoints,
                        projects.ProjectEndpoints, rectification.RectificationEndpoints,
-                       console_commands.ConsoleCommands, public.PublicEndpoints, reviews.ReviewEndpoints):
+                       console_commands.ConsoleCommands, public.PublicEndpoints, reviews.ReviewEndpoints,
+                       windows.WindowEndpoints):
     """网上审批与电子监察 — online approval watched by the electronic monitor."""
 
     name = "approvals"
@@ -98,7 +99,8 @@ class ApprovalsService(base.ServiceBase, monitor.MonitorTimer, supervision.Super
     def submit_application(self, call):
         now = clock.now()
         created, app = handlers.receive_application(self.platform, self.settings, call.body, call.actor, now)
-        return (201 if created else 200), {**present(app.row, app, now, self.settings.departments),
+        names = windows.usecases.names_of(self.settings)  # warmed by the submission
+        return (201 if created else 200), {**present(app.row, app, now, self.settings.departments, names),
                                            "query_code": app.row.get("query_code")}
 
     @api("GET", "/api/v1/applications", roles=READERS, query=ApplicationsQuery, response=ApplicationPage,
@@ -128,7 +130,8 @@ class ApprovalsService(base.ServiceBase, monitor.MonitorTimer, supervision.Super
             self.platform, self.settings, application_id, action, data, call.actor, now,
             scope=call.department_scope, ref=None if ref is None else handlers.ActionRef.of(ref, application_id,
                                                                                             action, data),
-            shape=lambda app: APPLICATION_OUT.dump(present(app.row, app, now, self.settings.departments)))
+            shape=lambda app: APPLICATION_OUT.dump(present(app.row, app, now, self.settings.departments,
+                                                           windows.usecases.names_of(self.settings))))
         if isinstance(result, handlers.Replay):
             return json_response(result.status, result.body, call.request_id)
         return json_response(200, result.answer, call.request_id)

@@ -113,6 +113,9 @@ applications = Table(
     # ended without a decision (withdrawn, terminated, abandoned): when, and why
     Column("ended_at", Moment()),
     Column("end_reason", Text),
+    # 首问负责 (#15): the window and badge of the first step that named a badge, set once (windows/domain.py)
+    Column("first_window", String(64)),
+    Column("first_badge", String(32)),
     Column("created_at", Moment(), nullable=False),
     Column("updated_at", Moment(), nullable=False),
 )

@@ -7,6 +7,7 @@ from services.kernel.errors import NotFound
 
 from . import store
 from .domain import STATE_ZH, Application
+from .windows.domain import responsible
 
 
 def mask_id_number(number: str) -> str:
@@ -24,8 +25,9 @@ def clock_view(app: Application, now) -> dict | None:
             "extension_days": app.row.get("extension_days")}
 
 
-def present(row: dict, app: Application | None, now, register: DepartmentRegister) -> dict:
-    """An application as every endpoint answers it: its department also by the register's name."""
+def present(row: dict, app: Application | None, now, register: DepartmentRegister, windows=None) -> dict:
+    """An application as every endpoint answers it: its department also by the register's name, its responsible
+    window and badge (首问负责) with the window's name by `windows` (windows/usecases.py `WindowNames`, warmed)."""
     return {
         **{k: v for k, v in row.items() if k != "query_code"},  # the receipt's: only the submission answers it
         "department_name": register.name(row["department"]),
@@ -33,6 +35,7 @@ def present(row: dict, app: Application | None, now, register: DepartmentRegiste
         "applicant": {"name": row["applicant_name"], "kind": row["applicant_kind"],
                       "id_number": row["applicant_id_masked"]},
         "clock": clock_view(app, now) if app is not None else None,
+        "responsible": responsible(row, (lambda code: None) if windows is None else windows.name),
     }
 
 

@@ -229,8 +229,8 @@ def test_the_results_disclose_public_items_enterprises_by_name_and_persons_never
     make_public(api, "SCJ-001")
     company = decided(api, COMPANY, "enterprise", COMPANY_ID)
     person = decided(api, PERSON, "person", PERSON_ID, approved=False)
-    hidden = decided(api, "杭州某建筑工程有限公司", "enterprise", "91330106MA2YYYYY2Z", item_code="ZJJ-001",
-                     materials=("M1", "M2", "M3"))
+    hidden = decided(api, "杭州某水务工程有限公司", "enterprise", "91330106MA2YYYYY2Z", item_code="SWJ-001",
+                     materials=("M1", "M2"))  # an item whose results are not disclosed
     open_one = submit(api, "杭州某未决有限公司", "enterprise", "91330106MA2ZZZZZ3A")
     api.act(open_one["id"], "accept")
 

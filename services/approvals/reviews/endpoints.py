@@ -103,12 +103,14 @@ class ReviewEndpoints:
         return call.page([usecases.present(r, self.settings.departments) for r in rows], total)
 
     @api("GET", "/api/v1/reviews/summary", roles=READERS, query=SummaryQuery, response=SummaryOut,
-         summary="a month's satisfaction per department: the applications first reviewed in it by the level they "
-                 "count with (a re-review replaces the first), the satisfaction rate (非常满意 + 满意 + 基本满意 "
-                 "over all); department handlers: their own", tags=("reviews",))
+         summary="a month's satisfaction per department, or per window (by=window: the application's responsible "
+                 "window, 首问负责): the applications first reviewed in it by the level they count with (a re-review "
+                 "replaces the first), the satisfaction rate (非常满意 + 满意 + 基本满意 over all); department "
+                 "handlers: their own department's applications", tags=("reviews",))
     def review_summary(self, call):
         with self.platform.session() as s:
-            return usecases.summary(s, self.settings.departments, call.query["month"], call.department_scope)
+            return usecases.summary(s, self.settings.departments, call.query["month"], call.department_scope,
+                                    by=call.query["by"])
 
     @api("GET", "/api/v1/reviews/<int:review_id>", roles=READERS, response=ReviewOut,
          summary="one review, with its follow-up", tags=("reviews",),

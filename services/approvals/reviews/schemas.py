@@ -121,6 +121,8 @@ class ReviewPage(Schema):
 
 class SummaryQuery(Schema):
     month = fields.String(required=True, validate=MONTH, metadata={"description": "YYYY-MM (Asia/Shanghai)"})
+    by = fields.String(load_default="department", validate=validate.OneOf(("department", "window")), metadata={
+        "description": "lines per department (default) or per window: the application's responsible window (首问负责)"})
 
 
 class DepartmentSummary(Schema):
@@ -133,7 +135,16 @@ class DepartmentSummary(Schema):
     satisfaction_rate = fields.Float(allow_none=True, metadata={"description": "satisfied / total, percent"})
 
 
+class WindowSummary(DepartmentSummary):
+    window = fields.String(allow_none=True, metadata={"description": "None: applications whose steps named no window"})
+    window_name = fields.String(metadata={"description": "its name in the register of windows (未登记窗口: none)"})
+    department = fields.String(allow_none=True, metadata={"description": "the window's department (None: 综合窗口)"})
+    department_name = fields.String(allow_none=True)
+
+
 class SummaryOut(Schema):
     month = fields.String()
-    departments = fields.List(fields.Nested(DepartmentSummary))
+    by = fields.String(metadata={"description": "department or window"})
+    departments = fields.List(fields.Nested(DepartmentSummary), metadata={"description": "by=department"})
+    windows = fields.List(fields.Nested(WindowSummary), metadata={"description": "by=window"})
     total = fields.Nested(DepartmentSummary, metadata={"description": "every department together"})

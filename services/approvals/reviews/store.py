@@ -129,6 +129,21 @@ def summary(session: Session, since: datetime, until: datetime, department: str 
     return [(d, level, n) for d, level, n in rows]
 
 
+def summary_by_window(session: Session, since: datetime, until: datetime, department: str | None = None
+                      ) -> list[tuple[str | None, str, int]]:
+    """(window, level, count) as `summary`, per the application's responsible window (首问负责: `first_window`;
+    None: no window named)."""
+    c, a = reviews.c, core.applications.c
+    conds = [c.round == FIRST, c.reviewed_at >= since, c.reviewed_at < until]
+    if department is not None:
+        conds.append(c.department == department)
+    rows = session.execute(
+        select(a.first_window, c.final_level, func.count())
+        .select_from(reviews.join(core.applications, a.id == c.application_id)).where(and_(*conds))
+        .group_by(a.first_window, c.final_level))
+    return [(w, level, n) for w, level, n in rows]
+
+
 _ANY_DUE = select(reviews.c.id).where(reviews.c.check_at <= bindparam("now", type_=Moment())).limit(1)
 
 

@@ -13,12 +13,16 @@ from services.kernel.privacy import scrub
 from services.kernel.workcal import CalendarUnavailable
 
 from .. import store as core
+from ..windows import store as windows_store
+from ..windows import usecases as windows_usecases
 from . import domain, store
 from .domain import FIRST, REREVIEW
 
 log = logging.getLogger(__name__)
 
 CHECK_BATCH = 200
+# the summary's line of the applications whose steps named no window (by=window)
+UNNAMED_WINDOW_ZH = "未登记窗口"
 
 
 def present(row: dict, departments) -> dict:
@@ -177,27 +181,44 @@ def list_reviews(session, query: dict) -> tuple[list[dict], int]:
         until=None if until is None else datetime.combine(until + timedelta(days=1), time(), clock.TZ), **query)
 
 
-def summary(session, departments, month: str, scope: str | None = None) -> dict:
-    """Per department, the applications first reviewed in `month` (YYYY-MM, Asia/Shanghai) by the level they
-    count with (a re-review replaces the first review's level), and the satisfaction rate; `scope`: one
-    department's only."""
+def summary(session, departments, month: str, scope: str | None = None, by: str = "department") -> dict:
+    """Per department (or per window: `by="window"`, the application's responsible window, 首问负责), the
+    applications first reviewed in `month` (YYYY-MM, Asia/Shanghai) by the level they count with (a re-review
+    replaces the first review's level), and the satisfaction rate; `scope`: one department's only."""
     year, mon = (int(x) for x in month.split("-"))
     since = datetime(year, mon, 1, tzinfo=clock.TZ)
     until = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=clock.TZ)
-    counts: dict[str, dict[str, int]] = {}
-    for department, level, n in store.summary(session, since, until, scope):
-        counts.setdefault(department, {}).setdefault(level, 0)
-        counts[department][level] += n
+    query = store.summary_by_window if by == "window" else store.summary
+    counts: dict[str | None, dict[str, int]] = {}
+    for key, level, n in query(session, since, until, scope):
+        counts.setdefault(key, {}).setdefault(level, 0)
+        counts[key][level] += n
     overall: dict[str, int] = {}
     for levels in counts.values():
         for level, n in levels.items():
             overall[level] = overall.get(level, 0) + n
 
-    def line(code: str | None, levels: dict[str, int]) -> dict:
+    def figures(levels: dict[str, int]) -> dict:
         full = {level: levels.get(level, 0) for level in domain.LEVELS}
-        return {"department": code, "department_name": departments.name(code) if code else "全部",
-                "total": sum(full.values()), "levels": full, "satisfied": sum(full[g] for g in domain.GOOD),
+        return {"total": sum(full.values()), "levels": full, "satisfied": sum(full[g] for g in domain.GOOD),
                 "satisfaction_rate": domain.satisfaction_rate(full)}
 
-    return {"month": month, "departments": [line(code, counts[code]) for code in sorted(counts)],
+    def line(code: str | None, levels: dict[str, int]) -> dict:
+        return {"department": code, "department_name": departments.name(code) if code else "全部", **figures(levels)}
+
+    if by == "window":
+        register = {w["code"]: w for w in windows_store.list_windows(session)}
+
+        def window_line(code: str | None) -> dict:
+            window = register.get(code) if code is not None else None
+            department = None if window is None else window["department"]
+            return {"window": code, "window_name": window["name"] if window else UNNAMED_WINDOW_ZH,
+                    "department": department,
+                    "department_name": departments.name(department) if department else (
+                        windows_usecases.COMPREHENSIVE_ZH if window else None),
+                    **figures(counts[code])}
+
+        return {"month": month, "by": by, "windows": [window_line(code) for code in sorted(counts, key=str)],
+                "total": line(None, overall)}
+    return {"month": month, "by": by, "departments": [line(code, counts[code]) for code in sorted(counts)],
             "total": line(None, overall)}
