@@ -203,6 +203,27 @@ def test_an_overdue_follow_up_is_alerted_once(env, frozen):
     assert types_of(tap, app["id"]).count("review.follow_up_overdue") == 1
 
 
+def test_a_window_device_reporting_late_dates_the_review_and_its_follow_up_from_then(env, frozen):
+    api, tap = env
+    frozen(MON)
+    app = ended(api)  # decided on Monday 2 November at 10:00
+    frozen(datetime(2026, 11, 30, 9, 0, tzinfo=TZ))  # the device sends four weeks later, saying when
+    before = api.call("POST", review_path(app), "window_system",
+                      {"level": "unsatisfied", "at": "2026-11-02T09:00:00+08:00"})
+    assert before.status_code == 409 and before.json()["error"]["message_zh"] == "评价时间早于办件办结时间"
+    future = api.call("POST", review_path(app), "window_system",
+                      {"level": "unsatisfied", "at": "2026-12-31T09:00:00+08:00"})
+    assert future.status_code == 400 and list(future.json()["errors"]) == ["at"]
+    bad = api.ok("POST", review_path(app), "window_system",
+                 {"level": "unsatisfied", "at": "2026-11-02T12:00:00+08:00"}, status=201)
+    assert bad["reviewed_at"] == "2026-11-02T12:00:00+08:00" and bad["follow_up_due_at"] == DUE
+    # its follow-up was due a week ago: the monitor alerts it once, at its next look
+    [overdue] = wait_event(tap, app["id"], "review.follow_up_overdue")
+    assert overdue["review_id"] == str(bad["id"]) and overdue["follow_up_due_at"] == DUE
+    [recorded] = wait_event(tap, app["id"], "review.recorded")
+    assert recorded["reviewed_at"] == recorded["at"] == "2026-11-02T12:00:00+08:00"
+
+
 def test_the_monthly_summary(env, frozen):
     api, tap = env
     frozen(MON)

@@ -15,12 +15,12 @@ from .schemas import (
     FollowUpIn,
     PublicReviewIn,
     PublicReviewOut,
-    ReviewIn,
     ReviewOut,
     ReviewPage,
     ReviewsQuery,
     SummaryOut,
     SummaryQuery,
+    WindowReviewIn,
 )
 from .settings import ReviewRulesProvider
 
@@ -49,7 +49,7 @@ class ReviewEndpoints:
                 if attempt == 2:
                     raise
 
-    @api("POST", "/api/v1/applications/<int:application_id>/review", roles=("window_system",), body=ReviewIn,
+    @api("POST", "/api/v1/applications/<int:application_id>/review", roles=("window_system",), body=WindowReviewIn,
          response=ReviewOut, status=201,
          summary="the applicant's review (好差评) at the window's evaluation device, once the application has an "
                  "outcome; a bad one starts the department's follow-up; retry-safe (the same review again: 200 "

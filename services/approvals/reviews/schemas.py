@@ -32,6 +32,12 @@ class ReviewIn(Schema):
             raise ValidationError("each aspect once / 每项只能选一次")
 
 
+class WindowReviewIn(ReviewIn):
+    at = Moment(load_default=None, metadata={
+        "description": "when the applicant gave it at the window's device (default now); a device that sends later "
+                       "says when: not in the future, not before the application's outcome"})
+
+
 class PublicReviewIn(ReviewIn):
     application_no = fields.String(required=True, validate=validate.Length(min=1, max=32),
                                    metadata={"description": "the application number on the receipt (办件编号)"})

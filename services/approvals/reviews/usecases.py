@@ -8,7 +8,8 @@ import logging
 from datetime import datetime, time, timedelta
 
 from services.kernel import clock
-from services.kernel.errors import NotFound
+from services.kernel.domain import IllegalTransition
+from services.kernel.errors import BadRequest, NotFound
 from services.kernel.privacy import scrub
 from services.kernel.workcal import CalendarUnavailable
 
@@ -74,6 +75,7 @@ def record(uow, settings, rules: domain.ReviewRules, app: dict, data: dict, chan
     being handled, or once its review is given (see domain.next_round)."""
     s = uow.session
     reviews = store.of_application(s, app["id"])
+    at = _when(settings, app, data.get("at"), now)
     text = (data.get("text") or "").strip() or None
     content = {"level": data["level"], "text": scrub(text, names=[app.get("applicant_name")]),
                "aspects": list(data.get("aspects") or ())}
@@ -84,24 +86,39 @@ def record(uow, settings, rules: domain.ReviewRules, app: dict, data: dict, chan
     bad = domain.is_bad(content["level"])
     values = {**content, "application_id": app["id"], "application_no": app["application_no"],
               "item_code": app["item_code"], "department": app["department"], "round": rnd, "channel": channel,
-              "reviewed_at": now, "by": by, "updated_at": now,
+              "reviewed_at": at, "by": by, "updated_at": now,
               "final_level": content["level"] if rnd == FIRST else None,
               "replaces": reviews[0]["id"] if rnd == REREVIEW else None}
     if bad and rnd == FIRST:
-        values.update(follow_up_state="pending", **_due(settings, rules, now, now))
+        values.update(follow_up_state="pending", **_due(settings, rules, at, now))
     review_id = store.add(s, values)
     if rnd == REREVIEW:
         store.change(s, reviews[0]["id"], final_level=content["level"], follow_up_state="rereviewed",
                      rereview_id=review_id, check_at=None, updated_at=now)
     row = store.get(s, review_id)
-    first_at = reviews[0]["reviewed_at"] if rnd == REREVIEW else now
+    first_at = reviews[0]["reviewed_at"] if rnd == REREVIEW else at
     uow.publish("review.recorded", {
         **_figures(row), "bad": bad, "channel": channel, "round": rnd,
         "final": rnd == REREVIEW or not bad, "replaces": None if row["replaces"] is None else str(row["replaces"]),
-        "aspects": content["aspects"], "reviewed_at": now, "at": first_at,
+        "aspects": content["aspects"], "reviewed_at": at, "at": first_at,
         "follow_up_due_at": row["follow_up_due_at"], "follow_up_days": rules.follow_up_days if
         row["follow_up_state"] else None}, department=app["department"])
     return True, row
+
+
+def _when(settings, app: dict, at: datetime | None, now: datetime) -> datetime:
+    """When the review was given: `at` as the window's device says (default now); 400 in the future, 409 before the
+    application's outcome (a review rates a service given)."""
+    if at is None:
+        return now
+    if at > now + settings.rules.future_tolerance:
+        raise BadRequest({"at": ["cannot be in the future / 评价时间不能晚于当前时间"]})
+    at = min(at, now)
+    outcome = min((app[k] for k in ("refused_at", "decided_at", "ended_at") if app.get(k) is not None), default=None)
+    if outcome is not None and at < outcome:
+        raise IllegalTransition(f"`at` ({at.isoformat()}) is before the application's outcome ({outcome.isoformat()})",
+                                "评价时间早于办件办结时间")
+    return at
 
 
 def _due(settings, rules: domain.ReviewRules, reviewed_at: datetime, now: datetime) -> dict:
