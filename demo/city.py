@@ -3,6 +3,10 @@ monitoring points. Data only; `demo.generate` draws a year from it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import yaml
+
 # code, name; the codes of services/appeals/catalogue.demo.yaml and services/approvals/items.demo.yaml
 DEPARTMENTS = {
     "ZJJ": "住房和城乡建设局", "SWJ": "水务局", "HBJ": "生态环境局", "GAJ": "公安局", "SCJGJ": "市场监督管理局",
@@ -93,3 +97,18 @@ VISIT_FINDINGS = [
     "公示的承诺时限与实际不符", "自助终端故障未及时报修",
 ]
 EVALUATION_CRITERIA = ("efficiency", "attitude", "transparency", "integrity")
+
+
+# the windows (窗口) of the demo city: services/approvals/windows.demo.yaml, the register `make run` seeds; the demo
+# registers them too (PUT, idempotent) so that it also runs against a deployment that did not seed them
+WINDOWS_FILE = Path(__file__).resolve().parent.parent / "services" / "approvals" / "windows.demo.yaml"
+
+
+def windows() -> list[dict]:
+    with open(WINDOWS_FILE, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+# 好差评 at the window: how the applicants rate (a diligent department's counter is rated better)
+REVIEW_LEVELS = ("very_satisfied", "satisfied", "basically_satisfied", "unsatisfied", "very_unsatisfied")
+REVIEW_ASPECTS = ("attitude", "efficiency", "materials", "guidance")

@@ -139,7 +139,7 @@ def generate(seed: int = 2026, *, until: date, sizes: Sizes | None = None, start
     """The demo's requests, chain after chain (each chain in time order)."""
     sizes = sizes or Sizes()
     year = Year(seed, until, start, calendar)
-    chains: list[_Chain] = []
+    chains: list[_Chain] = [_windows(year)]
     phones: set[str] = set()
     for n in range(sizes.appeals):
         chains.append(_appeal(year, n, phones))
@@ -359,6 +359,35 @@ def _efficiency_complaint(year: Year, n: int, ref: str, chain: _Chain) -> _Chain
 # -- approvals --------------------------------------------------------------------------------------
 
 
+def _windows(year: Year) -> _Chain:
+    """The demo city's windows registered first (a setup chain: runner.SETUP), so that every step can name one."""
+    chain = _Chain("setup:windows")
+    moment = datetime.combine(year.start, time(0, 0), TZ)
+    for w in city.windows():
+        chain.steps.append((moment, Request("approvals", "PUT", "/api/v1/windows", dict(w), "operator", chain.name,
+                                            "window.register", expect=(200, 201), at=iso(moment))))
+    return chain
+
+
+BAD_REVIEWS = ("窗口让我来回跑了好几趟", "材料要求前后说法不一致", "等了很久才受理", "工作人员态度生硬")
+
+
+def _review(year: Year, wrng: random.Random, department: str, moment: datetime, act) -> None:
+    """The applicant rates the service at the window's device after its outcome (好差评), more than half of them;
+    a diligent department's counter is rated better."""
+    if wrng.random() >= 0.6:
+        return
+    at = moment + timedelta(minutes=wrng.randint(1, 20))
+    if at >= year.end:
+        return
+    d = year.diligence.get(department, 0.8)
+    level = wrng.choices(city.REVIEW_LEVELS, weights=(50 * d, 30, 12, 8 * (1.2 - d) + 1, 4 * (1.2 - d) + 0.5))[0]
+    body = {"level": level}
+    if level in ("unsatisfied", "very_unsatisfied"):
+        body.update(aspects=wrng.sample(city.REVIEW_ASPECTS, wrng.randint(1, 2)), text=wrng.choice(BAD_REVIEWS))
+    act(at, "review", body, expect=(201,), what="application.review")
+
+
 def _application(year: Year, n: int) -> _Chain:
     rng = year.rng
     ref = f"DEMO-{year.seed}-P{n:05d}"
@@ -384,7 +413,13 @@ def _application(year: Year, n: int) -> _Chain:
         missing = rng.sample(materials, rng.randint(1, len(materials) - 1))
         given = [m for m in materials if m not in missing]
     green = n % 12 == 3 or rng.random() < 0.06
-    body = {"external_ref": ref, "item_code": code, "materials": given, "green_channel": green,
+    # the window and the staff member's badge (佩证上岗) from a generator of their own: the year's draws stay as
+    # they were before windows existed
+    wrng = random.Random(f"{year.seed}-window-{n}")
+    counters = [w["code"] for w in city.windows() if w["department"] == department] or \
+        [w["code"] for w in city.windows() if w["department"] is None]
+    at_window = {"window": wrng.choice(counters), "badge": f"{department}-{wrng.randint(1, 12):02d}"}
+    body = {**at_window, "external_ref": ref, "item_code": code, "materials": given, "green_channel": green,
             "applicant": {"name": name, "kind": "enterprise" if enterprise else "person", "id_number": id_number},
             "service_point": year.pick({"city_center": 6, "town_street_center": 3, "village_agent": 1}),
             "at": iso(submitted)}
@@ -419,7 +454,8 @@ def _application(year: Year, n: int) -> _Chain:
             if rng.random() < 0.3:  # a refusal without reason: refused, and recorded as an irregularity
                 act(moment, "refuse", {}, expect=(409,), what="application.refuse.without_reason")
                 moment += timedelta(minutes=10)
-            act(moment, "refuse", {"reason": "申请事项不属于本机关职权范围"})
+            act(moment, "refuse", {**at_window, "reason": "申请事项不属于本机关职权范围"})
+            _review(year, wrng, department, moment, act)
         return chain
     # a decision before acceptance: refused, and recorded as an irregularity
     if scenario == "irregular" and (n < len(scenarios) or rng.random() < 0.5):
@@ -428,7 +464,7 @@ def _application(year: Year, n: int) -> _Chain:
     moment = year.working_day_after(moment, rng.choice((0, 0, 1, 2)) if scenario != "supplement" else 0)
     if moment >= year.end:
         return chain
-    act(moment, "accept")
+    act(moment, "accept", at_window)
     accepted = moment
     due_day = year.add_working_days(accepted.date(), limit)
     if scenario == "stalled":  # never decided: yellow card after the due time, red five working days later
@@ -467,6 +503,7 @@ def _application(year: Year, n: int) -> _Chain:
     delivered = year.working_day_after(decided, rng.choice((0, 1, 2)))
     if delivered < year.end:
         act(delivered, "deliver")
+        _review(year, wrng, department, delivered, act)
     return chain
 
 

@@ -66,17 +66,27 @@ def chains_of(requests_: Iterable[Request]) -> list[list[Request]]:
     return list(chains.values())
 
 
+SETUP = "setup:"  # chains named so (the registers the year refers to) are sent first, before all others
+
+
 def run(requests_: Iterable[Request], urls: dict[str, str], keys: dict[str, str], *, workers: int = 4,
         progress: Callable[[int, int], None] | None = None, timeout: float = 30.0) -> Result:
-    """Send every request; `urls` maps a service to its base URL, `keys` a request's `key` to an API key."""
-    chains = chains_of(requests_)
+    """Send every request; `urls` maps a service to its base URL, `keys` a request's `key` to an API key. The
+    setup chains first, in this thread; then the others in parallel."""
+    all_chains = chains_of(requests_)
+    setup = [c for c in all_chains if c[0].chain.startswith(SETUP)]
+    chains = [c for c in all_chains if not c[0].chain.startswith(SETUP)]
     result = Result()
     lock = threading.Lock()
+    started = time.monotonic()
+    setup_session = requests.Session()
+    setup_session.trust_env = False
+    for chain in setup:
+        _run_chain(setup_session, chain, urls, keys, result, lock, timeout)
     todo: queue.Queue = queue.Queue()
     for chain in chains:
         todo.put(chain)
     done = [0]
-    started = time.monotonic()
 
     def worker() -> None:
         session = requests.Session()

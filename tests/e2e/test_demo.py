@@ -122,6 +122,13 @@ def test_the_demo_year_populates_the_services_and_a_rerun_creates_nothing(city_s
     assert any(a["green_channel"] for a in applications) and any(a["supplement_count"] for a in applications)
     assert any(a["decided_in_time"] is False for a in applications)
     assert any(a["clock"] and a["clock"]["paused_intervals"] for a in applications)
+    # #15: every application has its responsible window and badge (首问负责); the windows were registered first
+    assert all(a["responsible"] and a["responsible"]["window"] and a["responsible"]["badge"] for a in applications)
+    assert first.sent[("window.register", 201)] + first.sent[("window.register", 200)] == len(city.windows())
+    # 好差评 after the outcomes, some bad ones waiting for (or past) their follow-up
+    reviews = all_pages(urls, keys, "approvals", "/api/v1/reviews", key="monitor")
+    assert len(reviews) >= SIZES.applications // 4 and any(r["bad"] for r in reviews), len(reviews)
+    assert {r["channel"] for r in reviews} == {"window"}
 
     def alerts(level):
         return get(urls, keys, "approvals", "/api/v1/alerts", key="monitor", level=level)["total"]
