@@ -14,7 +14,7 @@ from services.kernel.errors import BadRequest
 from services.kernel.http import api, json_response
 
 # the monitor and supervision are mixin modules, so that `nameko run` finds only our class
-from . import console_commands, handlers, monitor, projects, public, reviews, store, supervision, windows
+from . import console_commands, handlers, monitor, naming, projects, public, reviews, store, supervision, windows
 from .dependencies import ApprovalSettings
 from .rectification import endpoints as rectification  # a module, so that `nameko run` finds only our class
 from .schemas import (
@@ -65,7 +65,7 @@ RETRY_HEADERS = {IDEMPOTENCY_KEY: {
 class ApprovalsService(base.ServiceBase, monitor.MonitorTimer, supervision.SupervisionEndpoints,
                        projects.ProjectEndpoints, rectification.RectificationEndpoints,
                        console_commands.ConsoleCommands, public.PublicEndpoints, reviews.ReviewEndpoints,
-                       windows.WindowEndpoints):
+                       windows.WindowEndpoints, naming.NamingEndpoints):
     """网上审批与电子监察 — online approval watched by the electronic monitor."""
 
     name = "approvals"

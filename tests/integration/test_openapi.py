@@ -35,7 +35,8 @@ PUBLIC = {"notify": {("/console", "get"), ("/console/static/{name}", "get"), ("/
           "approvals": {("/public/v1/guide", "get"), ("/public/v1/guide/{code}", "get"),
                         ("/public/v1/progress", "post"), ("/public/v1/results", "get"), ("/public/", "get"),
                         ("/public", "get"), ("/public/index.html", "get"), ("/public/app.js", "get"),
-                        ("/public/app.css", "get"), ("/public/v1/reviews", "post")},
+                        ("/public/app.css", "get"), ("/public/v1/reviews", "post"),
+                        ("/public/v1/satisfied-windows", "get")},
           # the exposure board (曝光台, #15): desensitised, no key
           "appeals": {("/public/v1/exposures", "get"), ("/public/v1/exposures/{public_id}", "get"),
                       ("/public/exposures", "get"), ("/public/exposures/static/{name}", "get")}}

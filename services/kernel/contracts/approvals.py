@@ -459,3 +459,60 @@ class ReviewFollowUpOverdue(_Review):
     follow_up_due_at = fields.AwareDateTime(required=True, format="iso")
     follow_up_days = fields.Integer(required=True)
     overdue_at = fields.AwareDateTime(required=True, format="iso")
+
+
+# Published by services/approvals/naming/ (群众满意窗口, #15). Windows and departments by code and name; never who
+# decided (the leading group's members) nor any applicant.
+
+
+class _Title(Schema):
+    """The title 群众满意窗口 of a window for a period (a year 2026, a half 2026-H1 or a quarter 2026-Q3)."""
+
+    title_id = fields.String(required=True)
+    window = fields.String(required=True)
+    department = fields.String(load_default=None, allow_none=True, metadata={
+        "description": "the window's department; None: a comprehensive window (综合窗口)"})
+    period = fields.String(required=True)
+
+
+@contract("naming.window_named", version=1)
+class WindowNamed(_Title):
+    """The leading group named a window 群众满意窗口 for the period (`named_at`, the decision's moment; `named_on`
+    its day). `met`: it met the standard over the period; if not, `failing` lists the criteria it missed (named on
+    a recorded override reason)."""
+
+    decision_id = fields.String(required=True)
+    window_name = fields.String(load_default=None, allow_none=True)
+    named_at = fields.AwareDateTime(required=True, format="iso")
+    named_on = fields.Date(required=True)
+    met = fields.Boolean(required=True)
+    failing = fields.List(fields.String(), load_default=list)
+    document_no = fields.String(load_default=None, allow_none=True)
+    by = fields.String(required=True)
+
+
+@contract("naming.recheck_failed", version=1)
+class RecheckFailed(_Title):
+    """The quarterly re-check (复查) found a named window no longer meeting the standard over `quarter`: flagged for
+    the leading group's review (`failing`: the criteria missed, `failing_zh` their labels). Once per title and
+    quarter."""
+
+    recheck_id = fields.String(required=True)
+    window_name = fields.String(load_default=None, allow_none=True)
+    quarter = fields.String(required=True)
+    failing = fields.List(fields.String(), required=True)
+    failing_zh = fields.List(fields.String(), load_default=list)
+    checked_at = fields.AwareDateTime(required=True, format="iso")
+
+
+@contract("naming.title_revoked", version=1)
+class TitleRevoked(_Title):
+    """The leading group revoked a window's title (`reason`, scrubbed), usually after a failed re-check
+    (`recheck_id`, `quarter`); the window leaves the public list."""
+
+    named_on = fields.Date(required=True)
+    reason = ScrubbedString(required=True)
+    recheck_id = fields.String(load_default=None, allow_none=True)
+    quarter = fields.String(load_default=None, allow_none=True)
+    revoked_at = fields.AwareDateTime(required=True, format="iso")
+    by = fields.String(required=True)
