@@ -146,6 +146,7 @@ def generate(seed: int = 2026, *, until: date, sizes: Sizes | None = None, start
     for n in range(sizes.applications):
         chains.append(_application(year, n))
     chains.append(_scoring(year, sizes))
+    chains.append(_naming(year))
     for chain in chains:
         # stable: steps at the same moment keep the order they were written in
         for _, request in sorted(chain.steps, key=lambda step: step[0]):
@@ -386,6 +387,25 @@ def _review(year: Year, wrng: random.Random, department: str, moment: datetime, 
     if level in ("unsatisfied", "very_unsatisfied"):
         body.update(aspects=wrng.sample(city.REVIEW_ASPECTS, wrng.randint(1, 2)), text=wrng.choice(BAD_REVIEWS))
     act(at, "review", body, expect=(201,), what="application.review")
+
+
+def _naming(year: Year) -> _Chain:
+    """The leading group names the city's busiest counter a satisfied window (群众满意窗口) for the first half-year in
+    mid-July — on a recorded override, since a demo year holds fewer reviews than the standard asks — so that the
+    public list and the quarterly re-checks have something to show. A re-run's second naming is the 409 it should be."""
+    chain = _Chain("naming")
+    decided = datetime(year.start.year, 7, 15, 10, 0, tzinfo=TZ)
+    if decided >= year.end or year.start > date(decided.year, 6, 30):  # the demo year holds the half-year
+        return chain
+    chain.steps.append((decided, Request("approvals", "POST", "/api/v1/naming/decisions", {
+        "period": f"{decided.year}-H1", "windows": [NAMED_WINDOW], "decided_by": "市机关效能建设领导小组",
+        "decided_at": iso(decided), "document_no": f"效能〔{decided.year}〕12号",
+        "override_reason": "演示数据：评价样本少于标准要求，领导小组研究决定命名"}, "assessor", chain.name,
+        "naming.decision", expect=(201, 409), at=iso(decided))))
+    return chain
+
+
+NAMED_WINDOW = "SMZX-B01"  # 市民中心二楼 B 区 市场监管 1 号窗口: the food licences' counter
 
 
 def _application(year: Year, n: int) -> _Chain:

@@ -5,7 +5,7 @@ irregularities, a populated hot-issue brief; the same seed gives the same reques
 nothing."""
 
 import os
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 import requests
@@ -129,6 +129,10 @@ def test_the_demo_year_populates_the_services_and_a_rerun_creates_nothing(city_s
     reviews = all_pages(urls, keys, "approvals", "/api/v1/reviews", key="monitor")
     assert len(reviews) >= SIZES.applications // 4 and any(r["bad"] for r in reviews), len(reviews)
     assert {r["channel"] for r in reviews} == {"window"}
+    # a satisfied window named for the first half-year (群众满意窗口), on the keyless list
+    if until >= date(until.year, 7, 16):
+        named = requests.get(f"{urls['approvals']}/public/v1/satisfied-windows", timeout=10).json()
+        assert [w["window_name"] for w in named["items"]] == ["市民中心二楼 B 区 市场监管 1 号窗口"], named
 
     def alerts(level):
         return get(urls, keys, "approvals", "/api/v1/alerts", key="monitor", level=level)["total"]
