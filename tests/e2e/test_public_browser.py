@@ -81,6 +81,10 @@ def steps(page, cfg, out):
     out["results_count"] = page.inner_text("#results-count")
     out["scroll_width_results"] = page.evaluate("document.documentElement.scrollWidth")
 
+    page.click('#tabs a[data-tab="windows"]')
+    page.wait_for_selector('#windows-list li:has-text("群众满意窗口")', timeout=5000)
+    out["windows_text"] = page.inner_text("#windows-list")
+
 
 if __name__ == "__main__":
     from tests.e2e.console_driver import drive
@@ -122,6 +126,12 @@ else:
         api.act(disclosed["id"], "decide", {"approved": True})
         reviewed = api.submit(applicant={"name": "司马青衫", "kind": "person", "id_number": "330106198512121234"})
         api.act(reviewed["id"], "refuse", {"reason": "不属于本部门职权范围"})
+        # a window named a satisfied window (群众满意窗口) for the first half-year, on a recorded override
+        api.ok("PUT", "/api/v1/windows", "operator", {"code": "SMZX-B01", "name": "市民中心二楼 B 区 市场监管 1 号窗口",
+                                                      "department": "SCJGJ", "service_point": "city_center"})
+        api.ok("POST", "/api/v1/naming/decisions", "assessor", {
+            "period": "2026-H1", "windows": ["SMZX-B01"], "decided_by": "市机关效能建设领导小组",
+            "decided_at": "2026-07-15T10:00:00+08:00", "override_reason": "测试：样本不足，研究决定命名"}, status=201)
         app = api.submit(applicant={"name": "欧阳明月", "kind": "person", "id_number": "33010619900101123X"})
         api.act(app["id"], "accept")
         code = app["query_code"]
@@ -168,5 +178,8 @@ else:
         assert review["level"] == "unsatisfied" and review["aspects"] == ["efficiency"]
 
         assert COMPANY in seen["results_text"] and disclosed["application_no"] in seen["results_text"]
+        named = seen["windows_text"]
+        assert "市民中心二楼 B 区 市场监管 1 号窗口" in named and "市市场监督管理局" in named
+        assert "群众满意窗口（2026-H1）" in seen["windows_text"] and "命名于 2026-07-15" in seen["windows_text"]
         assert "共 1 件" in seen["results_count"]
         assert os.path.getsize(screenshot) > 5_000

@@ -58,7 +58,7 @@
   }
 
   // -- tabs ---------------------------------------------------------------------------------------------
-  var TABS = ["guide", "progress", "results"];
+  var TABS = ["guide", "progress", "results", "windows"];
   var loaded = {};
 
   function show(tab) {
@@ -71,6 +71,7 @@
       loaded[tab] = true;
       if (tab === "guide") { loadGuide(); }
       if (tab === "results") { loadResults(1); }
+      if (tab === "windows") { loadWindows(); }
     }
   }
 
@@ -297,6 +298,28 @@
   $("results-form").addEventListener("submit", function (e) { e.preventDefault(); loadResults(1); });
   $("results-prev").addEventListener("click", function () { loadResults(resultsPage - 1); });
   $("results-next").addEventListener("click", function () { loadResults(resultsPage + 1); });
+
+  // -- the satisfied windows (群众满意窗口) ------------------------------------------------------------------
+  var POINT_ZH = { city_center: "市民中心", town_street_center: "镇街便民服务中心", village_agent: "村（社区）代办点" };
+
+  function loadWindows() {
+    $("windows-error").textContent = "";
+    request("GET", "/public/v1/satisfied-windows").then(function (r) {
+      if (r.status !== 200) { $("windows-error").textContent = errorText(r.status, r.body); return; }
+      var list = $("windows-list");
+      clear(list);
+      $("windows-count").textContent = "共 " + r.body.total + " 个";
+      if (!r.body.items.length) { list.appendChild(el("li", { text: "暂无命名的群众满意窗口" })); }
+      r.body.items.forEach(function (w) {
+        list.appendChild(el("li", null, [
+          el("div", { cls: "title", text: w.window_name }),
+          el("div", { cls: "meta", text: (w.department_name || "综合窗口") + " · " +
+                                         (POINT_ZH[w.service_point] || w.service_point) }),
+          el("div", { cls: "meta", text: w.title_zh + "（" + w.period + "）· 命名于 " + day(w.named_on) })
+        ]));
+      });
+    }, function () { $("windows-error").textContent = "网络连接失败，请稍后再试"; });
+  }
 
   // the guide also names the departments of both filters: read it whichever tab opens first
   loaded.guide = true;
