@@ -190,7 +190,7 @@ def test_red_and_black_lists_and_the_exports(scoring):
     page = scoring.call("GET", "/api/v1/reports/scores", period="2026-09", headers=None, format="html")
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
     text = page.text
-    assert "2026年9月机关效能考核结果" in text and text.count("<svg") == 8 and "住房和城乡建设局" in text
+    assert "2026年9月机关效能考核结果" in text and text.count("<svg") == 9 and "住房和城乡建设局" in text
     assert "不参与考核" in text and "数据不足" in text and "数据不足不参与排名 12 个" in text
     assert "http://" not in text.replace('xmlns="http://www.w3.org/2000/svg"', "")  # nothing fetched from elsewhere
     assert scoring.ok("GET", "/api/v1/reports/scores", period="2026-09")["period"] == "2026-09"

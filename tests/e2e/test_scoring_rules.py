@@ -181,7 +181,7 @@ def test_a_month_of_the_city_ranked_closed_reopened_and_replayed(city, frozen, s
     # -- the ranking of September, with exact numbers ---------------------------------------------------
     frozen(at(2026, 10, 10, 10, 0))
     result = scoring.scores()
-    assert result["state"] == "open" and result["rules_version"] == "2026.2"
+    assert result["state"] == "open" and result["rules_version"] == "2026.3"
     # composites (weights: approval 20, response 10, resolution 10, satisfaction 15, evaluation 15,
     # monitoring 15, handling 10, visits 5; a metric without its (here: one) sample is left out and the weights
     # of the others renormalised):
@@ -214,7 +214,7 @@ def test_a_month_of_the_city_ranked_closed_reopened_and_replayed(city, frozen, s
     assert not by["SCJGJ"]["disqualified"]  # its red card was resolved within the period
     assert (by["ZWFW"]["standing"], by["JW"]["standing"]) == ("not_ranked", "not_assessed")
     assert by["SCJGJ"]["insufficient"] == ["appeal_response", "appeal_resolution", "appeal_satisfaction",
-                                           "enterprise_evaluation", "appeal_handling"]
+                                           "enterprise_evaluation", "appeal_handling", "service_reviews"]
 
     # the breakdown, down to every fact and its source event
     gaj = scoring.ok("GET", "/api/v1/scores/GAJ", period="2026-09")

@@ -213,7 +213,7 @@ def test_a_bad_department_names_file_is_refused_with_its_name(tmp_path, text, me
 
 def test_the_published_results_message_counts_ranked_and_unranked_units_apart():
     results = [{"rank": 1, "department": "ZJJ", "final": 95.5}, {"rank": 2, "department": "SWJ", "final": 90}]
-    context = {"period": "2026", "revision": 1, "rules_version": "2026.2", "results": results, "link": "http://c",
+    context = {"period": "2026", "revision": 1, "rules_version": "2026.3", "results": results, "link": "http://c",
                "severity": "info"}
     _, body = render("scoring.results_published", {**context, "unranked": [{"department": "JW"}]})
     assert "共 2 个单位参与排名，另有 1 个单位不参与排名或不参与考核。" in body

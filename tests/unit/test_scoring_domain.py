@@ -107,7 +107,7 @@ def test_composite_is_the_weighted_mean_of_the_metrics_with_enough_data_renormal
     # left out — no free 100 for them: (1600 + 600 + 1500 + 1425) / 60
     assert scores == {"approval_on_time": 80.0, "appeal_response": None, "appeal_resolution": 60.0,
                       "appeal_satisfaction": 100.0, "enterprise_evaluation": None, "electronic_monitoring": 95.0,
-                      "appeal_handling": None, "undercover_visits": None}
+                      "appeal_handling": None, "undercover_visits": None, "service_reviews": None}
     assert composite == 85.42
     shares = effective_weights(RULES, statuses_of(RULES, t))
     assert (shares["approval_on_time"], shares["appeal_resolution"], shares["appeal_handling"]) == (33.33, 16.67, 0.0)
@@ -140,7 +140,7 @@ def test_a_rule_file_that_is_incomplete_is_refused():
     with pytest.raises(RulesError, match="min_sample"):  # a minimum needs its basis and its label
         Rules.from_dict({"version": "x", "metrics": [{"code": "p", "label_zh": "乙", "weight": 1, "kind": "penalty",
                                                       "points": {"x": 1}, "min_sample": {"count": 3}}]})
-    assert RULES.version == "2026.2" and RULES.tier_bonuses == (1.0, 0.75, 0.5)
+    assert RULES.version == "2026.3" and RULES.tier_bonuses == (1.0, 0.75, 0.5)
     assert all(m.basis and m.basis_label_zh and m.min_sample >= 1 for m in RULES.metrics)
     assert RULES.not_ranked_zh[0] == "不参与排名" and RULES.not_assessed_zh[0] == "不参与考核" and RULES.notes_zh
 
@@ -306,3 +306,13 @@ def test_a_late_response_counts_in_the_month_it_first_became_late():
     late = [acc(datetime(2027, 1, 4, tzinfo=TZ), period="2027-01")]
     # +1 in December (the overdue), −1 in January (the acceptance counted there by the sums): once, in December
     assert sorted(late_response_changes(overdue, late)) == [("SWJ", "2026-12", 1.0), ("SWJ", "2027-01", -1.0)]
+
+
+def test_service_reviews_count_from_the_minimum_sample_and_move_the_composite():
+    # 好差评 (#15): 9 of 10 reviews satisfied → 90 (w5) beside approval 80 (w20) and monitoring 100 (w15, its
+    # sample the 5 decided): (1600 + 1500 + 450) / 40
+    base = {"approvals_decided": 5, "approvals_decided_in_time": 4}
+    assert composite_of(RULES, {**base, "reviews": 9, "reviews_satisfied": 9})[1]["service_reviews"] is None
+    composite, scores = composite_of(RULES, {**base, "reviews": 10, "reviews_satisfied": 9})
+    assert scores["service_reviews"] == 90.0 and scores["approval_on_time"] == 80.0
+    assert composite == 88.75
