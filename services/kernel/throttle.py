@@ -41,6 +41,13 @@ class FailureThrottle:
     limit: int = 10
     window: float = 600.0
 
+    @classmethod
+    def from_config(cls, cfg: dict | None, *, limit: int, window: float) -> FailureThrottle:
+        """A throttle from a config section's FAILURES_PER_WINDOW and WINDOW_SECONDS (absent: `limit`, `window`)."""
+        cfg = cfg or {}
+        return cls(limit=int(cfg.get("FAILURES_PER_WINDOW") or limit),
+                   window=float(cfg.get("WINDOW_SECONDS") or window))
+
     def __post_init__(self):
         if self.limit < 1 or self.window <= 0:
             raise ValueError("a throttle needs a limit of at least 1 and a positive window")

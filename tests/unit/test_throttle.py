@@ -69,3 +69,10 @@ def test_the_addresses_kept_are_bounded(clock, monkeypatch):
 def test_a_throttle_needs_a_limit_and_a_window(limit, window):
     with pytest.raises(ValueError):
         FailureThrottle(limit=limit, window=window)
+
+
+def test_a_throttle_from_a_config_section_or_its_defaults():
+    t = FailureThrottle.from_config({"FAILURES_PER_WINDOW": "3", "WINDOW_SECONDS": "30"}, limit=10, window=600)
+    assert (t.limit, t.window) == (3, 30.0)
+    d = FailureThrottle.from_config(None, limit=10, window=600)
+    assert (d.limit, d.window) == (10, 600.0)

@@ -17,9 +17,8 @@ class ExposureThrottle(DependencyProvider):
     """`EXPOSURE` in the config: FAILURES_PER_WINDOW (20) and WINDOW_SECONDS (600); one throttle per container."""
 
     def setup(self):
-        cfg = self.container.config.get("EXPOSURE") or {}
-        self.throttle = FailureThrottle(limit=int(cfg.get("FAILURES_PER_WINDOW") or FAILURES_PER_WINDOW),
-                                        window=float(cfg.get("WINDOW_SECONDS") or WINDOW_SECONDS))
+        self.throttle = FailureThrottle.from_config(self.container.config.get("EXPOSURE"),
+                                                    limit=FAILURES_PER_WINDOW, window=WINDOW_SECONDS)
 
     def get_dependency(self, worker_ctx):
         return self.throttle

@@ -42,10 +42,8 @@ class PublicAccessProvider(DependencyProvider):
     """`PUBLIC` in the config: FAILURES_PER_WINDOW (10) and WINDOW_SECONDS (600), one throttle per container."""
 
     def setup(self):
-        cfg = self.container.config.get("PUBLIC") or {}
-        self.access = PublicAccess(FailureThrottle(
-            limit=int(cfg.get("FAILURES_PER_WINDOW") or FAILURES_PER_WINDOW),
-            window=float(cfg.get("WINDOW_SECONDS") or WINDOW_SECONDS)))
+        self.access = PublicAccess(FailureThrottle.from_config(self.container.config.get("PUBLIC"),
+                                                               limit=FAILURES_PER_WINDOW, window=WINDOW_SECONDS))
 
     def get_dependency(self, worker_ctx):
         return self.access
