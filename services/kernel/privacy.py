@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from marshmallow import fields
 
-__all__ = ["LABELS", "ScrubbedString", "coarsen_address", "mask_name", "public_text", "scrub"]
+__all__ = ["LABELS", "ScrubbedString", "coarsen_address", "excerpt", "mask_name", "public_text", "scrub"]
 
 LABELS = {"phone": "[电话]", "id": "[身份证号]", "card": "[卡号]", "email": "[邮箱]", "account": "[账号]",
           "name": "[姓名]"}
@@ -209,6 +209,17 @@ def public_text(text: str | None, *, names: Iterable[str | None] = (), address: 
                 text = text.replace(compact, re.sub(r"\s+", "", street or ""))
     text = _ROOM.sub(lambda m: "*" + m.group("unit"), text)
     return scrub(text, names=names)
+
+
+ELLIPSIS = "…"
+
+
+def excerpt(text: str | None, limit: int) -> str | None:
+    """`text` cut to at most `limit` characters, the last of them an ellipsis when it was longer. Cut text that
+    was made public already (`public_text`), never before: a number cut in half would slip past the patterns."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[:limit - len(ELLIPSIS)] + ELLIPSIS
 
 
 class ScrubbedString(fields.String):

@@ -8,7 +8,7 @@ import re
 from datetime import date, datetime
 
 from services.kernel import clock
-from services.kernel.privacy import public_text
+from services.kernel.privacy import excerpt, public_text
 
 from ..domain import CLOSED, CONFIDENTIAL_TYPES, MERGED, VOIDED
 
@@ -18,7 +18,6 @@ RECTIFIED = "已整改"
 # the problem as the board shows it: at most this many characters (cut after scrubbing, never before: a number
 # cut in half would slip past the patterns)
 MAX_PROBLEM_CHARS = 200
-ELLIPSIS = "…"
 # never on the board, whatever the supervising office asked: efficiency complaints name officials and their
 # complainants (the discipline office's), and an invalid or withdrawn case is counted nowhere
 NEVER_SHOWN_TYPES = CONFIDENTIAL_TYPES
@@ -36,14 +35,12 @@ def desensitised(text: str | None, names: list[str | None], addresses: list[str 
     return text
 
 
-def shorten(text: str | None, limit: int = MAX_PROBLEM_CHARS) -> str | None:
-    if text is None or len(text) <= limit:
-        return text
-    return text[:limit - len(ELLIPSIS)] + ELLIPSIS
-
-
 def _day(moment: datetime | None) -> date | None:
     return moment.astimezone(clock.TZ).date() if moment is not None else None
+
+
+# what a case on the board is, for the reader
+KIND_ZH = {"appeal": "群众诉求", "approval_supervision": "审批督办"}
 
 
 def entry(row: dict, labels) -> dict:
@@ -61,10 +58,13 @@ def entry(row: dict, labels) -> dict:
     register = labels.register
     return {
         "public_id": row["public_id"],
+        "kind": "appeal",
+        "kind_zh": KIND_ZH["appeal"],
+        "item_name": None,
         "category_name": labels.category(row["category"], row["town_street"]),
         "town_street_name": register.name(row["town_street"]),
         "department_name": register.name(row["department"]),
-        "problem": shorten(desensitised(row["content"], names, addresses)),
+        "problem": excerpt(desensitised(row["content"], names, addresses), MAX_PROBLEM_CHARS),
         "exposed_at": _day(row["exposed_at"]),
         "act_by": row["supervised_until"],
         "state": RECTIFIED if rectified else RECTIFYING,
@@ -72,3 +72,29 @@ def entry(row: dict, labels) -> dict:
         "rectification": desensitised(reply, names, addresses) if rectified else None,
         "closed_at": _day(closed_at) if rectified else None,
     }
+
+
+def supervision_entry(row: dict, labels) -> dict:
+    """An exposed supervision order of the approvals service as the board shows it: its snapshot (desensitised by
+    approvals, and scrubbed here again: the board never trusts another service's text), the department named."""
+    rectified = bool(row["rectified"])
+    return {
+        "public_id": row["public_id"],
+        "kind": "approval_supervision",
+        "kind_zh": KIND_ZH["approval_supervision"],
+        "item_name": row["item_name"],
+        "category_name": None,
+        "town_street_name": None,
+        "department_name": labels.register.name(row["department"]),
+        "problem": excerpt(public_text(row["problem"]), MAX_PROBLEM_CHARS),
+        "exposed_at": _day(row["exposed_at"]),
+        "act_by": row["act_by"],
+        "state": RECTIFIED if rectified else RECTIFYING,
+        "rectified": rectified,
+        "rectification": public_text(row["rectification"]) if rectified else None,
+        "closed_at": row["rectified_on"] if rectified else None,
+    }
+
+
+def entry_of(kind: str, row: dict, labels) -> dict:
+    return supervision_entry(row, labels) if kind == "approval_supervision" else entry(row, labels)

@@ -4,12 +4,16 @@ case and shapes the answer."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from pathlib import Path
 
 from werkzeug.wrappers import Response
 
+from services.kernel import clock
 from services.kernel.errors import NotFound
 from services.kernel.http import api
+from services.kernel.messaging import AlreadyProcessed, consume_event
 
 from . import usecases
 from .access import ExposureThrottle
@@ -19,6 +23,7 @@ PAGE_DIR = Path(__file__).resolve().parent / "page"
 STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 # only our own script, style sheet and API: nothing injected runs, nothing is fetched from outside
 CSP = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+log = logging.getLogger(__name__)
 TAGS = ("public",)
 NOT_ON_BOARD = {404: "no such case on the board: unknown, never exposed, or never shown (efficiency complaints, the "
                      "discipline office's cases, invalid or withdrawn cases) — one answer for all",
@@ -74,3 +79,11 @@ class ExposureEndpoints:
         if "/" in name or name.startswith(".") or path.suffix not in STATIC_TYPES or not path.is_file():
             raise NotFound(f"no such file: {name}", message_zh="文件不存在")
         return _with_headers(Response(path.read_bytes(), content_type=STATIC_TYPES[path.suffix]))
+
+    @consume_event("approvals", "monitor.supervision_exposure")
+    def on_supervision_exposure(self, event):
+        """A supervision order of approvals exposed, or its department acted: the board keeps the latest."""
+        with contextlib.suppress(AlreadyProcessed), self.platform.consuming(event) as uow:
+            if not usecases.record_supervision(uow, event.payload, clock.now()):
+                log.info("exposed supervision order %s: revision %s came after a later one, ignored",
+                         event.payload["public_id"], event.payload["revision"])

@@ -15,7 +15,13 @@ class ExposuresQuery(Schema):
 class ExposureOut(Schema):
     public_id = fields.String(metadata={"description": "the case's opaque public id (random, not the case number; "
                                                       "the same as its Open311 service_request_id)"})
-    category_name = fields.String(allow_none=True, metadata={"description": "the category (道路设施)"})
+    kind = fields.String(validate=validate.OneOf(("appeal", "approval_supervision")), metadata={
+        "description": "appeal: a citizen's appeal the supervising office exposed; approval_supervision: a "
+                       "supervision order (督办) on an approval, exposed by the electronic monitor"})
+    kind_zh = fields.String(metadata={"description": "the same in Chinese (群众诉求, 审批督办)"})
+    item_name = fields.String(allow_none=True, metadata={"description": "the approval item (审批事项) of a supervision "
+                                                                       "order; null for an appeal"})
+    category_name = fields.String(allow_none=True, metadata={"description": "the category of an appeal (道路设施)"})
     town_street_name = fields.String(allow_none=True, metadata={"description": "the town-street (街道), if known"})
     department_name = fields.String(allow_none=True, metadata={"description": "the department handling the case"})
     problem = fields.String(metadata={
@@ -30,7 +36,8 @@ class ExposureOut(Schema):
     rectified = fields.Boolean()
     rectification = fields.String(allow_none=True, metadata={
         "description": "the department's reply once rectified (整改情况), desensitised the same way"})
-    closed_at = fields.Date(allow_none=True, metadata={"description": "the day the case was closed, once rectified"})
+    closed_at = fields.Date(allow_none=True, metadata={"description": "the day the case was closed (an appeal) or the "
+                                                                      "department acted (an order), once rectified"})
 
 
 class ExposurePage(Schema):

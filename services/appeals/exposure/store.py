@@ -3,9 +3,27 @@ moment it was exposed read from its history (the first supervision order that ex
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select, true
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    union_all,
+    update,
+)
+from sqlalchemy.orm import Session
 
-from services.kernel.db import paged
+from services.kernel.db import Moment
 
 from .. import store
 from . import domain
@@ -32,6 +50,40 @@ COLUMNS = (a.c.public_id, a.c.category, a.c.town_street, a.c.department, a.c.con
 SOURCE = a.outerjoin(main, main.c.id == a.c.merged_into)
 
 
+# Supervision orders of the approvals service that a monitor exposed (its `monitor.supervision_exposure`
+# snapshots, desensitised there): the latest revision of each, kept here so that the board is one list.
+supervisions = Table(
+    "exposed_supervisions", store.metadata,
+    Column("public_id", String(32), primary_key=True),
+    Column("revision", Integer, nullable=False),
+    Column("department", String(64), nullable=False),
+    Column("item_code", String(64), nullable=False),
+    Column("item_name", String(200)),
+    Column("problem", Text, nullable=False),
+    Column("exposed_at", Moment(), nullable=False),
+    Column("act_by", Date, nullable=False),
+    Column("rectified", Boolean, nullable=False),
+    Column("rectification", Text),
+    Column("rectified_on", Date),
+    Column("updated_at", Moment(), nullable=False),
+)
+Index("ix_exposed_supervisions_exposed_at", supervisions.c.exposed_at)
+sv = supervisions
+APPEAL, SUPERVISION = "appeal", "approval_supervision"
+
+
+def keep_supervision(session: Session, values: dict) -> bool:
+    """Keep a supervision order's snapshot unless a later revision of it is here already: whether it was kept."""
+    changed = session.execute(update(sv).where(sv.c.public_id == values["public_id"],
+                                               sv.c.revision < values["revision"]).values(**values)).rowcount
+    if changed:
+        return True
+    if session.execute(select(sv.c.revision).where(sv.c.public_id == values["public_id"])).first() is not None:
+        return False  # this revision or a later one came first
+    session.execute(sv.insert().values(**values))
+    return True
+
+
 def shown(session, discipline_office: str) -> list:
     """What puts a case on the board: exposed by a supervision order, with a public id; and — whatever was asked
     — never an efficiency complaint, a category of the discipline office or a case with it (complaints about
@@ -42,14 +94,40 @@ def shown(session, discipline_office: str) -> list:
             or_(a.c.department.is_(None), a.c.department != discipline_office)]
 
 
-def board(session, discipline_office: str, page: int, per_page: int) -> tuple[list[dict], int]:
-    """A page of the board, newest exposure first, and how many cases are on it."""
-    return paged(session, COLUMNS, SOURCE, shown(session, discipline_office), page, per_page,
-                 EXPOSED_AT.desc(), a.c.id.desc())
+def _supervisions_shown(discipline_office: str) -> list:
+    # the discipline office's own orders are never public (complaints about officials never are)
+    return [sv.c.department != discipline_office]
 
 
-def one(session, discipline_office: str, public_id: str) -> dict | None:
-    """The case on the board with this public id; None when there is none (unknown, not exposed, confidential)."""
+def board(session, discipline_office: str, page: int, per_page: int) -> tuple[list[tuple[str, dict]], int]:
+    """A page of the board, newest exposure first — appeals and supervision orders in one list —, each as (kind,
+    row), and how many are on it."""
+    keys = union_all(
+        select(literal(APPEAL).label("kind"), a.c.id.label("num"), cast(a.c.id, String).label("ref"),
+               EXPOSED_AT.label("at")).where(*shown(session, discipline_office)),
+        select(literal(SUPERVISION), literal(0), sv.c.public_id, sv.c.exposed_at)
+        .where(*_supervisions_shown(discipline_office)),
+    ).subquery()
+    total = session.execute(select(func.count()).select_from(keys)).scalar_one()
+    page_keys = session.execute(select(keys.c.kind, keys.c.ref).order_by(
+        keys.c.at.desc(), keys.c.num.desc(), keys.c.ref.desc()).limit(per_page).offset((page - 1) * per_page)).all()
+    appeal_ids = [int(ref) for kind, ref in page_keys if kind == APPEAL]
+    public_ids = [ref for kind, ref in page_keys if kind == SUPERVISION]
+    appeals = {row["id"]: dict(row) for row in session.execute(
+        select(a.c.id, *COLUMNS).select_from(SOURCE).where(a.c.id.in_(appeal_ids))).mappings()} if appeal_ids else {}
+    orders = {row["public_id"]: dict(row) for row in session.execute(
+        select(sv).where(sv.c.public_id.in_(public_ids))).mappings()} if public_ids else {}
+    rows = [(APPEAL, appeals[int(ref)]) if kind == APPEAL else (SUPERVISION, orders[ref]) for kind, ref in page_keys]
+    return rows, total
+
+
+def one(session, discipline_office: str, public_id: str) -> tuple[str, dict] | None:
+    """The case on the board with this public id, as (kind, row); None when there is none (unknown, not exposed,
+    confidential)."""
     q = select(*COLUMNS).select_from(SOURCE).where(a.c.public_id == public_id, *shown(session, discipline_office))
     row = session.execute(q).mappings().first()
-    return dict(row) if row is not None else None
+    if row is not None:
+        return APPEAL, dict(row)
+    q = select(sv).where(sv.c.public_id == public_id, *_supervisions_shown(discipline_office))
+    row = session.execute(q).mappings().first()
+    return (SUPERVISION, dict(row)) if row is not None else None

@@ -29,6 +29,15 @@ class SupervisionEndpoints:
             return 201, usecases.order_supervision(uow, self.settings, row, call.body, call.principal.name,
                                                    clock.now())
 
+    @api("POST", "/api/v1/supervision-orders/<int:order_id>/expose", roles=ORDERERS, response=SupervisionOut,
+         status=201, summary="put an order on the public exposure board (曝光台); once there it stays",
+         tags=("monitor",), responses={200: "the order was on the board already: nothing changed",
+                                       404: "no such supervision order"})
+    def expose_supervision_order(self, call, order_id):
+        with self.platform.unit_of_work() as uow:
+            created, order = usecases.expose_order(uow, order_id, call.department_scope, clock.now())
+        return (201 if created else 200), order
+
     @api("GET", "/api/v1/supervision-orders", roles=READERS, query=SupervisionQuery, response=SupervisionPage,
          summary="supervision orders (督办), newest first (department handlers: their own only)", tags=("monitor",))
     def list_supervision_orders(self, call):
@@ -42,3 +51,7 @@ class SupervisionEndpoints:
     def check_supervision_orders(self):
         self.platform.drain_due(store.any_due, lambda uow, now: usecases.check_due_orders(uow, self.settings, now),
                                 usecases.ORDER_BATCH)
+
+    @timer(interval=handlers.MONITOR_INTERVAL)
+    def publish_supervision_exposures(self):
+        self.platform.drain_due(store.any_unpublished, usecases.publish_exposures, usecases.EXPOSURE_BATCH)

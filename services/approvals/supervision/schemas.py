@@ -15,6 +15,9 @@ class SupervisionIn(Schema):
     act_by = kfields.Day(required=True, metadata={"description": "the department acts by the end of this day"})
     note = fields.String(required=True, validate=validate.Length(min=2, max=2000),
                          metadata={"description": "what is to be done"})
+    exposed = fields.Boolean(load_default=False, metadata={
+        "description": "put the order on the public exposure board (曝光台, served by appeals): the note and, once "
+                       "the department acted, what it did, desensitised (docs/exposure.md)"})
 
     @validates("act_by")
     def not_past(self, value, **kwargs):
@@ -34,6 +37,9 @@ class SupervisionOut(Schema):
     state = fields.String(metadata={"description": "open, overdue, fulfilled (decided), closed (refused)"})
     fulfilled_at = kfields.Moment(allow_none=True)
     overdue_alert_id = fields.Integer(allow_none=True)
+    exposed = fields.Boolean(metadata={"description": "on the exposure board (曝光台)"})
+    public_id = fields.String(allow_none=True, metadata={"description": "its id on the exposure board"})
+    exposed_at = kfields.Moment(allow_none=True)
 
 
 class SupervisionQuery(Schema):

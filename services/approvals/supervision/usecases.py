@@ -3,13 +3,17 @@ data: order one, and check the orders whose day has passed."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
 from .. import handlers
 from .. import store as core
+from ..rectification import store as rectifications
 from . import domain, store
 
 ORDER_BATCH = 200
+# exposed orders told to the board per transaction
+EXPOSURE_BATCH = 100
 
 
 def order_supervision(uow, settings, row: dict, data: dict, by: str, now: datetime) -> dict:
@@ -21,6 +25,8 @@ def order_supervision(uow, settings, row: dict, data: dict, by: str, now: dateti
         "application_id": row["id"], "department": row["department"], "act_by": data["act_by"],
         "check_at": domain.check_moment(data["act_by"]), "note": data["note"], "ordered_by": by,
         "ordered_at": now})
+    if data.get("exposed"):
+        _expose(uow, order_id, now)
     app = handlers.load_application(settings, s, row, now)
     uow.publish("monitor.supervision_ordered", {
         **handlers.event_figures(app, now), "order_id": str(order_id), "act_by": data["act_by"],
@@ -57,3 +63,44 @@ def check_due_orders(uow, settings, now: datetime, limit: int = ORDER_BATCH) -> 
             "order_id": str(order["id"]), "act_by": order["act_by"]}, department=row["department"])
     store.mark_checked(s, checked, now)
     return len(checked)
+
+
+def _expose(uow, order_id: int, now: datetime) -> None:
+    """Put the order on the exposure board: an opaque public id (80 random bits: the order's number counts up and
+    could be walked), and the board told in the same transaction."""
+    store.expose(uow.session, order_id, secrets.token_hex(10), now)
+    _publish_exposure(uow, store.get_with_outcome(uow.session, order_id), now)
+
+
+def expose_order(uow, order_id: int, scope: str | None, now: datetime) -> tuple[bool, dict]:
+    """A monitor exposes an order given before (曝光): (True, it) when it went on the board now, (False, it) when it
+    was there already (a retry changes nothing). NotFound for an unknown order or one outside `scope`."""
+    s = uow.session
+    order = store.lock_order(s, order_id, scope)
+    created = not order["exposed"]
+    if created:
+        _expose(uow, order_id, now)
+    return created, store.get_order(s, order_id)
+
+
+def _publish_exposure(uow, order: dict, now: datetime) -> None:
+    """Tell the board the order's public view (domain.public_view), one revision on from the last."""
+    s = uow.session
+    app = core.get(s, order["application_id"])
+    item = core.get_item(s, app["item_code"])
+    rectification = rectifications.get_for_alert(s, order["overdue_alert_id"]) \
+        if order["overdue_alert_id"] is not None else None
+    view = domain.public_view(order, app, item["name"] if item else None, rectification, now)
+    revision = order["revision"] + 1
+    store.mark_published(s, order["id"], view["rectified"], revision)
+    uow.publish(domain.EXPOSURE_EVENT, {**view, "revision": revision}, department=order["department"])
+
+
+def publish_exposures(uow, now: datetime, limit: int = EXPOSURE_BATCH) -> int:
+    """Tell the board about up to `limit` exposed orders whose department acted since it was last told (the
+    application decided, refused or ended; the overdue card's rectification accepted): each once, with what it did.
+    Returns how many (the caller runs another batch while it is `limit`)."""
+    orders = store.claim_unpublished(uow.session, limit)
+    for order in orders:
+        _publish_exposure(uow, order, now)
+    return len(orders)

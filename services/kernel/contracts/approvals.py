@@ -247,6 +247,30 @@ class MonitorSupervisionOverdue(_Alert):
     act_by = fields.Date(required=True)
 
 
+@contract("monitor.supervision_exposure", version=1)
+class MonitorSupervisionExposure(Schema):
+    """The public view of a supervision order a monitor exposed (曝光台), published when it was exposed and again
+    when the department acted (`rectified`; nothing follows that). A snapshot: the one with the highest `revision`
+    of a `public_id` is the truth, so a consumer keeps that and ignores older ones arriving late. Every text is
+    desensitised for the public already (the applicant's name masked, phones, id and card numbers scrubbed):
+    no application number, no applicant, no monitor's name."""
+
+    public_id = fields.String(required=True, validate=validate.Length(min=8, max=32))
+    revision = fields.Integer(required=True, validate=validate.Range(min=1))
+    department = fields.String(required=True)
+    item_code = fields.String(required=True)
+    item_name = fields.String(load_default=None, allow_none=True)
+    # what the department was ordered to do (the order's note), at most 200 characters
+    problem = ScrubbedString(required=True)
+    exposed_at = fields.AwareDateTime(required=True, format="iso")
+    act_by = fields.Date(required=True)
+    rectified = fields.Boolean(required=True)
+    # what the department did: its accepted rectification report, or the outcome of the application
+    rectification = ScrubbedString(load_default=None, allow_none=True)
+    rectified_on = fields.Date(load_default=None, allow_none=True)
+    changed_at = fields.AwareDateTime(required=True, format="iso")
+
+
 # -- key projects (重点项目) and joint approval (联合审批) ------------------------------------------------------
 # Published by services/approvals/projects/. A project's accountability alerts and a joint case's own clock
 # alerts are stored with every other alert (GET /api/v1/alerts?subject=project|joint_approval).

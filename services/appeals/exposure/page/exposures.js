@@ -27,7 +27,8 @@
     var li = el("li", "case " + (item.rectified ? "done" : "open"));
     var head = el("div", "case-head");
     head.appendChild(el("span", "state", item.state));
-    head.appendChild(el("span", "category", item.category_name || "其他"));
+    head.appendChild(el("span", "category", item.item_name || item.category_name || "其他"));
+    if (item.kind_zh) head.appendChild(el("span", "kind", item.kind_zh));
     li.appendChild(head);
     li.appendChild(el("p", "problem", item.problem));
     var facts = el("dl", "facts");
