@@ -10,7 +10,7 @@ from services.kernel import service as base  # a module, so `nameko run` finds o
 from services.kernel.http import api
 
 # mixins imported as modules, so that `nameko run` finds only our class
-from . import desk, exposure, handlers, open311, reports, store, supervision
+from . import desk, exposure, handlers, open311, reports, rewards, store, supervision
 from .dependencies import AppealSettings
 from .schemas import (
     AppealDetailOut,
@@ -51,7 +51,8 @@ CONFLICT = {409: "not allowed in the case's current state, or `at` before the ca
 
 
 class AppealsService(base.ServiceBase, open311.Open311Endpoints, reports.HotIssueEndpoints,
-                     supervision.SupervisionEndpoints, desk.DeskEndpoints, exposure.ExposureEndpoints):
+                     supervision.SupervisionEndpoints, desk.DeskEndpoints, exposure.ExposureEndpoints,
+                     rewards.RewardEndpoints):
     """民意直通 — appeals from every channel, from intake to call-back."""
 
     name = "appeals"

@@ -19,7 +19,7 @@ from services.kernel.seed import seed_empty
 from services.kernel.workcal import WorkCalendar
 
 # mixins imported as modules, so that `nameko run` finds only our class
-from . import handlers, reports, store
+from . import handlers, reports, sanctions, store, targets
 from .domain import CONSUMED, DEFAULT_RECTIFICATION_DAYS, MERGED_APPEAL, VOIDED_APPEAL, Rules
 from .domain import red_black_lists as lists_of
 from .schemas import (
@@ -117,7 +117,7 @@ def consumes(fn):
     return fn
 
 
-class ScoringService(reports.ReportEndpoints, base.ServiceBase):
+class ScoringService(reports.ReportEndpoints, sanctions.SanctionEndpoints, targets.TargetEndpoints, base.ServiceBase):
     """考核 — explainable, replayable assessment of departments."""
 
     name = "scoring"

@@ -7,6 +7,7 @@ from marshmallow import Schema, fields, validate
 
 from ..privacy import ScrubbedString
 from .envelope import contract
+from .scoring import SANCTION_KINDS
 
 SPECIAL_PROCEDURES = ("hearing", "testing", "inspection", "appraisal", "expert_review")
 ALERT_LEVELS = ("warning", "yellow", "red", "irregularity", "accountability")
@@ -331,6 +332,30 @@ class _Joint(Schema):
     project_code = fields.String(required=True)
     limit_days = fields.Integer(required=True)
     due_at = fields.AwareDateTime(load_default=None, allow_none=True, format="iso")
+
+
+@contract("accountability.concluded", version=1)
+class AccountabilityConcluded(Schema):
+    """The accountability procedure (责任追究程序) started on a key project's or a joint case's accountability alert
+    ended: with a measure (`outcome` measure — scoring's sanctions register takes it in) or with a recorded decision
+    that none is due (`outcome` none_due). No person's name travels: `post` names the position held."""
+
+    procedure_id = fields.String(required=True)
+    alert_id = fields.String(required=True)
+    project_code = fields.String(load_default=None, allow_none=True)
+    joint_id = fields.String(load_default=None, allow_none=True)
+    # the unit held accountable
+    department = fields.String(required=True)
+    outcome = fields.String(required=True, validate=validate.OneOf(("measure", "none_due")))
+    measure = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(SANCTION_KINDS))
+    target = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(("unit", "person")))
+    post = ScrubbedString(load_default=None, allow_none=True)
+    deciding_body = fields.String(load_default=None, allow_none=True)
+    document_no = fields.String(load_default=None, allow_none=True)
+    decided_on = fields.Date(required=True)
+    reason = ScrubbedString(required=True)
+    by = fields.String(required=True)
+    concluded_at = fields.AwareDateTime(required=True, format="iso")
 
 
 @contract("joint_approval.created", version=1)

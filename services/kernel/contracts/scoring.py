@@ -133,3 +133,10 @@ class VisitRectificationOverdue(_Rectification):
     """No rectification report was submitted (or the one returned was not submitted again) by `due_at`, the end
     of the configured working days after the visit (SCORING.RECTIFICATION_DAYS, default 10): once per finding.
     `at` is the moment it became overdue. To the department and the assessment office."""
+
+
+# -- the sanctions register (效能问责, #16) -----------------------------------------------------------------
+# The kinds of measure (seed III.3), in order of weight; what each costs is the rule file's (scoring).
+SANCTION_KINDS = ("efficiency_warning", "criticism", "organisational", "disciplinary", "judicial")
+SANCTION_KIND_ZH = {"efficiency_warning": "效能告诫", "criticism": "通报批评", "organisational": "组织处理",
+                    "disciplinary": "纪律处分", "judicial": "移送司法机关"}
