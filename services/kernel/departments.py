@@ -15,34 +15,40 @@ from .errors import BadRequest
 log = logging.getLogger(__name__)
 
 
-def _entries(data, setting: str, path: str) -> list[tuple[str, str | None, str | None]]:
-    """(code, name, tier) of each entry: scoring's register shape `- {code, name, tier, ...}` or a mapping
-    `code: name`."""
+def _entries(data, setting: str, path: str) -> list[tuple[str, str | None, str | None, str | None]]:
+    """(code, name, tier, superior) of each entry: scoring's register shape `- {code, name, tier, superior, ...}`
+    or a mapping `code: name`. `superior`: a unit stationed in the city under a superior authority (驻莱单位) names
+    it (国家税务总局烟台市税务局); optional."""
     if isinstance(data, dict):
-        entries = [(c, n, None) for c, n in data.items()]
-        if not all(isinstance(n, str) and n.strip() for _, n, _ in entries):
+        entries = [(c, n, None, None) for c, n in data.items()]
+        if not all(isinstance(n, str) and n.strip() for _, n, _, _ in entries):
             raise ValueError(f"{setting} {path}: every code and name must be a non-empty string")
     elif isinstance(data, list) and all(isinstance(d, dict) and "code" in d and "name" in d for d in data):
-        entries = [(d["code"], d["name"], d.get("tier")) for d in data]
-        if not all(isinstance(n, str) and n.strip() for _, n, _ in entries):
+        entries = [(d["code"], d["name"], d.get("tier"), d.get("superior")) for d in data]
+        if not all(isinstance(n, str) and n.strip() for _, n, _, _ in entries):
             raise ValueError(f"{setting} {path}: every code and name must be a non-empty string")
+        if not all(s is None or isinstance(s, str) for _, _, _, s in entries):
+            raise ValueError(f"{setting} {path}: a superior is the superior authority's name (a string)")
     else:
         raise ValueError(f"{setting} {path}: a list of {{code, name, ...}} or a mapping code: name")
-    if not entries or not all(isinstance(c, str) and c.strip() for c, _, _ in entries):
+    if not entries or not all(isinstance(c, str) and c.strip() for c, _, _, _ in entries):
         raise ValueError(f"{setting} {path}: every department code must be a non-empty string")
     return entries
 
 
 class DepartmentRegister:
-    """The organisations of the register: codes, names, tiers (city / town_street). Without a file every code is
-    accepted and shown as itself, as before the register existed, and the start says so."""
+    """The organisations of the register: codes, names, tiers (city / town_street) and, for a unit stationed in the
+    city under a superior authority (驻莱单位), that superior's name. Without a file every code is accepted and shown
+    as itself, as before the register existed, and the start says so."""
 
     def __init__(self, codes: frozenset[str] | None, source: str | None = None,
-                 names: dict[str, str] | None = None, tiers: dict[str, str] | None = None):
+                 names: dict[str, str] | None = None, tiers: dict[str, str] | None = None,
+                 superiors: dict[str, str] | None = None):
         self.codes = codes
         self.source = source
         self.names = dict(names or {})
         self.tiers = dict(tiers or {})
+        self.superiors = dict(superiors or {})
 
     @classmethod
     def load(cls, path: str | None, *, setting: str = "DEPARTMENTS_FILE", service: str = "",
@@ -59,8 +65,9 @@ class DepartmentRegister:
         except (OSError, yaml.YAMLError) as exc:
             raise ValueError(f"{setting} {path}: {exc}") from exc
         entries = _entries(data, setting, str(path))
-        return cls(frozenset(c for c, _, _ in entries), str(path),
-                   names={c: n.strip() for c, n, _ in entries}, tiers={c: t for c, _, t in entries if t})
+        return cls(frozenset(c for c, _, _, _ in entries), str(path),
+                   names={c: n.strip() for c, n, _, _ in entries}, tiers={c: t for c, _, t, _ in entries if t},
+                   superiors={c: s.strip() for c, _, _, s in entries if s and s.strip()})
 
     def knows(self, code: str | None) -> bool:
         return self.codes is None or code in self.codes
@@ -70,6 +77,10 @@ class DepartmentRegister:
         if code is not None and not self.knows(code):
             raise BadRequest({field: [f"unknown department {code}; not in the department register / "
                                       f"部门 {code} 不在部门名录中"]})
+
+    def superior(self, code: str | None) -> str | None:
+        """The superior authority of a unit stationed in the city (驻莱单位); None for the city's own."""
+        return None if code is None else self.superiors.get(code)
 
     def name(self, code: str | None) -> str | None:
         """The organisation as people read it: its name where the register has one, else its code (None: None)."""

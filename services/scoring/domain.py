@@ -17,8 +17,10 @@ from services.kernel.workcal import CalendarUnavailable, WorkCalendar
 
 # -- periods ----------------------------------------------------------------------------------------
 
-PERIOD_RE = re.compile(r"^(\d{4})(?:-(Q[1-4]|0[1-9]|1[0-2]))?$")
-PERIOD_HELP = "a year (2026), a quarter (2026-Q3) or a month (2026-09)"
+PERIOD_RE = re.compile(r"^(\d{4})(?:-(Q[1-4]|H[12]|0[1-9]|1[0-2]))?$")
+PERIOD_HELP = "a year (2026), a half-year (2026-H1, 2026-H2), a quarter (2026-Q3) or a month (2026-09)"
+PERIOD_HELP_ZH = "考核期间格式应为 2026（年度）、2026-H1 / 2026-H2（半年）、2026-Q3（季度）或 2026-09（月）"
+KINDS = {12: "year", 6: "half", 3: "quarter", 1: "month"}
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,8 @@ class Period:
 
     @property
     def kind(self) -> str:
-        return "year" if len(self.months) == 12 else "quarter" if len(self.months) == 3 else "month"
+        """year, half (半年点评: H1 January–June, H2 July–December), quarter or month."""
+        return KINDS[len(self.months)]
 
     @property
     def start(self) -> datetime:
@@ -48,16 +51,25 @@ class Period:
     def contains(self, other: Period) -> bool:
         return other.year == self.year and set(other.months) <= set(self.months)
 
+    def parts(self) -> list[str]:
+        """The texts of every period inside this one, itself included (the fact periods that count in it)."""
+        y, months = self.year, set(self.months)
+        halves = [f"{y:04d}-H{h}" for h in (1, 2) if set(range(6 * h - 5, 6 * h + 1)) <= months]
+        quarters = [f"{y:04d}-Q{q}" for q in range(1, 5) if set(range(3 * q - 2, 3 * q + 1)) <= months]
+        return ([f"{y:04d}"] if len(months) == 12 else []) + halves + quarters + self.month_texts()
+
     def label_zh(self) -> str:
         if self.kind == "year":
             return f"{self.year}年度"
+        if self.kind == "half":
+            return f"{self.year}年{'上' if self.months[0] == 1 else '下'}半年"
         if self.kind == "quarter":
             return f"{self.year}年第{'一二三四'[self.months[0] // 3]}季度"
         return f"{self.year}年{self.months[0]}月"
 
 
 def parse_period(text: str) -> Period:
-    """ValueError with PERIOD_HELP when `text` is none of the three forms."""
+    """ValueError with PERIOD_HELP when `text` is none of the four forms."""
     m = PERIOD_RE.match(text or "")
     if not m or not 2000 <= int(m.group(1)) <= 2099:
         raise ValueError(PERIOD_HELP + ", years 2000–2099")
@@ -67,6 +79,8 @@ def parse_period(text: str) -> Period:
     elif part.startswith("Q"):
         q = int(part[1])
         months = (3 * q - 2, 3 * q - 1, 3 * q)
+    elif part.startswith("H"):
+        months = tuple(range(1, 7)) if part == "H1" else tuple(range(7, 13))
     else:
         months = (int(part),)
     return Period(text, year, months)
@@ -94,6 +108,7 @@ MOMENT_FIELDS = {
     "monitor.warning": "raised_at", "monitor.yellow_card": "raised_at", "monitor.red_card": "raised_at",
     "monitor.supervision_overdue": "raised_at", "monitor.alert_resolved": "resolved_at",
     "monitor.supervision_ordered": "ordered_at", "project.milestone_missed": "raised_at",
+    "project.self_check_missing": "raised_at", "project.inspection_recorded": "inspected_at",
 }
 
 
@@ -121,6 +136,15 @@ def facts_of(event_type: str, p: dict) -> list[NewFact]:
                 if subject and p.get("finding") == "upheld" else [])
     if event_type == "project.milestone_missed":
         return [NewFact(p["responsible_unit"], "milestones_missed", one, p.get("alert_id"), p.get("milestone"))]
+    if event_type == "project.self_check_missing":
+        # the lead unit's (the first responsible unit, whom approvals raises the alert on)
+        units = p.get("responsible_units") or []
+        return [NewFact(units[0], "self_checks_missing", one, p.get("alert_id"), p.get("period"))] if units else []
+    if event_type == "project.inspection_recorded":
+        # 重点督察: each problem found costs the lead unit; an inspection that found none is no fact
+        found = float(p.get("findings_count") or 0)
+        return [NewFact(p["department"], "inspection_findings", found, p.get("inspection_id"),
+                        f"{p.get('project_code')} {p.get('quarter')}")] if found else []
     if event_type == "appeal.return_reviewed":
         # 退单审核: only a rejected return (the case goes back) was unjustified and costs the returning department
         metric = "appeals_returned_rejected" if p.get("decision") == "rejected" else "appeals_returned_approved"
@@ -189,7 +213,7 @@ CONSUMED = {
     "approvals": ("application.submitted", "application.decided", "monitor.warning", "monitor.yellow_card",
                   "monitor.red_card", "monitor.irregularity", "monitor.alert_resolved",
                   "monitor.supervision_ordered", "monitor.supervision_overdue", "project.milestone_missed",
-                  "review.recorded"),
+                  "project.self_check_missing", "project.inspection_recorded", "review.recorded"),
 }
 
 # The appeals events whose facts are the appeal's own (their ref is its id): void with the appeal (appeal.voided).
@@ -207,6 +231,49 @@ MERGED_VOIDS = ("appeal.received", "appeal.dispatched")
 def merged_reason(main_case_no: str, reason: str) -> str:
     """Why a merged appeal's volume facts no longer count, as the breakdown shows it: the main case first."""
     return f"并入主件 {main_case_no}：{reason}"
+
+
+# -- corrections (更正) of the assessment office's own inputs ----------------------------------------
+
+# what may be corrected of each input (the rest: void it and enter it again); a visit's moment decides its period
+# and its rectification clock, so a wrong visited_at is voided and entered again
+CORRECTABLE = {
+    "evaluation": ("enterprise", "department", "period", "scores"),
+    "visit": ("department", "point_code", "finding", "due_at"),
+    "criticism": ("department", "issued_at", "document", "reason"),
+    "adjustment": ("department", "period", "value", "reason", "approved_by"),
+}
+CORRECTION_KINDS = tuple(CORRECTABLE)
+CORRECTION_ACTIONS = ("void", "correct")
+KIND_ZH = {"evaluation": "企业评议", "visit": "暗访发现问题", "criticism": "通报批评", "adjustment": "人工调整"}
+
+
+def evaluation_score(scores: dict[str, float]) -> float:
+    """An evaluation's score: the mean of its criteria."""
+    return round(sum(scores.values()) / len(scores), 4)
+
+
+def item_facts(kind: str, item: dict) -> tuple[str, dict[str, float], datetime, str | None, str | None]:
+    """What an own input counts as in the ledger: (fact period, {metric: value}, at, ref, detail)."""
+    if kind == "evaluation":
+        return (item["period"], {"evaluations": 1.0, "evaluation_score": evaluation_score(item["scores"])},
+                item["recorded_at"], None, item["enterprise"][:200])
+    if kind == "visit":
+        return month_of(item["visited_at"]), {"visit_findings": 1.0}, item["visited_at"], str(item["id"]), None
+    if kind == "criticism":
+        return (month_of(item["issued_at"]), {"criticisms": 1.0}, item["issued_at"], item["document"][:100],
+                item["reason"][:200])
+    return (item["period"], {"adjustment": float(item["value"])}, item["recorded_at"], item["approved_by"][:100],
+            item["reason"][:200])
+
+
+def touched_periods(kind: str, item: dict) -> set[str]:
+    """The periods an input's facts belong to, and for a visit the month its due time falls in (its overdue is
+    judged in that period)."""
+    out = {item_facts(kind, item)[0]}
+    if kind == "visit":
+        out.add(month_of(item["due_at"]))
+    return out
 
 
 # -- objections (申诉) -------------------------------------------------------------------------------
@@ -272,6 +339,7 @@ METRIC_LABELS = {
     "approvals_decided_unclocked": "办结（无法计时）", "approval_warnings": "预警", "yellow_cards": "黄牌",
     "red_cards": "红牌", "red_cards_resolved": "红牌整改销号", "irregularities": "纠错（违规）",
     "approvals_supervised": "审批督办", "supervision_overdue": "督办逾期", "milestones_missed": "重点项目节点逾期",
+    "self_checks_missing": "重点项目月度自查未报", "inspection_findings": "重点督察发现问题",
     "evaluations": "企业评议（份）", "evaluation_score": "企业评议得分合计", "visit_findings": "暗访发现问题",
     "visits_overdue": "暗访问题逾期未销号", "adjustment": "人工调整", "criticisms": "通报批评",
 }
@@ -355,6 +423,24 @@ class MetricRule:
 
 
 @dataclass(frozen=True)
+class RankingGroup:
+    """A group ranked on its own (its own ranks, thirds, advanced units, red and black lists): the register tiers
+    it holds (`members`: city, town_street)."""
+    code: str
+    label_zh: str
+    members: tuple[str, ...]
+    advanced_count: int | None = None  # None: the rule file's advanced_units.count
+
+
+REGISTER_TIERS_ZH = {"city": "市直部门", "town_street": "镇街"}
+ALL = "all"  # the one group when every unit is ranked together
+TOGETHER = RankingGroup(ALL, "统一排名", ("city", "town_street"))
+SEPARATE = (RankingGroup("city", "市直部门", ("city",)), RankingGroup("town_street", "镇街", ("town_street",)))
+# 企业评议 score bands of the stationed units' report: (label, lowest score), best first
+EVALUATION_BANDS = (("优秀", 90.0), ("良好", 80.0), ("一般", 60.0), ("较差", 0.0))
+
+
+@dataclass(frozen=True)
 class Rules:
     version: str
     name_zh: str
@@ -368,6 +454,18 @@ class Rules:
     not_ranked_zh: tuple[str, str] = ("不参与排名", "各项指标均未达到最少样本数（数据不足），不参与排名")
     not_assessed_zh: tuple[str, str] = ("不参与考核", "考核对象名录中标注为不参与考核的单位，不计分、不排名")
     notes_zh: tuple[str, ...] = ()
+    # ranking groups (groups:): separately (each group its own ranking) or together (one); a rule file without the
+    # section ranks together, as every rule file before 2026.4 did
+    groups: tuple[RankingGroup, ...] = (TOGETHER,)
+    evaluation_bands: tuple[tuple[str, float], ...] = EVALUATION_BANDS
+
+    @property
+    def together(self) -> bool:
+        return len(self.groups) == 1
+
+    def group_of(self, register_tier: str) -> RankingGroup:
+        """The ranking group a unit of this register tier is ranked in (the last group for a tier none lists)."""
+        return next((g for g in self.groups if register_tier in g.members), self.groups[-1])
 
     @classmethod
     def load(cls, path: str | Path) -> Rules:
@@ -413,9 +511,54 @@ class Rules:
                 list_size=int((data.get("red_black_lists") or {}).get("size", 5)),
                 not_ranked_zh=_standing(data.get("not_ranked"), cls.not_ranked_zh),
                 not_assessed_zh=_standing(data.get("not_assessed"), cls.not_assessed_zh),
-                notes_zh=tuple(str(n) for n in data.get("notes_zh") or ()))
-        except (KeyError, TypeError) as exc:
+                notes_zh=tuple(str(n) for n in data.get("notes_zh") or ()),
+                groups=_groups(data.get("groups"), source),
+                evaluation_bands=_bands((data.get("stationed_units") or {}).get("bands"), source))
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, RulesError):
+                raise
+
             raise RulesError(f"{source}: incomplete rule file ({exc})") from None
+
+
+def _groups(data: dict | None, source: str) -> tuple[RankingGroup, ...]:
+    """`groups: {ranking: separate | together, list: [{code, label_zh, members: [register tiers],
+    advanced_count}], together_label_zh}`; absent: together."""
+    if not data:
+        return (TOGETHER,)
+    mode = data.get("ranking", "separate")
+    if mode not in ("separate", "together"):
+        raise RulesError(f"{source}: groups.ranking must be separate or together, not {mode!r}")
+    if mode == "together":
+        return (RankingGroup(ALL, str(data.get("together_label_zh") or TOGETHER.label_zh), TOGETHER.members,
+                             _count(data.get("together_advanced_count"), source)),)
+    listed = data.get("list") or [{"code": g.code, "label_zh": g.label_zh, "members": list(g.members)}
+                                  for g in SEPARATE]
+    groups = tuple(RankingGroup(str(g["code"]), str(g["label_zh"]), tuple(g["members"]),
+                                _count(g.get("advanced_count"), source)) for g in listed)
+    members = [m for g in groups for m in g.members]
+    if len({g.code for g in groups}) != len(groups) or len(set(members)) != len(members) or \
+            not set(members) <= set(REGISTER_TIERS_ZH) or not members:
+        raise RulesError(f"{source}: groups.list: distinct codes, each register tier ({', '.join(REGISTER_TIERS_ZH)}) "
+                         f"in one group at most")
+    return groups
+
+
+def _count(value, source: str) -> int | None:
+    if value is None:
+        return None
+    if int(value) < 0:
+        raise RulesError(f"{source}: an advanced_count must not be negative")
+    return int(value)
+
+
+def _bands(data: list | None, source: str) -> tuple[tuple[str, float], ...]:
+    if not data:
+        return EVALUATION_BANDS
+    bands = tuple(sorted(((str(b["label_zh"]), float(b["min"])) for b in data), key=lambda b: -b[1]))
+    if bands[-1][1] > 0:
+        raise RulesError(f"{source}: stationed_units.bands: the lowest band starts at 0")
+    return bands
 
 
 def _standing(data: dict | None, default: tuple[str, str]) -> tuple[str, str]:
@@ -433,6 +576,7 @@ class Department:
     enforcement_functions: bool = False
     tier: str = "city"
     assessed: bool = True  # false: listed as not assessed (不参与考核), never scored or ranked (the assessment office)
+    superior: str | None = None  # 驻莱单位: the superior authority outside the city it answers to
 
     @property
     def may_be_advanced(self) -> bool:
@@ -480,9 +624,11 @@ def tier_of(rank: int, n: int) -> int:
 def rank(departments: list[Department], totals: dict[str, dict[str, float]], rules: Rules,
          disqualified: dict[str, list[str]] | None = None,
          adjustments: dict[str, float] | None = None) -> list[dict]:
-    """One row per department: the ranked ones best first, then those not ranked (not enough data on every
-    metric), then those not assessed. `totals[dept][metric]`: the period's sums of its facts;
-    `disqualified[dept]`: why it may not be an advanced unit (通报批评, an unresolved red card)."""
+    """One row per department: the ranked ones best first — group by group when the rule file ranks its groups
+    separately (rules.groups: city departments, then town-streets, each with its own ranks, thirds and advanced
+    units) —, then those not ranked (not enough data on every metric), then those not assessed.
+    `totals[dept][metric]`: the period's sums of its facts; `disqualified[dept]`: why it may not be an advanced
+    unit (通报批评, an unresolved red card)."""
     disqualified = disqualified or {}
     adjustments = adjustments or {}
     rows, unranked = [], []
@@ -497,38 +643,27 @@ def rank(departments: list[Department], totals: dict[str, dict[str, float]], rul
             standing, (label, reason) = NOT_RANKED, rules.not_ranked_zh
         else:
             standing, label, reason = RANKED, "参与排名", ""
-        row = {"department": d.code, "name": d.name, "group": d.tier, "composite": composite, "metrics": scores,
+        group = rules.group_of(d.tier)
+        row = {"department": d.code, "name": d.name, "group": d.tier,
+               "group_zh": REGISTER_TIERS_ZH.get(d.tier, d.tier), "ranking_group": group.code,
+               "ranking_group_zh": group.label_zh, "group_size": 0, "composite": composite, "metrics": scores,
                "standing": standing, "standing_zh": label, "standing_reason": reason,
                "insufficient": [] if standing == NOT_ASSESSED else [
                    m.code for m in rules.metrics if statuses[m.code] == INSUFFICIENT],
                "_dept": d}
         (rows if standing == RANKED else unranked).append(row)
-    rows.sort(key=lambda r: (-r["composite"], r["department"]))
-    unranked.sort(key=lambda r: (r["standing"] == NOT_ASSESSED, r["department"]))
-    n = len(rows)
-    for i, row in enumerate(rows):
-        # competition ranking: tied departments share the better rank, so they share the better tier
-        row["rank"] = 1 + sum(1 for other in rows[:i] if other["composite"] > row["composite"])
-        row["tier"] = tier_of(row["rank"], n)
-        row["tier_label"] = rules.tier_labels[row["tier"] - 1]
+    order = {g.code: i for i, g in enumerate(rules.groups)}
+    rows.sort(key=lambda r: (order[r["ranking_group"]], -r["composite"], r["department"]))
+    unranked.sort(key=lambda r: (r["standing"] == NOT_ASSESSED, order[r["ranking_group"]], r["department"]))
+    for group in rules.groups:
+        members = [r for r in rows if r["ranking_group"] == group.code]
+        _rank_group(members, rules, group, disqualified)
     for row in unranked:
         row.update(rank=None, tier=None, tier_label=row["standing_zh"])
-    # 先进单位: the best departments with approval or enforcement functions, skipping the disqualified (the
-    # next one moves up); departments tied with the last one named are named too
-    named, last = 0, None
+        row["group_size"] = sum(1 for r in rows if r["ranking_group"] == row["ranking_group"])
+        _disqualification(row, disqualified)
     for row in rows + unranked:
-        d = row.pop("_dept")
-        reasons = disqualified.get(d.code, [])
-        row["disqualified"] = bool(reasons)
-        row["disqualification"] = list(reasons)
-        row["advanced_unit"] = False
-        if row["rank"] is None or not d.may_be_advanced or reasons:
-            continue
-        if named < rules.advanced_count or (last is not None and row["composite"] == last):
-            row["advanced_unit"] = True
-            named += 1
-            last = row["composite"]
-    for row in rows + unranked:
+        row.pop("_dept")
         t = totals.get(row["department"], {})
         warnings = int(round(t.get("efficiency_warnings", 0.0)))
         tier_bonus = rules.tier_bonuses[row["tier"] - 1] if row["tier"] else 0.0
@@ -545,13 +680,82 @@ def rank(departments: list[Department], totals: dict[str, dict[str, float]], rul
     return rows + unranked
 
 
-def red_black_lists(rows: list[dict], size: int) -> dict[str, list[dict]]:
-    """红榜 the best `size`, 黑榜 the worst `size` (worst first) of the ranked departments; ties at the edge are
-    listed too."""
-    rows = [r for r in rows if r.get("rank") is not None]
-    red = [r for r in rows if r["rank"] <= size]
-    black = [r for r in reversed(rows) if 1 + sum(1 for o in rows if o["composite"] < r["composite"]) <= size]
-    return {"red": red, "black": black}
+def _disqualification(row: dict, disqualified: dict[str, list[str]]) -> list[str]:
+    reasons = disqualified.get(row["department"], [])
+    row["disqualified"] = bool(reasons)
+    row["disqualification"] = list(reasons)
+    row["advanced_unit"] = False
+    return reasons
+
+
+def _rank_group(rows: list[dict], rules: Rules, group: RankingGroup, disqualified: dict[str, list[str]]) -> None:
+    """Ranks, thirds (三档) and advanced units within one ranking group, its rows best first."""
+    n = len(rows)
+    for i, row in enumerate(rows):
+        # competition ranking: tied departments share the better rank, so they share the better tier
+        row["rank"] = 1 + sum(1 for other in rows[:i] if other["composite"] > row["composite"])
+        row["group_size"] = n
+        row["tier"] = tier_of(row["rank"], n)
+        row["tier_label"] = rules.tier_labels[row["tier"] - 1]
+    # 先进单位: the best departments with approval or enforcement functions, skipping the disqualified (the
+    # next one moves up); departments tied with the last one named are named too
+    count = rules.advanced_count if group.advanced_count is None else group.advanced_count
+    named, last = 0, None
+    for row in rows:
+        reasons = _disqualification(row, disqualified)
+        if not row["_dept"].may_be_advanced or reasons or count == 0:
+            continue
+        if named < count or (last is not None and row["composite"] == last):
+            row["advanced_unit"] = True
+            named += 1
+            last = row["composite"]
+
+
+def red_black_lists(rows: list[dict], size: int) -> dict:
+    """红榜 the best `size`, 黑榜 the worst `size` (worst first) of the ranked departments of each ranking group;
+    ties at the edge are listed too. `red` and `black`: every group's, one after the other; `groups`: apart."""
+    ranked = [r for r in rows if r.get("rank") is not None]
+    groups: dict[str, list[dict]] = {}
+    for r in ranked:  # rows published before 2026.4 carry no ranking group: one ranking
+        groups.setdefault(r.get("ranking_group") or ALL, []).append(r)
+    out: dict = {"red": [], "black": [], "groups": []}
+    for code, members in groups.items():
+        red = [r for r in members if r["rank"] <= size]
+        black = [r for r in reversed(members)
+                 if 1 + sum(1 for o in members if o["composite"] < r["composite"]) <= size]
+        out["red"] += red
+        out["black"] += black
+        out["groups"].append({"group": code, "label_zh": members[0].get("ranking_group_zh") or TOGETHER.label_zh,
+                              "red": red, "black": black})
+    return out
+
+
+# -- 驻莱单位: units stationed in the city under a superior authority ---------------------------------
+
+def stationed_report(units: list[Department], scores: dict[str, list[float]],
+                     bands: tuple[tuple[str, float], ...] = EVALUATION_BANDS) -> list[dict]:
+    """Per stationed unit (those with a superior): its enterprise evaluations' count, mean, distribution over the
+    score bands and rank among the stationed units by mean (competition ranking; a unit nobody evaluated is not
+    ranked), best first, then those not evaluated. Addressed to its superior."""
+    rows = []
+    for d in units:
+        if not d.superior:
+            continue
+        got = scores.get(d.code, [])
+        distribution = {label: 0 for label, _ in bands}
+        for score in got:
+            label = next(label for label, low in bands if score >= low)
+            distribution[label] += 1
+        rows.append({"department": d.code, "name": d.name, "superior": d.superior, "evaluations": len(got),
+                     "average": _r(sum(got) / len(got)) if got else None, "lowest": min(got) if got else None,
+                     "highest": max(got) if got else None, "distribution": distribution, "rank": None})
+    scored = sorted((r for r in rows if r["average"] is not None), key=lambda r: (-r["average"], r["department"]))
+    for i, row in enumerate(scored):
+        row["rank"] = 1 + sum(1 for other in scored[:i] if other["average"] > row["average"])
+    rest = sorted((r for r in rows if r["average"] is None), key=lambda r: r["department"])
+    for row in scored + rest:
+        row["ranked_units"] = len(scored)
+    return scored + rest
 
 
 def late_acceptances_paired(overdue: list[dict], accepted: list[dict]) -> list[dict]:

@@ -15,21 +15,26 @@ from services.kernel.workcal import WorkCalendar
 
 from . import ledger, store
 from .domain import (
+    CORRECTABLE,
     DECISIONS,
     DEFAULT_RECTIFICATION_DAYS,
     INSUFFICIENT,
+    KIND_ZH,
     MERGED,
     NOT_ASSESSED,
     NOT_RANKED,
     PENALISED,
     PERIOD_HELP,
+    PERIOD_HELP_ZH,
     RANKED,
     RECTIFICATION_ZH,
     Period,
     Rules,
     business_moment,
     effective_weights,
+    evaluation_score,
     facts_of,
+    item_facts,
     merged_reason,
     month_of,
     open_at,
@@ -37,7 +42,9 @@ from .domain import (
     rectification_due,
     rectification_overdue,
     rectification_step,
+    stationed_report,
     statuses_of,
+    touched_periods,
 )
 
 # clocks of callers drift: a moment up to this far ahead of ours is not "in the future"
@@ -118,7 +125,7 @@ def add_evaluation(uow, data: dict, by: str, now: datetime) -> dict:
     duplicate = Conflict(
         f"{data['enterprise']} already evaluated {data['department']} for {data['period']}",
         message_zh=f"该企业本期（{data['period']}）已评议过该部门，每个企业每期对每个部门只能评议一次")
-    score = round(sum(data["scores"].values()) / len(data["scores"]), 4)
+    score = evaluation_score(data["scores"])
     require_department(uow.session, data["department"])
     if store.evaluation_exists(uow.session, data["enterprise"], data["department"], data["period"]):
         raise duplicate
@@ -208,6 +215,171 @@ def add_criticism(uow, data: dict, by: str, now: datetime) -> dict:
     return row
 
 
+# -- corrections (更正) --------------------------------------------------------------------------------
+
+TABLES = {"evaluation": store.evaluations, "visit": store.visits, "criticism": store.criticisms,
+          "adjustment": store.adjustments}
+NO_ITEM_ZH = {k: f"{v}记录不存在" for k, v in KIND_ZH.items()}
+
+
+def _item(session, kind: str, item_id: int, scope: str | None = None, lock: bool = False) -> dict:
+    row = store.get_row(session, TABLES[kind], item_id, lock=lock)
+    if row is None or (scope is not None and row["department"] != scope):
+        raise NotFound(f"no {kind} {item_id}", message_zh=NO_ITEM_ZH[kind])
+    return store.evaluation_out(row) if kind == "evaluation" else row
+
+
+def item_view(session, kind: str, row: dict, history: list[dict] | None = None) -> dict:
+    """An own input as it stands, whether it was voided, and every correction (the original and each change)."""
+    history = store.corrections_of(session, kind, row["id"]) if history is None else history
+    void = next((c for c in history if c["action"] == "void"), None)
+    return {**row, "voided": void is not None, "void_reason": void["reason"] if void else None,
+            "corrections": history}
+
+
+def voided_items(session, kind: str) -> set[int]:
+    return {c["item_id"] for c in store.list_corrections(session, kind=kind, action="void", limit=None)}
+
+
+def get_item(session, kind: str, item_id: int, scope: str | None = None) -> dict:
+    return item_view(session, kind, _item(session, kind, item_id, scope))
+
+
+def _closed_refusal(session, periods: set[str]) -> None:
+    closed = sorted({c for p in periods for c in _closed_containing(session, p)})
+    if closed:
+        raise Conflict(f"the correction touches the closed period(s) {', '.join(closed)}: reopen them first "
+                       f"(POST /api/v1/periods/{{period}}/reopen with a reason)",
+                       message_zh=f"该更正涉及已关闭发布的考核期（{'、'.join(closed)}），已发布结果不能悄然变更；"
+                                  f"如确需更正，请先说明理由重新开启该考核期")
+
+
+def _checked_changes(session, kind: str, row: dict, changes: dict, now: datetime) -> dict:
+    """The input with `changes` applied, validated as a new entry would be (400 on changes.<field>)."""
+    new = {**row, **changes}
+    errors: dict[str, list[str]] = {}
+    if "department" in changes and store.get_department(session, changes["department"]) is None:
+        errors["department"] = [UNKNOWN_DEPARTMENT]
+    if kind == "visit":
+        if changes.get("point_code") and store.get_point(session, changes["point_code"]) is None:
+            errors["point_code"] = ["unknown monitoring point; see GET /api/v1/monitoring-points / 未登记的效能监督点"]
+        if new["due_at"] < new["visited_at"]:
+            errors["due_at"] = ["must not be before visited_at / 整改期限不能早于暗访时间"]
+    if kind == "criticism" and new["issued_at"] > now + TOLERANCE:
+        errors["issued_at"] = ["cannot be in the future / 印发时间不能晚于当前时间"]
+    if errors:
+        raise BadRequest({"changes": errors})
+    if kind == "evaluation":
+        new["score"] = evaluation_score(new["scores"])
+        if (new["enterprise"], new["department"], new["period"]) != (row["enterprise"], row["department"],
+                                                                     row["period"]) and store.evaluation_exists(
+                session, new["enterprise"], new["department"], new["period"]):
+            raise Conflict(f"{new['enterprise']} already evaluated {new['department']} for {new['period']}",
+                           message_zh="更正后的企业、部门和考核期已有一份评议，每个企业每期对每个部门只能评议一次")
+    return new
+
+
+def correct_item(uow, kind: str, item_id: int, action: str, data: dict, by: str, now: datetime) -> dict:
+    """Void an own input entered wrongly (it no longer counts) or correct some of its fields, with a reason and the
+    assessor's name: its facts get a voiding entry (cause `correction`), a correction's values come in as facts of
+    their own, and the correction is kept with the input before and after. The ranking follows at once. A change
+    touching a closed period is a 409 (reopen it first); a voided input is not changed again (409). The same void
+    sent again answers as the first."""
+    s = uow.session
+    row = _item(s, kind, item_id, lock=True)
+    history = store.corrections_of(s, kind, item_id)
+    if any(c["action"] == "void" for c in history):
+        last = history[-1]
+        if action == "void" and last["reason"] == data["reason"] and last["assessor"] == data["assessor"]:
+            return item_view(s, kind, row, history)
+        raise Conflict(f"{kind} {item_id} was voided already", message_zh=f"该{KIND_ZH[kind]}已作废，不能再更正或作废")
+    changes = {k: v for k, v in (data.get("changes") or {}).items() if k in CORRECTABLE[kind]}
+    new = _checked_changes(s, kind, row, changes, now) if action == "correct" else None
+    if new is not None and all(new[k] == row[k] for k in changes):
+        raise BadRequest({"changes": {"_schema": ["nothing to correct: the values are those recorded / "
+                                                  "更正内容与原记录相同"]}})
+    periods = touched_periods(kind, row) | (touched_periods(kind, new) if new is not None else set())
+    _closed_refusal(s, periods)
+    revision = len(history) + 1
+    sources = [f"{kind}-{item_id}"] + [f"{kind}-{item_id}-r{c['revision']}" for c in history]
+    current = [f for source in sources for f in store.facts_of_source(s, source)]
+    done = store.facts_with_void(s, [f["id"] for f in current])
+    for f in current:
+        if f["id"] not in done:
+            store.add_fact_void(s, dict(
+                fact_id=f["id"], cause="correction", ref=f"{kind}-{item_id}",
+                reason=f"{'作废' if action == 'void' else '更正'}{KIND_ZH[kind]}（第 {revision} 次，"
+                       f"{data['assessor']}）：{data['reason']}"[:4000], by=by, at=now, recorded_at=now))
+    if new is not None:
+        stored = {k: new[k] for k in changes}
+        if kind == "evaluation":
+            stored = {**stored, "score": new["score"]}
+            if "scores" in stored:
+                stored["scores"] = json.dumps(new["scores"], ensure_ascii=False, sort_keys=True)
+        store.update_row(s, TABLES[kind], item_id, stored)
+        if kind == "visit" and "department" in changes:
+            rect = store.get_rectification(s, item_id, lock=True)
+            if rect is not None:
+                store.save_rectification(s, {**rect, "department": new["department"], "updated_at": now})
+        period, metrics, at, ref, detail = item_facts(kind, new)
+        store.add_facts(s, [dict(department=new["department"], period=period, metric=m, value=float(v), ref=ref,
+                                 detail=detail, at=at, source_event_id=f"{kind}-{item_id}-r{revision}",
+                                 source_event_type=f"scoring.{kind}", occurred_at=now, recorded_at=now)
+                            for m, v in metrics.items()])
+    elif kind == "visit":  # a voided finding: its rectification clock stops
+        rect = store.get_rectification(s, item_id, lock=True)
+        if rect is not None and rect["state"] not in ("accepted", "closed"):
+            store.save_rectification(s, {**rect, "state": "closed", "check_at": None, "updated_at": now})
+    try:
+        store.add_correction(s, dict(
+            kind=kind, item_id=item_id, revision=revision, action=action, department=row["department"],
+            department_after=new["department"] if new is not None else None, periods=sorted(periods),
+            reason=data["reason"], by=by, assessor=data["assessor"], at=now, before=_plain(row),
+            after=_plain(new) if new is not None else None))
+    except IntegrityError:  # corrected twice at once: the other one won
+        raise Conflict(f"{kind} {item_id} was corrected at the same time; look again",
+                       message_zh="该记录正被同时更正，请刷新后重试") from None
+    return get_item(s, kind, item_id)
+
+
+def _plain(row: dict) -> dict:
+    out = {k: v for k, v in row.items() if k not in ("voided", "corrections", "void_reason")}
+    if isinstance(out.get("scores"), str):
+        out["scores"] = json.loads(out["scores"])
+    return out
+
+
+def find_corrections(session, query: dict) -> list[dict]:
+    period = query.get("period")
+    p = parse_period(period) if period else None
+    rows = store.list_corrections(session, kind=query.get("kind"), action=query.get("action"),
+                                  department=query.get("department"), year=p.year if p else None,
+                                  limit=query.get("limit", 1000))
+    return [c for c in rows if p is None or any(ledger.in_period(p, x) for x in c["periods"])]
+
+
+# -- 驻莱单位: the stationed units' enterprise-evaluation report ---------------------------------------------
+
+def stationed_units(session, rules: Rules, period: Period, now: datetime) -> dict:
+    """The enterprise evaluations of the units stationed in the city under a superior authority (驻莱单位) in
+    `period`, from the ledger (voided and corrected evaluations as they count now): per unit its count, mean,
+    distribution over the rule file's bands and rank among the stationed units; grouped by superior."""
+    units = [d for d in ledger.departments(session) if d.superior]
+    codes = {d.code for d in units}
+    gone = {f["id"] for f in ledger.voided(session, year=period.year)}
+    scores: dict[str, list[float]] = {}
+    for f in store.fact_values(session, "evaluation_score", period.year):
+        if f["department"] in codes and f["id"] not in gone and ledger.in_period(period, f["period"]):
+            scores.setdefault(f["department"], []).append(f["value"])
+    rows = stationed_report(units, scores, rules.evaluation_bands)
+    superiors: dict[str, list[dict]] = {}
+    for r in rows:
+        superiors.setdefault(r["superior"], []).append(r)
+    return {"period": period.text, "label_zh": period.label_zh(), "as_of": now, "rules_version": rules.version,
+            "bands": [{"label_zh": label, "min": low} for label, low in rules.evaluation_bands], "rows": rows,
+            "superiors": [{"superior": k, "units": v} for k, v in sorted(superiors.items())]}
+
+
 # -- scores ------------------------------------------------------------------------------------------
 
 def _metric_list(rules: Rules) -> list[dict]:
@@ -277,9 +449,10 @@ def department_score(session, rules: Rules, period: Period, department: str, now
                 "basis_label_zh": m.basis_label_zh, "effective_weight": shares[m.code] if assessed else 0.0,
                 "explanation_zh": m.explain_zh(t) if assessed else row.get("standing_reason", "")}
                for m in rules.metrics]
-    adj = [a for a in store.list_rows(session, store.adjustments, department)
+    void_adj, void_crit = voided_items(session, "adjustment"), voided_items(session, "criticism")
+    adj = [dict(a, voided=a["id"] in void_adj) for a in store.list_rows(session, store.adjustments, department)
            if ledger.in_period(period, a["period"])]
-    crit = [c for c in store.list_rows(session, store.criticisms, department)
+    crit = [dict(c, voided=c["id"] in void_crit) for c in store.list_rows(session, store.criticisms, department)
             if ledger.in_period(period, month_of(c["issued_at"]))]
     return {"period": period.text, "state": result["state"], "rules_version": result["rules_version"],
             "row": row, "standing": row.get("standing", RANKED), "standing_zh": row.get("standing_zh", ""),
@@ -325,7 +498,7 @@ def period_named(text: str) -> Period:
         return parse_period(text)
     except ValueError:
         raise NotFound(f"no period {text!r}: {PERIOD_HELP}",
-                       message_zh="考核期间格式应为 2026、2026-Q3 或 2026-09") from None
+                       message_zh=PERIOD_HELP_ZH) from None
 
 
 def period_view(session, rules: Rules, period: Period, event_id=None) -> dict:
@@ -381,7 +554,8 @@ def close_period(uow, rules: Rules, period: Period, by: str, now: datetime,
         "period": period.text, "revision": revision, "rules_version": rules.version, "published_at": now,
         "by": by, "results": [{k: r[k] for k in (
             "department", "composite", "rank", "tier", "bonus", "advanced_unit", "efficiency_warnings",
-            "deduction", "adjustment", "final")} for r in result["rows"] if r["standing"] == RANKED],
+            "deduction", "adjustment", "final", "ranking_group", "ranking_group_zh", "group_size")}
+            for r in result["rows"] if r["standing"] == RANKED],
         "unranked": [{k: r[k] for k in (
             "department", "standing", "standing_reason", "insufficient", "efficiency_warnings", "deduction",
             "adjustment", "final")} for r in result["rows"] if r["standing"] != RANKED],

@@ -43,7 +43,7 @@ def in_period(period: Period, fact_period: str) -> bool:
 
 def departments(session: Session) -> list[Department]:
     return [Department(d["code"], d["name"], d["approval_functions"], d["enforcement_functions"], d["tier"],
-                       bool(d.get("assessed", True)))
+                       bool(d.get("assessed", True)), d.get("superior"))
             for d in store.list_departments(session)]
 
 

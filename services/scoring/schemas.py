@@ -1,11 +1,20 @@
 """marshmallow schemas of the scoring HTTP API."""
 
-from marshmallow import Schema, ValidationError, fields, validate, validates
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.kernel.errors import BadRequest
 from services.kernel.fields import Id, Moment, evidence_links
 
-from .domain import OBJECTION_STATES, PERIOD_HELP, RECTIFICATION_STATES, Period, parse_period
+from .domain import (
+    CORRECTION_ACTIONS,
+    CORRECTION_KINDS,
+    OBJECTION_STATES,
+    PERIOD_HELP,
+    PERIOD_HELP_ZH,
+    RECTIFICATION_STATES,
+    Period,
+    parse_period,
+)
 
 CODE = validate.Regexp(r"^[A-Za-z0-9_-]{1,64}$", error="letters, digits, _ and -, at most 64")
 TIERS = ("city", "town_street")
@@ -16,14 +25,14 @@ def _period_ok(value: str) -> None:
     try:
         parse_period(value)
     except ValueError:
-        raise ValidationError(f"{PERIOD_HELP} / 考核期间格式应为 2026、2026-Q3 或 2026-09") from None
+        raise ValidationError(f"{PERIOD_HELP} / {PERIOD_HELP_ZH}") from None
 
 
 def period_or_400(text: str, field: str = "period") -> Period:
     try:
         return parse_period(text)
     except ValueError:
-        raise BadRequest({field: [f"{PERIOD_HELP} / 考核期间格式应为 2026、2026-Q3 或 2026-09"]}) from None
+        raise BadRequest({field: [f"{PERIOD_HELP} / {PERIOD_HELP_ZH}"]}) from None
 
 
 def _month_ok(value: str) -> None:
@@ -34,8 +43,8 @@ def _month_ok(value: str) -> None:
 
 class FactsQuery(Schema):
     department = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
-    period = fields.String(load_default=None, validate=validate.Regexp(
-        r"^\d{4}(-\d{2})?$", error="a year (2026) or a month (2026-09)"))
+    period = fields.String(load_default=None, validate=_period_ok, metadata={
+        "description": "the facts counting in this period (2026, 2026-H1, 2026-Q3, 2026-09)"})
     limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=5000))
 
 
@@ -61,9 +70,11 @@ class FactOut(Schema):
 
 
 class VoidOut(Schema):
-    void_cause = fields.String(metadata={"description": "objection, or the appeal's end: invalid | withdrawn | merged"})
+    void_cause = fields.String(metadata={"description": "objection, correction (an own input voided or corrected), "
+                                                        "or the appeal's end: invalid | withdrawn | merged"})
     void_reason = fields.String()
-    void_ref = fields.String(allow_none=True, metadata={"description": "the objection's or the appeal's id"})
+    void_ref = fields.String(allow_none=True, metadata={
+        "description": "the objection's or the appeal's id, or the corrected input (evaluation-12)"})
     voided_by = fields.String()
     voided_at = Moment()
     void_recorded_at = Moment()
@@ -79,6 +90,9 @@ class DepartmentIn(Schema):
     tier = fields.String(load_default="city", validate=validate.OneOf(TIERS))
     assessed = fields.Boolean(load_default=True, metadata={
         "description": "false: listed as not assessed (不参与考核), never scored or ranked (the assessment office)"})
+    superior = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200), metadata={
+        "description": "驻莱单位: the superior authority outside the city the unit answers to (e.g. 国家税务总局烟台市"
+                       "税务局); its enterprise-evaluation report is addressed there; empty or none: a city unit"})
 
 
 class DepartmentOut(Schema):
@@ -88,29 +102,64 @@ class DepartmentOut(Schema):
     enforcement_functions = fields.Boolean()
     tier = fields.String()
     assessed = fields.Boolean()
+    superior = fields.String(allow_none=True, metadata={"description": "驻莱单位: its superior authority"})
     updated_at = Moment()
 
 
 # -- own inputs -------------------------------------------------------------------------------------
 
+def _criteria_ok(value: dict) -> None:
+    if not value:
+        raise ValidationError("at least one criterion / 至少评一项")
+    if len(value) > 50:
+        raise ValidationError("at most 50 criteria / 最多 50 项")
+
+
+def _scores(**kwargs) -> fields.Dict:
+    return fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=64)),
+                       values=fields.Float(required=True, allow_nan=False, validate=validate.Range(
+                           min=0, max=100, error="a score is 0..100 / 评分须在 0 到 100 之间")),
+                       validate=_criteria_ok, **kwargs)
+
+
+def _adjustment_value(**kwargs) -> fields.Float:
+    return fields.Float(allow_nan=False, validate=validate.Range(
+        min=-10, max=10, error="an adjustment is -10..10 points / 调整分值须在 -10 到 10 之间"), **kwargs)
+
+
 class EvaluationIn(Schema):
     enterprise = fields.String(required=True, validate=validate.Length(min=1, max=200))
     department = fields.String(required=True, validate=validate.Length(min=1, max=64))
     period = fields.String(required=True, validate=_period_ok)
-    scores = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=64)),
-                         values=fields.Float(required=True, allow_nan=False, validate=validate.Range(
-                             min=0, max=100, error="a score is 0..100 / 评分须在 0 到 100 之间")),
-                         required=True)
-
-    @validates("scores")
-    def _some(self, value, **kwargs):
-        if not value:
-            raise ValidationError("at least one criterion / 至少评一项")
-        if len(value) > 50:
-            raise ValidationError("at most 50 criteria / 最多 50 项")
+    scores = _scores(required=True)
 
 
-class EvaluationOut(Schema):
+class CorrectionOut(Schema):
+    id = fields.Integer()
+    kind = fields.String(metadata={"description": "evaluation, visit, criticism or adjustment"})
+    item_id = fields.Integer()
+    revision = fields.Integer(metadata={"description": "the n-th change of this input"})
+    action = fields.String(metadata={"description": "void (no longer counts) or correct (fields changed)"})
+    department = fields.String(metadata={"description": "the input's department before"})
+    department_after = fields.String(allow_none=True)
+    periods = fields.List(fields.String(), metadata={"description": "the fact periods it touched, before and after"})
+    reason = fields.String()
+    assessor = fields.String(metadata={"description": "the assessor who made it"})
+    by = fields.String(metadata={"description": "the API key's actor that sent it"})
+    at = Moment()
+    before = fields.Dict(metadata={"description": "the input as it was"})
+    after = fields.Dict(allow_none=True, metadata={"description": "the input as corrected; none for a void"})
+
+
+class Corrected(Schema):
+    """The fields an own input shows about its corrections (更正)."""
+    voided = fields.Boolean(metadata={"description": "voided as entered wrongly: it no longer counts"})
+    void_reason = fields.String(allow_none=True)
+    corrections = fields.List(fields.Nested(CorrectionOut), metadata={
+        "description": "every void or correction, each with the input before and after (in the GET of one)"})
+
+
+class EvaluationOut(Corrected):
     id = fields.Integer()
     enterprise = fields.String()
     department = fields.String()
@@ -160,7 +209,7 @@ class VisitsQuery(Schema):
     state = fields.String(load_default=None, validate=validate.OneOf(("open", "closed")))
 
 
-class VisitOut(Schema):
+class VisitOut(Corrected):
     id = fields.Integer()
     department = fields.String()
     point_code = fields.String(allow_none=True)
@@ -179,13 +228,12 @@ class VisitOut(Schema):
 class AdjustmentIn(Schema):
     department = fields.String(required=True, validate=validate.Length(min=1, max=64))
     period = fields.String(required=True, validate=_period_ok)
-    value = fields.Float(required=True, allow_nan=False, validate=validate.Range(
-        min=-10, max=10, error="an adjustment is -10..10 points / 调整分值须在 -10 到 10 之间"))
+    value = _adjustment_value(required=True)
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
     approved_by = fields.String(required=True, validate=validate.Length(min=1, max=100))
 
 
-class AdjustmentOut(Schema):
+class AdjustmentOut(Corrected):
     id = fields.Integer()
     department = fields.String()
     period = fields.String()
@@ -203,7 +251,7 @@ class CriticismIn(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
-class CriticismOut(Schema):
+class CriticismOut(Corrected):
     id = fields.Integer()
     department = fields.String()
     issued_at = Moment()
@@ -211,6 +259,74 @@ class CriticismOut(Schema):
     reason = fields.String()
     recorded_by = fields.String()
     recorded_at = Moment()
+
+
+# -- corrections (更正) -----------------------------------------------------------------------------
+
+class _Changes(Schema):
+    @validates_schema
+    def _some(self, data, **kwargs):
+        if not data:
+            raise ValidationError("name at least one field to correct / 至少更正一项")
+
+
+class EvaluationChanges(_Changes):
+    enterprise = fields.String(validate=validate.Length(min=1, max=200))
+    department = fields.String(validate=validate.Length(min=1, max=64))
+    period = fields.String(validate=_period_ok)
+    scores = _scores()
+
+
+class VisitChanges(_Changes):
+    department = fields.String(validate=validate.Length(min=1, max=64))
+    point_code = fields.String(allow_none=True, validate=validate.Length(min=1, max=64))
+    finding = fields.String(validate=validate.Length(min=1, max=5000))
+    due_at = Moment()
+
+
+class CriticismChanges(_Changes):
+    department = fields.String(validate=validate.Length(min=1, max=64))
+    issued_at = Moment()
+    document = fields.String(validate=validate.Length(min=1, max=200))
+    reason = fields.String(validate=validate.Length(min=1, max=2000))
+
+
+class AdjustmentChanges(_Changes):
+    department = fields.String(validate=validate.Length(min=1, max=64))
+    period = fields.String(validate=_period_ok)
+    value = _adjustment_value()
+    reason = fields.String(validate=validate.Length(min=1, max=2000))
+    approved_by = fields.String(validate=validate.Length(min=1, max=100))
+
+
+class VoidIn(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=2000),
+                           metadata={"description": "why the input was wrong (作废理由)"})
+    assessor = fields.String(required=True, validate=validate.Length(min=1, max=100),
+                             metadata={"description": "the assessor who voids it (经办人)"})
+
+
+def _correct_in(name: str, changes: type[Schema]) -> type[Schema]:
+    return type(name, (VoidIn,), {
+        "changes": fields.Nested(changes, required=True, metadata={
+            "description": "the fields to correct, with their right values (only those named change)"}),
+        "reason": fields.String(required=True, validate=validate.Length(min=2, max=2000),
+                                metadata={"description": "why the input was wrong (更正理由)"}),
+    })
+
+
+EvaluationCorrectIn = _correct_in("EvaluationCorrectIn", EvaluationChanges)
+VisitCorrectIn = _correct_in("VisitCorrectIn", VisitChanges)
+CriticismCorrectIn = _correct_in("CriticismCorrectIn", CriticismChanges)
+AdjustmentCorrectIn = _correct_in("AdjustmentCorrectIn", AdjustmentChanges)
+
+
+class CorrectionsQuery(Schema):
+    kind = fields.String(load_default=None, validate=validate.OneOf(CORRECTION_KINDS))
+    action = fields.String(load_default=None, validate=validate.OneOf(CORRECTION_ACTIONS))
+    department = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+    period = fields.String(load_default=None, validate=_period_ok)
+    limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=5000))
 
 
 # -- scores -----------------------------------------------------------------------------------------
@@ -235,14 +351,22 @@ class ScoreRow(Schema):
     department = fields.String()
     name = fields.String()
     group = fields.String(metadata={"description": "the register's tier: city or town_street"})
+    group_zh = fields.String(metadata={"description": "市直部门 or 镇街"})
+    ranking_group = fields.String(metadata={
+        "description": "the group it is ranked in (rules' groups): city or town_street when ranked separately, all "
+                       "when together; rank, tier and advanced unit are within it"})
+    ranking_group_zh = fields.String()
+    group_size = fields.Integer(metadata={"description": "the ranked units of its ranking group (the n of its "
+                                                         "thirds)"})
     standing = fields.String(metadata={"description": STANDINGS})
     standing_zh = fields.String(metadata={"description": "参与排名 / 不参与排名 / 不参与考核"})
     standing_reason = fields.String(metadata={"description": "why not ranked or not assessed (Chinese)"})
     insufficient = fields.List(fields.String(), metadata={
         "description": "the metrics with not enough data (数据不足), left out of the composite"})
     composite = fields.Float(allow_none=True, metadata={"description": "none when not ranked or not assessed"})
-    rank = fields.Integer(allow_none=True)
-    tier = fields.Integer(allow_none=True, metadata={"description": "三档: 1, 2 or 3; none when not ranked"})
+    rank = fields.Integer(allow_none=True, metadata={"description": "its rank within its ranking group"})
+    tier = fields.Integer(allow_none=True, metadata={"description": "三档 within its ranking group: 1, 2 or 3; none "
+                                                                    "when not ranked"})
     tier_label = fields.String()
     tier_bonus = fields.Float()
     bonus = fields.Float(metadata={"description": "tier bonus + the advanced-unit bonus"})
@@ -411,10 +535,55 @@ class ObjectionOut(Schema):
     history = fields.List(fields.Nested(ObjectionStep))
 
 
+class GroupListsOut(Schema):
+    group = fields.String()
+    label_zh = fields.String()
+    red = fields.List(fields.Nested(ScoreRow))
+    black = fields.List(fields.Nested(ScoreRow))
+
+
 class ListsOut(Schema):
     period = fields.String()
-    red = fields.List(fields.Nested(ScoreRow), metadata={"description": "红榜: the best five"})
-    black = fields.List(fields.Nested(ScoreRow), metadata={"description": "黑榜: the worst five, worst first"})
+    red = fields.List(fields.Nested(ScoreRow), metadata={"description": "红榜: the best five of each ranking group"})
+    black = fields.List(fields.Nested(ScoreRow), metadata={
+        "description": "黑榜: the worst five of each ranking group, worst first"})
+    groups = fields.List(fields.Nested(GroupListsOut), metadata={"description": "the lists of each ranking group"})
+
+
+# -- 驻莱单位 -----------------------------------------------------------------------------------------
+
+class StationedRow(Schema):
+    department = fields.String()
+    name = fields.String()
+    superior = fields.String(metadata={"description": "the superior authority the report is addressed to"})
+    evaluations = fields.Integer(metadata={"description": "enterprise evaluations in the period (voided ones not)"})
+    average = fields.Float(allow_none=True, metadata={"description": "their mean score; none when not evaluated"})
+    lowest = fields.Float(allow_none=True)
+    highest = fields.Float(allow_none=True)
+    distribution = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
+        "description": "evaluations per score band of the rule file (优秀, 良好, 一般, 较差)"})
+    rank = fields.Integer(allow_none=True, metadata={"description": "rank among the stationed units by mean"})
+    ranked_units = fields.Integer()
+
+
+class BandOut(Schema):
+    label_zh = fields.String()
+    min = fields.Float()
+
+
+class SuperiorOut(Schema):
+    superior = fields.String()
+    units = fields.List(fields.Nested(StationedRow))
+
+
+class StationedOut(Schema):
+    period = fields.String()
+    label_zh = fields.String()
+    as_of = Moment()
+    rules_version = fields.String()
+    bands = fields.List(fields.Nested(BandOut))
+    rows = fields.List(fields.Nested(StationedRow), metadata={"description": "every stationed unit, best first"})
+    superiors = fields.List(fields.Nested(SuperiorOut), metadata={"description": "the same, by superior"})
 
 
 # -- rectification of visit findings (整改) -----------------------------------------------------------

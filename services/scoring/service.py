@@ -19,8 +19,8 @@ from services.kernel.seed import seed_empty
 from services.kernel.workcal import WorkCalendar
 
 # mixins imported as modules, so that `nameko run` finds only our class
-from . import handlers, reports, sanctions, store, targets
-from .domain import CONSUMED, DEFAULT_RECTIFICATION_DAYS, MERGED_APPEAL, VOIDED_APPEAL, Rules
+from . import corrections, handlers, reports, sanctions, store, targets
+from .domain import CONSUMED, DEFAULT_RECTIFICATION_DAYS, MERGED_APPEAL, VOIDED_APPEAL, Rules, parse_period
 from .domain import red_black_lists as lists_of
 from .schemas import (
     AdjustmentIn,
@@ -109,6 +109,12 @@ def seed_departments(db, path: str) -> int:
                       upsert=store.upsert_department, schema=DepartmentIn)
 
 
+def _marked(session, kind: str, rows: list[dict]) -> list[dict]:
+    """Own inputs as listed: each says whether it was voided (its corrections: GET of one)."""
+    gone = handlers.voided_items(session, kind)
+    return [dict(r, voided=r["id"] in gone) for r in rows]
+
+
 def consumes(fn):
     """Subscribe one handler to every event type assessment counts (one queue per type)."""
     for source, types in CONSUMED.items():
@@ -117,7 +123,8 @@ def consumes(fn):
     return fn
 
 
-class ScoringService(reports.ReportEndpoints, sanctions.SanctionEndpoints, targets.TargetEndpoints, base.ServiceBase):
+class ScoringService(reports.ReportEndpoints, corrections.CorrectionEndpoints, sanctions.SanctionEndpoints,
+                     targets.TargetEndpoints, base.ServiceBase):
     """考核 — explainable, replayable assessment of departments."""
 
     name = "scoring"
@@ -152,6 +159,9 @@ class ScoringService(reports.ReportEndpoints, sanctions.SanctionEndpoints, targe
         query = call.scoped_query()
         if query is None:
             return []
+        period = query.pop("period")
+        if period is not None:
+            query["periods"] = parse_period(period).parts()
         with self.platform.session() as session:
             found = store.list_facts(session, **query)
         if call.department_scope is not None:
@@ -162,7 +172,7 @@ class ScoringService(reports.ReportEndpoints, sanctions.SanctionEndpoints, targe
     # -- the department register ------------------------------------------------------------------
 
     @api("GET", "/api/v1/departments", roles=READERS, response=DepartmentOut, many=True,
-         summary="the department register (code, name, approval/enforcement functions, tier)",
+         summary="the department register (code, name, approval/enforcement functions, tier, superior)",
          tags=("departments",))
     def list_departments(self, call):
         with self.platform.session() as session:
@@ -193,7 +203,7 @@ class ScoringService(reports.ReportEndpoints, sanctions.SanctionEndpoints, targe
         if query is None:
             return []
         with self.platform.session() as session:
-            found = store.list_evaluations(session, **query)
+            found = _marked(session, "evaluation", store.list_evaluations(session, **query))
         return found if call.department_scope is None else [dict(e, enterprise=HIDDEN) for e in found]
 
     # -- monitoring points and the undercover-visit ledger ----------------------------------------
@@ -236,7 +246,8 @@ class ScoringService(reports.ReportEndpoints, sanctions.SanctionEndpoints, targe
             return []
         now = clock.now()
         with self.platform.session() as session:
-            found = [handlers.visit_view(v, now) for v in store.list_visits(session, **query)]
+            found = _marked(session, "visit", [handlers.visit_view(v, now)
+                                               for v in store.list_visits(session, **query)])
         return found if call.department_scope is None else [dict(v, visitor=HIDDEN) for v in found]
 
     # -- rectification of visit findings (整改) ----------------------------------------------------
@@ -311,7 +322,7 @@ class ScoringService(reports.ReportEndpoints, sanctions.SanctionEndpoints, targe
          summary="manual adjustments", tags=("inputs",))
     def list_adjustments(self, call):
         with self.platform.session() as session:
-            return store.list_rows(session, store.adjustments, call.query["department"])
+            return _marked(session, "adjustment", store.list_rows(session, store.adjustments, call.query["department"]))
 
     @api("POST", "/api/v1/criticisms", roles=WRITERS, body=CriticismIn, response=CriticismOut, status=201,
          summary="a public criticism (通报批评) of a unit: a serious case, no advanced unit in that period",
@@ -327,13 +338,13 @@ class ScoringService(reports.ReportEndpoints, sanctions.SanctionEndpoints, targe
         if query is None:
             return []
         with self.platform.session() as session:
-            return store.list_rows(session, store.criticisms, query["department"])
+            return _marked(session, "criticism", store.list_rows(session, store.criticisms, query["department"]))
 
     # -- scores -----------------------------------------------------------------------------------
 
     @api("GET", "/api/v1/scores", roles=OWN_READERS, query=ScoresQuery, response=ScoresOut,
-         summary="a period's ranking (2026, 2026-Q3, 2026-09): one row per department (department handlers: "
-                 "their own row only)", tags=("scores",))
+         summary="a period's ranking (2026, 2026-H1, 2026-Q3, 2026-09): one row per department, ranked within "
+                 "its group (department handlers: their own row only)", tags=("scores",))
     def get_scores(self, call):
         period = period_or_400(call.query["period"])
         with self.platform.session() as session:
@@ -394,7 +405,8 @@ class ScoringService(reports.ReportEndpoints, sanctions.SanctionEndpoints, targe
                                              clock.now())
 
     @api("GET", "/api/v1/red-black-lists", roles=READERS, query=MonthQuery, response=ListsOut,
-         summary="a month's red and black lists (红黑榜): the best five and the worst five", tags=("scores",))
+         summary="a month's red and black lists (红黑榜): the best five and the worst five of each ranking group",
+         tags=("scores",))
     def red_black_lists(self, call):
         period = period_or_400(call.query["period"])
         rules = self.settings.rules

@@ -120,6 +120,9 @@ departments = Table(
     Column("updated_at", Moment(), nullable=False),
     # false: listed as not assessed (不参与考核), never scored or ranked (the assessment office itself)
     Column("assessed", Boolean, nullable=False, default=True, server_default=true()),
+    # 驻莱单位: the superior authority outside the city the unit answers to (its evaluation report is addressed
+    # there); NULL for the city's own organisations
+    Column("superior", String(200)),
 )
 
 evaluations = Table(
@@ -218,6 +221,31 @@ criticisms = Table(
     Column("recorded_at", Moment(), nullable=False),
 )
 
+# Corrections (更正) of the assessment office's own inputs entered wrongly: a void (the input no longer counts) or
+# a correction (changed fields), each with its reason, who and when, and the input before and after (JSON). The
+# input's row holds its current values; its facts as first recorded stay in the ledger with a voiding entry
+# (fact_voids, cause `correction`, ref this row's id), the corrected values are facts of their own (source
+# `<kind>-<id>-r<revision>`). One row per change (revision 1, 2, ... of an input): append-only.
+corrections = Table(
+    "corrections", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(20), nullable=False),  # evaluation | visit | criticism | adjustment
+    Column("item_id", Integer, nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("action", String(10), nullable=False),  # void | correct
+    Column("department", String(64), nullable=False),  # the input's department before
+    Column("department_after", String(64)),  # and after (a correction may move it; NULL for a void)
+    Column("periods", String(200), nullable=False),  # the fact periods it touches (before and after), comma-separated
+    Column("reason", Text, nullable=False),
+    Column("by", String(100), nullable=False),  # the key's actor
+    Column("assessor", String(100), nullable=False),  # the assessor who made it, as named in the request
+    Column("at", Moment(), nullable=False),
+    Column("before", Text, nullable=False),  # JSON: the input as it was
+    Column("after", Text),  # JSON: the input as corrected (NULL for a void)
+    UniqueConstraint("kind", "item_id", "revision", name="uq_correction_revision"),
+)
+Index("ix_corrections_item", corrections.c.kind, corrections.c.item_id)
+
 periods = Table(
     "periods", metadata,
     Column("period", String(7), primary_key=True),
@@ -249,12 +277,16 @@ def add_facts(session, rows: list[dict]) -> None:
         session.execute(insert(facts), rows)
 
 
-def list_facts(session: Session, *, department=None, period=None, limit=500):
+def list_facts(session: Session, *, department=None, period=None, periods=None, limit=500):
+    """`period`: the facts whose period starts with it (a year: all of the year); `periods`: whose period is one of
+    them (Period.parts: the facts counting in a period)."""
     q = select(facts).order_by(facts.c.id)
     if department is not None:
         q = q.where(facts.c.department == department)
     if period is not None:
         q = q.where(facts.c.period.startswith(period))
+    if periods is not None:
+        q = q.where(facts.c.period.in_(list(periods)))
     return [dict(r) for r in session.execute(q.limit(limit)).mappings()]
 
 
@@ -320,6 +352,12 @@ def voided_facts(session: Session, *, year: int | None = None, department: str |
     return [dict(r) for r in session.execute(q).mappings()]
 
 
+def facts_with_void(session: Session, fact_ids: list[int]) -> set[int]:
+    """Those of `fact_ids` that have a voiding entry already (one per fact)."""
+    q = select(fact_voids.c.fact_id).where(fact_voids.c.fact_id.in_(fact_ids))
+    return {r[0] for r in session.execute(q)} if fact_ids else set()
+
+
 def add_fact_void(session: Session, values: dict) -> None:
     session.execute(insert(fact_voids).values(**values))
 
@@ -379,6 +417,7 @@ def get_department(session: Session, code: str) -> dict | None:
 def upsert_department(session: Session, data: dict, now) -> tuple[dict, bool]:
     values = {k: data[k] for k in ("code", "name", "approval_functions", "enforcement_functions", "tier")}
     values["assessed"] = data.get("assessed", True)
+    values["superior"] = (data.get("superior") or "").strip() or None
     values["updated_at"] = now
     if get_department(session, data["code"]) is None:
         session.execute(insert(departments).values(**values))
@@ -460,11 +499,74 @@ def visits_due_between(session: Session, start, end, recorded_by=None) -> list[d
     return [dict(r) for r in session.execute(q).mappings()]
 
 
+def get_row(session: Session, table: Table, row_id: int, lock: bool = False) -> dict | None:
+    q = select(table).where(table.c.id == row_id)
+    if lock:
+        q = q.with_for_update()
+    row = session.execute(q).mappings().first()
+    return None if row is None else dict(row)
+
+
+def update_row(session: Session, table: Table, row_id: int, values: dict) -> None:
+    session.execute(update(table).where(table.c.id == row_id).values(**values))
+
+
 def list_rows(session: Session, table: Table, department=None) -> list[dict]:
     q = select(table).order_by(table.c.id)
     if department:
         q = q.where(table.c.department == department)
     return [dict(r) for r in session.execute(q).mappings()]
+
+
+def fact_values(session: Session, metric: str, year: int) -> list[dict]:
+    """Every fact of `metric` in `year`, one by one with its value (the stationed units' evaluation scores)."""
+    q = (select(facts.c.id, facts.c.department, facts.c.period, facts.c.value, facts.c.source_event_id)
+         .where(facts.c.metric == metric, facts.c.period.startswith(f"{year:04d}")).order_by(facts.c.id))
+    return [dict(r) for r in session.execute(q).mappings()]
+
+
+# -- corrections ------------------------------------------------------------------------------------
+
+def _json(item: dict) -> str:
+    return json.dumps(item, ensure_ascii=False, sort_keys=True,
+                      default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v))
+
+
+def _correction_out(row) -> dict:
+    out = dict(row)
+    out["before"] = json.loads(out["before"]) if out["before"] else None
+    out["after"] = json.loads(out["after"]) if out["after"] else None
+    out["periods"] = [p for p in (out["periods"] or "").split(",") if p]
+    return out
+
+
+def corrections_of(session: Session, kind: str, item_id: int) -> list[dict]:
+    t = corrections
+    q = select(t).where(t.c.kind == kind, t.c.item_id == item_id).order_by(t.c.revision)
+    return [_correction_out(r) for r in session.execute(q).mappings()]
+
+
+def list_corrections(session: Session, *, kind=None, action=None, department=None, year=None,
+                     limit=1000) -> list[dict]:
+    t = corrections
+    q = select(t).order_by(t.c.id)
+    if kind is not None:
+        q = q.where(t.c.kind == kind)
+    if action is not None:
+        q = q.where(t.c.action == action)
+    if department is not None:
+        q = q.where(or_(t.c.department == department, t.c.department_after == department))
+    if year is not None:
+        q = q.where(t.c.periods.contains(f"{year:04d}"))
+    return [_correction_out(r) for r in session.execute(q.limit(limit)).mappings()]
+
+
+def add_correction(session: Session, values: dict) -> dict:
+    stored = {**values, "before": _json(values["before"]),
+              "after": None if values["after"] is None else _json(values["after"]),
+              "periods": ",".join(values["periods"])}
+    new_id = session.execute(insert(corrections).values(**stored)).inserted_primary_key[0]
+    return {**values, "id": new_id}
 
 
 # -- periods ----------------------------------------------------------------------------------------

@@ -70,7 +70,7 @@ def test_an_inactive_department_is_not_ranked_and_the_assessment_office_not_asse
              message="the September facts in scoring")
 
     result = scoring.scores()
-    assert result["rules_version"] == "2026.3"
+    assert result["rules_version"] == "2026.4"
     rows = {r["department"]: r for r in result["rows"]}
     ranked = [(r["department"], r["rank"], r["composite"]) for r in result["rows"] if r["rank"] is not None]
     # ZJJ: approval 83.33 (w20), monitoring 100 (w15: 12 handled, no card); every other metric has not enough

@@ -36,7 +36,8 @@ def iso(*parts):
 
 EVALUATION = {"enterprise": "某食品公司", "department": "SCJGJ", "period": "2026-09",
               "scores": {"效率": 90, "服务": 70}}
-SEEDED = ("ZJJ", "SWJ", "HBJ", "GAJ", "SCJGJ", "RSJ", "JYJ", "WJW", "ZWFW", "JW", "ZFB", "CGJ", "WCJD", "DCJD", "FGJ")
+SEEDED = ("ZJJ", "SWJ", "HBJ", "GAJ", "SCJGJ", "RSJ", "JYJ", "WJW", "ZWFW", "JW", "ZFB", "CGJ", "WCJD", "DCJD", "FGJ",
+          "SWGS")
 
 
 def test_the_register_is_seeded_from_the_demo_file_and_upserted_by_code(scoring):
@@ -191,7 +192,7 @@ def test_red_and_black_lists_and_the_exports(scoring):
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
     text = page.text
     assert "2026年9月机关效能考核结果" in text and text.count("<svg") == 9 and "住房和城乡建设局" in text
-    assert "不参与考核" in text and "数据不足" in text and "数据不足不参与排名 12 个" in text
+    assert "不参与考核" in text and "数据不足" in text and "数据不足不参与排名 13 个" in text
     assert "http://" not in text.replace('xmlns="http://www.w3.org/2000/svg"', "")  # nothing fetched from elsewhere
     assert scoring.ok("GET", "/api/v1/reports/scores", period="2026-09")["period"] == "2026-09"
 

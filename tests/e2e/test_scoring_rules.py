@@ -181,7 +181,7 @@ def test_a_month_of_the_city_ranked_closed_reopened_and_replayed(city, frozen, s
     # -- the ranking of September, with exact numbers ---------------------------------------------------
     frozen(at(2026, 10, 10, 10, 0))
     result = scoring.scores()
-    assert result["state"] == "open" and result["rules_version"] == "2026.3"
+    assert result["state"] == "open" and result["rules_version"] == "2026.4"
     # composites (weights: approval 20, response 10, resolution 10, satisfaction 15, evaluation 15,
     # monitoring 15, handling 10, visits 5; a metric without its (here: one) sample is left out and the weights
     # of the others renormalised):

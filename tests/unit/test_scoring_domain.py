@@ -140,7 +140,7 @@ def test_a_rule_file_that_is_incomplete_is_refused():
     with pytest.raises(RulesError, match="min_sample"):  # a minimum needs its basis and its label
         Rules.from_dict({"version": "x", "metrics": [{"code": "p", "label_zh": "乙", "weight": 1, "kind": "penalty",
                                                       "points": {"x": 1}, "min_sample": {"count": 3}}]})
-    assert RULES.version == "2026.3" and RULES.tier_bonuses == (1.0, 0.75, 0.5)
+    assert RULES.version == "2026.4" and RULES.tier_bonuses == (1.0, 0.75, 0.5)
     assert all(m.basis and m.basis_label_zh and m.min_sample >= 1 for m in RULES.metrics)
     assert RULES.not_ranked_zh[0] == "不参与排名" and RULES.not_assessed_zh[0] == "不参与考核" and RULES.notes_zh
 

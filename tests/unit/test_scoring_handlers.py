@@ -150,7 +150,7 @@ def test_the_published_results_list_the_unranked_apart(db):
     with db.reader() as s:
         view = handlers.period_view(s, Rules.from_dict({**yaml_rules(), "version": "2027.1"}),
                                     parse_period("2026-09"))
-    assert view["replay_matches"] is None and "2026.3" in view["replay_note"]
+    assert view["replay_matches"] is None and "2026.4" in view["replay_note"]
 
 
 def yaml_rules():
