@@ -171,7 +171,8 @@ def test_a_missed_milestone_and_a_missing_self_check_are_alerted_once(env, froze
     rules = [a["rule"] for a in api.ok("GET", "/api/v1/project-alerts", "monitor", subject_ref="XM-1")["items"]]
     assert sorted(rules) == [f"milestone_missed:{kept['ZJJ']}@2026-11-10", "self_check_missing:2026-11"]
     api.ok("POST", "/api/v1/projects/XM-1/inspections", "monitor",
-           {"quarter": "2026-Q4", "findings": "自查报告缺失", "rectification": "限期补报"}, status=201)
+           {"quarter": "2026-Q4", "findings": "自查报告缺失", "findings_count": 1, "rectification": "限期补报"},
+           status=201)
     view = api.ok("GET", "/api/v1/projects/XM-1", "monitor")
     assert view["inspections"][0]["quarter"] == "2026-Q4" and view["next_self_check"]["period"] == "2026-12"
 

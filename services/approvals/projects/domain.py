@@ -206,3 +206,123 @@ def joint_outcome(members: list[dict]) -> tuple[datetime, bool] | None:
 
 def in_time(joint: dict, completed_at: datetime) -> bool | None:
     return None if joint["due_at"] is None else completed_at <= joint["due_at"]
+
+
+# -- project state ----------------------------------------------------------------------------------------
+
+PROJECT_STATES = ("active", "closed")
+
+
+def require_active(project: dict) -> None:
+    """A closed project takes no more changes of state (409)."""
+    if project["state"] != "active":
+        raise IllegalTransition(f"project {project['code']} is closed", "重点项目已结束")
+
+
+# -- quarterly inspections (每季度开展1次重点督察) -------------------------------------------------------------
+
+
+def quarter_of(moment: datetime | date) -> str:
+    """The quarter ("2026-Q4") a moment (in Asia/Shanghai) or a day falls in."""
+    day = moment.astimezone(clock.TZ).date() if isinstance(moment, datetime) else moment
+    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+
+
+def _quarter(quarter: str) -> tuple[int, int]:
+    year, q = quarter.split("-Q")
+    return int(year), int(q)
+
+
+def next_quarter(quarter: str) -> str:
+    year, q = _quarter(quarter)
+    return f"{year + q // 4}-Q{q % 4 + 1}"
+
+
+def quarter_start(quarter: str) -> datetime:
+    year, q = _quarter(quarter)
+    return datetime(year, 3 * q - 2, 1, tzinfo=clock.TZ)
+
+
+def inspection_due(quarter: str) -> datetime:
+    """The first instant after the quarter's last day (Asia/Shanghai): from then on, its inspection is missing."""
+    return quarter_start(next_quarter(quarter))
+
+
+def due_quarters(quarter: str, check_at: datetime, now: datetime) -> tuple[list[tuple[str, datetime]], str,
+                                                                            datetime]:
+    """The quarters ended by `now`, from `quarter` (checked at `check_at`) on, each with the moment its
+    inspection is missing from — one alert per quarter, however long the monitor was away — and the quarter
+    checked next with its moment."""
+    due = []
+    while check_at <= now:
+        due.append((quarter, check_at))
+        quarter = next_quarter(quarter)
+        check_at = inspection_due(quarter)
+    return due, quarter, check_at
+
+
+def first_inspected_quarter(registered_at: datetime) -> str:
+    """The first quarter a project must have an inspection in: the first whole quarter after its registration (a
+    project registered in the last week of a quarter is not alerted for that quarter a week later)."""
+    return next_quarter(quarter_of(registered_at))
+
+
+def inspection_rule(quarter: str) -> str:
+    return f"inspection_missing:{quarter}"
+
+
+def check_inspection(quarter: str, inspected_at: datetime, now: datetime) -> dict[str, list[str]]:
+    """What is wrong with an inspection record (field → messages; empty: nothing): its quarter not begun, or the
+    moment of the inspection outside that quarter or in the future."""
+    errors: dict[str, list[str]] = {}
+    if quarter_start(quarter) > now:
+        errors["quarter"] = ["the quarter has not begun / 该季度尚未开始"]
+    elif not quarter_start(quarter) <= inspected_at < inspection_due(quarter):
+        errors["at"] = [f"the inspection must fall in {quarter} / 督察时间须在该季度内"]
+    elif inspected_at > now:
+        errors["at"] = ["cannot be in the future / 不能晚于当前时间"]
+    return errors
+
+
+# -- the accountability procedure (责任追究程序) ------------------------------------------------------------
+
+# the alerts a procedure can be started on: a key project's accountability alert, or a joint case's clock
+# overdue (a yellow or red card: the joint limit passed); a warning is not yet a matter of accountability
+PROCEDURE_LEVELS = {"project": (ACCOUNTABILITY,), "joint_approval": ("yellow", "red")}
+OUTCOMES = ("measure", "none_due")
+TARGETS = ("unit", "person")
+# the fields of a conclusion (as sent → as kept), compared when a conclusion is sent again (the same: the first
+# answer)
+CONCLUSION_FIELDS = {"outcome": "outcome", "measure": "measure", "target": "target", "post": "post",
+                     "deciding_body": "deciding_body", "document_no": "document_no", "decided_on": "decided_on",
+                     "reason": "conclusion_reason"}
+
+
+def require_procedure_subject(alert: dict) -> None:
+    """409 unless the alert is one a procedure can be started on."""
+    if alert["level"] not in PROCEDURE_LEVELS.get(alert["subject"], ()):
+        raise IllegalTransition(f"alert {alert['id']} is not an accountability alert",
+                                "该告警不是问责告警，不能启动责任追究程序")
+
+
+def same_conclusion(procedure: dict, data: dict) -> bool:
+    """A conclusion sent again: the one recorded (so it is answered as before, not refused)."""
+    return all(procedure[kept] == data.get(sent) for sent, kept in CONCLUSION_FIELDS.items())
+
+
+def conclusion(data: dict) -> dict:
+    """The columns a conclusion sets (with `state`)."""
+    return {"state": "concluded", **{kept: data.get(sent) for sent, kept in CONCLUSION_FIELDS.items()}}
+
+
+def require_open_procedure(procedure: dict) -> None:
+    if procedure["state"] != "open":
+        raise IllegalTransition(f"procedure {procedure['id']} is concluded", "责任追究程序已办结，不能再次办结")
+
+
+def resolution_note(data: dict, measure_zh: str | None) -> str:
+    """The note the alert is resolved with when its procedure concludes."""
+    if data["outcome"] == "none_due":
+        return "责任追究程序办结：经研究不予追究"
+    document = f"（{data['document_no']}）" if data.get("document_no") else ""
+    return f"责任追究程序办结：{measure_zh or data['measure']}{document}"

@@ -21,6 +21,8 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     bindparam,
+    cast,
+    exists,
     func,
     insert,
     select,
@@ -28,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from services.kernel.db import Moment
+from services.kernel.db import Moment, paged
 
 from .. import store as core
 from .domain import CONCLUDED
@@ -53,8 +55,15 @@ projects = Table(
     Column("self_check_due_day", Integer),
     Column("created_at", Moment(), nullable=False),
     Column("updated_at", Moment(), nullable=False),
+    # active | closed (a closed project is no longer checked)
+    Column("state", String(16), nullable=False, default="active", server_default="active"),
+    Column("closed_at", Moment()),
+    # the quarter whose inspection (重点督察) is checked next ("2026-Q4"), and when (the first instant after it)
+    Column("inspection_quarter", String(7)),
+    Column("next_inspection_at", Moment()),
 )
 Index("ix_projects_next_self_check", projects.c.next_self_check_at)
+Index("ix_projects_next_inspection", projects.c.next_inspection_at)
 
 milestones = Table(
     "project_milestones", metadata,
@@ -94,7 +103,37 @@ inspections = Table(
     Column("findings", Text, nullable=False),
     Column("rectification", Text),
     Column("inspected_at", Moment(), nullable=False),
+    # how many problems the inspection found (what scoring counts; the findings' text stays here)
+    Column("findings_count", Integer, nullable=False, default=0, server_default="0"),
 )
+Index("ix_project_inspections_quarter", inspections.c.project_code, inspections.c.quarter)
+
+# The accountability procedure (责任追究程序) started on an accountability alert: at most one per alert; it ends
+# with a measure (a sanction kind, against a unit or a post) or a recorded decision that none is due.
+procedures = Table(
+    "accountability_procedures", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("alert_id", Integer, ForeignKey("alerts.id"), nullable=False, unique=True),
+    Column("subject", String(16), nullable=False),  # the alert's: project | joint_approval
+    Column("project_code", String(64)),
+    Column("joint_id", Integer),
+    Column("responsible_department", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("started_by", String(100), nullable=False),
+    Column("started_at", Moment(), nullable=False),
+    Column("state", String(16), nullable=False),  # open | concluded
+    Column("outcome", String(16)),  # measure | none_due
+    Column("measure", String(32)),  # a sanction kind (contracts.scoring.SANCTION_KINDS)
+    Column("target", String(16)),  # unit | person
+    Column("post", String(100)),  # the position held (职务), never a name
+    Column("deciding_body", String(200)),
+    Column("document_no", String(100)),
+    Column("decided_on", Date),
+    Column("conclusion_reason", Text),
+    Column("concluded_by", String(100)),
+    Column("concluded_at", Moment()),
+)
+Index("ix_accountability_procedures_state", procedures.c.state, procedures.c.responsible_department)
 
 # every change to a project or its plan after registration: who, when, what (from → to) and why
 project_history = Table(
@@ -149,6 +188,59 @@ Index("ix_joint_approval_alarms_due", joint_alarms.c.fired_at, joint_alarms.c.fi
 # -- key projects ---------------------------------------------------------------------------------------
 
 
+def _like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _units_text():
+    # the responsible units as JSON text (the same on SQLite and PostgreSQL: `["FGJ", "SCJGJ"]`, as written):
+    # a code is quoted in it, so that a LIKE on `"CODE"` finds the unit and no other
+    return cast(projects.c.responsible_units, String)
+
+
+def _unit_condition(department: str, *, lead: bool = False):
+    quoted = f'"{_like(department)}"'
+    return _units_text().like(f"[{quoted}%" if lead else f"%{quoted}%", escape="\\")
+
+
+def list_projects(session: Session, *, department: str | None = None, lead_unit: str | None = None,
+                  state: str | None = None, green_channel: bool | None = None, q: str | None = None,
+                  year_span: tuple[datetime, datetime] | None = None, page: int = 1,
+                  per_page: int = 50) -> tuple[list[dict], int]:
+    """A page of projects, newest first: of a responsible unit (`department`) or lead unit, in a state, with (or
+    without) a green-channel application, whose code or name contains `q`, registered in `year_span`."""
+    conds = []
+    if department is not None:
+        conds.append(_unit_condition(department))
+    if lead_unit is not None:
+        conds.append(_unit_condition(lead_unit, lead=True))
+    if state is not None:
+        conds.append(projects.c.state == state)
+    if green_channel is not None:
+        apps = core.applications
+        green = exists().where(apps.c.project_code == projects.c.code, apps.c.green_channel.is_(True))
+        conds.append(green if green_channel else ~green)
+    if q:
+        pattern = f"%{_like(q.lower())}%"
+        conds.append(func.lower(projects.c.code).like(pattern, escape="\\")
+                     | func.lower(projects.c.name).like(pattern, escape="\\"))
+    if year_span is not None:
+        conds.append(and_(projects.c.created_at >= year_span[0], projects.c.created_at < year_span[1]))
+    return paged(session, [projects], projects, conds, page, per_page, projects.c.created_at.desc(),
+                 projects.c.code)
+
+
+def open_alert_counts(session: Session, codes: list[str]) -> dict[str, int]:
+    """Unresolved alerts of each project (its own and its joint cases'), by code."""
+    if not codes:
+        return {}
+    alerts = core.alerts
+    rows = session.execute(select(alerts.c.project_code, func.count()).where(
+        alerts.c.project_code.in_(codes), alerts.c.subject.in_(("project", "joint_approval")),
+        alerts.c.state != "resolved").group_by(alerts.c.project_code))
+    return {code: n for code, n in rows}
+
+
 def get_project(session: Session, code: str, *, lock: bool = False) -> dict | None:
     q = select(projects).where(projects.c.code == code)
     row = session.execute(q.with_for_update() if lock else q).mappings().first()
@@ -185,8 +277,19 @@ def insert_self_check(session: Session, values: dict) -> None:
     session.execute(insert(self_checks).values(**values))
 
 
-def insert_inspection(session: Session, values: dict) -> None:
-    session.execute(insert(inspections).values(**values))
+def insert_inspection(session: Session, values: dict) -> int:
+    return session.execute(insert(inspections).values(**values)).inserted_primary_key[0]
+
+
+def has_inspection(session: Session, code: str, quarter: str) -> bool:
+    return session.execute(select(inspections.c.id).where(
+        inspections.c.project_code == code, inspections.c.quarter == quarter).limit(1)).first() is not None
+
+
+def close_open_milestones(session: Session, code: str, now: datetime) -> None:
+    """A closed project's milestones not yet checked are never checked (they stay as they were)."""
+    session.execute(update(milestones).where(milestones.c.project_code == code, milestones.c.checked_at.is_(None))
+                    .values(checked_at=now))
 
 
 def records_of(session: Session, code: str) -> dict[str, list[dict]]:
@@ -275,6 +378,62 @@ def members_of(session: Session, joint_id: int) -> list[dict]:
                                              .order_by(joint_members.c.item_code)).mappings()]
 
 
+def list_joints(session: Session, *, project_code: str | None = None, state: str | None = None,
+                department: str | None = None, item_code: str | None = None, page: int = 1,
+                per_page: int = 50) -> tuple[list[dict], int]:
+    """A page of joint cases, newest first: of a project, in a state, with a part in `department`, with an item."""
+    conds = []
+    if project_code is not None:
+        conds.append(joint_approvals.c.project_code == project_code)
+    if state is not None:
+        conds.append(joint_approvals.c.state == state)
+    for column, value in ((joint_members.c.department, department), (joint_members.c.item_code, item_code)):
+        if value is not None:
+            conds.append(exists().where(joint_members.c.joint_id == joint_approvals.c.id, column == value))
+    return paged(session, [joint_approvals], joint_approvals, conds, page, per_page, joint_approvals.c.id.desc())
+
+
+def members_of_many(session: Session, joint_ids: list[int]) -> dict[int, list[dict]]:
+    out: dict[int, list[dict]] = {i: [] for i in joint_ids}
+    if joint_ids:
+        for r in session.execute(select(joint_members).where(joint_members.c.joint_id.in_(joint_ids))
+                                 .order_by(joint_members.c.item_code)).mappings():
+            out[r["joint_id"]].append(dict(r))
+    return out
+
+
+# -- accountability procedures ----------------------------------------------------------------------------
+
+
+def insert_procedure(session: Session, values: dict) -> int:
+    return session.execute(insert(procedures).values(**values)).inserted_primary_key[0]
+
+
+def get_procedure(session: Session, procedure_id: int, *, lock: bool = False) -> dict | None:
+    q = select(procedures).where(procedures.c.id == procedure_id)
+    row = session.execute(q.with_for_update() if lock else q).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def procedure_of_alert(session: Session, alert_id: int) -> dict | None:
+    row = session.execute(select(procedures).where(procedures.c.alert_id == alert_id)).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def update_procedure(session: Session, procedure_id: int, values: dict) -> None:
+    session.execute(update(procedures).where(procedures.c.id == procedure_id).values(**values))
+
+
+def list_procedures(session: Session, *, department: str | None = None, state: str | None = None,
+                    project_code: str | None = None, joint_id: int | None = None, outcome: str | None = None,
+                    alert_id: int | None = None, page: int = 1, per_page: int = 50) -> tuple[list[dict], int]:
+    """A page of procedures, newest first (`department`: the unit held responsible)."""
+    filters = {"responsible_department": department, "state": state, "project_code": project_code,
+               "joint_id": joint_id, "outcome": outcome, "alert_id": alert_id}
+    conds = [procedures.c[k] == v for k, v in filters.items() if v is not None]
+    return paged(session, [procedures], procedures, conds, page, per_page, procedures.c.id.desc())
+
+
 # -- the projects' timer --------------------------------------------------------------------------------
 
 # whether each check of the timer has anything to do (one row, or none)
@@ -282,7 +441,10 @@ _NOW = bindparam("now", type_=Moment())
 _DUE = {
     "milestones": select(milestones.c.id).where(milestones.c.checked_at.is_(None),
                                                 milestones.c.check_at <= _NOW).limit(1),
-    "self_checks": select(projects.c.code).where(projects.c.next_self_check_at <= _NOW).limit(1),
+    "self_checks": select(projects.c.code).where(projects.c.state == "active",
+                                                 projects.c.next_self_check_at <= _NOW).limit(1),
+    "inspections": select(projects.c.code).where(projects.c.state == "active",
+                                                 projects.c.next_inspection_at <= _NOW).limit(1),
     "joint_alarms": select(joint_alarms.c.id).where(joint_alarms.c.fired_at.is_(None),
                                                     joint_alarms.c.fire_at <= _NOW).limit(1),
     "joint_completions": select(joint_approvals.c.id).where(
@@ -306,8 +468,15 @@ def claim_due_milestones(session: Session, now: datetime, limit: int = BATCH) ->
 
 
 def claim_due_projects(session: Session, now: datetime, limit: int = BATCH) -> list[dict]:
-    rows = session.execute(select(projects).where(projects.c.next_self_check_at <= now).limit(limit)
-                           .with_for_update(skip_locked=True))
+    rows = session.execute(select(projects).where(projects.c.state == "active", projects.c.next_self_check_at <= now)
+                           .limit(limit).with_for_update(skip_locked=True))
+    return [dict(r) for r in rows.mappings()]
+
+
+def claim_inspection_due(session: Session, now: datetime, limit: int = BATCH) -> list[dict]:
+    """Active projects whose quarter to check ended."""
+    rows = session.execute(select(projects).where(projects.c.state == "active", projects.c.next_inspection_at <= now)
+                           .limit(limit).with_for_update(skip_locked=True))
     return [dict(r) for r in rows.mappings()]
 
 

@@ -8,7 +8,8 @@ day; `actor`: who acts, name and role). Each command returns what its endpoint a
   joint limit — its submission, the alerts of its own clock, its completion once every sub-application
   concluded;
 - the projects' timer: which check runs by the name the store gives a due one, and the accountability checks
-  (milestones missed, monthly self-checks missing)."""
+  (milestones missed, monthly self-checks missing, quarters without an inspection);
+- the accountability procedure (责任追究程序) started on an accountability alert, and its conclusion."""
 
 from __future__ import annotations
 
@@ -16,13 +17,15 @@ from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 
+from services.kernel import clock
+from services.kernel.contracts.scoring import SANCTION_KIND_ZH
 from services.kernel.errors import BadRequest, NotFound
 
 from .. import handlers
 from .. import store as core
 from ..domain import IllegalTransition
 from . import domain, store
-from .views import project_view, sub_view, visible_project
+from .views import joint_summary, procedure_view, project_summary, project_view, sub_view, visible_project
 
 # -- key projects -----------------------------------------------------------------------------------------
 
@@ -31,13 +34,15 @@ def create_project(uow, project_settings, data: dict, now: datetime) -> dict:
     """A key project (重点项目) with its units, agent (代办员) and milestone plan; 409 when the code is taken."""
     s = uow.session
     period = domain.period_of(now)
+    quarter = domain.first_inspected_quarter(now)
     try:
         store.insert_project(s, {
             "code": data["code"], "name": data["name"], "responsible_units": list(data["responsible_units"]),
             "agent_name": data["agent"]["name"], "agent_phone": data["agent"]["phone"],
             "self_check_period": period,
             "next_self_check_at": domain.self_check_due(period, project_settings.due_day),
-            "created_at": now, "updated_at": now})
+            "inspection_quarter": quarter, "next_inspection_at": domain.inspection_due(quarter),
+            "state": "active", "created_at": now, "updated_at": now})
     except IntegrityError:
         raise IllegalTransition(f"project {data['code']} exists", "重点项目编号已存在") from None
     for m in data["milestones"]:
@@ -49,6 +54,30 @@ def create_project(uow, project_settings, data: dict, now: datetime) -> dict:
 
 def show_project(session, project_settings, code: str, scope: str | None) -> dict:
     return project_view(session, visible_project(session, code, scope=scope), project_settings.due_day)
+
+
+def list_projects(session, project_settings, query: dict) -> tuple[list[dict], int]:
+    """A page of projects (`query`: the filters, a department handler's confined to its own department)."""
+    query = dict(query)
+    year = query.pop("year", None)
+    if year is not None:
+        query["year_span"] = (datetime(year, 1, 1, tzinfo=clock.TZ), datetime(year + 1, 1, 1, tzinfo=clock.TZ))
+    rows, total = store.list_projects(session, **query)
+    counts = store.open_alert_counts(session, [r["code"] for r in rows])
+    return [project_summary(r, counts.get(r["code"], 0), project_settings.due_day) for r in rows], total
+
+
+def close_project(uow, project_settings, code: str, reason: str, actor, now: datetime) -> dict:
+    """A project ended (建成投产, or dropped): no longer checked — its open milestones, self-checks and inspections;
+    409 when closed already."""
+    s = uow.session
+    project = visible_project(s, code, lock=True)
+    domain.require_active(project)
+    store.update_project(s, code, {"state": "closed", "closed_at": now, "updated_at": now})
+    store.close_open_milestones(s, code, now)
+    project = {**project, "state": "closed", "closed_at": now, "updated_at": now}
+    record_change(uow, project, actor, "project_closed", {"state": {"from": "active", "to": "closed"}}, reason, now)
+    return project_view(s, project, project_settings.due_day)
 
 
 def update_project(uow, project_settings, code: str, data: dict, actor, now: datetime) -> dict:
@@ -136,12 +165,27 @@ def submit_self_check(uow, project_settings, code: str, data: dict, actor, scope
 
 
 def record_inspection(uow, project_settings, code: str, data: dict, actor, now: datetime) -> dict:
-    """A quarterly inspection record (季度督查)."""
+    """A quarterly inspection record (重点督察) of an active project (409 when closed), published with its findings
+    count as `project.inspection_recorded` (what scoring counts). 400 for a quarter not begun, or a moment outside
+    the quarter or in the future."""
     s = uow.session
     project = visible_project(s, code)
-    store.insert_inspection(s, {
+    domain.require_active(project)
+    inspected_at = data["at"] or now
+    errors = domain.check_inspection(data["quarter"], inspected_at, now)
+    if errors:
+        raise BadRequest(errors)
+    inspection_id = store.insert_inspection(s, {
         "project_code": code, "quarter": data["quarter"], "inspector": actor.name, "findings": data["findings"],
-        "rectification": data["rectification"], "inspected_at": data["at"] or now})
+        "findings_count": data["findings_count"], "rectification": data["rectification"],
+        "inspected_at": inspected_at})
+    lead = (project["responsible_units"] or [None])[0]
+    uow.publish("project.inspection_recorded", {
+        "inspection_id": str(inspection_id), "project_code": code, "project_name": project["name"],
+        "department": lead, "responsible_units": list(project["responsible_units"]), "quarter": data["quarter"],
+        "findings_count": data["findings_count"], "inspected_at": inspected_at,
+        "inspected_on": inspected_at.astimezone(clock.TZ).date(), "by": actor.name, "recorded_at": now},
+        department=lead)
     return project_view(s, project, project_settings.due_day)
 
 
@@ -158,7 +202,7 @@ def project_applications(settings, session, code: str, scope: str | None, now: d
 
 def list_project_alerts(session, filters: dict, scope: str | None) -> dict:
     rows, total = store.list_project_alerts(session, filters, scope)
-    return {"items": [core.jsonable(r) for r in rows], "total": total}
+    return {"items": rows, "total": total}
 
 
 def record_change(uow, project: dict, actor, action: str, changes: dict, reason, now: datetime,
@@ -188,6 +232,14 @@ def _no_milestone(code: str, milestone_id: int) -> NotFound:
     return NotFound(f"no milestone {milestone_id} in project {code}", message_zh="节点不存在")
 
 # -- joint approval ---------------------------------------------------------------------------------------
+
+
+def list_joints(settings, session, query: dict, now: datetime) -> tuple[list[dict], int]:
+    """A page of joint cases (`query`: the filters, a department handler's confined to cases with a part in its
+    department), each with its clock."""
+    rows, total = store.list_joints(session, **query)
+    members = store.members_of_many(session, [r["id"] for r in rows])
+    return [joint_summary(settings, r, members[r["id"]], now) for r in rows], total
 
 
 def submit_joint(uow, settings, data: dict, actor, now: datetime) -> tuple[int, bool]:
@@ -280,6 +332,8 @@ def run_check(name: str, uow, settings, project_settings, now: datetime) -> None
         check_milestones(uow, now)
     elif name == "self_checks":
         check_self_checks(uow, project_settings, now)
+    elif name == "inspections":
+        check_inspections(uow, now)
     elif name == "joint_alarms":
         fire_joint_alarms(uow, settings, now)
     elif name == "joint_completions":
@@ -324,14 +378,116 @@ def check_self_checks(uow, project_settings, now: datetime) -> None:
 
 
 def _self_check_missing(uow, project: dict, period: str, missing_from: datetime, now: datetime) -> None:
+    _missing(uow, project, "project.self_check_missing", domain.self_check_rule(period), "period", period,
+             missing_from, now)
+
+
+def _missing(uow, project: dict, event_type: str, rule: str, key: str, value: str, missing_from: datetime,
+             now: datetime) -> None:
+    """A report a project owes for a month or a quarter (`key`: period or quarter) is missing: one accountability
+    alert on the lead unit and one `event_type`, unless the alert was raised already."""
     lead = (project["responsible_units"] or [None])[0]
-    rule = domain.self_check_rule(period)
     due_by = domain.due_by(missing_from)
     alert_id = store.raise_project_alert(uow.session, "project", project["code"], lead, domain.ACCOUNTABILITY, rule,
-                                         now, {"period": period, "due_by": due_by}, project_code=project["code"])
+                                         now, {key: value, "due_by": due_by}, project_code=project["code"])
     if alert_id is not None:
-        uow.publish("project.self_check_missing", {
-            "project_code": project["code"], "project_name": project["name"], "period": period,
+        uow.publish(event_type, {
+            "project_code": project["code"], "project_name": project["name"], key: value,
             "due_by": due_by, "responsible_units": list(project["responsible_units"]),
             "alert_id": str(alert_id), "level": domain.ACCOUNTABILITY, "rule": rule, "raised_at": now},
             department=lead)
+
+
+def check_inspections(uow, now: datetime) -> None:
+    """Active projects whose quarter ended: each quarter with no inspection recorded (每季度开展1次重点督察) is an
+    accountability alert on the lead unit and `project.inspection_missing`; the project is checked next for the
+    quarter after."""
+    s = uow.session
+    for p in store.claim_inspection_due(s, now):
+        due, quarter, check_at = domain.due_quarters(p["inspection_quarter"], p["next_inspection_at"], now)
+        for q, missing_from in due:
+            if not store.has_inspection(s, p["code"], q):
+                _inspection_missing(uow, p, q, missing_from, now)
+        store.update_project(s, p["code"], {"inspection_quarter": quarter, "next_inspection_at": check_at})
+
+
+def _inspection_missing(uow, project: dict, quarter: str, missing_from: datetime, now: datetime) -> None:
+    _missing(uow, project, "project.inspection_missing", domain.inspection_rule(quarter), "quarter", quarter,
+             missing_from, now)
+
+# -- the accountability procedure (责任追究程序) ------------------------------------------------------------
+
+
+def start_procedure(uow, alert_id: int, data: dict, actor, now: datetime) -> dict:
+    """Start the procedure on an alert: 404 for none; 409 for an alert that is not an accountability alert (a
+    project's, or a joint case's yellow or red card) or has a procedure already; 400 without a responsible
+    department (a joint case's alert has none of its own)."""
+    s = uow.session
+    alert = core.get_alert(s, alert_id, lock=True)
+    if alert is None:
+        raise NotFound(f"no alert {alert_id}", message_zh="告警不存在")
+    domain.require_procedure_subject(alert)
+    if store.procedure_of_alert(s, alert_id) is not None:
+        raise _has_procedure(alert_id)
+    department = data["responsible_department"] or alert["department"]
+    if department is None:
+        raise BadRequest({"responsible_department": ["required: the alert names no department / 须指定责任单位"]})
+    values = {"alert_id": alert_id, "subject": alert["subject"], "project_code": alert["project_code"],
+              "joint_id": alert["joint_id"], "responsible_department": department, "reason": data["reason"],
+              "started_by": actor.name, "started_at": now, "state": "open"}
+    # the alert's row is locked: two monitors starting at once wait for each other, the second finds this one
+    values["id"] = store.insert_procedure(s, values)
+    uow.publish("accountability.started", {
+        "procedure_id": str(values["id"]), "alert_id": str(alert_id), "project_code": alert["project_code"],
+        "joint_id": None if alert["joint_id"] is None else str(alert["joint_id"]), "department": department,
+        "rule": alert["rule"], "reason": data["reason"], "by": actor.name, "started_at": now},
+        department=department)
+    return procedure_view(store.get_procedure(s, values["id"]))
+
+
+def _has_procedure(alert_id: int) -> IllegalTransition:
+    return IllegalTransition(f"alert {alert_id} has an accountability procedure", "该告警已启动责任追究程序")
+
+
+def show_procedure(session, procedure_id: int, scope: str | None) -> dict:
+    return procedure_view(_procedure(session, procedure_id, scope))
+
+
+def list_procedures(session, query: dict) -> tuple[list[dict], int]:
+    rows, total = store.list_procedures(session, **query)
+    return [procedure_view(r) for r in rows], total
+
+
+def conclude_procedure(uow, settings, procedure_id: int, data: dict, actor, now: datetime) -> tuple[int, dict]:
+    """End the procedure with a measure or a decision that none is due: `accountability.concluded` (scoring's
+    sanctions register takes a measure in) and the alert resolved (`monitor.alert_resolved`, unless it was
+    resolved already), in `uow`. The same conclusion again: (200, the procedure) and nothing more; another one
+    for a concluded procedure: 409."""
+    s = uow.session
+    procedure = _procedure(s, procedure_id, None, lock=True)
+    if procedure["state"] == "concluded" and domain.same_conclusion(procedure, data):
+        return 200, procedure_view(procedure)
+    domain.require_open_procedure(procedure)
+    values = {**domain.conclusion(data), "concluded_by": actor.name, "concluded_at": now}
+    store.update_procedure(s, procedure_id, values)
+    procedure = {**procedure, **values}
+    uow.publish("accountability.concluded", {
+        "procedure_id": str(procedure_id), "alert_id": str(procedure["alert_id"]),
+        "project_code": procedure["project_code"],
+        "joint_id": None if procedure["joint_id"] is None else str(procedure["joint_id"]),
+        "department": procedure["responsible_department"], "outcome": data["outcome"], "measure": data["measure"],
+        "target": data["target"], "post": data["post"], "deciding_body": data["deciding_body"],
+        "document_no": data["document_no"], "decided_on": data["decided_on"], "reason": data["reason"],
+        "by": actor.name, "concluded_at": now}, department=procedure["responsible_department"])
+    alert = core.get_alert(s, procedure["alert_id"])
+    if alert["state"] != "resolved":
+        note = domain.resolution_note(data, SANCTION_KIND_ZH.get(data["measure"]))
+        handlers.act_on_alert(uow, settings, alert["id"], "resolve", actor.name, note, now)
+    return 200, procedure_view(procedure)
+
+
+def _procedure(session, procedure_id: int, scope: str | None, *, lock: bool = False) -> dict:
+    row = store.get_procedure(session, procedure_id, lock=lock)
+    if row is None or (scope is not None and row["responsible_department"] != scope):
+        raise NotFound(f"no accountability procedure {procedure_id}", message_zh="责任追究程序不存在")
+    return row

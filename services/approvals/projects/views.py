@@ -3,6 +3,7 @@ project."""
 
 from __future__ import annotations
 
+from services.kernel.contracts.scoring import SANCTION_KIND_ZH
 from services.kernel.errors import NotFound
 
 from .. import handlers
@@ -26,10 +27,10 @@ def visible_project(session, code: str, *, scope: str | None = None, lock: bool 
 
 def project_view(session, row: dict, default_due_day: int) -> dict:
     """A project with its plan, reports, inspections and history."""
-    out = {k: row[k] for k in ("code", "name", "responsible_units", "created_at", "updated_at")}
+    out = {k: row[k] for k in ("code", "name", "responsible_units", "state", "closed_at", "created_at",
+                               "updated_at")}
     out["agent"] = {"name": row["agent_name"], "phone": row["agent_phone"]}
-    out["next_self_check"] = {"period": row["self_check_period"], "missing_from": row["next_self_check_at"],
-                              "due_day": domain.due_day(row, default_due_day)}
+    out.update(_next_checks(row, default_due_day))
     records = store.records_of(session, row["code"])
     out["milestones"] = [
         {k: m[k] for k in ("id", "name", "deadline", "responsible_unit", "done_at", "done_by", "cancelled_at",
@@ -40,6 +41,34 @@ def project_view(session, row: dict, default_due_day: int) -> dict:
     out["history"] = [{k: h[k] for k in ("at", "actor", "role", "action", "milestone_id", "changes", "reason")}
                       for h in records["history"]]
     return jsonable(out)
+
+
+def _next_checks(row: dict, default_due_day: int) -> dict:
+    return {"next_self_check": {"period": row["self_check_period"], "missing_from": row["next_self_check_at"],
+                                "due_day": domain.due_day(row, default_due_day)},
+            "next_inspection": {"quarter": row["inspection_quarter"], "missing_from": row["next_inspection_at"]}}
+
+
+def project_summary(row: dict, open_alerts: int, default_due_day: int) -> dict:
+    """A project as listed: no plan, no records, no agent."""
+    out = {k: row[k] for k in ("code", "name", "responsible_units", "state", "created_at", "closed_at")}
+    out["lead_unit"] = (row["responsible_units"] or [None])[0]
+    out["open_alerts"] = open_alerts
+    out.update(_next_checks(row, default_due_day))
+    return jsonable(out)
+
+
+def joint_summary(settings, joint: dict, members: list[dict], now) -> dict:
+    """A joint case as listed: its items, departments, state and clock (no sub-applications)."""
+    out = {k: joint[k] for k in ("id", "external_ref", "project_code", "item_codes", "state", "started_at",
+                                 "completed_at", "approved")}
+    out["departments"] = sorted({m["department"] for m in members})
+    out["clock"] = domain.joint_clock_view(joint, now, settings.calendar, settings.rules)
+    return jsonable(out)
+
+
+def procedure_view(row: dict) -> dict:
+    return {**row, "measure_zh": SANCTION_KIND_ZH.get(row["measure"])}
 
 
 def sub_view(settings, session, row: dict, now, items: dict, agent: dict | None = None) -> dict:
