@@ -69,6 +69,13 @@ EVENTS: dict[str, tuple[str, str | None]] = {
     # contacts' subscriptions), and a follow-up not reported in time
     "review.recorded": ("approvals", None),
     "review.follow_up_overdue": ("approvals", "high"),
+    # the sanctions register (效能问责) and target management (目标管理) (#16): a measure and its review to the unit
+    # and the assessment office; a plan or milestone overdue to the lead unit
+    "sanction.recorded": ("scoring", "medium"),
+    "sanction.review_requested": ("scoring", "medium"),
+    "sanction.review_decided": ("scoring", "medium"),
+    "target.plan_overdue": ("scoring", "high"),
+    "target.milestone_overdue": ("scoring", "high"),
 }
 # payload-dependent severities
 IRREGULARITY_SEVERITY = {"low": "low", "medium": "medium", "high": "high"}
@@ -95,7 +102,8 @@ def severity_of(event_type: str, payload: dict) -> str:
 
 # Events about a department other than the case's: a reviewed return concerns the department that returned it
 # (the case has no department while it waits for re-dispatch after an approved return).
-DEPARTMENT_KEY = {"appeal.return_reviewed": "returned_by"}
+DEPARTMENT_KEY = {"appeal.return_reviewed": "returned_by", "target.plan_overdue": "lead_unit",
+                  "target.milestone_overdue": "lead_unit"}
 
 
 def department_of(event_type: str, payload: dict, source_department: str | None = None) -> str | None:

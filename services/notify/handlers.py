@@ -36,7 +36,7 @@ log = logging.getLogger("services.notify.delivery")
 NOT_FOUND_RECIPIENT = "no such recipient"
 # organisation fields of a payload, besides `department`, that messages show by the register's name
 LABELLED = ("returned_by", "previous_department", "lead_department", "subject_department", "unit",
-            "responsible_unit", "town_street")
+            "responsible_unit", "town_street", "lead_unit")
 
 
 # -- events in: planning deliveries ---------------------------------------------------------------------------

@@ -72,3 +72,9 @@ class EventIntake:
     # 好差评 (#15): a bad review for its department's follow-up, and a follow-up overdue
     on_review_recorded = deliveries_of("approvals", "review.recorded")
     on_review_follow_up_overdue = deliveries_of("approvals", "review.follow_up_overdue")
+    # the sanctions register and target management (#16)
+    on_sanction_recorded = deliveries_of("scoring", "sanction.recorded")
+    on_sanction_review_requested = deliveries_of("scoring", "sanction.review_requested")
+    on_sanction_review_decided = deliveries_of("scoring", "sanction.review_decided")
+    on_target_plan_overdue = deliveries_of("scoring", "target.plan_overdue")
+    on_target_milestone_overdue = deliveries_of("scoring", "target.milestone_overdue")

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from services.kernel import clock
+from services.kernel.contracts.scoring import SANCTION_KIND_ZH
 from services.kernel.departments import DepartmentRegister
 from services.kernel.privacy import scrub
 
@@ -38,6 +39,7 @@ _env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=False, un
                    keep_trailing_newline=False, trim_blocks=False)
 _env.filters["dt"] = _dt
 _env.filters["num"] = _num
+_env.filters["sanction_zh"] = lambda kind: SANCTION_KIND_ZH.get(kind, kind)
 
 
 def has_template(event_type: str) -> bool:

@@ -31,7 +31,12 @@ from services.kernel.contracts import ContractError, parse_event
 EXCHANGE = "approvals.events"
 EXCHANGE_ARGUMENTS = {"alternate-exchange": "xiaoneng.unrouted"}
 ROUTING_KEYS = ("monitor.warning", "monitor.yellow_card", "monitor.red_card", "monitor.irregularity",
-                "monitor.supervision_overdue", "monitor.alert_acknowledged", "monitor.alert_resolved")
+                "monitor.supervision_overdue", "monitor.alert_acknowledged", "monitor.alert_resolved",
+                # key projects' accountability alerts and joint cases' clock alerts (#16)
+                "project.milestone_missed", "project.self_check_missing", "project.inspection_missing",
+                "joint_approval.alert_raised")
+# the alerts of a key project or joint case, each with what the line says of it
+SUBJECT_ZH = {"project": "重点项目", "joint_approval": "联合审批"}
 
 LEVEL_ZH = {"warning": "预警", "yellow": "黄牌", "red": "红牌", "irregularity": "纠错", "accountability": "问责"}
 # --min-level: an irregularity ranks with a yellow card, an accountability alert with a red one
@@ -57,8 +62,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
+def department_of(p: dict) -> str | None:
+    """The alert's department: the application's, a milestone's responsible unit, a project's lead unit (the
+    first responsible unit, as approvals keeps it); a joint case's alert has none (it spans several)."""
+    units = p.get("responsible_units") or []
+    return p.get("department") or p.get("responsible_unit") or (units[0] if units else None)
+
+
 def wanted(payload: dict, department: str | None, min_level: str) -> bool:
-    if department is not None and payload.get("department") != department:
+    if department is not None and department_of(payload) != department:
         return False
     return RANK.get(payload.get("level"), 0) >= RANK[min_level]
 
@@ -79,14 +91,36 @@ def format_line(event_type: str, p: dict, colour: bool) -> str:
         verb, code = ANSWER_ZH[event_type]
         label = f"{verb}{label}"
         moment = p.get("acknowledged_at") or p.get("resolved_at") or moment
-    ref = p.get("application_no") or p.get("external_ref") or p.get("project_code") or "—"
-    parts = [_moment(moment), label, p.get("department") or "—", ref, p.get("rule") or ""]
+    subject = subject_of(event_type, p)
+    if subject == "joint_approval":
+        ref = f"{p.get('project_code') or ''} 联审#{p.get('joint_id')}".strip()
+    else:
+        ref = p.get("application_no") or p.get("external_ref") or p.get("project_code") or "—"
+    dept = department_of(p) or ("多部门" if subject == "joint_approval" else "—")
+    parts = [_moment(moment), label, dept, ref, p.get("rule") or ""]
+    if subject in SUBJECT_ZH:
+        parts.insert(2, SUBJECT_ZH[subject])
     if event_type == "monitor.irregularity" and p.get("description_zh"):
         parts.append(p["description_zh"])
+    elif event_type == "project.milestone_missed":
+        parts.append(f"{p.get('project_name')}：节点「{p.get('milestone')}」逾期未完成（应于 {p.get('deadline')} 前）")
+    elif event_type == "project.self_check_missing":
+        parts.append(f"{p.get('project_name')}：{p.get('period')} 月度自查未按时报送")
+    elif event_type == "project.inspection_missing":
+        parts.append(f"{p.get('project_name')}：{p.get('quarter')} 未开展重点督察")
     if event_type in ANSWER_ZH:
         parts.append(f"（{p.get('by') or '—'}" + (f"：{p['note']}）" if p.get("note") else "）"))
     line = "  ".join(str(x) for x in parts)
     return f"\x1b[{code}m{line}\x1b[0m" if colour else line
+
+
+def subject_of(event_type: str, p: dict) -> str:
+    """application, project or joint_approval: by the event type, or an answer's `subject`."""
+    if event_type.startswith("project."):
+        return "project"
+    if event_type.startswith("joint_approval."):
+        return "joint_approval"
+    return p.get("subject") or "application"
 
 
 # the broker password, never printed: status lines end up in terminals, scrollback and service logs

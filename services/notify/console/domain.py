@@ -24,6 +24,18 @@ ACTION_ALLOWED = {"acknowledge": ("open",), "resolve": ("open", "acknowledged")}
 
 # the owner's answers to a command (or to its own HTTP API)
 ANSWERS = ("monitor.alert_acknowledged", "monitor.alert_resolved")
+
+# what an alert is about (the console's filter): an application of approvals (or a submission refused before it
+# became one), a key project (its accountability alerts, 问责), a joint approval case (its own clock), an appeal
+SUBJECTS = ("application", "project", "joint_approval", "appeal")
+SUBJECT_ZH = {"application": "审批件", "project": "重点项目", "joint_approval": "联合审批", "appeal": "诉求"}
+# approvals' alerts of key projects and joint cases: event type → subject
+SUBJECT_KINDS = {
+    "project.milestone_missed": "project",
+    "project.self_check_missing": "project",
+    "project.inspection_missing": "project",
+    "joint_approval.alert_raised": "joint_approval",
+}
 APPEAL_KINDS = {
     # event type → (level, suffix of the console's alert id, title)
     "appeal.emergency": ("emergency", "emergency", "紧急诉求"),
@@ -38,6 +50,57 @@ APPEAL_KINDS = {
     "appeal.callback_escalated": ("red", "callback_escalated", "答复后超时未回访，已升级"),
     "appeal.supervision_overdue": ("red", "supervision_overdue", "督办逾期仍未答复"),
 }
+
+
+def subject_of(owner: str, ref_id: str | None) -> str:
+    """What a console alert is about: an appeal (appeals' alerts), a key project or joint case (`ref_id`
+    `project:<code>` / `joint_approval:<id>`, as `subject_refs` names them), else an application."""
+    if owner == "appeals":
+        return "appeal"
+    prefix = (ref_id or "").partition(":")[0]
+    return prefix if prefix in ("project", "joint_approval") else "application"
+
+
+def subject_refs(subject: str | None, p: dict) -> tuple[str | None, str | None]:
+    """(ref_no, ref_id) of an approvals alert about `subject` (the raising event's, or an answer's `subject`):
+    a joint case's project code and number and `joint_approval:<id>`; a project's code and `project:<code>`; else
+    the application no. (or a refused submission's external_ref) and id. The same for the raising event and its
+    answers, so either may come first."""
+    if subject == "joint_approval":
+        project, joint_id = p.get("project_code"), p.get("joint_id")
+        return (f"{project} 联审#{joint_id}" if project else f"联审#{joint_id}"), f"joint_approval:{joint_id}"
+    if subject == "project":
+        return p.get("project_code"), f"project:{p.get('project_code')}"
+    return p.get("application_no") or p.get("external_ref"), p.get("application_id")
+
+
+def subject_department(p: dict) -> str | None:
+    """The department of an approvals alert: the application's, a milestone's responsible unit, a project's lead
+    unit (the first responsible unit, as approvals stores it); a joint case's alert has none (it spans several)."""
+    if p.get("department"):
+        return p["department"]
+    if p.get("responsible_unit"):
+        return p["responsible_unit"]
+    units = p.get("responsible_units") or []
+    return units[0] if units else None
+
+
+def subject_title(event_type: str, p: dict) -> str:
+    """The console's title of a key project's or joint case's alert (what `alert_title` is for applications)."""
+    name = p.get("project_name")
+    if event_type == "project.milestone_missed":
+        return f"{name}：节点「{p.get('milestone')}」逾期未完成（应于 {p.get('deadline')} 前）"
+    if event_type == "project.self_check_missing":
+        return f"{name}：{p.get('period')} 月度自查未按时报送"
+    if event_type == "project.inspection_missing":
+        return f"{name}：{p.get('quarter')} 未开展重点督察"
+    level = p.get("level")
+    if level == "warning":
+        left = whole_days(p, "days_left", "remaining_days")
+        return f"联合审批临近办结期限（剩余 {left} 个工作日）" if left else "联合审批临近办结期限"
+    if level == "yellow":
+        return "联合审批已超过办结期限仍未办结"
+    return "联合审批黄牌后仍未办结"
 
 
 def rank(state: str) -> int:
@@ -105,6 +168,8 @@ def alert_view(row, names: dict[str, str] | None = None) -> dict:
     out["level_zh"] = LEVEL_ZH.get(out["level"], out["level"])
     out["state_zh"] = STATE_ZH.get(out["state"], out["state"])
     out["actionable"] = out["owner"] in ACTIONABLE_OWNERS
+    out["subject"] = subject_of(out["owner"], out.get("ref_id"))
+    out["subject_zh"] = SUBJECT_ZH[out["subject"]]
     return out
 
 

@@ -171,6 +171,12 @@ class ConsoleEndpoints:
     console_on_rectification_accepted = _console_consumer("approvals", "monitor.rectification_accepted")
     console_on_rectification_returned = _console_consumer("approvals", "monitor.rectification_returned")
     console_on_rectification_overdue = _console_consumer("approvals", "monitor.rectification_overdue")
+    # key projects' accountability alerts (问责) and joint cases' clock alerts (#16): answered, like the others, by
+    # monitor.alert_acknowledged / monitor.alert_resolved (their `subject` names the project or joint case)
+    console_on_project_milestone_missed = _console_consumer("approvals", "project.milestone_missed")
+    console_on_project_self_check_missing = _console_consumer("approvals", "project.self_check_missing")
+    console_on_project_inspection_missing = _console_consumer("approvals", "project.inspection_missing")
+    console_on_joint_alert_raised = _console_consumer("approvals", "joint_approval.alert_raised")
     console_on_appeals_calendar_waiting = _calendar_consumer("appeals")
     console_on_approvals_calendar_waiting = _calendar_consumer("approvals")
 

@@ -6,12 +6,16 @@ from marshmallow import Schema, fields, validate
 
 from services.kernel.fields import Id
 
-from .domain import LEVELS, RECTIFICATION_FILTERS, STATES
+from .domain import LEVELS, RECTIFICATION_FILTERS, STATES, SUBJECTS
 
 
 class ConsoleAlertsQuery(Schema):
     department = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
     level = fields.String(load_default=None, validate=validate.OneOf(LEVELS))
+    subject = fields.String(load_default=None, validate=validate.OneOf(SUBJECTS),
+                            metadata={"description": "application (approvals' applications and refused submissions), "
+                                                     "project (key projects' accountability alerts), joint_approval "
+                                                     "(joint cases' clock alerts) or appeal"})
     state = fields.String(load_default="active", validate=validate.OneOf(("active", "all", *STATES)))
     limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=1000))
 
@@ -26,8 +30,10 @@ class ConsoleAlertOut(Schema):
     department = fields.String(allow_none=True)
     department_name = fields.String(allow_none=True, metadata={"description": "its name (NOTIFY.DEPARTMENTS_FILE), "
                                                                               "else the code"})
-    ref_no = fields.String(allow_none=True, metadata={"description": "application no. or case no."})
-    ref_id = fields.String(allow_none=True)
+    ref_no = fields.String(allow_none=True, metadata={"description": "application no., case no., project code, or "
+                                                                 "project code and joint case (P-1 联审#3)"})
+    ref_id = fields.String(allow_none=True, metadata={"description": "application id, appeal id, `project:<code>` or "
+                                                                     "`joint_approval:<id>`"})
     rule = fields.String(allow_none=True)
     title_zh = fields.String()
     state = fields.String()
@@ -39,6 +45,9 @@ class ConsoleAlertOut(Schema):
     note = fields.String(allow_none=True)
     pending_action = fields.String(allow_none=True, metadata={"description": "sent to the owner, not yet answered"})
     actionable = fields.Boolean(metadata={"description": "the owner takes acknowledge / resolve from the console"})
+    subject = fields.String(metadata={"description": "what the alert is about: application, project, joint_approval "
+                                                     "or appeal"})
+    subject_zh = fields.String()
 
 
 class BoardOut(Schema):
@@ -47,6 +56,9 @@ class BoardOut(Schema):
     light = fields.String(metadata={"description": "green, yellow or red"})
     total = fields.Integer()
     counts = fields.Dict(keys=fields.String(), values=fields.Integer())
+    subjects = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                           metadata={"description": "alerts not yet resolved by subject: application, project, "
+                                                    "joint_approval, appeal"})
 
 
 class CalendarWaitingOut(Schema):

@@ -13,9 +13,11 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
     delete,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -24,7 +26,16 @@ from services.kernel.db import Moment
 
 from ..messages import department_label
 from ..store import metadata
-from .domain import LEVELS, alert_view, changes_of, light, rectification_changes, rectification_view
+from .domain import (
+    LEVELS,
+    SUBJECTS,
+    alert_view,
+    changes_of,
+    light,
+    rectification_changes,
+    rectification_view,
+    subject_of,
+)
 
 console_alerts = Table(
     "console_alerts", metadata,
@@ -164,11 +175,25 @@ def mark_pending(session, item_id: int, action: str, now) -> None:
         pending_action=action, updated_at=now))
 
 
-def list_alerts(session, *, department=None, level=None, state="active", limit=200,
+def subject_condition(subject: str):
+    """The alerts about `subject` (domain.subject_of, in SQL): by owner and the `ref_id` prefix of projects and
+    joint cases."""
+    c = console_alerts.c
+    if subject == "appeal":
+        return c.owner == "appeals"
+    if subject in ("project", "joint_approval"):
+        return and_(c.owner == "approvals", c.ref_id.like(f"{subject}:%"))
+    return and_(c.owner == "approvals", or_(c.ref_id.is_(None), and_(
+        c.ref_id.not_like("project:%"), c.ref_id.not_like("joint_approval:%"))))
+
+
+def list_alerts(session, *, department=None, level=None, subject=None, state="active", limit=200,
                 names: dict[str, str] | None = None) -> list[dict]:
     q = select(console_alerts).order_by(console_alerts.c.raised_at.desc(), console_alerts.c.id.desc())
     if department is not None:
         q = q.where(console_alerts.c.department == department)
+    if subject is not None:
+        q = q.where(subject_condition(subject))
     if level is not None:
         q = q.where(console_alerts.c.level == level)
     if state == "active":
@@ -179,17 +204,20 @@ def list_alerts(session, *, department=None, level=None, state="active", limit=2
 
 
 def board(session, names: dict[str, str] | None = None) -> list[dict]:
-    """Per department: alerts not yet resolved, by level, and the light."""
+    """Per department: alerts not yet resolved, by level and by subject, and the light."""
+    c = console_alerts.c
     rows = session.execute(
-        select(console_alerts.c.department, console_alerts.c.level, func.count())
-        .where(console_alerts.c.state != "resolved")
-        .group_by(console_alerts.c.department, console_alerts.c.level)).all()
-    seen = session.execute(select(console_alerts.c.department).distinct()).scalars().all()
+        select(c.department, c.level, c.owner, c.ref_id, func.count())
+        .where(c.state != "resolved")
+        .group_by(c.department, c.level, c.owner, c.ref_id)).all()
+    seen = session.execute(select(c.department).distinct()).scalars().all()
     depts: dict[str, dict] = {d or "": {"department": d or "", "department_name": department_label(names, d) or "",
-                                        "counts": {lv: 0 for lv in LEVELS}, "total": 0} for d in seen}
-    for dept, level, n in rows:
+                                        "counts": {lv: 0 for lv in LEVELS},
+                                        "subjects": {sj: 0 for sj in SUBJECTS}, "total": 0} for d in seen}
+    for dept, level, owner, ref_id, n in rows:
         entry = depts[dept or ""]
         entry["counts"][level] = entry["counts"].get(level, 0) + n
+        entry["subjects"][subject_of(owner, ref_id)] += n
         entry["total"] += n
     for entry in depts.values():
         entry["light"] = light(entry["counts"], entry["total"])

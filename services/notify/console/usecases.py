@@ -18,11 +18,15 @@ from .domain import (
     APPEAL_KINDS,
     LEVEL_ZH,
     RECTIFICATION_EVENTS,
+    SUBJECT_KINDS,
     alert_title,
     alert_view,
     check_command,
     check_review,
     rectification_view,
+    subject_department,
+    subject_refs,
+    subject_title,
 )
 
 TOKEN_TTL = timedelta(seconds=60)
@@ -47,11 +51,14 @@ def record_event(session, event, now, names: dict[str, str] | None = None) -> in
     # free text typed by citizens, operators and monitors: every open console page shows it, so no phone or id
     # number goes into the console's tables whatever the producer sent
     note_text = scrub(p.get("note"))
-    if t.startswith("monitor."):
-        ref_no = p.get("application_no") or p.get("external_ref") or p.get("project_code") or p.get("joint_id")
-        values = {"kind": t, "level": p["level"], "department": p.get("department"), "ref_no": ref_no,
-                  "ref_id": p.get("application_id"), "rule": p.get("rule"), "raised_at": p["raised_at"],
-                  "title_zh": alert_title(t, p)}
+    if t.startswith("monitor.") or t in SUBJECT_KINDS:
+        ref_no, ref_id = subject_refs(SUBJECT_KINDS.get(t) or p.get("subject"), p)
+        department = subject_department(p)
+        if department != p.get("department"):  # a project's unit: the feed names it too
+            dept = department_label(names, department) or "—"
+        values = {"kind": t, "level": p["level"], "department": department, "ref_no": ref_no,
+                  "ref_id": ref_id, "rule": p.get("rule"), "raised_at": p["raised_at"],
+                  "title_zh": subject_title(t, p) if t in SUBJECT_KINDS else alert_title(t, p)}
         if t == "monitor.alert_acknowledged":
             state, verb = "acknowledged", "已确认"
             values.update(acknowledged_by=p.get("by"), note=note_text, title_zh=p.get("rule") or t)

@@ -4,11 +4,15 @@
 // Above them, while any case or application waits for a calendar year not loaded, a notice says how many.
 // The departments' rectification reports waiting for review (待审核整改报告) have a section of their own, with
 // accept / send back, which approvals carries out and answers by event.
+// Key projects' accountability alerts (问责) and joint approval cases' clock alerts are approvals' alerts like the
+// others: a subject filter (审批件 / 重点项目 / 联合审批 / 诉求) narrows the list and the feed, and each board card
+// counts them apart.
 "use strict";
 
 const KEY_ITEM = "xiaoneng.console.key";
 const LEVEL_ZH = { warning: "预警", yellow: "黄牌", red: "红牌", irregularity: "纠错", emergency: "紧急", accountability: "问责" };
 const ACTION_ZH = { acknowledge: "确认", resolve: "办结" };
+const SUBJECT_ZH = { application: "审批件", project: "重点项目", joint_approval: "联合审批", appeal: "诉求" };
 const $ = (id) => document.getElementById(id);
 
 let key = sessionStorage.getItem(KEY_ITEM);
@@ -108,14 +112,28 @@ function handle(err) {
 
 // -- loading --------------------------------------------------------------------------------------------------
 
+// the subject filter: not in the page's markup (served as it is), added beside the level filter
+function subjectFilter() {
+  let select = $("filter-subject");
+  if (!select) {
+    select = el("select", { id: "filter-subject" }, el("option", { value: "" }, "全部类别"),
+      ...Object.entries(SUBJECT_ZH).map(([value, label]) => el("option", { value }, label)));
+    select.addEventListener("change", refresh);
+    $("filter-level").closest("label").after(el("label", {}, "类别 ", select));
+  }
+  return select;
+}
+
 function filters() {
-  return { department: $("filter-department").value, level: $("filter-level").value, state: $("filter-state").value };
+  return { department: $("filter-department").value, level: $("filter-level").value, state: $("filter-state").value,
+    subject: subjectFilter().value };
 }
 
 function matches(alert) {
   const f = filters();
   if (f.department && alert.department !== f.department) return false;
   if (f.level && alert.level !== f.level) return false;
+  if (f.subject && alert.subject !== f.subject) return false;
   if (f.state === "active") return alert.state !== "resolved";
   return f.state === "all" || alert.state === f.state;
 }
@@ -126,6 +144,7 @@ async function refresh() {
     const query = new URLSearchParams({ state: f.state });
     if (f.department) query.set("department", f.department);
     if (f.level) query.set("level", f.level);
+    if (f.subject) query.set("subject", f.subject);
     const [alerts, feed] = await Promise.all([
       call("GET", `/api/v1/console/alerts?${query}`),
       call("GET", "/api/v1/console/feed?limit=50"),
@@ -149,12 +168,16 @@ async function loadBoard() {
   $("board").replaceChildren(...board.map((d) => {
     const counts = Object.entries(d.counts).filter(([, n]) => n > 0)
       .map(([level, n]) => el("span", {}, `${LEVEL_ZH[level] || level} `, el("b", {}, n), "　"));
+    // projects' and joint cases' alerts counted apart (applications and appeals are the rest)
+    const subjects = Object.entries(d.subjects || {}).filter(([s, n]) => n > 0 && (s === "project" || s === "joint_approval"))
+      .map(([s, n]) => el("span", { className: "subject", "data-subject": s }, `${SUBJECT_ZH[s]} `, el("b", {}, n), "　"));
     return el("div", {
       className: `dept${d.department === selected ? " selected" : ""}`, "data-department": d.department,
       "data-light": d.light, title: "点击按部门筛选",
       onclick: () => { $("filter-department").value = d.department === selected ? "" : d.department; refresh(); },
     }, el("div", { className: "name" }, el("span", { className: `light ${d.light}` }), d.department_name || d.department || "（未指定部门）"),
-    el("div", { className: "counts" }, ...(counts.length ? counts : ["无未办结告警"])));
+    el("div", { className: "counts" }, ...(counts.length ? counts : ["无未办结告警"])),
+    ...(subjects.length ? [el("div", { className: "counts subjects" }, ...subjects)] : []));
   }));
   $("board-empty").hidden = board.length > 0;
   const options = [el("option", { value: "" }, "全部部门"),
@@ -307,13 +330,15 @@ function alertRow(a) {
     }
   }
   const who = a.state === "resolved" ? a.resolved_by : a.state === "acknowledged" ? a.acknowledged_by : null;
+  const subject = a.subject === "project" || a.subject === "joint_approval"
+    ? el("div", { className: `hint subject ${a.subject}` }, a.subject_zh || SUBJECT_ZH[a.subject]) : "";
   return el("tr", {
     "data-id": a.id, "data-owner": a.owner, "data-alert-id": a.alert_id, "data-ref-no": a.ref_no || "",
-    "data-state": a.state, "data-version": "0", className: `state-${a.state}`,
+    "data-state": a.state, "data-subject": a.subject || "", "data-version": "0", className: `state-${a.state}`,
   },
   el("td", {}, el("span", { className: `level ${a.level}` }, a.level_zh || LEVEL_ZH[a.level] || a.level)),
-  el("td", { title: a.department || "" }, a.department_name || a.department || "—"),
-  el("td", {}, a.ref_no || "—"),
+  el("td", { title: a.department || "" }, a.department_name || a.department || (a.subject === "joint_approval" ? "多部门" : "—")),
+  el("td", {}, a.ref_no || "—", subject),
   el("td", { title: a.rule || "" }, a.title_zh, a.note ? el("div", { className: "hint" }, `说明：${a.note}`) : ""),
   el("td", {}, shortTime(a.raised_at)),
   el("td", { className: `state ${a.state}` }, a.state_zh, who ? el("div", { className: "hint" }, who) : ""),
@@ -348,7 +373,8 @@ function updateAlertCount() {
 
 function addFeedLine(line, fresh) {
   const f = filters();
-  if ((f.department && line.alert.department !== f.department) || (f.level && line.alert.level !== f.level)) return;
+  if ((f.department && line.alert.department !== f.department) || (f.level && line.alert.level !== f.level)
+    || (f.subject && line.alert.subject !== f.subject)) return;
   const item = el("li", { "data-feed-id": line.id, className: fresh ? "fresh" : "" },
     el("time", {}, shortTime(line.occurred_at)), line.text_zh);
   $("feed").prepend(item);
