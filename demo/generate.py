@@ -603,4 +603,71 @@ def _scoring(year: Year, sizes: Sizes) -> _Chain:
         "department": adjusted, "period": "2026", "value": 1.0,
         "reason": "承担全市营商环境改革试点任务，经考核委员会研究加分", "approved_by": "市考核办主任"},
         "assessor", chain.name, "scoring.adjustment", parent=guard, expect=(201,)))
+    _accountability_year(year, worst, add, chain.name, guard)
     return chain
+
+
+# the year's key tasks (目标管理): (title, lead unit, co-units, whether its plan came in, and when)
+KEY_TASKS = (
+    ("工程建设项目审批制度改革", "ZJJ", ["ZWFW", "HBJ"], "late"),
+    ("“一网通办”事项全覆盖", "ZWFW", ["SCJGJ"], "late"),
+    ("城区积水点整治", "SWJ", ["CGJ", "WCJD"], None),
+)
+
+
+def _accountability_year(year: Year, worst: list[str], add, chain: str, guard: str | None) -> None:
+    """The assessment year's own inputs (#16): the key tasks and their plans (two came in after 28 February, one
+    never), measures in the sanctions register (a 效能告诫 to a post after an inspection, one to a unit, an
+    organisational measure), and the stationed unit's enterprise evaluations (驻莱单位). From a generator of its
+    own: the year's other draws stay as they were."""
+    rng = random.Random(f"{year.seed}-accountability")
+    first = year.end - timedelta(days=1)
+    # a new task's milestones lie ahead (the API refuses days gone by): the year's last weeks
+    year_end = date(2026, 12, 31)
+    milestones = [{"due_on": d.isoformat(), "what": what} for d, what in (
+        (year.until + timedelta(days=14), "完成年度任务的主要节点"), (year_end, "全面完成年度任务"))
+        if year.until <= d <= year_end]
+    for i, (title, lead, co_units, plan) in enumerate(KEY_TASKS if milestones else ()):
+        ref = f"scoring:target:{i}"
+        add(first, Request("scoring", "POST", "/api/v1/targets", {
+            "year": 2026, "title": title, "standard": "按市政府年度工作要点完成，群众满意度不低于90%",
+            "lead_unit": lead, "co_units": co_units, "steps": ["制定实施方案", "按季度推进", "年底总结评估"],
+            "assessment": "按进度节点完成情况和群众评价考核", "weight": 10.0, "plan_due": "2026-02-28",
+            "milestones": milestones},
+            "assessor", chain, "scoring.target", ref=ref, parent=guard, expect=(201,)))
+        if plan:
+            add(first, Request("scoring", "POST", "/api/v1/targets/{id}/plan", {
+                "plan": f"{title}实施方案：明确责任分工、时间节点和保障措施。",
+                "assessment_rules": f"{title}考核细则：按节点完成率和群众满意度计分。"},
+                f"handler:{lead}", chain, "scoring.target_plan", parent=ref, expect=(200, 201)))
+    decided = [datetime.combine(rng.choice(year.working_days), time(10, rng.randint(0, 59)), TZ) for _ in range(3)]
+
+    def person() -> str:
+        return rng.choice(city.SURNAMES) + rng.choice(city.GIVEN)
+
+    measures = (
+        {"kind": "efficiency_warning", "target": "person", "department": worst[1], "person_name": person(),
+         "post": "审批科科长", "source": "inspection", "deciding_body": "市效能建设领导小组办公室",
+         "document_no": "效能告诫〔2026〕2号", "reason": "重点督察发现审批事项超期办理且未说明理由"},
+        {"kind": "efficiency_warning", "target": "unit", "department": worst[2], "source": "direct",
+         "deciding_body": "市效能建设领导小组办公室", "document_no": "效能告诫〔2026〕5号",
+         "reason": "窗口服务承诺未落实，多次被群众投诉"},
+        {"kind": "organisational", "target": "person", "department": worst[0], "person_name": person(),
+         "post": "窗口负责人", "source": "direct", "deciding_body": "市纪委监委",
+         "document_no": "组织处理〔2026〕1号", "reason": "首问负责制落实不到位，诫勉谈话"},
+    )
+    for moment, measure in zip(decided, measures, strict=True):
+        add(moment, Request("scoring", "POST", "/api/v1/sanctions", {
+            **measure, "decided_on": moment.date().isoformat()}, "assessor", chain, "scoring.sanction",
+            parent=guard, expect=(200, 201)))
+    # the stationed unit (驻莱单位): its evaluations, reported to its superior authority
+    for quarter in (q for q in (1, 2, 3, 4) if date(2026, 3 * q - 2, 1) < year.until):
+        for k in range(3):
+            scores = {c: max(0, min(100, round(rng.gauss(86, 5)))) for c in city.EVALUATION_CRITERIA}
+            add(first, Request("scoring", "POST", "/api/v1/evaluations", {
+                "enterprise": f"{city.ENTERPRISE_WORDS[k]}{city.ENTERPRISE_KINDS[0]}", "department": STATIONED,
+                "period": f"2026-Q{quarter}", "scores": scores}, "assessor", chain, "scoring.evaluation",
+                parent=guard, expect=(201,)))
+
+
+STATIONED = "SWGS"  # 国家税务总局莱州市税务局, in services/scoring/departments.demo.yaml with its superior

@@ -439,7 +439,11 @@ def print_urls(services: list[Service], amqp_uri: str, var: Path, demo_keys_file
         say(f"  hot issues  {by_name['appeals'].base_url}/api/v1/reports/hot-issues?format=html   "
             "(with an operator key)")
     if "scoring" in by_name:
-        say(f"  ranking     {by_name['scoring'].base_url}/api/v1/scores?period=2026   (with an assessor key)")
+        say(f"  ranking     {by_name['scoring'].base_url}/api/v1/scores?period=2026   (with an assessor key; "
+            "the half-year review: period=2026-H1; the printable report: /api/v1/reports/scores?period=2026-H1"
+            "&format=html)")
+        say(f"  targets     {by_name['scoring'].base_url}/api/v1/targets/board?year=2026&format=html   "
+            "(目标管理; with an assessor key)")
     if "approvals" in by_name:
         say(f"  public      {by_name['approvals'].base_url}/public/   (办事指南, 办件进度查询, 审批结果公开; no key)")
     if "appeals" in by_name:

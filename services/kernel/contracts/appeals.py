@@ -394,3 +394,37 @@ class HotIssuesPublished(Schema):
     top_category_names = fields.List(fields.String(), load_default=None, allow_none=True, metadata={
         "description": "the Chinese names of `top_categories`, in the same order (道路设施)"})
     total = fields.Integer(required=True)
+
+
+# -- rewarded reports (有奖投诉举报, #16) ------------------------------------------------------------------------
+# Published by services/appeals/rewards/. No personal data: not the reporter who is paid, not who approved it;
+# the case by its number, the units, the amount.
+
+
+class _Reward(Schema):
+    """The reward of an upheld efficiency complaint: its id, the case (`department` the discipline office that
+    handled it, `subject_department` the unit the report was about), `amount` in yuan as written ("500.00") and
+    the day it was approved."""
+
+    reward_id = fields.String(required=True)
+    appeal_id = fields.String(required=True)
+    case_no = fields.String(required=True)
+    department = fields.String(load_default=None, allow_none=True)
+    subject_department = fields.String(load_default=None, allow_none=True)
+    amount = fields.String(required=True, validate=validate.Regexp(r"^[0-9]+\.[0-9]{2}$"))
+    approved_on = fields.Date(required=True)
+
+
+@contract("complaint.reward_recorded", version=1)
+class ComplaintRewardRecorded(_Reward):
+    """A reward for the reporter of an upheld efficiency complaint was approved and recorded (once per case)."""
+
+    recorded_at = fields.AwareDateTime(required=True, format="iso")
+
+
+@contract("complaint.reward_paid", version=1)
+class ComplaintRewardPaid(_Reward):
+    """The approved reward was paid on `paid_on` (recorded at `paid_at`); nothing follows."""
+
+    paid_on = fields.Date(required=True)
+    paid_at = fields.AwareDateTime(required=True, format="iso")

@@ -308,17 +308,48 @@ class ProjectSelfCheckMissing(_ProjectAlert):
     responsible_units = fields.List(fields.String(), required=True)
 
 
+@contract("project.inspection_missing", version=1)
+class ProjectInspectionMissing(_ProjectAlert):
+    """问责: an active key project had no inspection (重点督察) recorded for `quarter` ("2026-Q4") when the quarter
+    ended (`due_by`, its last instant, Asia/Shanghai); raised once per project and quarter on the lead unit, `rule`
+    `inspection_missing:<quarter>`."""
+
+    quarter = fields.String(required=True)
+    due_by = fields.AwareDateTime(required=True, format="iso")
+    responsible_units = fields.List(fields.String(), required=True)
+
+
+@contract("project.inspection_recorded", version=1)
+class ProjectInspectionRecorded(Schema):
+    """An inspection (重点督察) of a key project recorded for `quarter`: `findings_count` problems found (the
+    findings' text stays in approvals), at `inspected_at` (`inspected_on`: its day in Asia/Shanghai).
+    `department`: the lead unit, whose project it is; `by`: the inspector's key."""
+
+    inspection_id = fields.String(required=True)
+    project_code = fields.String(required=True)
+    project_name = fields.String(required=True)
+    department = fields.String(required=True)
+    responsible_units = fields.List(fields.String(), required=True)
+    quarter = fields.String(required=True)
+    findings_count = fields.Integer(required=True, validate=validate.Range(min=0))
+    inspected_on = fields.Date(required=True)
+    inspected_at = fields.AwareDateTime(required=True, format="iso")
+    by = fields.String(required=True)
+    recorded_at = fields.AwareDateTime(required=True, format="iso")
+
+
 @contract("project.plan_changed", version=1)
 class ProjectPlanChanged(Schema):
     """A key project or its plan was changed after registration (each change is also a line of the project's
     history), and its checks rescheduled: `action` project_changed (name, units, agent, self-check schedule),
-    milestone_added, milestone_changed (a new deadline is checked anew), milestone_cancelled. `changes`:
+    milestone_added, milestone_changed (a new deadline is checked anew), milestone_cancelled, project_closed (no
+    longer checked: its open milestones, self-checks and inspections). `changes`:
     {field: {from, to}}; `by`: who."""
 
     project_code = fields.String(required=True)
     project_name = fields.String(required=True)
     action = fields.String(required=True, validate=validate.OneOf(
-        ("project_changed", "milestone_added", "milestone_changed", "milestone_cancelled")))
+        ("project_changed", "milestone_added", "milestone_changed", "milestone_cancelled", "project_closed")))
     milestone_id = fields.String(load_default=None, allow_none=True)
     changes = fields.Dict(required=True)
     reason = ScrubbedString(load_default=None, allow_none=True)
@@ -332,6 +363,23 @@ class _Joint(Schema):
     project_code = fields.String(required=True)
     limit_days = fields.Integer(required=True)
     due_at = fields.AwareDateTime(load_default=None, allow_none=True, format="iso")
+
+
+@contract("accountability.started", version=1)
+class AccountabilityStarted(Schema):
+    """A monitor started the accountability procedure (责任追究程序) on a key project's accountability alert or a
+    joint case's overdue card (yellow, red); `department`: the unit held responsible. It ends with
+    accountability.concluded."""
+
+    procedure_id = fields.String(required=True)
+    alert_id = fields.String(required=True)
+    project_code = fields.String(load_default=None, allow_none=True)
+    joint_id = fields.String(load_default=None, allow_none=True)
+    department = fields.String(required=True)
+    rule = fields.String(required=True)
+    reason = ScrubbedString(required=True)
+    by = fields.String(required=True)
+    started_at = fields.AwareDateTime(required=True, format="iso")
 
 
 @contract("accountability.concluded", version=1)
