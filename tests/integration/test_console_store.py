@@ -11,6 +11,7 @@ from services.kernel import clock
 from services.kernel.contracts import make_event, parse_event
 from services.kernel.db import Database
 from services.notify import console
+from services.notify.console.domain import SUBJECTS
 from services.notify.store import metadata
 
 AT = datetime(2026, 11, 2, 10, 0, tzinfo=clock.TZ)
@@ -85,7 +86,8 @@ def test_a_red_alert_turns_the_light_red_until_it_is_resolved(db):
     take(db, approvals("monitor.alert_resolved", 5, "red", by="李监察", note="已纠正", resolved_at=AT))
     with db.reader() as s:
         assert console.board(s) == [{"department": "SCJGJ", "department_name": "SCJGJ", "light": "green",
-                                     "total": 0, "counts": dict.fromkeys(console.LEVELS, 0)}]
+                                     "total": 0, "counts": dict.fromkeys(console.LEVELS, 0),
+                                     "subjects": dict.fromkeys(SUBJECTS, 0)}]
         assert console.board(s, {"SCJGJ": "市市场监督管理局"})[0]["department_name"] == "市市场监督管理局"
 
 

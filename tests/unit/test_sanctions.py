@@ -1,16 +1,18 @@
-"""The sanctions register's rules, pure: the effects file, what a measure entered by hand must say, the same
+"""The sanctions register's rules, pure: the effects in the rule file, what a measure entered by hand must say, the same
 measure, the review window on the working-day calendar, the states, and that no name reaches a fact's line."""
 
 from datetime import date
+from pathlib import Path
 
 import pytest
+import yaml
 
 from services.kernel.config import ConfigError
 from services.kernel.contracts.scoring import SANCTION_KINDS
 from services.kernel.workcal import WorkCalendar
 from services.scoring.sanctions.domain import (
-    DEFAULT_EFFECTS,
     IN_FORCE,
+    SEED_EFFECTS,
     UNDER_REVIEW,
     UPHELD,
     WITHDRAWN,
@@ -26,7 +28,9 @@ from services.scoring.sanctions.domain import (
     step,
 )
 
-EFFECTS = Effects.load()
+RULES = yaml.safe_load((Path(__file__).resolve().parents[2] / "services" / "scoring" / "rules.yaml").read_text(
+    encoding="utf-8"))
+EFFECTS = SanctionRules.from_config(None, RULES).effects
 
 
 def entry(**fields):
@@ -52,18 +56,17 @@ def test_an_effects_file_is_checked():
             Effects.from_dict(bad)
 
 
-def test_the_settings_default_and_refuse_nonsense(tmp_path):
-    rules = SanctionRules.from_config(None)
+def test_the_settings_default_and_refuse_nonsense():
+    rules = SanctionRules.from_config(None, RULES)
     assert rules.review_days == 15 and rules.effects == EFFECTS
-    assert SanctionRules.from_config({"REVIEW_DAYS": "10"}).review_days == 10
-    for section in ({"REVIEW_DAYS": "ten"}, {"REVIEW_DAYS": 0}, "15", {"EFFECTS_FILE": str(tmp_path / "none")}):
+    # a rule file without a sanctions section: what the seed says, the same as the shipped rules
+    assert SanctionRules.from_config(None, {}).effects == Effects.from_dict(SEED_EFFECTS) == EFFECTS
+    assert SanctionRules.from_config({"REVIEW_DAYS": "10"}, RULES).review_days == 10
+    for section in ({"REVIEW_DAYS": "ten"}, {"REVIEW_DAYS": 0}, "15"):
         with pytest.raises(ConfigError):
-            SanctionRules.from_config(section)
-    broken = tmp_path / "effects.yaml"
-    broken.write_text("criticism: {disqualifies: maybe}\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match="EFFECTS_FILE"):
-        SanctionRules.from_config({"EFFECTS_FILE": str(broken)})
-    assert DEFAULT_EFFECTS.exists()
+            SanctionRules.from_config(section, RULES)
+    with pytest.raises(ConfigError, match="sanctions"):
+        SanctionRules.from_config(None, {"sanctions": {"criticism": {"disqualifies": "maybe"}}})
 
 
 def test_a_measure_against_a_person_names_them_and_one_against_a_unit_does_not():

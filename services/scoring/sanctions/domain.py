@@ -1,14 +1,11 @@
 """The rules of the sanctions register (效能问责), pure: the kinds, targets and sources of a measure, what each kind
-costs in the assessment (the effects file), which entries are the same measure, the review window (申辩/复核) and
-the states a measure goes through."""
+costs in the assessment (the rule file's `sanctions:` section), which entries are the same measure, the review
+window (申辩/复核) and the states a measure goes through."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from pathlib import Path
-
-import yaml
 
 from services.kernel.clock import TZ
 from services.kernel.config import ConfigError
@@ -34,7 +31,9 @@ LEDGER_OWN, LEDGER_CORE, LEDGER_NONE = "own", "core", "none"
 # the cause of the voiding entries of a withdrawn measure's facts (fact_voids.cause)
 VOID_CAUSE = "sanction_withdrawn"
 DEFAULT_REVIEW_DAYS = 15
-DEFAULT_EFFECTS = Path(__file__).with_name("effects.yaml")
+# what the seed (III.3) says, for a rule file without a `sanctions:` section: a 效能告诫 costs the deduction, a
+# 通报批评 removes the unit from the advanced units; nothing else costs anything
+SEED_EFFECTS = {"efficiency_warning": {"efficiency_warning": True}, "criticism": {"disqualifies": True}}
 SAME_MEASURE_FIELDS = ("department", "target", "person_name", "post", "deciding_body", "decided_on", "source",
                        "source_ref")
 
@@ -48,7 +47,7 @@ class Effect:
 
 
 class Effects(dict):
-    """kind → Effect, for every kind (a kind missing from the file costs nothing)."""
+    """kind → Effect, for every kind (a kind the rule file does not name costs nothing)."""
 
     @classmethod
     def from_dict(cls, data, source: str = "sanction effects") -> Effects:
@@ -70,12 +69,6 @@ class Effects(dict):
             out[kind] = Effect(**flags)
         return out
 
-    @classmethod
-    def load(cls, path: str | Path | None = None) -> Effects:
-        path = Path(path or DEFAULT_EFFECTS)
-        with open(path, encoding="utf-8") as f:
-            return cls.from_dict(yaml.safe_load(f), str(path))
-
 
 @dataclass(frozen=True)
 class SanctionRules:
@@ -85,11 +78,12 @@ class SanctionRules:
     review_days: int = DEFAULT_REVIEW_DAYS
 
     @classmethod
-    def from_config(cls, section) -> SanctionRules:
-        """From `SANCTIONS` in scoring's config (REVIEW_DAYS, EFFECTS_FILE); ConfigError when it makes no sense."""
+    def from_config(cls, section, rules: dict | None = None) -> SanctionRules:
+        """From `SANCTIONS` in scoring's config (REVIEW_DAYS) and the rule file's data `rules` (its `sanctions:`
+        section; none: SEED_EFFECTS); ConfigError when either makes no sense."""
         section = section or {}
         if not isinstance(section, dict):
-            raise ConfigError("SANCTIONS must be a mapping (REVIEW_DAYS, EFFECTS_FILE)")
+            raise ConfigError("SANCTIONS must be a mapping (REVIEW_DAYS)")
         days = section.get("REVIEW_DAYS")
         try:
             days = DEFAULT_REVIEW_DAYS if days in (None, "") else int(days)
@@ -98,10 +92,12 @@ class SanctionRules:
                 from None
         if days < 1:
             raise ConfigError(f"SANCTIONS.REVIEW_DAYS must be at least 1, not {days!r}")
+        rules = rules or {}
         try:
-            effects = Effects.load(section.get("EFFECTS_FILE") or None)
-        except (OSError, ValueError, yaml.YAMLError) as exc:
-            raise ConfigError(f"SANCTIONS.EFFECTS_FILE: {exc}") from None
+            effects = Effects.from_dict(rules.get("sanctions", SEED_EFFECTS),
+                                        "the rule file's sanctions")
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         return cls(effects, days)
 
 

@@ -1,16 +1,33 @@
-"""The settings of the sanctions register: `SANCTIONS` in scoring's config (REVIEW_DAYS, default 15; EFFECTS_FILE,
-default effects.yaml beside this module), read and checked once per container (domain.SanctionRules)."""
+"""The settings of the sanctions register: `SANCTIONS` in scoring's config (REVIEW_DAYS, default 15) and what each
+kind of measure costs, from the rule file's `sanctions:` section (RULES_FILE, default services/scoring/rules.yaml:
+versioned with the rest of the rules), read and checked once per container (domain.SanctionRules)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import yaml
 from nameko.extensions import DependencyProvider
 
+from services.kernel.config import ConfigError
+
 from .domain import SanctionRules
+
+DEFAULT_RULES = Path(__file__).resolve().parent.parent / "rules.yaml"
 
 
 class SanctionRulesProvider(DependencyProvider):
     def setup(self):
-        self.rules = SanctionRules.from_config(self.container.config.get("SANCTIONS"))
+        cfg = self.container.config
+        path = cfg.get("RULES_FILE") or DEFAULT_RULES
+        try:
+            with open(path, encoding="utf-8") as fh:
+                rules = yaml.safe_load(fh) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"RULES_FILE {path}: {exc}") from None
+        if not isinstance(rules, dict):
+            raise ConfigError(f"RULES_FILE {path}: not a mapping")
+        self.rules = SanctionRules.from_config(cfg.get("SANCTIONS"), rules)
 
     def get_dependency(self, worker_ctx):
         return self.rules
