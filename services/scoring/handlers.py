@@ -106,7 +106,7 @@ def require_department(session, code: str, field: str = "department") -> dict:
     return d
 
 
-def _own_facts(uow, kind: str, row_id: int, department: str, period: str, metrics: dict, at, now, ref=None,
+def own_facts(uow, kind: str, row_id: int, department: str, period: str, metrics: dict, at, now, ref=None,
                detail=None) -> None:
     """An own input's facts: the same ledger, with the input's id as their source."""
     store.add_facts(uow.session, [dict(
@@ -136,7 +136,7 @@ def add_evaluation(uow, data: dict, by: str, now: datetime) -> dict:
             recorded_by=by, recorded_at=now))
     except IntegrityError:  # the same evaluation sent twice at once: the other one won
         raise duplicate from None
-    _own_facts(uow, "evaluation", row["id"], data["department"], data["period"],
+    own_facts(uow, "evaluation", row["id"], data["department"], data["period"],
                {"evaluations": 1, "evaluation_score": score}, now, now, detail=data["enterprise"][:200])
     return store.evaluation_out(row)
 
@@ -165,7 +165,7 @@ def add_visit(uow, data: dict, now: datetime, calendar: WorkCalendar | None = No
         department=data["department"], point_code=data["point_code"], visited_at=data["visited_at"],
         finding=data["finding"], due_at=data["due_at"], visitor=data["visitor"], state="open", evidence=None,
         closed_at=None, closed_by=None, closed_recorded_at=None, recorded_at=now))
-    _own_facts(uow, "visit", row["id"], data["department"], month_of(data["visited_at"]), {"visit_findings": 1},
+    own_facts(uow, "visit", row["id"], data["department"], month_of(data["visited_at"]), {"visit_findings": 1},
                data["visited_at"], now, ref=str(row["id"]))
     # its rectification's clock: the department's report is due within `days` working days of the visit
     due, error = rectification_due(calendar or WorkCalendar.load(None), data["visited_at"], days)
@@ -199,7 +199,7 @@ def add_adjustment(uow, data: dict, by: str, now: datetime) -> dict:
     row = store.insert_row(uow.session, store.adjustments, dict(
         department=data["department"], period=data["period"], value=data["value"], reason=data["reason"],
         approved_by=data["approved_by"], recorded_by=by, recorded_at=now))
-    _own_facts(uow, "adjustment", row["id"], data["department"], data["period"], {"adjustment": data["value"]},
+    own_facts(uow, "adjustment", row["id"], data["department"], data["period"], {"adjustment": data["value"]},
                now, now, ref=data["approved_by"][:100], detail=data["reason"][:200])
     return row
 
@@ -210,7 +210,7 @@ def add_criticism(uow, data: dict, by: str, now: datetime) -> dict:
     row = store.insert_row(uow.session, store.criticisms, dict(
         department=data["department"], issued_at=data["issued_at"], document=data["document"],
         reason=data["reason"], recorded_by=by, recorded_at=now))
-    _own_facts(uow, "criticism", row["id"], data["department"], month_of(data["issued_at"]), {"criticisms": 1},
+    own_facts(uow, "criticism", row["id"], data["department"], month_of(data["issued_at"]), {"criticisms": 1},
                data["issued_at"], now, ref=data["document"][:100], detail=data["reason"][:200])
     return row
 

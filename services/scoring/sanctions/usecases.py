@@ -168,7 +168,7 @@ def _record(uow, rules: SanctionRules, calendar: WorkCalendar, data: dict, by: s
         ledger_ref=core_ref, criticism_id=None, recorded_by=by, recorded_at=now))
     moment = moment_of(data["decided_on"])
     if kept == LEDGER_OWN:
-        handlers._own_facts(uow, "sanction", row["id"], department, month_of(moment), {"efficiency_warnings": 1},
+        handlers.own_facts(uow, "sanction", row["id"], department, month_of(moment), {"efficiency_warnings": 1},
                             moment, now, ref=_own_source(row["id"]),
                             detail=fact_detail(kind, data["target"], data.get("document_no"), data.get("post")))
     if effect.disqualifies:
