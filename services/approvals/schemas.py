@@ -76,6 +76,20 @@ class ItemIn(Schema):
                                           "description": "working days the applicant has to deliver a requested "
                                                          "supplement before the application is deemed withdrawn "
                                                          "(视为撤回); null: APPROVALS.SUPPLEMENT_LIMIT (30)"})
+    # the item's life (reform, #17): answered, and taken back but ignored, so that an item read can be put back;
+    # only POST /api/v1/items/{code}/retire and /merge change it
+    status = fields.String(load_default=None, allow_none=True, metadata={
+        "description": "active, retired (取消) or merged (合并): from ended_on on it takes no new application "
+                       "(read-only: ignored on input)"})
+    ended_on = fields.Date(load_default=None, allow_none=True, metadata={"description": "read-only"})
+    merged_into = fields.String(load_default=None, allow_none=True, metadata={
+        "description": "the item it was merged into (read-only)"})
+    # the history's record of this change (reform, #17): not stored on the item
+    document = fields.String(load_default=None, allow_none=True, load_only=True, validate=validate.Length(max=100),
+                             metadata={"description": "the document that decided the change (e.g. 莱政发〔2026〕5号), "
+                                                      "kept in the item's history"})
+    effective_on = Day(load_default=None, allow_none=True, load_only=True, years_ahead=0, metadata={
+        "description": "the day the change takes effect, for the history (default: today; not in the future)"})
 
     @validates_schema
     def committed_within_statutory(self, data, **kwargs):

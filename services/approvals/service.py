@@ -14,7 +14,21 @@ from services.kernel.errors import BadRequest
 from services.kernel.http import api, json_response
 
 # the monitor and supervision are mixin modules, so that `nameko run` finds only our class
-from . import console_commands, handlers, monitor, naming, projects, public, reviews, store, supervision, windows
+from . import (
+    console_commands,
+    enforcement,
+    handlers,
+    monitor,
+    naming,
+    penalties,
+    projects,
+    public,
+    reform,
+    reviews,
+    store,
+    supervision,
+    windows,
+)
 from .dependencies import ApprovalSettings
 from .rectification import endpoints as rectification  # a module, so that `nameko run` finds only our class
 from .schemas import (
@@ -65,7 +79,8 @@ RETRY_HEADERS = {IDEMPOTENCY_KEY: {
 class ApprovalsService(base.ServiceBase, monitor.MonitorTimer, supervision.SupervisionEndpoints,
                        projects.ProjectEndpoints, rectification.RectificationEndpoints,
                        console_commands.ConsoleCommands, public.PublicEndpoints, reviews.ReviewEndpoints,
-                       windows.WindowEndpoints, naming.NamingEndpoints):
+                       windows.WindowEndpoints, naming.NamingEndpoints, enforcement.InspectionEndpoints,
+                       penalties.PenaltyEndpoints, reform.ReformEndpoints):
     """网上审批与电子监察 — online approval watched by the electronic monitor."""
 
     name = "approvals"
@@ -83,9 +98,12 @@ class ApprovalsService(base.ServiceBase, monitor.MonitorTimer, supervision.Super
         return [{**i, "department_name": self.settings.departments.name(i["department"])} for i in items]
 
     @api("PUT", "/api/v1/items", roles=CATALOGUE_EDITORS, body=ItemIn, response=ItemOut,
-         summary="add or change an approval item (by code)", tags=("catalogue",))
+         summary="add or change an approval item (by code); a change of its name, department, kind, limits or "
+                 "joint flag is kept in its history with `document` and `effective_on` (default today)",
+         tags=("catalogue",), responses={409: "the item is retired or merged, or effective_on is before its last "
+                                              "recorded change"})
     def put_item(self, call):
-        item = handlers.put_item(self.platform, self.settings, call.body, clock.now())
+        item = handlers.put_item(self.platform, self.settings, call.body, clock.now(), call.principal.name)
         return {**item, "department_name": self.settings.departments.name(item["department"])}
 
     # -- applications -------------------------------------------------------------------------------

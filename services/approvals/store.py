@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -60,7 +61,37 @@ items = Table(
     # the public service guide (#15): where it is handled (办理地点); whether its decisions are disclosed (审批结果公开)
     Column("handling_place", String(200)),
     Column("public_results", Boolean, nullable=False, default=False, server_default=false()),
+    # reform (#17): active, or retired (取消) / merged into another item (合并) from `ended_on` on
+    Column("status", String(16), nullable=False, default="active", server_default="active"),
+    Column("ended_on", Date),
+    Column("merged_into", String(64)),
     Column("updated_at", Moment(), nullable=False),
+)
+
+# the catalogue's history (reform figures, #17): one row per change of an item, the item as it stands after it
+# (name, department, kind, limits), the date it takes effect, the document that decided it and who recorded it
+item_changes = Table(
+    "item_changes", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("item_code", String(64), nullable=False),
+    # initial (the catalogue as found: seeded or migrated), added, changed, retired, merged
+    Column("change", String(16), nullable=False),
+    Column("effective_on", Date, nullable=False),
+    Column("document", String(100)),
+    Column("reason", Text),
+    Column("name", String(200), nullable=False),
+    Column("department", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("statutory_limit", Integer),
+    Column("committed_limit", Integer),
+    Column("joint", Boolean, nullable=False, default=False),
+    Column("merged_into", String(64)),
+    # the tracked figures before the change ({name, department, kind, statutory_limit, committed_limit, joint})
+    Column("previous", JSON),
+    Column("recorded_by", String(100), nullable=False),
+    Column("recorded_at", Moment(), nullable=False),
+    Index("ix_item_changes_item", "item_code", "id"),
+    Index("ix_item_changes_effective", "effective_on"),
 )
 
 applications = Table(
@@ -214,18 +245,79 @@ def get_item(session: Session, code: str) -> dict | None:
     return dict(row) if row is not None else None
 
 
-def upsert_item(session: Session, data: dict, at: datetime) -> dict:
-    values = {c.name: data.get(c.name) for c in items.columns if c.name not in ("code", "updated_at")}
+# what the history tracks: a change of any of these is recorded (materials, places, thresholds are not reform)
+TRACKED = ("name", "department", "kind", "statutory_limit", "committed_limit", "joint")
+# the item's life, changed by retiring or merging it only (reform/usecases.py), never by an upsert
+_LIFE = ("status", "ended_on", "merged_into")
+
+
+def upsert_item(session: Session, data: dict, at: datetime, record: dict | None = None) -> dict:
+    """Add or change an item and record it in the item's history when a tracked figure changed. `record`:
+    {effective_on, document, recorded_by} from the API (an "added" or "changed" entry); None when seeding (an
+    "initial" entry dated the day of `at`, recorded by "seed")."""
+    values = {c.name: data.get(c.name) for c in items.columns if c.name not in ("code", "updated_at", *_LIFE)}
     values["materials"] = [dict(m) for m in data.get("materials") or ()]
     values["fully_authorised"] = bool(data.get("fully_authorised", True))
     values["joint"] = bool(data.get("joint", False))
     values["public_results"] = bool(data.get("public_results", False))
     values["updated_at"] = at
-    if get_item(session, data["code"]) is None:
+    before = get_item(session, data["code"])
+    if before is None:
         session.execute(insert(items).values(code=data["code"], **values))
     else:
         session.execute(update(items).where(items.c.code == data["code"]).values(**values))
-    return get_item(session, data["code"])
+    after = get_item(session, data["code"])
+    if record is None:
+        record = {"change": "initial", "effective_on": at.astimezone(clock.TZ).date(), "recorded_by": "seed"}
+    elif before is not None and all(before[k] == after[k] for k in TRACKED):
+        return after
+    change = record.get("change") or ("added" if before is None else "changed")
+    add_item_change(session, after, change, record, at,
+                    previous=None if before is None else {k: before[k] for k in TRACKED})
+    return after
+
+
+def add_item_change(session: Session, item: dict, change: str, record: dict, at: datetime,
+                    previous: dict | None = None) -> None:
+    session.execute(insert(item_changes).values(
+        item_code=item["code"], change=change, effective_on=record["effective_on"], document=record.get("document"),
+        reason=record.get("reason"), merged_into=record.get("merged_into"), previous=previous,
+        recorded_by=record["recorded_by"], recorded_at=at, **{k: item[k] for k in TRACKED}))
+
+
+def end_item(session: Session, code: str, status: str, ended_on, merged_into: str | None, at: datetime) -> dict:
+    """Mark an item retired or merged from `ended_on` on (its history entry is the caller's)."""
+    session.execute(update(items).where(items.c.code == code).values(
+        status=status, ended_on=ended_on, merged_into=merged_into, updated_at=at))
+    return get_item(session, code)
+
+
+def item_history(session: Session, code: str) -> list[dict]:
+    q = select(item_changes).where(item_changes.c.item_code == code).order_by(item_changes.c.id)
+    return [dict(r) for r in session.execute(q).mappings()]
+
+
+def last_dated_change(session: Session, code: str):
+    """The latest effective date among the item's changes after the initial entry (None: none)."""
+    q = select(func.max(item_changes.c.effective_on)).where(item_changes.c.item_code == code,
+                                                             item_changes.c.change != "initial")
+    return session.execute(q).scalar()
+
+
+def item_changes_page(session: Session, first, last, department: str | None, page: int, per_page: int
+                      ) -> tuple[list[dict], int]:
+    """The changes taking effect from `first` through `last` (dates), of one department or all, by date."""
+    conds = [item_changes.c.effective_on >= first, item_changes.c.effective_on <= last]
+    if department is not None:
+        conds.append(item_changes.c.department == department)
+    return paged(session, [item_changes], item_changes, conds, page, per_page,
+                 item_changes.c.effective_on, item_changes.c.id)
+
+
+def item_changes_through(session: Session, last) -> list[dict]:
+    """Every change taking effect on or before `last` (and every initial entry), oldest first."""
+    q = select(item_changes).where(or_(item_changes.c.effective_on <= last, item_changes.c.change == "initial"))
+    return [dict(r) for r in session.execute(q.order_by(item_changes.c.effective_on, item_changes.c.id)).mappings()]
 
 
 # -- applications -------------------------------------------------------------------------------------
