@@ -147,6 +147,7 @@ def generate(seed: int = 2026, *, until: date, sizes: Sizes | None = None, start
         chains.append(_application(year, n))
     chains.append(_scoring(year, sizes))
     chains.append(_naming(year))
+    chains.append(_enforcement(year))
     for chain in chains:
         # stable: steps at the same moment keep the order they were written in
         for _, request in sorted(chain.steps, key=lambda step: step[0]):
@@ -671,3 +672,88 @@ def _accountability_year(year: Year, worst: list[str], add, chain: str, guard: s
 
 
 STATIONED = "SWGS"  # 国家税务总局莱州市税务局, in services/scoring/departments.demo.yaml with its superior
+
+
+# -- enforcement under the monitor (#17) ---------------------------------------------------------------
+
+
+def _enforcement(year: Year) -> _Chain:
+    """Inspections registered with the legal office and penalties filed, some of them irregular, so that the
+    console shows the monitor at work on enforcement: an inspector whose certificate expired, an inspection carried
+    out without approval, an enterprise inspected too often (扰企), an inspection only the enterprise reported, a
+    major penalty filed late, a fine outside its band, a fine without its circumstance. The legal office decides
+    and the department reports at the moment the demo runs (those steps carry no date of their own), so the
+    inspections are planned for the demo's last day and the days after it; the penalties were decided in the year.
+    From a generator of its own: the year's other draws stay as they were."""
+    chain = _Chain("enforcement")
+    first = year.end - timedelta(days=1)
+    today = year.until
+    enterprise, code = "鑫源食品有限公司", "91370683MA3C8XY71K"
+
+    def add(request: Request) -> None:
+        chain.steps.append((first, _dated(request, first)))
+
+    def inspection(n: int, department: str, inspectors: list[str], planned: date, **more) -> str:
+        ref = f"enforcement:inspection:{n}"
+        add(Request("approvals", "POST", "/api/v1/inspections", {
+            "enterprise": more.pop("enterprise", enterprise), "enterprise_code": more.pop("code", code),
+            "basis": "《中华人民共和国食品安全法》第一百一十条", "inspectors": inspectors,
+            "planned_on": planned.isoformat(), "external_ref": f"DEMO-{year.seed}-JC{n:03d}"},
+            f"handler:{department}", chain.name, "inspection.register", ref=ref, expect=(200, 201)))
+        return ref
+
+    def decide(ref: str, approved: bool = True) -> None:
+        add(Request("approvals", "POST", "/api/v1/inspections/{id}/decide", {
+            "approved": approved, "note": "检查计划符合规定" if approved else "检查依据不充分"},
+            "legal_office", chain.name, "inspection.decide", parent=ref, expect=(200,)))
+
+    # two clean inspections planned for the days after the demo's last day, approved (the same enterprise's
+    # inspections on days of one period, whatever the day the demo runs: 扰企 below counts per period)
+    soon = max(today, min(today + timedelta(days=3), date(today.year, 3 * ((today.month - 1) // 3) + 3, 28)))
+    decide(inspection(1, "SCJGJ", ["SCJ-330101", "SCJ-330102"], soon))
+    decide(inspection(2, "HBJ", ["HBJ-330301", "HBJ-330302"], soon, enterprise="宏达化工有限公司", code=None))
+    # an inspector whose certificate ran out in June (执法证过期)
+    decide(inspection(3, "SCJGJ", ["SCJ-330101", "SCJ-330103"], soon))
+    # carried out today without the legal office's approval (未经审核擅自检查)
+    unapproved = inspection(4, "ZJJ", ["ZJJ-330201", "ZJJ-330202"], today)
+    add(Request("approvals", "POST", "/api/v1/inspections/{id}/result", {
+        "carried_out_on": today.isoformat(), "result": "rectification_ordered", "findings": "施工现场扬尘措施不到位",
+        "inspectors": ["ZJJ-330201", "ZJJ-330202"]}, "handler:ZJJ", chain.name, "inspection.result",
+        parent=unapproved, expect=(200, 201)))
+    # the same enterprise a fifth time this quarter (扰企: four at most)
+    decide(inspection(5, "WJW", ["WJW-330401", "WJW-330402"], soon))
+    decide(inspection(6, "HBJ", ["HBJ-330301", "HBJ-330302"], soon))
+    # an inspection only the enterprise reported, through the enterprise-service desk (未登记检查)
+    add(Request("approvals", "POST", "/api/v1/inspection-reports", {
+        "enterprise": "金海水产有限公司", "department": "HBJ",
+        "inspected_on": (today - timedelta(days=10)).isoformat(),
+        "note": "企业反映环保部门来企检查，未出示检查通知"}, "enterprise_desk", chain.name, "inspection.report",
+        expect=(200, 201)))
+
+    # penalties: decided in the year, filed now
+    recent = year.working_days[-2] if len(year.working_days) > 1 else today
+    penalties = (
+        # major (suspension always is) and filed in time
+        dict(department="SCJGJ", case_no="市监罚〔2026〕101号", party=("enterprise", "鑫源食品有限公司"),
+             basis="SP-126", kinds=["fine", "suspension"], amount=30000, circumstance="general", decided=recent),
+        # major (a fine of 450,000 to an enterprise), decided months ago: filed late (重大行政处罚备案逾期)
+        dict(department="HBJ", case_no="环罚〔2026〕12号", party=("enterprise", "宏达化工有限公司"), basis="HB-99",
+             kinds=["fine"], amount=450000, circumstance="general", decided=date(2026, 6, 15)),
+        # a fine above its band (超出裁量基准)
+        dict(department="SCJGJ", case_no="市监罚〔2026〕102号", party=("enterprise", "好运来超市"), basis="SP-126",
+             kinds=["fine"], amount=20000, circumstance="minor", decided=recent),
+        # a fine without the circumstance its basis grades (未说明裁量情节); a person: kept masked
+        dict(department="SCJGJ", case_no="市监罚〔2026〕103号", party=("person", "王建国"), basis="SP-126",
+             kinds=["warning", "fine"], amount=8000, circumstance=None, decided=recent),
+        # in band, not major: nothing to say
+        dict(department="SWJ", case_no="水罚〔2026〕7号", party=("enterprise", "清源水务有限公司"), basis="SW-60",
+             kinds=["fine"], amount=1500, circumstance="general", decided=recent),
+    )
+    for p in penalties:
+        kind, party = p["party"]
+        add(Request("approvals", "POST", "/api/v1/penalties", {
+            "case_no": p["case_no"], "party_kind": kind, "party_name": party, "basis_code": p["basis"],
+            "kinds": p["kinds"], "amount": p["amount"], "circumstance": p["circumstance"],
+            "decided_on": p["decided"].isoformat()}, f"handler:{p['department']}", chain.name, "penalty.file",
+            expect=(200, 201)))
+    return chain

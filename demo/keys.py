@@ -8,7 +8,7 @@ from services.kernel.keys import KeyStore
 from . import city
 
 PREFIX = "demo-city"
-ROLES = ("operator", "window_system", "monitor", "assessor")
+ROLES = ("operator", "window_system", "monitor", "assessor", "legal_office", "enterprise_desk")
 
 
 def make_keys(keys_file: str) -> dict[str, str]:

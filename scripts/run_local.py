@@ -106,6 +106,8 @@ def service_env(var: Path) -> dict[str, str]:
     env.setdefault("SEED_ITEMS", str(Path(__file__).resolve().parent.parent / "services" / "approvals"
                                      / "items.demo.yaml"))
     env.setdefault("SEED_WINDOWS", str(ROOT / "services" / "approvals" / "windows.demo.yaml"))
+    env.setdefault("SEED_CERTIFICATES", str(ROOT / "services" / "approvals" / "certificates.demo.yaml"))
+    env.setdefault("SEED_PENALTY_BASES", str(ROOT / "services" / "approvals" / "penalty_bases.demo.yaml"))
     env.setdefault("SEED_NOTIFY", str(ROOT / "services" / "notify" / "recipients.demo.yaml"))
     # the register of organisations every service reads (names in answers, messages, the brief; the codes appeals
     # dispatches to; scoring's register seeded from it): the demo city's

@@ -123,6 +123,29 @@ def pg_admin(pg_url):
 
 
 @pytest.fixture
+def database_url(request, tmp_path):
+    """database_url(backend, name) -> the URL of a new, empty database: a SQLite file of this test, or (backend
+    "postgresql") a PostgreSQL database of its own, dropped after the test."""
+    created = []
+
+    def make(backend: str, name: str = "test") -> str:
+        if backend == "sqlite":
+            return f"sqlite:///{tmp_path}/{name}.db"
+        admin = request.getfixturevalue("pg_admin")
+        database = f"xiaoneng_{name}_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{database}"')
+        created.append((admin, database))
+        return make_url(request.getfixturevalue("pg_url")).set(database=database).render_as_string(
+            hide_password=False)
+
+    yield make
+    for admin, database in created:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+@pytest.fixture
 def start_on_postgres(pg_admin, pg_url, service_config, start_service):
     """start_on_postgres(ServiceClass) -> config of the service started on a PostgreSQL database of its own
     (so tables and outages never meet another test's); the service is killed before the database is

@@ -46,6 +46,8 @@ from .domain import (
 )
 from .domain import submit as domain_submit
 from .rectification import store as rectification_store
+from .reform import domain as reform_domain
+from .reform import usecases as reform_usecases
 from .views import find_visible, mask_id_number, present
 from .windows import domain as windows_domain
 from .windows import usecases as windows
@@ -138,10 +140,12 @@ def load_application(settings, session, row: dict, now: datetime, items: dict | 
 # -- the catalogue and applications -------------------------------------------------------------------
 
 
-def put_item(db, settings, data: dict, now: datetime) -> dict:
-    """Add or change a catalogue item; this instance forgets the items it cached (others within seconds)."""
+def put_item(db, settings, data: dict, now: datetime, by: str = "system") -> dict:
+    """Add or change a catalogue item, recorded in its history (reform, #17: `document`, `effective_on`, `by`);
+    this instance forgets the items it cached (others within seconds). 409 for a retired or merged item."""
     with db.unit_of_work() as uow:
-        out = store.upsert_item(uow.session, data, now)
+        record = reform_usecases.record_of_edit(uow.session, data, by, now)
+        out = store.upsert_item(uow.session, data, now, record)
     settings.items.forget()
     return out
 
@@ -217,6 +221,9 @@ def alert_figures(settings, session, alert: dict, now: datetime) -> dict:
                "joint_id": None if alert["joint_id"] is None else str(alert["joint_id"])}
     if alert["subject"] == "submission":
         figures.update(external_ref=alert["subject_ref"], item_code=alert["details"].get("item_code"))
+    elif alert["subject"] in ("inspection", "penalty"):
+        # enforcement (#17): its id, and its registration or case number where the raising use case kept it
+        figures.update(subject_ref=alert["subject_ref"], reference_no=(alert["details"] or {}).get("reference_no"))
     return figures
 
 
@@ -273,6 +280,7 @@ def submit(uow, settings, data: dict, actor, now: datetime) -> tuple[bool, Appli
     item = settings.items.get(s, data["item_code"])
     if item is None:
         raise BadRequest({"item_code": ["unknown approval item; see GET /api/v1/items"]})
+    refuse_ended_item(s, item.code, at)
     window, badge = windows.check_step(s, data, item.department)  # 佩证上岗; data of a joint case names neither
     windows.names_of(settings).warm(s)  # the answer names the responsible window
     outcome = domain_submit(item, at, actor, settings.calendar, settings.rules, materials=data["materials"], now=now)
@@ -294,6 +302,20 @@ def submit(uow, settings, data: dict, actor, now: datetime) -> tuple[bool, Appli
     for irregularity in outcome.irregularities:  # a late report (迟报) of the submission
         alert_irregularity(uow, app, irregularity, now, refused=False)
     return True, app
+
+
+def refuse_ended_item(session, code: str, at: datetime) -> None:
+    """A retired or merged item (reform, #17) takes no application received on or after its ending's day: 409.
+    Read from the table, not the item cache, so that a retirement applies at once in every instance."""
+    row = store.get_item(session, code)
+    if row is not None and not reform_domain.takes_applications(row["status"], row["ended_on"],
+                                                                at.astimezone(clock.TZ).date()):
+        into = f"; apply for {row['merged_into']}" if row["merged_into"] else ""
+        into_zh = f"，请申请 {row['merged_into']}" if row["merged_into"] else ""
+        word = "merged" if row["status"] == reform_domain.MERGED else "retired"
+        raise Conflict(f"item {code} is {word} from {row['ended_on']}{into}",
+                       message_zh=f"审批事项 {code} 已于 {row['ended_on']} 起{reform_domain.CHANGE_ZH[row['status']]}"
+                                  f"，不再受理{into_zh}")
 
 
 def alert_refused_submission(uow, settings, data: dict, exc: IllegalTransition, now: datetime) -> None:

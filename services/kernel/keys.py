@@ -23,7 +23,10 @@ import yaml
 __all__ = ["ROLES", "ApiKey", "KeyStore"]
 
 # open311_client: an Open311 client (a city app, a web portal) that files requests and opens nothing else
-ROLES = ("operator", "department_handler", "window_system", "monitor", "assessor", "admin", "open311_client")
+# legal_office: the government's legal office (法制机构), which approves enforcement inspections (#17);
+# enterprise_desk: the enterprise-service desk (企业服务台), through which enterprises report inspections they received
+ROLES = ("operator", "department_handler", "window_system", "monitor", "assessor", "admin", "open311_client",
+         "legal_office", "enterprise_desk")
 
 _PREFIX = "xn"
 _KEY_ID = re.compile(r"[0-9a-f]{8}")

@@ -76,6 +76,8 @@ EVENTS: dict[str, tuple[str, str | None]] = {
     "sanction.review_decided": ("scoring", "medium"),
     "target.plan_overdue": ("scoring", "high"),
     "target.milestone_overdue": ("scoring", "high"),
+    # enforcement under the monitor (#17): an inspection's or a penalty's irregularity, as severe as it says
+    "enforcement.irregularity": ("approvals", None),
 }
 # payload-dependent severities
 IRREGULARITY_SEVERITY = {"low": "low", "medium": "medium", "high": "high"}
@@ -91,7 +93,7 @@ def severity_of(event_type: str, payload: dict) -> str:
     fixed = EVENTS.get(event_type, (None, "info"))[1]
     if fixed is not None:
         return fixed
-    if event_type == "monitor.irregularity":
+    if event_type in ("monitor.irregularity", "enforcement.irregularity"):
         return IRREGULARITY_SEVERITY.get(payload.get("severity"), "medium")
     if event_type == "joint_approval.alert_raised":
         return JOINT_LEVEL_SEVERITY.get(payload.get("level"), "medium")

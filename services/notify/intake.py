@@ -78,3 +78,5 @@ class EventIntake:
     on_sanction_review_decided = deliveries_of("scoring", "sanction.review_decided")
     on_target_plan_overdue = deliveries_of("scoring", "target.plan_overdue")
     on_target_milestone_overdue = deliveries_of("scoring", "target.milestone_overdue")
+    # enforcement under the monitor (#17)
+    on_enforcement_irregularity = deliveries_of("approvals", "enforcement.irregularity")

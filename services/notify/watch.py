@@ -34,9 +34,11 @@ ROUTING_KEYS = ("monitor.warning", "monitor.yellow_card", "monitor.red_card", "m
                 "monitor.supervision_overdue", "monitor.alert_acknowledged", "monitor.alert_resolved",
                 # key projects' accountability alerts and joint cases' clock alerts (#16)
                 "project.milestone_missed", "project.self_check_missing", "project.inspection_missing",
-                "joint_approval.alert_raised")
-# the alerts of a key project or joint case, each with what the line says of it
-SUBJECT_ZH = {"project": "重点项目", "joint_approval": "联合审批"}
+                "joint_approval.alert_raised",
+                # enforcement inspections' and penalties' irregularities (#17)
+                "enforcement.irregularity")
+# the alerts of a key project, joint case, inspection or penalty, each with what the line says of it
+SUBJECT_ZH = {"project": "重点项目", "joint_approval": "联合审批", "inspection": "执法检查", "penalty": "行政处罚"}
 
 LEVEL_ZH = {"warning": "预警", "yellow": "黄牌", "red": "红牌", "irregularity": "纠错", "accountability": "问责"}
 # --min-level: an irregularity ranks with a yellow card, an accountability alert with a red one
@@ -94,13 +96,15 @@ def format_line(event_type: str, p: dict, colour: bool) -> str:
     subject = subject_of(event_type, p)
     if subject == "joint_approval":
         ref = f"{p.get('project_code') or ''} 联审#{p.get('joint_id')}".strip()
+    elif subject in ("inspection", "penalty"):
+        ref = p.get("reference_no") or f"#{p.get('subject_ref')}"
     else:
         ref = p.get("application_no") or p.get("external_ref") or p.get("project_code") or "—"
     dept = department_of(p) or ("多部门" if subject == "joint_approval" else "—")
     parts = [_moment(moment), label, dept, ref, p.get("rule") or ""]
     if subject in SUBJECT_ZH:
         parts.insert(2, SUBJECT_ZH[subject])
-    if event_type == "monitor.irregularity" and p.get("description_zh"):
+    if event_type in ("monitor.irregularity", "enforcement.irregularity") and p.get("description_zh"):
         parts.append(p["description_zh"])
     elif event_type == "project.milestone_missed":
         parts.append(f"{p.get('project_name')}：节点「{p.get('milestone')}」逾期未完成（应于 {p.get('deadline')} 前）")

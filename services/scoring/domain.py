@@ -109,6 +109,7 @@ MOMENT_FIELDS = {
     "monitor.supervision_overdue": "raised_at", "monitor.alert_resolved": "resolved_at",
     "monitor.supervision_ordered": "ordered_at", "project.milestone_missed": "raised_at",
     "project.self_check_missing": "raised_at", "project.inspection_recorded": "inspected_at",
+    "enforcement.irregularity": "raised_at",
 }
 
 
@@ -136,6 +137,10 @@ def facts_of(event_type: str, p: dict) -> list[NewFact]:
                 if subject and p.get("finding") == "upheld" else [])
     if event_type == "project.milestone_missed":
         return [NewFact(p["responsible_unit"], "milestones_missed", one, p.get("alert_id"), p.get("milestone"))]
+    if event_type == "enforcement.irregularity":
+        # enforcement under the monitor (#17): a major penalty filed late (重大行政处罚备案逾期) apart from the rest
+        metric = "penalties_filed_late" if p.get("code") == "late_filing" else "enforcement_irregularities"
+        return [NewFact(p["department"], metric, one, p.get("alert_id"), p.get("code"))]
     if event_type == "project.self_check_missing":
         # the lead unit's (the first responsible unit, whom approvals raises the alert on)
         units = p.get("responsible_units") or []
@@ -213,7 +218,8 @@ CONSUMED = {
     "approvals": ("application.submitted", "application.decided", "monitor.warning", "monitor.yellow_card",
                   "monitor.red_card", "monitor.irregularity", "monitor.alert_resolved",
                   "monitor.supervision_ordered", "monitor.supervision_overdue", "project.milestone_missed",
-                  "project.self_check_missing", "project.inspection_recorded", "review.recorded"),
+                  "project.self_check_missing", "project.inspection_recorded", "review.recorded",
+                  "enforcement.irregularity"),
 }
 
 # The appeals events whose facts are the appeal's own (their ref is its id): void with the appeal (appeal.voided).
@@ -340,6 +346,7 @@ METRIC_LABELS = {
     "red_cards": "红牌", "red_cards_resolved": "红牌整改销号", "irregularities": "纠错（违规）",
     "approvals_supervised": "审批督办", "supervision_overdue": "督办逾期", "milestones_missed": "重点项目节点逾期",
     "self_checks_missing": "重点项目月度自查未报", "inspection_findings": "重点督察发现问题",
+    "enforcement_irregularities": "执法监督违规", "penalties_filed_late": "重大行政处罚备案逾期",
     "evaluations": "企业评议（份）", "evaluation_score": "企业评议得分合计", "visit_findings": "暗访发现问题",
     "visits_overdue": "暗访问题逾期未销号", "adjustment": "人工调整", "criticisms": "通报批评",
 }

@@ -38,8 +38,12 @@ def scoring_service():
 @pytest.fixture
 def city_services(service_config, start_service, keys_file, fresh_amqp_uri):
     urls = {}
+    # approvals with make run's demo registers of enforcement certificates and penalty bases (#17)
+    seeds = {"approvals": {"SEED_CERTIFICATES": os.path.join(ROOT, "services", "approvals", "certificates.demo.yaml"),
+                           "SEED_PENALTY_BASES": os.path.join(ROOT, "services", "approvals",
+                                                              "penalty_bases.demo.yaml")}}
     for name, cls in (("appeals", AppealsService), ("approvals", ApprovalsService)):
-        cfg = service_config(name, AMQP_URI=fresh_amqp_uri, LATE_REPORT_GRACE_SECONDS=GRACE)
+        cfg = service_config(name, AMQP_URI=fresh_amqp_uri, LATE_REPORT_GRACE_SECONDS=GRACE, **seeds.get(name, {}))
         start_service(cls, cfg)
         urls[name] = cfg["base_url"]
     scoring = scoring_service()
@@ -139,6 +143,15 @@ def test_the_demo_year_populates_the_services_and_a_rerun_creates_nothing(city_s
 
     assert wait_for(lambda: alerts("yellow"), timeout=GRACE + 30, interval=0.5, message="yellow cards")
     assert alerts("irregularity") >= 1
+
+    # -- enforcement (#17): each irregular inspection and penalty of the demo alerted once, by its rule ---------
+    def enforcement_rules(subject):
+        found = get(urls, keys, "approvals", "/api/v1/alerts", key="monitor", subject=subject, per_page=500)
+        return sorted(a["rule"].split(":")[0] for a in found["items"])
+
+    assert enforcement_rules("inspection") == ["inspection_without_approval", "too_many_inspections",
+                                               "uncertified_inspector", "unregistered_inspection"]
+    assert enforcement_rules("penalty") == ["late_filing", "no_circumstance", "out_of_band"]
 
     # -- scoring (when its API is there) -----------------------------------------------------------
     if "scoring" in first.unavailable:

@@ -13,27 +13,9 @@ from services.kernel.db import Database
 NOW = datetime(2026, 11, 10, 0, 0, 1, tzinfo=TZ)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/approvals.db"
-    else:
-        import sqlalchemy as sa
-        from sqlalchemy.engine import make_url
-
-        pg_url = request.getfixturevalue("pg_url")
-        name = f"xiaoneng_approvals_{uuid.uuid4().hex[:8]}"
-        admin = sa.create_engine(make_url(pg_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        url = make_url(pg_url).set(database=name).render_as_string(hide_password=False)
-
-        def drop():
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            admin.dispose()
-
-        request.addfinalizer(drop)
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db(request, database_url):
+    url = database_url(request.param, "approvals")
     database = Database(url, store.metadata, service="approvals")
     database.create_all()
     yield database

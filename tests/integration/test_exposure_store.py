@@ -2,12 +2,10 @@
 revision of an order wins whatever order its snapshots arrive in (a redelivered or late older one changes
 nothing), and the board pages appeals and orders as one list, newest exposure first."""
 
-import uuid
 from datetime import date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from services.appeals import store as appeals_store
@@ -18,25 +16,11 @@ NOW = datetime(2026, 11, 26, 10, 0, tzinfo=clock.TZ)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def engine(request, tmp_path):
-    if request.param == "sqlite":
-        engine = sa.create_engine(f"sqlite:///{tmp_path}/appeals.db")
-        appeals_store.metadata.create_all(engine)
-        yield engine
-        engine.dispose()
-        return
-    pg_url = request.getfixturevalue("pg_url")
-    name = f"xiaoneng_exposure_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(make_url(pg_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    engine = sa.create_engine(make_url(pg_url).set(database=name))
+def engine(request, database_url):
+    engine = sa.create_engine(database_url(request.param, "exposure"))
     appeals_store.metadata.create_all(engine)
     yield engine
     engine.dispose()
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
 
 
 def snapshot(public_id: str, revision: int, exposed_hours_ago: int = 1, **changes) -> dict:

@@ -34,6 +34,6 @@ def test_the_intake_consumes_every_event_notify_delivers_and_nothing_else():
 
 def test_the_console_consumes_the_alerts_it_shows_each_with_its_contract():
     found = consumers(ConsoleEndpoints)
-    assert len(found) == 31 and all(name.startswith("console_on_") for name in found)
+    assert len(found) == 32 and all(name.startswith("console_on_") for name in found)
     assert {ep.event_type for ep in found.values()} <= CONTRACTS
     assert {ep.source_service for ep in found.values()} == {"approvals", "appeals"}

@@ -13,7 +13,7 @@ SPECIAL_PROCEDURES = ("hearing", "testing", "inspection", "appraisal", "expert_r
 ALERT_LEVELS = ("warning", "yellow", "red", "irregularity", "accountability")
 # what a stored alert is about: an application, a submission refused before it became one, a key project, a
 # joint approval case
-ALERT_SUBJECTS = ("application", "submission", "project", "joint_approval")
+ALERT_SUBJECTS = ("application", "submission", "project", "joint_approval", "inspection", "penalty")
 SEVERITIES = ("low", "medium", "high")
 
 
@@ -178,7 +178,8 @@ class MonitorRedCard(_Alert):
 class _AnyAlert(_Alert):
     """An alert of any subject: the application fields are there when it is an application's. A refused
     submission names its `external_ref` (and item, department); a project's alert its `project_code`; a joint
-    case's its `joint_id` and `project_code`."""
+    case's its `joint_id` and `project_code`; an enforcement inspection's or a penalty's (#17) its `subject_ref`
+    (the inspection's or penalty's id) and `reference_no` (its registration or case number)."""
 
     subject = fields.String(load_default="application", validate=validate.OneOf(ALERT_SUBJECTS))
     application_id = fields.String(load_default=None, allow_none=True)
@@ -188,6 +189,8 @@ class _AnyAlert(_Alert):
     external_ref = fields.String(load_default=None, allow_none=True)
     project_code = fields.String(load_default=None, allow_none=True)
     joint_id = fields.String(load_default=None, allow_none=True)
+    subject_ref = fields.String(load_default=None, allow_none=True)
+    reference_no = fields.String(load_default=None, allow_none=True)
 
 
 @contract("monitor.irregularity", version=1)
@@ -613,3 +616,112 @@ class TitleRevoked(_Title):
     quarter = fields.String(load_default=None, allow_none=True)
     revoked_at = fields.AwareDateTime(required=True, format="iso")
     by = fields.String(required=True)
+
+
+# -- enforcement under the monitor (执法检查审核登记, 重大行政处罚备案, seed II.8, #17) ---------------------------
+# Published by services/approvals/enforcement/ and services/approvals/penalties/. Their alerts are stored with every
+# other alert (subject `inspection` or `penalty`), acknowledged and resolved like them (monitor.alert_*).
+ENFORCEMENT_SUBJECTS = ("inspection", "penalty")
+
+
+@contract("enforcement.irregularity", version=1)
+class EnforcementIrregularity(Schema):
+    """An irregularity in the use of enforcement power, detected when the data arrived, raised once per (subject,
+    rule) as an alert of level `irregularity`: an inspection carried out without approval, an inspector without a
+    valid enforcement certificate, more inspections of one enterprise in a period than the rule allows (扰企), an
+    inspection's result not reported in time, an inspection an enterprise reported that nobody registered; a major
+    penalty filed late, a penalty outside its discretion band or a band chosen without a stated circumstance.
+    `code` names which; `subject_ref` the inspection's or penalty's id, `reference_no` its registration or case
+    number. No person's name (a party who is a person, an inspector) travels."""
+
+    alert_id = fields.String(required=True)
+    level = fields.String(required=True, validate=validate.Equal("irregularity"))
+    rule = fields.String(required=True)
+    subject = fields.String(required=True, validate=validate.OneOf(ENFORCEMENT_SUBJECTS))
+    subject_ref = fields.String(required=True)
+    reference_no = fields.String(load_default=None, allow_none=True)
+    department = fields.String(required=True)
+    code = fields.String(required=True)
+    description_zh = ScrubbedString(required=True)
+    severity = fields.String(required=True, validate=validate.OneOf(SEVERITIES))
+    raised_at = fields.AwareDateTime(required=True, format="iso")
+
+
+# the lifecycle of an enforcement inspection (services/approvals/enforcement/, #17): no inspector's name travels,
+# only certificate numbers' count; the enterprise's name and code do (a legal person's public identity)
+class _Inspection(Schema):
+    inspection_id = fields.String(required=True)
+    reference_no = fields.String(required=True)
+    department = fields.String(required=True)
+    enterprise = fields.String(required=True)
+    enterprise_code = fields.String(load_default=None, allow_none=True)
+    planned_on = fields.Date(load_default=None, allow_none=True)
+    state = fields.String(required=True)
+
+
+@contract("inspection.registered", version=1)
+class InspectionRegistered(_Inspection):
+    """An enforcement department registered a planned inspection of an enterprise (执法检查登记)."""
+
+    basis = ScrubbedString(required=True)
+    inspectors_count = fields.Integer(required=True)
+    registered_at = fields.AwareDateTime(required=True, format="iso")
+
+
+@contract("inspection.decided", version=1)
+class InspectionDecided(_Inspection):
+    """The legal office (法制机构) approved or refused a registered inspection."""
+
+    approved = fields.Boolean(required=True)
+    decided_at = fields.AwareDateTime(required=True, format="iso")
+
+
+@contract("inspection.result_reported", version=1)
+class InspectionResultReported(_Inspection):
+    """The department reported an inspection's result after carrying it out."""
+
+    carried_out_on = fields.Date(required=True)
+    result = fields.String(required=True)
+    approved_before = fields.Boolean(required=True)
+    reported_at = fields.AwareDateTime(required=True, format="iso")
+
+
+@contract("inspection.reported_by_enterprise", version=1)
+class InspectionReportedByEnterprise(Schema):
+    """An enterprise reported, through the enterprise-service desk (企业服务台), an inspection it received; matched
+    to a registered inspection (`inspection_id`), or registered as an unregistered one (`matched` false)."""
+
+    report_id = fields.String(required=True)
+    department = fields.String(required=True)
+    enterprise = fields.String(required=True)
+    enterprise_code = fields.String(load_default=None, allow_none=True)
+    inspected_on = fields.Date(required=True)
+    matched = fields.Boolean(required=True)
+    inspection_id = fields.String(required=True)
+    reference_no = fields.String(required=True)
+    reported_at = fields.AwareDateTime(required=True, format="iso")
+
+
+@contract("penalty.filed", version=1)
+class PenaltyFiled(Schema):
+    """A penalty decision filed by its department (重大行政处罚备案, #17): `major` (重大) ones are due within
+    PENALTIES.FILING_DAYS working days of the decision (`filing_due_at`; None while the calendar lacks the year),
+    `late` when filed after it; `irregularities` the codes alerted with it (enforcement.irregularity). `party` is an
+    enterprise's name, or 个人 for a person: no person's name travels."""
+
+    penalty_id = fields.String(required=True)
+    case_no = fields.String(required=True)
+    department = fields.String(required=True)
+    party_kind = fields.String(required=True, validate=validate.OneOf(("enterprise", "person")))
+    party = ScrubbedString(required=True)
+    basis_code = fields.String(required=True)
+    kinds = fields.List(fields.String(), required=True)
+    amount = fields.Float(load_default=None, allow_none=True)
+    circumstance = fields.String(load_default=None, allow_none=True)
+    decided_on = fields.Date(required=True)
+    hearing_held = fields.Boolean(load_default=False)
+    filed_at = fields.AwareDateTime(required=True, format="iso")
+    major = fields.Boolean(required=True)
+    filing_due_at = fields.AwareDateTime(load_default=None, allow_none=True, format="iso")
+    late = fields.Boolean(load_default=None, allow_none=True)
+    irregularities = fields.List(fields.String(), load_default=list)

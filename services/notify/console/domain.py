@@ -27,14 +27,20 @@ ANSWERS = ("monitor.alert_acknowledged", "monitor.alert_resolved")
 
 # what an alert is about (the console's filter): an application of approvals (or a submission refused before it
 # became one), a key project (its accountability alerts, 问责), a joint approval case (its own clock), an appeal
-SUBJECTS = ("application", "project", "joint_approval", "appeal")
-SUBJECT_ZH = {"application": "审批件", "project": "重点项目", "joint_approval": "联合审批", "appeal": "诉求"}
+SUBJECTS = ("application", "project", "joint_approval", "inspection", "penalty", "appeal")
+SUBJECT_ZH = {"application": "审批件", "project": "重点项目", "joint_approval": "联合审批", "inspection": "执法检查",
+              "penalty": "行政处罚", "appeal": "诉求"}
+# approvals' subjects a console alert's ref_id names as `<subject>:<ref>` (the rest: an application's id)
+PREFIXED = ("project", "joint_approval", "inspection", "penalty")
+ENFORCEMENT_IRREGULARITY = "enforcement.irregularity"
 # approvals' alerts of key projects and joint cases: event type → subject
 SUBJECT_KINDS = {
     "project.milestone_missed": "project",
     "project.self_check_missing": "project",
     "project.inspection_missing": "project",
     "joint_approval.alert_raised": "joint_approval",
+    # enforcement (#17): an inspection's or a penalty's, as its `subject` says
+    ENFORCEMENT_IRREGULARITY: None,
 }
 APPEAL_KINDS = {
     # event type → (level, suffix of the console's alert id, title)
@@ -58,7 +64,7 @@ def subject_of(owner: str, ref_id: str | None) -> str:
     if owner == "appeals":
         return "appeal"
     prefix = (ref_id or "").partition(":")[0]
-    return prefix if prefix in ("project", "joint_approval") else "application"
+    return prefix if prefix in PREFIXED else "application"
 
 
 def subject_refs(subject: str | None, p: dict) -> tuple[str | None, str | None]:
@@ -71,6 +77,8 @@ def subject_refs(subject: str | None, p: dict) -> tuple[str | None, str | None]:
         return (f"{project} 联审#{joint_id}" if project else f"联审#{joint_id}"), f"joint_approval:{joint_id}"
     if subject == "project":
         return p.get("project_code"), f"project:{p.get('project_code')}"
+    if subject in ("inspection", "penalty"):
+        return p.get("reference_no") or f"#{p.get('subject_ref')}", f"{subject}:{p.get('subject_ref')}"
     return p.get("application_no") or p.get("external_ref"), p.get("application_id")
 
 
@@ -88,6 +96,8 @@ def subject_department(p: dict) -> str | None:
 def subject_title(event_type: str, p: dict) -> str:
     """The console's title of a key project's or joint case's alert (what `alert_title` is for applications)."""
     name = p.get("project_name")
+    if event_type == ENFORCEMENT_IRREGULARITY:
+        return scrub(p.get("description_zh")) or "执法违规"
     if event_type == "project.milestone_missed":
         return f"{name}：节点「{p.get('milestone')}」逾期未完成（应于 {p.get('deadline')} 前）"
     if event_type == "project.self_check_missing":

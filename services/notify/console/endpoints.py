@@ -177,6 +177,8 @@ class ConsoleEndpoints:
     console_on_project_self_check_missing = _console_consumer("approvals", "project.self_check_missing")
     console_on_project_inspection_missing = _console_consumer("approvals", "project.inspection_missing")
     console_on_joint_alert_raised = _console_consumer("approvals", "joint_approval.alert_raised")
+    # enforcement under the monitor (#17): inspections' and penalties' irregularities
+    console_on_enforcement_irregularity = _console_consumer("approvals", "enforcement.irregularity")
     console_on_appeals_calendar_waiting = _calendar_consumer("appeals")
     console_on_approvals_calendar_waiting = _calendar_consumer("approvals")
 

@@ -45,8 +45,8 @@ class ConsoleAlertOut(Schema):
     note = fields.String(allow_none=True)
     pending_action = fields.String(allow_none=True, metadata={"description": "sent to the owner, not yet answered"})
     actionable = fields.Boolean(metadata={"description": "the owner takes acknowledge / resolve from the console"})
-    subject = fields.String(metadata={"description": "what the alert is about: application, project, joint_approval "
-                                                     "or appeal"})
+    subject = fields.String(metadata={"description": "what the alert is about: application, project, joint_approval, "
+                                                     "inspection, penalty or appeal"})
     subject_zh = fields.String()
 
 
@@ -58,7 +58,7 @@ class BoardOut(Schema):
     counts = fields.Dict(keys=fields.String(), values=fields.Integer())
     subjects = fields.Dict(keys=fields.String(), values=fields.Integer(),
                            metadata={"description": "alerts not yet resolved by subject: application, project, "
-                                                    "joint_approval, appeal"})
+                                                    "joint_approval, inspection, penalty, appeal"})
 
 
 class CalendarWaitingOut(Schema):

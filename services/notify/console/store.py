@@ -28,6 +28,7 @@ from ..messages import department_label
 from ..store import metadata
 from .domain import (
     LEVELS,
+    PREFIXED,
     SUBJECTS,
     alert_view,
     changes_of,
@@ -176,15 +177,15 @@ def mark_pending(session, item_id: int, action: str, now) -> None:
 
 
 def subject_condition(subject: str):
-    """The alerts about `subject` (domain.subject_of, in SQL): by owner and the `ref_id` prefix of projects and
-    joint cases."""
+    """The alerts about `subject` (domain.subject_of, in SQL): by owner and the `ref_id` prefix of projects, joint
+    cases, inspections and penalties."""
     c = console_alerts.c
     if subject == "appeal":
         return c.owner == "appeals"
-    if subject in ("project", "joint_approval"):
+    if subject in PREFIXED:
         return and_(c.owner == "approvals", c.ref_id.like(f"{subject}:%"))
     return and_(c.owner == "approvals", or_(c.ref_id.is_(None), and_(
-        c.ref_id.not_like("project:%"), c.ref_id.not_like("joint_approval:%"))))
+        *(c.ref_id.not_like(f"{prefix}:%") for prefix in PREFIXED))))
 
 
 def list_alerts(session, *, department=None, level=None, subject=None, state="active", limit=200,

@@ -12,7 +12,10 @@
 const KEY_ITEM = "xiaoneng.console.key";
 const LEVEL_ZH = { warning: "预警", yellow: "黄牌", red: "红牌", irregularity: "纠错", emergency: "紧急", accountability: "问责" };
 const ACTION_ZH = { acknowledge: "确认", resolve: "办结" };
-const SUBJECT_ZH = { application: "审批件", project: "重点项目", joint_approval: "联合审批", appeal: "诉求" };
+const SUBJECT_ZH = { application: "审批件", project: "重点项目", joint_approval: "联合审批", inspection: "执法检查",
+  penalty: "行政处罚", appeal: "诉求" };
+// the subjects counted and tagged apart from applications and appeals (the rest)
+const APART = ["project", "joint_approval", "inspection", "penalty"];
 const $ = (id) => document.getElementById(id);
 
 let key = sessionStorage.getItem(KEY_ITEM);
@@ -169,7 +172,7 @@ async function loadBoard() {
     const counts = Object.entries(d.counts).filter(([, n]) => n > 0)
       .map(([level, n]) => el("span", {}, `${LEVEL_ZH[level] || level} `, el("b", {}, n), "　"));
     // projects' and joint cases' alerts counted apart (applications and appeals are the rest)
-    const subjects = Object.entries(d.subjects || {}).filter(([s, n]) => n > 0 && (s === "project" || s === "joint_approval"))
+    const subjects = Object.entries(d.subjects || {}).filter(([s, n]) => n > 0 && APART.includes(s))
       .map(([s, n]) => el("span", { className: "subject", "data-subject": s }, `${SUBJECT_ZH[s]} `, el("b", {}, n), "　"));
     return el("div", {
       className: `dept${d.department === selected ? " selected" : ""}`, "data-department": d.department,
@@ -330,7 +333,7 @@ function alertRow(a) {
     }
   }
   const who = a.state === "resolved" ? a.resolved_by : a.state === "acknowledged" ? a.acknowledged_by : null;
-  const subject = a.subject === "project" || a.subject === "joint_approval"
+  const subject = APART.includes(a.subject)
     ? el("div", { className: `hint subject ${a.subject}` }, a.subject_zh || SUBJECT_ZH[a.subject]) : "";
   return el("tr", {
     "data-id": a.id, "data-owner": a.owner, "data-alert-id": a.alert_id, "data-ref-no": a.ref_no || "",
