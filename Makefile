@@ -4,7 +4,7 @@
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= --durations=30
 
 .DEFAULT_GOAL := help
 .PHONY: help run test lint unit integration e2e venv rabbitmq chromium keys bench clean migrate

@@ -81,7 +81,7 @@ class ItemIn(Schema):
     status = fields.String(load_default=None, allow_none=True, metadata={
         "description": "active, retired (取消) or merged (合并): from ended_on on it takes no new application "
                        "(read-only: ignored on input)"})
-    ended_on = fields.Date(load_default=None, allow_none=True, metadata={"description": "read-only"})
+    ended_on = Day(load_default=None, allow_none=True, metadata={"description": "read-only"})
     merged_into = fields.String(load_default=None, allow_none=True, metadata={
         "description": "the item it was merged into (read-only)"})
     # the history's record of this change (reform, #17): not stored on the item

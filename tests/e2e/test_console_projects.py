@@ -215,4 +215,5 @@ def test_an_answer_that_overtakes_its_project_alert_is_filed_under_the_project(s
     doc = requests.get(f"{cfg['base_url']}/api/openapi.json", timeout=10).json()
     params = doc["paths"]["/api/v1/console/alerts"]["get"]["parameters"]
     [param] = [p for p in params if p["name"] == "subject"]
-    assert [v for v in param["schema"]["enum"] if v] == ["application", "project", "joint_approval", "appeal"]
+    assert [v for v in param["schema"]["enum"] if v] == ["application", "project", "joint_approval", "inspection",
+                                                         "penalty", "appeal"]
