@@ -219,6 +219,25 @@ class WalCheckpointer:
         self.running = False
 
 
+class DueRows:
+    """The rows of `table` whose moment (`column`, a Moment; None: nothing to do) has come, for a monitor's timer:
+    `any` asks in one indexed query whether there is one (an idle tick asks it in a reader), `claim` takes up to
+    `limit` of them, earliest first, for the caller's transaction — other instances skip the rows it holds
+    (FOR UPDATE SKIP LOCKED), so each is handled once."""
+
+    def __init__(self, table: Table, column):
+        self.table, self.column = table, column
+        self._any = select(column).where(column <= bindparam("now", type_=Moment())).limit(1)
+
+    def any(self, session: Session, now: datetime) -> bool:
+        return session.execute(self._any, {"now": now}).first() is not None
+
+    def claim(self, session: Session, now: datetime, limit: int) -> list[dict]:
+        rows = session.execute(select(self.table).where(self.column <= now).order_by(self.column).limit(limit)
+                               .with_for_update(skip_locked=True)).mappings().all()
+        return [dict(r) for r in rows]
+
+
 def paged(session: Session, columns, source, conditions, page: int, per_page: int, *order_by
           ) -> tuple[list[dict], int]:
     """One page of a list: the rows of `columns` from `source` (a table or a join) meeting every one of

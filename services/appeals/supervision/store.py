@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import (
     Boolean,
     Column,
@@ -14,14 +12,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    bindparam,
     case,
     select,
     update,
 )
 from sqlalchemy.orm import Session
 
-from services.kernel.db import Moment, paged
+from services.kernel.db import DueRows, Moment, paged
 
 from .. import store as core
 
@@ -81,19 +78,9 @@ def list_orders(session: Session, *, appeal_id=None, department=None, state=None
     return paged(session, _columns, _joined, conds, page, per_page, _o.c.id.desc())
 
 
-_ANY_DUE = select(_o.c.id).where(_o.c.next_at <= bindparam("now", type_=Moment())).limit(1)
-
-
-def any_due(session: Session, now: datetime) -> bool:
-    """Whether an order's moment has come (one indexed query: an idle tick asks it in a reader)."""
-    return session.execute(_ANY_DUE, {"now": now}).first() is not None
-
-
-def claim_due_orders(session: Session, now: datetime, limit: int) -> list[dict]:
-    """Orders whose moment has come, claimed for this transaction (other instances skip them)."""
-    rows = session.execute(select(_o).where(_o.c.next_at <= now).order_by(_o.c.next_at).limit(limit)
-                           .with_for_update(skip_locked=True)).mappings().all()
-    return [dict(r) for r in rows]
+# orders whose moment has come (any_due: one indexed query; claim_due_orders: claimed for the transaction)
+_due = DueRows(_o, _o.c.next_at)
+any_due, claim_due_orders = _due.any, _due.claim
 
 
 def unsettled_of(session: Session, appeal_id: int) -> list[dict]:

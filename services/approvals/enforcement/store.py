@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from services.kernel.db import Moment, paged
+from services.kernel.db import DueRows, Moment, paged
 
 from .. import store as core
 
@@ -246,19 +246,9 @@ def list_inspections(session: Session, *, department=None, state=None, enterpris
     return paged(session, (inspections,), inspections, conds, page, per_page, c.id.desc())
 
 
-_ANY_DUE = select(inspections.c.id).where(inspections.c.check_at <= bindparam("now", type_=Moment())).limit(1)
-
-
-def any_due(session: Session, now: datetime) -> bool:
-    return session.execute(_ANY_DUE, {"now": now}).first() is not None
-
-
-def claim_due(session: Session, now: datetime, limit: int) -> list[dict]:
-    """Inspections whose moment has come, claimed for this transaction (other instances skip them)."""
-    rows = session.execute(
-        select(inspections).where(inspections.c.check_at <= now).order_by(inspections.c.check_at).limit(limit)
-        .with_for_update(skip_locked=True)).mappings().all()
-    return [dict(r) for r in rows]
+# inspections whose moment has come (any_due: one indexed query; claim_due: claimed for the transaction)
+_due = DueRows(inspections, inspections.c.check_at)
+any_due, claim_due = _due.any, _due.claim
 
 
 # -- the enterprises' reports ------------------------------------------------------------------------------------

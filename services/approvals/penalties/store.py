@@ -3,7 +3,7 @@ penalty decisions (on the approvals' metadata), and their queries."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy import (
     JSON,
@@ -16,14 +16,13 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
-    bindparam,
     insert,
     select,
     update,
 )
 from sqlalchemy.orm import Session
 
-from services.kernel.db import Moment, paged
+from services.kernel.db import DueRows, Moment, paged
 
 from .. import store as core
 
@@ -139,17 +138,7 @@ def list_penalties(session: Session, *, department: str | None = None, basis_cod
     return paged(session, [penalties], penalties, conds, page, per_page, c.decided_on.desc(), c.id.desc())
 
 
-_ANY_DUE = select(penalties.c.id).where(penalties.c.check_at <= bindparam("now", type_=Moment())).limit(1)
-
-
-def any_due(session: Session, now: datetime) -> bool:
-    """Whether a penalty's limit is to be worked out (one indexed query: an idle tick asks it in a reader)."""
-    return session.execute(_ANY_DUE, {"now": now}).first() is not None
-
-
-def claim_due(session: Session, now: datetime, limit: int) -> list[dict]:
-    """Penalties whose look has come, claimed for this transaction (other instances skip them)."""
-    rows = session.execute(
-        select(penalties).where(penalties.c.check_at <= now).order_by(penalties.c.check_at).limit(limit)
-        .with_for_update(skip_locked=True)).mappings().all()
-    return [dict(r) for r in rows]
+# penalties whose filing limit is to be worked out (any_due: one indexed query; claim_due: claimed for the
+# transaction)
+_due = DueRows(penalties, penalties.c.check_at)
+any_due, claim_due = _due.any, _due.claim

@@ -14,14 +14,13 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    bindparam,
     insert,
     select,
     update,
 )
 from sqlalchemy.orm import Session
 
-from services.kernel.db import Moment, paged
+from services.kernel.db import DueRows, Moment, paged
 
 from .. import store as core
 from .domain import OPEN_STATES, RECTIFIED_LEVELS
@@ -134,18 +133,6 @@ def list_rectifications(session: Session, *, state=None, department=None, level=
     return paged(session, _columns, _joined, conds, page, per_page, rectifications.c.id.desc())
 
 
-_ANY_DUE = select(rectifications.c.id).where(
-    rectifications.c.check_at <= bindparam("now", type_=Moment())).limit(1)
-
-
-def any_due(session: Session, now: datetime) -> bool:
-    """Whether a rectification's moment has come (one indexed query: an idle tick asks it in a reader)."""
-    return session.execute(_ANY_DUE, {"now": now}).first() is not None
-
-
-def claim_due(session: Session, now: datetime, limit: int) -> list[dict]:
-    """Rectifications whose moment has come, claimed for this transaction (other instances skip them)."""
-    rows = session.execute(
-        select(rectifications).where(rectifications.c.check_at <= now)
-        .order_by(rectifications.c.check_at).limit(limit).with_for_update(skip_locked=True)).mappings().all()
-    return [dict(r) for r in rows]
+# rectifications whose moment has come (any_due: one indexed query; claim_due: claimed for the transaction)
+_due = DueRows(rectifications, rectifications.c.check_at)
+any_due, claim_due = _due.any, _due.claim

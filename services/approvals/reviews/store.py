@@ -16,7 +16,6 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
-    bindparam,
     func,
     insert,
     select,
@@ -24,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from services.kernel.db import Moment, paged
+from services.kernel.db import DueRows, Moment, paged
 
 from .. import store as core
 from .domain import FIRST
@@ -144,17 +143,6 @@ def summary_by_window(session: Session, since: datetime, until: datetime, depart
     return [(w, level, n) for w, level, n in rows]
 
 
-_ANY_DUE = select(reviews.c.id).where(reviews.c.check_at <= bindparam("now", type_=Moment())).limit(1)
-
-
-def any_due(session: Session, now: datetime) -> bool:
-    """Whether a follow-up's moment has come (one indexed query: an idle tick asks it in a reader)."""
-    return session.execute(_ANY_DUE, {"now": now}).first() is not None
-
-
-def claim_due(session: Session, now: datetime, limit: int) -> list[dict]:
-    """Follow-ups whose moment has come, claimed for this transaction (other instances skip them)."""
-    rows = session.execute(
-        select(reviews).where(reviews.c.check_at <= now).order_by(reviews.c.check_at).limit(limit)
-        .with_for_update(skip_locked=True)).mappings().all()
-    return [dict(r) for r in rows]
+# follow-ups whose moment has come (any_due: one indexed query; claim_due: claimed for the transaction)
+_due = DueRows(reviews, reviews.c.check_at)
+any_due, claim_due = _due.any, _due.claim

@@ -18,7 +18,6 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    bindparam,
     delete,
     exists,
     insert,
@@ -27,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from services.kernel.db import Moment, paged
+from services.kernel.db import DueRows, Moment, paged
 
 from .. import store as core
 
@@ -201,27 +200,12 @@ def of_year(session: Session, year: int) -> list[dict]:
                                              .order_by(targets.c.lead_unit, targets.c.id)).mappings()]
 
 
-_ANY_PLAN = select(targets.c.id).where(targets.c.plan_check_at <= bindparam("now", type_=Moment())).limit(1)
-_ANY_MILESTONE = select(target_milestones.c.id).where(
-    target_milestones.c.check_at <= bindparam("now", type_=Moment())).limit(1)
+# tasks whose plan's moment has come, milestones whose moment has come: each claimed for the transaction
+_plans = DueRows(targets, targets.c.plan_check_at)
+_milestones = DueRows(target_milestones, target_milestones.c.check_at)
+claim_plans, claim_milestones = _plans.claim, _milestones.claim
 
 
 def any_due(session: Session, now: datetime) -> bool:
     """Whether a plan's or a milestone's moment has come (indexed; an idle tick asks it in a reader)."""
-    return (session.execute(_ANY_PLAN, {"now": now}).first() is not None
-            or session.execute(_ANY_MILESTONE, {"now": now}).first() is not None)
-
-
-def claim_plans(session: Session, now: datetime, limit: int) -> list[dict]:
-    """Tasks whose plan's moment has come, claimed for this transaction (other instances skip them)."""
-    q = (select(targets).where(targets.c.plan_check_at <= now).order_by(targets.c.plan_check_at).limit(limit)
-         .with_for_update(skip_locked=True))
-    return [dict(r) for r in session.execute(q).mappings()]
-
-
-def claim_milestones(session: Session, now: datetime, limit: int) -> list[dict]:
-    """Milestones whose moment has come, claimed for this transaction (other instances skip them)."""
-    m = target_milestones.c
-    q = (select(target_milestones).where(m.check_at <= now).order_by(m.check_at).limit(limit)
-         .with_for_update(skip_locked=True))
-    return [dict(r) for r in session.execute(q).mappings()]
+    return _plans.any(session, now) or _milestones.any(session, now)
