@@ -11,7 +11,7 @@ from services.kernel.contracts.appeals import (
     SATISFACTION,
     URGENCIES,
 )
-from services.kernel.fields import Day, Id, Moment
+from services.kernel.fields import Day, Id, Moment, page_of
 
 from .domain import MAX_SPLIT_PARTS, STATUSES
 
@@ -251,11 +251,7 @@ class AppealsQuery(SearchFilters):
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
-class AppealPage(Schema):
-    items = fields.List(fields.Nested(AppealOut))
-    page = fields.Integer()
-    per_page = fields.Integer()
-    total = fields.Integer()
+AppealPage = page_of(AppealOut, "AppealPage")
 
 
 class At(Schema):

@@ -3,7 +3,7 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.kernel.contracts.approvals import ALERT_LEVELS, ALERT_SUBJECTS
-from services.kernel.fields import Day, Id, Moment
+from services.kernel.fields import Day, Id, Moment, page_of
 
 from .domain import KINDS, SPECIAL_PROCEDURES, STATES
 
@@ -266,11 +266,7 @@ class ApplicationsQuery(Schema):
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
-class ApplicationPage(Schema):
-    items = fields.List(fields.Nested(ApplicationOut))
-    page = fields.Integer()
-    per_page = fields.Integer()
-    total = fields.Integer()
+ApplicationPage = page_of(ApplicationOut, "ApplicationPage")
 
 
 # -- alerts ---------------------------------------------------------------------------------------------
@@ -309,11 +305,7 @@ class AlertsQuery(Schema):
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
-class AlertPage(Schema):
-    items = fields.List(fields.Nested(AlertOut))
-    page = fields.Integer()
-    per_page = fields.Integer()
-    total = fields.Integer()
+AlertPage = page_of(AlertOut, "AlertPage")
 
 
 class ResolveIn(Schema):

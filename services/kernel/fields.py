@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from marshmallow import ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from . import clock
 from .workcal import moment_bounds
 
-__all__ = ["Day", "Id", "MAX_ID", "Moment"]
+__all__ = ["Day", "Id", "MAX_ID", "Moment", "page_of"]
 
 # SQLite's INTEGER and PostgreSQL's BIGINT are signed 64-bit: a larger id cannot exist, and binding one fails.
 MAX_ID = 2**63 - 1
@@ -81,3 +81,11 @@ def evidence_links(max_items: int = 20) -> fields.List:
         fields.Url(schemes={"http", "https"}, validate=validate.Length(max=2000)), load_default=list,
         validate=validate.Length(max=max_items),
         metadata={"description": f"links to the evidence (http/https, at most {max_items}); no files"})
+
+
+def page_of(item: type[Schema], name: str) -> type[Schema]:
+    """The answer of a paged list (`call.page`): `items` of `item`, `page`, `per_page`, `total` — one shape for every
+    list; `name` is the schema's name in the OpenAPI document (e.g. "ReviewPage")."""
+    return Schema.from_dict({"items": fields.List(fields.Nested(item)), "page": fields.Integer(),
+                             "per_page": fields.Integer(), "total": fields.Integer()}, name=name)
+

@@ -4,7 +4,7 @@ from urllib.parse import urlsplit
 
 from marshmallow import Schema, ValidationError, fields, pre_dump, validate, validates_schema
 
-from services.kernel.fields import Moment
+from services.kernel.fields import Moment, page_of
 
 from .channels import REDACTED, redact, scrub, secret_parts
 from .domain import CHANNELS, DUTY, EVENTS, PARKED_EVENT, SEVERITIES
@@ -191,8 +191,4 @@ class DeliveryOut(Schema):
         return row
 
 
-class DeliveryPage(Schema):
-    items = fields.List(fields.Nested(DeliveryOut))
-    page = fields.Integer()
-    per_page = fields.Integer()
-    total = fields.Integer()
+DeliveryPage = page_of(DeliveryOut, "DeliveryPage")

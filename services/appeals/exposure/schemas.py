@@ -2,6 +2,8 @@
 
 from marshmallow import Schema, fields, validate
 
+from services.kernel.fields import page_of
+
 from .domain import MAX_PROBLEM_CHARS, RECTIFIED, RECTIFYING
 
 MAX_PER_PAGE = 100
@@ -40,8 +42,4 @@ class ExposureOut(Schema):
                                                                       "department acted (an order), once rectified"})
 
 
-class ExposurePage(Schema):
-    items = fields.List(fields.Nested(ExposureOut))
-    page = fields.Integer()
-    per_page = fields.Integer()
-    total = fields.Integer()
+ExposurePage = page_of(ExposureOut, "ExposurePage")

@@ -8,6 +8,7 @@ from decimal import Decimal
 from marshmallow import Schema, ValidationError, fields, validate
 
 from services.kernel import fields as kfields
+from services.kernel.fields import page_of
 
 from ..schemas import CODE
 from .domain import MAX_AMOUNT, STATES
@@ -64,8 +65,4 @@ class RewardsQuery(Schema):
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
-class RewardPage(Schema):
-    items = fields.List(fields.Nested(RewardOut))
-    page = fields.Integer()
-    per_page = fields.Integer()
-    total = fields.Integer()
+RewardPage = page_of(RewardOut, "RewardPage")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from services.kernel import fields as kfields
+from services.kernel.fields import page_of
 
 from ..schemas import CODE
 from .domain import ORDER_STATES
@@ -37,8 +38,4 @@ class SupervisionOrdersQuery(Schema):
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
-class SupervisionOrderPage(Schema):
-    items = fields.List(fields.Nested(SupervisionOrderOut))
-    page = fields.Integer()
-    per_page = fields.Integer()
-    total = fields.Integer()
+SupervisionOrderPage = page_of(SupervisionOrderOut, "SupervisionOrderPage")

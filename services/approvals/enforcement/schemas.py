@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
-from services.kernel.fields import Day, Moment
+from services.kernel.fields import Day, Moment, page_of
 
 from ..schemas import CODE
 from .domain import MIN_INSPECTORS, RESULTS, STATES
@@ -61,11 +61,7 @@ class CertificatesQuery(Schema):
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
-class CertificatePage(Schema):
-    items = fields.List(fields.Nested(CertificateOut))
-    page = fields.Integer()
-    per_page = fields.Integer()
-    total = fields.Integer()
+CertificatePage = page_of(CertificateOut, "CertificatePage")
 
 
 class InspectionIn(_DistinctInspectors, Schema):
@@ -161,9 +157,5 @@ class InspectionsQuery(Schema):
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
-class InspectionPage(Schema):
-    items = fields.List(fields.Nested(InspectionOut))
-    page = fields.Integer()
-    per_page = fields.Integer()
-    total = fields.Integer()
+InspectionPage = page_of(InspectionOut, "InspectionPage")
 

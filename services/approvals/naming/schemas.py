@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
-from services.kernel.fields import Moment
+from services.kernel.fields import Moment, page_of
 
 from ..schemas import CODE
 from .domain import TITLE_STATES, Period
@@ -126,11 +126,7 @@ class TitlesQuery(Schema):
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
-class TitlePage(Schema):
-    items = fields.List(fields.Nested(TitleOut))
-    page = fields.Integer()
-    per_page = fields.Integer()
-    total = fields.Integer()
+TitlePage = page_of(TitleOut, "TitlePage")
 
 
 class RevokeIn(Schema):
@@ -165,11 +161,7 @@ class RechecksQuery(Schema):
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
-class RecheckPage(Schema):
-    items = fields.List(fields.Nested(RecheckOut))
-    page = fields.Integer()
-    per_page = fields.Integer()
-    total = fields.Integer()
+RecheckPage = page_of(RecheckOut, "RecheckPage")
 
 
 class PublicWindowOut(Schema):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
-from services.kernel.fields import Day, Moment
+from services.kernel.fields import Day, Moment, page_of
 
 from ..schemas import CODE
 from .domain import CIRCUMSTANCES, FINE, KINDS, PARTY_KINDS
@@ -160,8 +160,4 @@ class PenaltiesQuery(Schema):
             raise ValidationError("must not be before from / 结束日期不能早于开始日期", "to")
 
 
-class PenaltyPage(Schema):
-    items = fields.List(fields.Nested(PenaltyOut))
-    page = fields.Integer()
-    per_page = fields.Integer()
-    total = fields.Integer()
+PenaltyPage = page_of(PenaltyOut, "PenaltyPage")

@@ -8,6 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates, va
 from services.kernel import clock
 from services.kernel import fields as kfields
 from services.kernel.contracts.scoring import SANCTION_KINDS
+from services.kernel.fields import page_of
 
 from ..schemas import CODE, LIGHTS, SERVICE_POINTS, AlertOut, ApplicantIn
 from .domain import ACCOUNTABILITY, OUTCOMES, PROJECT_STATES, TARGETS
@@ -310,11 +311,7 @@ class ProjectSummaryOut(Schema):
     open_alerts = fields.Integer(metadata={"description": "its alerts and its joint cases' not resolved"})
 
 
-class ProjectPage(Schema):
-    items = fields.List(fields.Nested(ProjectSummaryOut))
-    page = fields.Integer()
-    per_page = fields.Integer()
-    total = fields.Integer()
+ProjectPage = page_of(ProjectSummaryOut, "ProjectPage")
 
 
 class SubApplicationOut(Schema):
@@ -376,11 +373,7 @@ class JointSummaryOut(Schema):
     clock = fields.Nested(JointClockOut)
 
 
-class JointPage(Schema):
-    items = fields.List(fields.Nested(JointSummaryOut))
-    page = fields.Integer()
-    per_page = fields.Integer()
-    total = fields.Integer()
+JointPage = page_of(JointSummaryOut, "JointPage")
 
 
 class ProjectAlertsOut(Schema):
@@ -412,8 +405,4 @@ class ProcedureOut(Schema):
     concluded_at = kfields.Moment(allow_none=True)
 
 
-class ProcedurePage(Schema):
-    items = fields.List(fields.Nested(ProcedureOut))
-    page = fields.Integer()
-    per_page = fields.Integer()
-    total = fields.Integer()
+ProcedurePage = page_of(ProcedureOut, "ProcedurePage")

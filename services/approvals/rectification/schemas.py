@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from services.kernel.contracts.approvals import ALERT_LEVELS
-from services.kernel.fields import Id, Moment, evidence_links
+from services.kernel.fields import Id, Moment, evidence_links, page_of
 
 from ..schemas import CODE
 from .domain import FILTER_STATES, STATES
@@ -84,8 +84,4 @@ class RectificationsQuery(Schema):
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
-class RectificationPage(Schema):
-    items = fields.List(fields.Nested(RectificationOut))
-    page = fields.Integer()
-    per_page = fields.Integer()
-    total = fields.Integer()
+RectificationPage = page_of(RectificationOut, "RectificationPage")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from services.kernel.fields import Day, Moment
+from services.kernel.fields import Day, Moment, page_of
 
 from ..schemas import CODE, ItemOut
 
@@ -66,11 +66,7 @@ class ItemChangesQuery(Schema):
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
-class ItemChangePage(Schema):
-    items = fields.List(fields.Nested(ItemChangeOut))
-    page = fields.Integer()
-    per_page = fields.Integer()
-    total = fields.Integer()
+ItemChangePage = page_of(ItemChangeOut, "ItemChangePage")
 
 
 class ReformReportQuery(Schema):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
-from services.kernel.fields import Day, Id, Moment
+from services.kernel.fields import Day, Id, Moment, page_of
 
 from ..schemas import CODE
 from .domain import ASPECTS, CHANNELS, FOLLOW_UP_FILTERS, FOLLOW_UP_STATES, LEVELS, MAX_TEXT
@@ -118,11 +118,7 @@ class ReviewsQuery(Schema):
             raise ValidationError("must not be before from / 结束日期不能早于开始日期", "to")
 
 
-class ReviewPage(Schema):
-    items = fields.List(fields.Nested(ReviewOut))
-    page = fields.Integer()
-    per_page = fields.Integer()
-    total = fields.Integer()
+ReviewPage = page_of(ReviewOut, "ReviewPage")
 
 
 class SummaryQuery(Schema):

@@ -6,6 +6,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from services.kernel import clock
 from services.kernel import fields as kfields
+from services.kernel.fields import page_of
 
 from ..schemas import CODE
 from .domain import ORDER_STATES
@@ -50,8 +51,4 @@ class SupervisionQuery(Schema):
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
-class SupervisionPage(Schema):
-    items = fields.List(fields.Nested(SupervisionOut))
-    page = fields.Integer()
-    per_page = fields.Integer()
-    total = fields.Integer()
+SupervisionPage = page_of(SupervisionOut, "SupervisionPage")

@@ -4,7 +4,7 @@ measure with its history, the review asked for and decided."""
 from marshmallow import Schema, fields, validate
 
 from services.kernel.contracts.scoring import SANCTION_KINDS
-from services.kernel.fields import Day, Moment
+from services.kernel.fields import Day, Moment, page_of
 
 from .domain import DECISIONS, SOURCES, STATES, TARGETS
 
@@ -86,11 +86,7 @@ class SanctionOut(Schema):
     history = fields.List(fields.Nested(HistoryOut))
 
 
-class SanctionPage(Schema):
-    items = fields.List(fields.Nested(SanctionOut))
-    page = fields.Integer()
-    per_page = fields.Integer()
-    total = fields.Integer()
+SanctionPage = page_of(SanctionOut, "SanctionPage")
 
 
 class ReviewRequestIn(Schema):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
-from services.kernel.fields import Day, Id, Moment, evidence_links
+from services.kernel.fields import Day, Id, Moment, evidence_links, page_of
 
 from ..schemas import CODE
 from .domain import LIGHTS, STATES
@@ -179,11 +179,7 @@ class TargetOut(Schema):
     updated_at = Moment()
 
 
-class TargetPage(Schema):
-    items = fields.List(fields.Nested(TargetOut))
-    page = fields.Integer()
-    per_page = fields.Integer()
-    total = fields.Integer()
+TargetPage = page_of(TargetOut, "TargetPage")
 
 
 class TargetBoardMilestones(Schema):
