@@ -331,11 +331,12 @@ class Call:
             return self.principal.department
         return None
 
-    def scoped_query(self) -> dict | None:
-        """A copy of the query with a department handler confined to its own department; None when it asks for
-        another department's (the list is then empty, as for a department with nothing)."""
+    def scoped_query(self, scope: str | None = None) -> dict | None:
+        """A copy of the query with a department handler (or whoever `scope` names the department of: a feature's
+        own notion of a confined caller) confined to its own department; None when it asks for another
+        department's (the list is then empty, as for a department with nothing)."""
         query = dict(self.query)
-        scope = self.department_scope
+        scope = scope if scope is not None else self.department_scope
         if scope is not None:
             if query.get("department") not in (None, scope):
                 return None

@@ -80,12 +80,9 @@ class InspectionEndpoints:
          response=CertificatePage, summary="the enforcement certificates, by number (department handlers and "
                                            "departmental legal sections: their department's)", tags=TAGS)
     def list_certificates(self, call):
-        query = dict(call.query)
-        scope = _scope(call)
-        if scope is not None:
-            if query.get("department") not in (None, scope):
-                return call.page([], 0)
-            query["department"] = scope
+        query = call.scoped_query(_scope(call))
+        if query is None:
+            return call.page([], 0)
         with self.platform.session() as s:
             rows, total = store.list_certificates(s, **query)
         return call.page([usecases.present_certificate(r, self.settings.departments) for r in rows], total)
@@ -136,12 +133,9 @@ class InspectionEndpoints:
          summary="inspections, newest first, by department, state, enterprise, planned days (department handlers "
                  "and departmental legal sections: their department's)", tags=TAGS)
     def list_inspections(self, call):
-        query = dict(call.query)
-        scope = _scope(call)
-        if scope is not None:
-            if query.get("department") not in (None, scope):
-                return call.page([], 0)
-            query["department"] = scope
+        query = call.scoped_query(_scope(call))
+        if query is None:
+            return call.page([], 0)
         with self.platform.session() as s:
             rows, total = usecases.list_inspections(s, query)
             items = [usecases.present(s, r, self.settings.departments) for r in rows]
