@@ -17,6 +17,16 @@ from services.kernel.workcal import CalendarUnavailable, WorkCalendar
 
 # -- periods ----------------------------------------------------------------------------------------
 
+# the rule file shipped beside this module: RULES_FILE names another
+DEFAULT_RULES = Path(__file__).with_name("rules.yaml")
+
+
+def rules_path(cfg) -> Path | str:
+    """The rule file a service config names (RULES_FILE), else the shipped one: read by the ranking and by the
+    sanctions register (its `sanctions:` section), so both read the same file."""
+    return cfg.get("RULES_FILE") or DEFAULT_RULES
+
+
 PERIOD_RE = re.compile(r"^(\d{4})(?:-(Q[1-4]|H[12]|0[1-9]|1[0-2]))?$")
 PERIOD_HELP = "a year (2026), a half-year (2026-H1, 2026-H2), a quarter (2026-Q3) or a month (2026-09)"
 PERIOD_HELP_ZH = "考核期间格式应为 2026（年度）、2026-H1 / 2026-H2（半年）、2026-Q3（季度）或 2026-09（月）"

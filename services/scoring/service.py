@@ -5,7 +5,6 @@ period's ranking under the versioned rule file; closing a period publishes it (s
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
@@ -20,7 +19,16 @@ from services.kernel.workcal import WorkCalendar
 
 # mixins imported as modules, so that `nameko run` finds only our class
 from . import corrections, handlers, reports, sanctions, store, targets
-from .domain import CONSUMED, DEFAULT_RECTIFICATION_DAYS, MERGED_APPEAL, VOIDED_APPEAL, Rules, parse_period
+from .domain import (
+    CONSUMED,
+    DEFAULT_RECTIFICATION_DAYS,
+    DEFAULT_RULES,  # noqa: F401  (tests and tools read the shipped rules from here)
+    MERGED_APPEAL,
+    VOIDED_APPEAL,
+    Rules,
+    parse_period,
+    rules_path,
+)
 from .domain import red_black_lists as lists_of
 from .schemas import (
     AdjustmentIn,
@@ -69,7 +77,6 @@ WRITERS = ("assessor",)
 OWN_READERS = (*READERS, "department_handler")
 OBJECTORS = ("department_handler", "assessor")
 HIDDEN = "（不公开）"  # who evaluated or visited a department is not shown to it
-DEFAULT_RULES = Path(__file__).with_name("rules.yaml")
 CONFLICT = {409: "not allowed now (reason in English and Chinese)"}
 RECTIFICATION_CHECK_SECONDS = 0.5
 
@@ -80,7 +87,7 @@ class ScoringSettings(DependencyProvider):
 
     def setup(self):
         cfg = self.container.config
-        path = cfg.get("RULES_FILE") or DEFAULT_RULES
+        path = rules_path(cfg)
         self.rules = Rules.load(path)
         self.calendar = WorkCalendar.load(cfg.get("CALENDAR_FILE"))
         days = cfg.get("VISIT_RECTIFICATION_DAYS")

@@ -4,22 +4,19 @@ versioned with the rest of the rules), read and checked once per container (doma
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import yaml
 from nameko.extensions import DependencyProvider
 
 from services.kernel.config import ConfigError
 
+from ..domain import rules_path
 from .domain import SanctionRules
-
-DEFAULT_RULES = Path(__file__).resolve().parent.parent / "rules.yaml"
 
 
 class SanctionRulesProvider(DependencyProvider):
     def setup(self):
         cfg = self.container.config
-        path = cfg.get("RULES_FILE") or DEFAULT_RULES
+        path = rules_path(cfg)
         try:
             with open(path, encoding="utf-8") as fh:
                 rules = yaml.safe_load(fh) or {}
