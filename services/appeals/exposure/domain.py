@@ -40,7 +40,9 @@ def _day(moment: datetime | None) -> date | None:
 
 
 # what a case on the board is, for the reader
-KIND_ZH = {"appeal": "群众诉求", "approval_supervision": "审批督办"}
+APPEAL, SUPERVISION = "appeal", "approval_supervision"
+KINDS = (APPEAL, SUPERVISION)
+KIND_ZH = {APPEAL: "群众诉求", SUPERVISION: "审批督办"}
 
 
 def entry(row: dict, labels) -> dict:
@@ -58,8 +60,8 @@ def entry(row: dict, labels) -> dict:
     register = labels.register
     return {
         "public_id": row["public_id"],
-        "kind": "appeal",
-        "kind_zh": KIND_ZH["appeal"],
+        "kind": APPEAL,
+        "kind_zh": KIND_ZH[APPEAL],
         "item_name": None,
         "category_name": labels.category(row["category"], row["town_street"]),
         "town_street_name": register.name(row["town_street"]),
@@ -80,8 +82,8 @@ def supervision_entry(row: dict, labels) -> dict:
     rectified = bool(row["rectified"])
     return {
         "public_id": row["public_id"],
-        "kind": "approval_supervision",
-        "kind_zh": KIND_ZH["approval_supervision"],
+        "kind": SUPERVISION,
+        "kind_zh": KIND_ZH[SUPERVISION],
         "item_name": row["item_name"],
         "category_name": None,
         "town_street_name": None,
@@ -97,4 +99,4 @@ def supervision_entry(row: dict, labels) -> dict:
 
 
 def entry_of(kind: str, row: dict, labels) -> dict:
-    return supervision_entry(row, labels) if kind == "approval_supervision" else entry(row, labels)
+    return supervision_entry(row, labels) if kind == SUPERVISION else entry(row, labels)

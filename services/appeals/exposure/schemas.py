@@ -4,7 +4,7 @@ from marshmallow import Schema, fields, validate
 
 from services.kernel.fields import page_of
 
-from .domain import MAX_PROBLEM_CHARS, RECTIFIED, RECTIFYING
+from .domain import KINDS, MAX_PROBLEM_CHARS, RECTIFIED, RECTIFYING
 
 MAX_PER_PAGE = 100
 
@@ -17,7 +17,7 @@ class ExposuresQuery(Schema):
 class ExposureOut(Schema):
     public_id = fields.String(metadata={"description": "the case's opaque public id (random, not the case number; "
                                                       "the same as its Open311 service_request_id)"})
-    kind = fields.String(validate=validate.OneOf(("appeal", "approval_supervision")), metadata={
+    kind = fields.String(validate=validate.OneOf(KINDS), metadata={
         "description": "appeal: a citizen's appeal the supervising office exposed; approval_supervision: a "
                        "supervision order (督办) on an approval, exposed by the electronic monitor"})
     kind_zh = fields.String(metadata={"description": "the same in Chinese (群众诉求, 审批督办)"})

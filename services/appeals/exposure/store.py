@@ -69,7 +69,7 @@ supervisions = Table(
 )
 Index("ix_exposed_supervisions_exposed_at", supervisions.c.exposed_at)
 sv = supervisions
-APPEAL, SUPERVISION = "appeal", "approval_supervision"
+APPEAL, SUPERVISION = domain.APPEAL, domain.SUPERVISION
 
 
 def keep_supervision(session: Session, values: dict) -> bool:
